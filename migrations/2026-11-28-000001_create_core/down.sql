@@ -1,0 +1,9 @@
+DROP TABLE revoked_access_tokens;
+DROP TABLE signing_keys;
+DROP TABLE auth_codes;
+DROP TABLE refresh_tokens;
+DROP TABLE clients;
+DROP TABLE user_roles;
+DROP TABLE role_scopes;
+DROP TABLE roles;
+DROP TABLE users;

@@ -1,0 +1,178 @@
+//! Building the server: open storage, prepare keys, bind, route.
+
+use std::net::{SocketAddr, TcpListener};
+
+use actix_web::dev::Server;
+use actix_web::{middleware, web, App, HttpServer};
+
+use crate::config::Settings;
+use crate::db::{self, users, Db, DbError};
+use crate::keys::{self, KeyError};
+use crate::password::{PasswordError, Passwords};
+
+/// Shared state of the running server, cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// Connection pool.
+    pub db: Db,
+    /// Password hashing with its concurrency limit.
+    pub passwords: Passwords,
+    /// Validated settings.
+    pub settings: Settings,
+    /// The issuer URL actually in force.
+    pub issuer: String,
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Storage could not be opened or migrated.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// Signing keys could not be prepared.
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+    /// Bad password settings.
+    #[error(transparent)]
+    Password(#[from] PasswordError),
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// A bound, not yet running server.
+pub struct Application {
+    server: Server,
+    addr: SocketAddr,
+    issuer: String,
+}
+
+/// What startup found in the database.
+struct Prepared {
+    db: Db,
+    no_users: bool,
+}
+
+fn prepare(settings: &Settings) -> Result<Prepared, StartError> {
+    let db = Db::open(&settings.database_url, settings.db_pool_size)?;
+    let mut conn = db.get()?;
+    let applied = db::migrate(&mut conn)?;
+    if applied > 0 {
+        log::info!("applied {applied} database migration(s)");
+    }
+    if let Some(key) = keys::ensure_active(&mut conn, settings.signing_alg, db::now())? {
+        log::info!("generated signing key {} ({})", key.kid, key.alg);
+    }
+    let no_users = users::count(&mut conn).map_err(DbError::from)? == 0;
+    drop(conn);
+    Ok(Prepared { db, no_users })
+}
+
+impl Application {
+    /// Opens and migrates the database, makes sure a signing key exists,
+    /// and binds the listener (port 0 picks a free port).
+    pub async fn build(settings: Settings) -> Result<Application, StartError> {
+        let s = settings.clone();
+        let prepared = web::block(move || prepare(&s))
+            .await
+            .map_err(|_| StartError::Db(DbError::Blocking))??;
+        let passwords = Passwords::new(settings.argon2, settings.password_concurrency)?;
+
+        let listener = TcpListener::bind(settings.bind).map_err(|source| StartError::Bind {
+            addr: settings.bind,
+            source,
+        })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: settings.bind,
+            source,
+        })?;
+        let issuer = settings
+            .issuer
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}"));
+
+        let state = AppState {
+            db: prepared.db,
+            passwords,
+            settings: settings.clone(),
+            issuer: issuer.clone(),
+        };
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(web::Data::new(state.clone()))
+                // %U is the path without its query string: queries can
+                // carry authorization codes and state.
+                .wrap(
+                    middleware::Logger::new(r#"%a "%{METHOD}xi %U" %s %b %Dms"#)
+                        .custom_request_replace("METHOD", |req| req.method().to_string())
+                        .exclude("/healthz"),
+                )
+                .configure(crate::web::routes)
+        })
+        .listen(listener)
+        .map_err(|source| StartError::Bind {
+            addr: settings.bind,
+            source,
+        })?;
+        if settings.workers > 0 {
+            server = server.workers(settings.workers);
+        }
+        let server = server.run();
+
+        log::info!("authd listening on http://{addr} (issuer {issuer})");
+        if prepared.no_users {
+            log::info!(
+                "no users yet. Create a role, a user and a client with:\n  \
+                 authd role add writer --scope \"posts:read posts:write\"\n  \
+                 authd user add alice --role writer\n  \
+                 authd client add my-app --scope \"posts:read posts:write\"\n\
+                 (from a checkout: cargo run --release -- user add alice …)"
+            );
+        }
+        Ok(Application {
+            server,
+            addr,
+            issuer,
+        })
+    }
+
+    /// The port actually bound.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// The address actually bound.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The issuer URL in force.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// A handle to stop the server.
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    /// Runs until stopped (Ctrl-C / SIGTERM stop it gracefully).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Builds and runs the server on a new actix system until it is stopped.
+pub fn serve_forever(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
+    actix_web::rt::System::new().block_on(async move {
+        let app = Application::build(settings).await?;
+        app.run_until_stopped().await?;
+        log::info!("authd stopped");
+        Ok(())
+    })
+}

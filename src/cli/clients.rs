@@ -1,0 +1,117 @@
+//! `authd client …`
+
+use clap::Subcommand;
+
+use super::{output, CliError, Ctx};
+use crate::db::now;
+use crate::manage::clients::{self, ClientView, NewClient};
+
+/// Client commands.
+#[derive(Debug, Subcommand)]
+pub enum ClientCmd {
+    /// Register a client app; its secret is shown once.
+    Add {
+        /// Display name.
+        name: String,
+        /// Allowed grant (password, refresh_token, client_credentials,
+        /// authorization_code); may be repeated. Default: password refresh_token.
+        #[arg(long = "grant")]
+        grants: Vec<String>,
+        /// Allowed scopes, space-separated; may be repeated.
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// A public client (no secret), e.g. a browser or mobile app.
+        #[arg(long)]
+        public: bool,
+        /// A redirect URI for authorization_code; may be repeated.
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Vec<String>,
+        /// The `aud` of its access tokens (default: the issuer).
+        #[arg(long)]
+        audience: Option<String>,
+    },
+    /// List clients (never their secrets).
+    List,
+    /// Issue a new secret; the old one stops working at once.
+    RotateSecret {
+        /// The client's id.
+        client_id: String,
+    },
+    /// Remove a client; its refresh tokens stop working.
+    Remove {
+        /// The client's id.
+        client_id: String,
+    },
+}
+
+fn describe(c: &ClientView) -> String {
+    format!(
+        "{}\t{}\t{}\tgrants: {}\tscopes: {}",
+        c.client_id,
+        c.name,
+        if c.public { "public" } else { "confidential" },
+        output::list(&c.grants),
+        output::list(&c.scopes),
+    )
+}
+
+pub(super) fn run(cmd: ClientCmd, ctx: &mut Ctx) -> Result<(), CliError> {
+    match cmd {
+        ClientCmd::Add {
+            name,
+            grants,
+            scopes,
+            public,
+            redirect_uris,
+            audience,
+        } => {
+            let new = NewClient {
+                name,
+                grants,
+                scopes,
+                public,
+                redirect_uris,
+                audience,
+                owner_id: None,
+            };
+            let created = clients::add(&mut ctx.conn, &new, now())?;
+            let c = &created.client;
+            let mut json = serde_json::json!({
+                "client_id": c.client_id, "name": c.name,
+                "grants": c.grants, "scopes": c.scopes,
+            });
+            let mut text = format!("client created: {}", describe(c));
+            if let Some(secret) = &created.secret {
+                json["client_secret"] = secret.expose().into();
+                text.push_str(&format!(
+                    "\nclient_id:     {}\nclient_secret: {}\n(store the secret now: it is shown only once)",
+                    c.client_id,
+                    secret.expose()
+                ));
+            }
+            output::print(ctx.json, &json, &text);
+        }
+        ClientCmd::List => {
+            let all = clients::list(&mut ctx.conn, None)?;
+            let text = all.iter().map(describe).collect::<Vec<_>>().join("\n");
+            output::print(ctx.json, &all, &text);
+        }
+        ClientCmd::RotateSecret { client_id } => {
+            let secret = clients::rotate_secret(&mut ctx.conn, &client_id, None, now())?;
+            let json = serde_json::json!({
+                "client_id": client_id, "client_secret": secret.expose(),
+            });
+            let text = format!(
+                "client_id:     {client_id}\nclient_secret: {}\n(the old secret no longer works; this one is shown only once)",
+                secret.expose()
+            );
+            output::print(ctx.json, &json, &text);
+        }
+        ClientCmd::Remove { client_id } => {
+            clients::remove(&mut ctx.conn, &client_id, None)?;
+            let json = serde_json::json!({ "client_id": client_id, "removed": true });
+            output::print(ctx.json, &json, &format!("client '{client_id}' removed"));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,100 @@
+//! The command line: `serve` (default), `migrate`, and the admin commands.
+//! Admin commands print one JSON document with `--json`, else plain lines;
+//! errors are one line on stderr and a non-zero exit status.
+
+mod clients;
+mod keys;
+mod output;
+mod prompt;
+mod roles;
+mod users;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{GlobalArgs, Settings};
+use crate::db::{self, AnyConnection};
+
+/// authd: a small, fast OAuth2 authorization server.
+#[derive(Debug, Parser)]
+#[command(name = "authd", version, about, long_about = None)]
+pub struct Cli {
+    /// Settings shared by every command.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// What to do; the server when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Apply pending database migrations.
+    Migrate,
+    /// Manage roles (a role grants scopes).
+    #[command(subcommand)]
+    Role(roles::RoleCmd),
+    /// Manage users.
+    #[command(subcommand)]
+    User(users::UserCmd),
+    /// Manage client apps.
+    #[command(subcommand)]
+    Client(clients::ClientCmd),
+    /// Manage signing keys.
+    #[command(subcommand)]
+    Keys(keys::KeysCmd),
+}
+
+/// A failed command: the one line printed on stderr.
+#[derive(Debug)]
+pub struct CliError(pub String);
+
+impl<E: std::fmt::Display> From<E> for CliError {
+    fn from(e: E) -> CliError {
+        CliError(e.to_string())
+    }
+}
+
+/// What a command needs: settings and an open, migrated connection.
+pub(crate) struct Ctx {
+    pub settings: Settings,
+    pub conn: AnyConnection,
+    pub json: bool,
+}
+
+impl Ctx {
+    fn open(settings: Settings, json: bool) -> Result<Ctx, CliError> {
+        let mut conn = db::connect(&settings.database_url)?;
+        db::migrate(&mut conn)?;
+        Ok(Ctx {
+            settings,
+            conn,
+            json,
+        })
+    }
+}
+
+/// Runs the parsed command line; the server when no subcommand is given.
+pub fn run(cli: Cli) -> Result<(), CliError> {
+    let settings = Settings::from_args(&cli.global)?;
+    let json = cli.global.json;
+    match cli.command {
+        None | Some(Command::Serve) => crate::app::serve_forever(settings).map_err(CliError::from),
+        Some(Command::Migrate) => {
+            let mut conn = db::connect(&settings.database_url)?;
+            let applied = db::migrate(&mut conn)?;
+            output::print(
+                json,
+                &serde_json::json!({ "applied": applied }),
+                &format!("{applied} migration(s) applied"),
+            );
+            Ok(())
+        }
+        Some(Command::Role(cmd)) => roles::run(cmd, &mut Ctx::open(settings, json)?),
+        Some(Command::User(cmd)) => users::run(cmd, &mut Ctx::open(settings, json)?),
+        Some(Command::Client(cmd)) => clients::run(cmd, &mut Ctx::open(settings, json)?),
+        Some(Command::Keys(cmd)) => keys::run(cmd, &mut Ctx::open(settings, json)?),
+    }
+}

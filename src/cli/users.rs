@@ -1,0 +1,132 @@
+//! `authd user …`
+
+use clap::Subcommand;
+
+use super::{output, prompt, CliError, Ctx};
+use crate::db::now;
+use crate::manage::users::{self, UserView};
+use crate::manage::ManageError;
+use crate::password::Passwords;
+
+/// User commands.
+#[derive(Debug, Subcommand)]
+pub enum UserCmd {
+    /// Create a user.
+    Add {
+        /// Login name.
+        username: String,
+        /// A role to grant; may be repeated.
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// Read the password as one line from stdin instead of prompting.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List users.
+    List,
+    /// Disable a user: no more logins, refresh tokens revoked.
+    Disable {
+        /// Login name.
+        username: String,
+    },
+    /// Enable a disabled user.
+    Enable {
+        /// Login name.
+        username: String,
+    },
+    /// Set a new password; revokes the user's refresh tokens.
+    SetPassword {
+        /// Login name.
+        username: String,
+        /// Read the password as one line from stdin instead of prompting.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Grant a role.
+    GrantRole {
+        /// Login name.
+        username: String,
+        /// Role name.
+        role: String,
+    },
+    /// Revoke a role.
+    RevokeRole {
+        /// Login name.
+        username: String,
+        /// Role name.
+        role: String,
+    },
+}
+
+fn describe(u: &UserView) -> String {
+    format!(
+        "{}\t{}\troles: {}{}",
+        u.username,
+        u.id,
+        output::list(&u.roles),
+        if u.disabled { "\t(disabled)" } else { "" }
+    )
+}
+
+fn passwords(ctx: &Ctx) -> Result<Passwords, CliError> {
+    Ok(Passwords::new(ctx.settings.argon2, 1)?)
+}
+
+pub(super) fn run(cmd: UserCmd, ctx: &mut Ctx) -> Result<(), CliError> {
+    match cmd {
+        UserCmd::Add {
+            username,
+            roles,
+            password_stdin,
+        } => {
+            // Check what is cheap first so that a typo costs no prompt.
+            users::check_username(&username)?;
+            if users::get(&mut ctx.conn, &username).is_ok() {
+                return Err(ManageError::UserExists(username).into());
+            }
+            let password = prompt::new_password(password_stdin)?;
+            let hash = passwords(ctx)?.hash_blocking(password.expose())?;
+            let user = users::add(&mut ctx.conn, &username, &hash, &roles, now())?;
+            let json = serde_json::json!({
+                "id": user.id, "username": user.username, "roles": user.roles,
+            });
+            output::print(ctx.json, &json, &format!("user created: {}", describe(&user)));
+        }
+        UserCmd::List => {
+            let all = users::list(&mut ctx.conn)?;
+            let text = all.iter().map(describe).collect::<Vec<_>>().join("\n");
+            output::print(ctx.json, &all, &text);
+        }
+        UserCmd::Disable { username } => {
+            let user = users::set_disabled(&mut ctx.conn, &username, true, now())?;
+            output::print(ctx.json, &user, &format!("user '{username}' disabled"));
+        }
+        UserCmd::Enable { username } => {
+            let user = users::set_disabled(&mut ctx.conn, &username, false, now())?;
+            output::print(ctx.json, &user, &format!("user '{username}' enabled"));
+        }
+        UserCmd::SetPassword {
+            username,
+            password_stdin,
+        } => {
+            users::get(&mut ctx.conn, &username)?;
+            let password = prompt::new_password(password_stdin)?;
+            let hash = passwords(ctx)?.hash_blocking(password.expose())?;
+            let revoked = users::set_password(&mut ctx.conn, &username, &hash, now())?;
+            let json = serde_json::json!({
+                "username": username, "refresh_tokens_revoked": revoked,
+            });
+            let text = format!("password set for '{username}'; {revoked} refresh token(s) revoked");
+            output::print(ctx.json, &json, &text);
+        }
+        UserCmd::GrantRole { username, role } => {
+            let user = users::change_role(&mut ctx.conn, &username, &role, true)?;
+            output::print(ctx.json, &user, &describe(&user));
+        }
+        UserCmd::RevokeRole { username, role } => {
+            let user = users::change_role(&mut ctx.conn, &username, &role, false)?;
+            output::print(ctx.json, &user, &describe(&user));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,111 @@
+//! The `clients` table.
+
+use diesel::prelude::*;
+
+use super::schema::clients;
+use super::AnyConnection;
+
+/// A registered client app. No `Debug`: it carries the secret's hash.
+#[derive(Queryable, Selectable, Insertable, Clone)]
+#[diesel(table_name = clients)]
+pub struct Client {
+    /// Public identifier.
+    pub client_id: String,
+    /// SHA-256 of the secret; `None` for a public client.
+    pub secret_hash: Option<String>,
+    /// Display name.
+    pub name: String,
+    /// Allowed grant types, space-separated.
+    pub grants: String,
+    /// Allowed scopes, space-separated.
+    pub scopes: String,
+    /// Registered redirect URIs, space-separated.
+    pub redirect_uris: String,
+    /// `aud` of its access tokens; `None` means the issuer.
+    pub audience: Option<String>,
+    /// The user who created it in the console, if any.
+    pub owner_id: Option<String>,
+    /// Creation time (Unix seconds).
+    pub created_at: i64,
+    /// Last change (Unix seconds).
+    pub updated_at: i64,
+}
+
+impl Client {
+    /// Whether the client has no secret.
+    pub fn is_public(&self) -> bool {
+        self.secret_hash.is_none()
+    }
+
+    /// The allowed grant types.
+    pub fn grant_list(&self) -> Vec<String> {
+        split(&self.grants)
+    }
+
+    /// The allowed scopes.
+    pub fn scope_list(&self) -> Vec<String> {
+        split(&self.scopes)
+    }
+
+    /// The registered redirect URIs.
+    pub fn redirect_uri_list(&self) -> Vec<String> {
+        split(&self.redirect_uris)
+    }
+
+    /// Whether the client may use this grant type.
+    pub fn allows_grant(&self, grant: &str) -> bool {
+        self.grants.split(' ').any(|g| g == grant)
+    }
+}
+
+fn split(s: &str) -> Vec<String> {
+    s.split_whitespace().map(str::to_string).collect()
+}
+
+/// Inserts a client row.
+pub fn insert(conn: &mut AnyConnection, client: &Client) -> QueryResult<()> {
+    diesel::insert_into(clients::table)
+        .values(client)
+        .execute(conn)
+        .map(drop)
+}
+
+/// The client with this id, if any.
+pub fn find(conn: &mut AnyConnection, client_id: &str) -> QueryResult<Option<Client>> {
+    clients::table
+        .find(client_id)
+        .select(Client::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Every client, by name; only those of `owner` when given.
+pub fn list(conn: &mut AnyConnection, owner: Option<&str>) -> QueryResult<Vec<Client>> {
+    let mut query = clients::table.select(Client::as_select()).into_boxed();
+    if let Some(owner) = owner {
+        query = query.filter(clients::owner_id.eq(owner));
+    }
+    query
+        .order((clients::name.asc(), clients::client_id.asc()))
+        .load(conn)
+}
+
+/// Replaces the secret's hash; returns the rows changed (0 = no such client).
+pub fn set_secret_hash(
+    conn: &mut AnyConnection,
+    client_id: &str,
+    hash: &str,
+    now: i64,
+) -> QueryResult<usize> {
+    diesel::update(clients::table.find(client_id))
+        .set((
+            clients::secret_hash.eq(Some(hash)),
+            clients::updated_at.eq(now),
+        ))
+        .execute(conn)
+}
+
+/// Deletes the client; its refresh tokens and codes go with it (cascade).
+pub fn delete(conn: &mut AnyConnection, client_id: &str) -> QueryResult<usize> {
+    diesel::delete(clients::table.find(client_id)).execute(conn)
+}

@@ -1,0 +1,223 @@
+//! Storage: one connection type over SQLite and PostgreSQL, the pool, the
+//! embedded migrations, and one module of queries per table.
+//!
+//! Query functions take `&mut AnyConnection` so that callers compose them
+//! inside one transaction. They are blocking: async code reaches them only
+//! through [`Db::run`], which moves the work off the actix workers.
+
+pub mod clients;
+pub mod refresh_tokens;
+pub mod roles;
+#[allow(missing_docs)]
+pub mod schema;
+pub mod signing_keys;
+pub mod users;
+mod url;
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::{self, ManageConnection};
+use diesel::{Connection, PgConnection, RunQueryDsl, SqliteConnection};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+pub use self::url::{Backend, DatabaseUrl};
+
+const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+pub use self::multi::AnyConnection;
+
+// The derive generates public items we cannot document.
+#[allow(missing_docs)]
+mod multi {
+    use diesel::{PgConnection, SqliteConnection};
+
+    /// A connection to either supported backend.
+    ///
+    /// Never built with `Connection::establish`, which tries each backend in
+    /// turn and silently creates a SQLite file for anything it cannot parse:
+    /// [`super::DatabaseUrl`] picks the variant from the URL scheme instead.
+    #[derive(diesel::MultiConnection)]
+    pub enum AnyConnection {
+        /// PostgreSQL (production).
+        Postgres(PgConnection),
+        /// SQLite (embedded default).
+        Sqlite(SqliteConnection),
+    }
+}
+
+/// Errors of the storage layer.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The URL names no supported backend.
+    #[error("{0}")]
+    BadUrl(String),
+    /// The database could not be opened or reached.
+    #[error("cannot open database {url}: {reason}")]
+    Connect {
+        /// The URL without its password.
+        url: String,
+        /// What the driver said.
+        reason: String,
+    },
+    /// No pooled connection became free in time.
+    #[error("database unavailable: {0}")]
+    Pool(String),
+    /// A migration failed.
+    #[error("database migration failed: {0}")]
+    Migration(String),
+    /// A query failed.
+    #[error("database error: {0}")]
+    Query(#[from] diesel::result::Error),
+    /// The blocking thread pool is gone (shutdown).
+    #[error("background task failed")]
+    Blocking,
+}
+
+/// Opens one connection of the backend the URL names.
+pub fn connect(url: &DatabaseUrl) -> Result<AnyConnection, DbError> {
+    let failed = |e: diesel::ConnectionError| DbError::Connect {
+        url: url.redacted(),
+        reason: one_line(&e.to_string()),
+    };
+    match url.backend() {
+        Backend::Postgres => PgConnection::establish(url.as_str())
+            .map(AnyConnection::Postgres)
+            .map_err(failed),
+        Backend::Sqlite => {
+            let mut conn = SqliteConnection::establish(url.as_str()).map_err(failed)?;
+            // WAL lets readers proceed during a write; FULL makes a commit
+            // durable before we answer; busy_timeout turns lock contention
+            // into waiting instead of SQLITE_BUSY errors.
+            conn.batch_execute(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                 PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+            )
+            .map_err(|e| DbError::Connect {
+                url: url.redacted(),
+                reason: e.to_string(),
+            })?;
+            Ok(AnyConnection::Sqlite(conn))
+        }
+    }
+}
+
+/// Folds a driver's multi-line message into one line.
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Applies every pending embedded migration; returns how many ran.
+pub fn migrate(conn: &mut AnyConnection) -> Result<usize, DbError> {
+    conn.run_pending_migrations(MIGRATIONS)
+        .map(|done| done.len())
+        .map_err(|e| DbError::Migration(e.to_string()))
+}
+
+/// r2d2 manager that opens connections with [`connect`].
+#[derive(Debug)]
+pub struct Manager {
+    url: DatabaseUrl,
+}
+
+impl ManageConnection for Manager {
+    type Connection = AnyConnection;
+    type Error = DbError;
+
+    fn connect(&self) -> Result<AnyConnection, DbError> {
+        connect(&self.url)
+    }
+
+    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), DbError> {
+        diesel::sql_query("SELECT 1").execute(conn)?;
+        Ok(())
+    }
+
+    fn has_broken(&self, _conn: &mut AnyConnection) -> bool {
+        false
+    }
+}
+
+/// A pooled connection.
+pub type PooledConn = r2d2::PooledConnection<Manager>;
+
+/// The connection pool, cheap to clone.
+#[derive(Clone)]
+pub struct Db {
+    pool: r2d2::Pool<Manager>,
+    backend: Backend,
+}
+
+impl Db {
+    /// Opens a pool of `size` connections (one is opened now, so that a bad
+    /// URL or an unreachable server fails here with a clear message).
+    pub fn open(url: &DatabaseUrl, size: u32) -> Result<Db, DbError> {
+        // Check first with a direct connection: r2d2 would retry until its
+        // timeout and then report only "timed out".
+        connect(url)?;
+        let pool = r2d2::Pool::builder()
+            .max_size(size.max(1))
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(10))
+            .test_on_check_out(false)
+            .build(Manager { url: url.clone() })
+            .map_err(|e| DbError::Pool(e.to_string()))?;
+        Ok(Db {
+            pool,
+            backend: url.backend(),
+        })
+    }
+
+    /// Which backend this pool talks to.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Takes a connection, blocking until one is free.
+    pub fn get(&self) -> Result<PooledConn, DbError> {
+        self.pool.get().map_err(|e| DbError::Pool(e.to_string()))
+    }
+
+    /// Runs blocking storage work on actix's blocking thread pool.
+    pub async fn run<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        let db = self.clone();
+        actix_web::web::block(move || {
+            let mut conn = db.get()?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|_| E::from(DbError::Blocking))?
+    }
+
+    /// Answers whether the database responds (for `/healthz`).
+    pub async fn ping(&self) -> bool {
+        let db = self.clone();
+        let probe = actix_web::web::block(move || -> Result<(), DbError> {
+            let mut conn = db.pool.get_timeout(Duration::from_secs(2)).map_err(|e| DbError::Pool(e.to_string()))?;
+            diesel::sql_query("SELECT 1").execute(&mut *conn)?;
+            Ok(())
+        });
+        matches!(probe.await, Ok(Ok(())))
+    }
+}
+
+/// Seconds since the Unix epoch.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// True when the error is a unique or primary-key violation.
+pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
+    matches!(
+        e,
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
+    )
+}

@@ -1,0 +1,118 @@
+// @generated-style table definitions matching `migrations/` (diesel print-schema).
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        username -> Text,
+        password_hash -> Text,
+        disabled -> Bool,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+        tokens_valid_after -> BigInt,
+    }
+}
+
+diesel::table! {
+    roles (name) {
+        name -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    role_scopes (role_name, scope) {
+        role_name -> Text,
+        scope -> Text,
+    }
+}
+
+diesel::table! {
+    user_roles (user_id, role_name) {
+        user_id -> Text,
+        role_name -> Text,
+    }
+}
+
+diesel::table! {
+    clients (client_id) {
+        client_id -> Text,
+        secret_hash -> Nullable<Text>,
+        name -> Text,
+        grants -> Text,
+        scopes -> Text,
+        redirect_uris -> Text,
+        audience -> Nullable<Text>,
+        owner_id -> Nullable<Text>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    refresh_tokens (token_hash) {
+        token_hash -> Text,
+        family_id -> Text,
+        parent_hash -> Nullable<Text>,
+        user_id -> Text,
+        client_id -> Text,
+        scope -> Text,
+        issued_at -> BigInt,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    auth_codes (code_hash) {
+        code_hash -> Text,
+        client_id -> Text,
+        user_id -> Text,
+        redirect_uri -> Text,
+        scope -> Text,
+        code_challenge -> Text,
+        code_challenge_method -> Text,
+        issued_at -> BigInt,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    signing_keys (kid) {
+        kid -> Text,
+        alg -> Text,
+        private_key_pem -> Text,
+        public_jwk -> Text,
+        created_at -> BigInt,
+        retired_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    revoked_access_tokens (jti) {
+        jti -> Text,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::joinable!(role_scopes -> roles (role_name));
+diesel::joinable!(user_roles -> users (user_id));
+diesel::joinable!(user_roles -> roles (role_name));
+diesel::joinable!(clients -> users (owner_id));
+diesel::joinable!(refresh_tokens -> users (user_id));
+diesel::joinable!(refresh_tokens -> clients (client_id));
+diesel::joinable!(auth_codes -> users (user_id));
+diesel::joinable!(auth_codes -> clients (client_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    roles,
+    role_scopes,
+    user_roles,
+    clients,
+    refresh_tokens,
+    auth_codes,
+    signing_keys,
+    revoked_access_tokens,
+);

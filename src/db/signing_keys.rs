@@ -1,0 +1,61 @@
+//! The `signing_keys` table.
+
+use diesel::prelude::*;
+
+use super::schema::signing_keys;
+use super::AnyConnection;
+
+/// A stored signing key. No `Debug`: it carries the private key.
+#[derive(Queryable, Selectable, Insertable, Clone)]
+#[diesel(table_name = signing_keys)]
+pub struct SigningKeyRow {
+    /// Key id, the JWT header's `kid`.
+    pub kid: String,
+    /// JWS algorithm name (`ES256`, `RS256`, `EdDSA`).
+    pub alg: String,
+    /// PKCS#8 PEM of the private key.
+    pub private_key_pem: String,
+    /// The public JWK as JSON.
+    pub public_jwk: String,
+    /// Creation time (Unix seconds).
+    pub created_at: i64,
+    /// When a newer key took over; `None` for the active key.
+    pub retired_at: Option<i64>,
+}
+
+/// Inserts a key.
+pub fn insert(conn: &mut AnyConnection, key: &SigningKeyRow) -> QueryResult<()> {
+    diesel::insert_into(signing_keys::table)
+        .values(key)
+        .execute(conn)
+        .map(drop)
+}
+
+/// Retires every active key except `keep`.
+pub fn retire_others(conn: &mut AnyConnection, keep: &str, now: i64) -> QueryResult<usize> {
+    diesel::update(
+        signing_keys::table
+            .filter(signing_keys::kid.ne(keep))
+            .filter(signing_keys::retired_at.is_null()),
+    )
+    .set(signing_keys::retired_at.eq(Some(now)))
+    .execute(conn)
+}
+
+/// Every key, newest first.
+pub fn list(conn: &mut AnyConnection) -> QueryResult<Vec<SigningKeyRow>> {
+    signing_keys::table
+        .order((signing_keys::created_at.desc(), signing_keys::kid.desc()))
+        .select(SigningKeyRow::as_select())
+        .load(conn)
+}
+
+/// The newest active key, if any.
+pub fn active(conn: &mut AnyConnection) -> QueryResult<Option<SigningKeyRow>> {
+    signing_keys::table
+        .filter(signing_keys::retired_at.is_null())
+        .order((signing_keys::created_at.desc(), signing_keys::kid.desc()))
+        .select(SigningKeyRow::as_select())
+        .first(conn)
+        .optional()
+}

@@ -1,0 +1,177 @@
+//! The `users` and `user_roles` tables.
+
+use std::collections::BTreeSet;
+
+use diesel::prelude::*;
+
+use super::schema::{role_scopes, user_roles, users};
+use super::AnyConnection;
+
+/// A stored user. No `Debug`: it carries the password hash.
+#[derive(Queryable, Selectable, Clone)]
+#[diesel(table_name = users)]
+pub struct User {
+    /// Stable id (the `sub` of the user's tokens).
+    pub id: String,
+    /// Unique login name.
+    pub username: String,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+    /// A disabled user cannot log in or refresh.
+    pub disabled: bool,
+    /// Creation time (Unix seconds).
+    pub created_at: i64,
+    /// Last change (Unix seconds).
+    pub updated_at: i64,
+    /// Refresh tokens issued before this moment no longer work.
+    pub tokens_valid_after: i64,
+}
+
+/// Inserts a user row.
+pub fn insert(conn: &mut AnyConnection, user: &User) -> QueryResult<()> {
+    diesel::insert_into(users::table)
+        .values((
+            users::id.eq(&user.id),
+            users::username.eq(&user.username),
+            users::password_hash.eq(&user.password_hash),
+            users::disabled.eq(user.disabled),
+            users::created_at.eq(user.created_at),
+            users::updated_at.eq(user.updated_at),
+            users::tokens_valid_after.eq(user.tokens_valid_after),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+/// The user with this name, if any.
+pub fn by_username(conn: &mut AnyConnection, username: &str) -> QueryResult<Option<User>> {
+    users::table
+        .filter(users::username.eq(username))
+        .select(User::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The user with this id, if any.
+pub fn by_id(conn: &mut AnyConnection, id: &str) -> QueryResult<Option<User>> {
+    users::table
+        .find(id)
+        .select(User::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Every user, by name.
+pub fn list(conn: &mut AnyConnection) -> QueryResult<Vec<User>> {
+    users::table
+        .order(users::username.asc())
+        .select(User::as_select())
+        .load(conn)
+}
+
+/// How many users exist.
+pub fn count(conn: &mut AnyConnection) -> QueryResult<i64> {
+    users::table.count().get_result(conn)
+}
+
+/// Enables or disables; a disable also ends every refresh token issued so far.
+pub fn set_disabled(
+    conn: &mut AnyConnection,
+    id: &str,
+    disabled: bool,
+    now: i64,
+) -> QueryResult<usize> {
+    let target = users::table.find(id);
+    if disabled {
+        diesel::update(target)
+            .set((
+                users::disabled.eq(true),
+                users::updated_at.eq(now),
+                users::tokens_valid_after.eq(now),
+            ))
+            .execute(conn)
+    } else {
+        diesel::update(target)
+            .set((users::disabled.eq(false), users::updated_at.eq(now)))
+            .execute(conn)
+    }
+}
+
+/// Stores a new hash. With `end_sessions`, refresh tokens issued until now
+/// stop working (a password change); a transparent rehash passes `false`.
+pub fn set_password_hash(
+    conn: &mut AnyConnection,
+    id: &str,
+    hash: &str,
+    end_sessions: bool,
+    now: i64,
+) -> QueryResult<usize> {
+    let target = users::table.find(id);
+    if end_sessions {
+        diesel::update(target)
+            .set((
+                users::password_hash.eq(hash),
+                users::updated_at.eq(now),
+                users::tokens_valid_after.eq(now),
+            ))
+            .execute(conn)
+    } else {
+        diesel::update(target)
+            .set(users::password_hash.eq(hash))
+            .execute(conn)
+    }
+}
+
+/// The names of the user's roles, sorted.
+pub fn roles_of(conn: &mut AnyConnection, user_id: &str) -> QueryResult<Vec<String>> {
+    user_roles::table
+        .filter(user_roles::user_id.eq(user_id))
+        .select(user_roles::role_name)
+        .order(user_roles::role_name.asc())
+        .load(conn)
+}
+
+/// Every (user id, role) pair, for listings without a query per user.
+pub fn all_roles(conn: &mut AnyConnection) -> QueryResult<Vec<(String, String)>> {
+    user_roles::table
+        .select((user_roles::user_id, user_roles::role_name))
+        .order((user_roles::user_id.asc(), user_roles::role_name.asc()))
+        .load(conn)
+}
+
+/// Gives the user a role; `false` when they already had it.
+pub fn grant_role(conn: &mut AnyConnection, user_id: &str, role: &str) -> QueryResult<bool> {
+    let held = user_roles::table
+        .filter(user_roles::user_id.eq(user_id))
+        .filter(user_roles::role_name.eq(role))
+        .count()
+        .get_result::<i64>(conn)?;
+    if held > 0 {
+        return Ok(false);
+    }
+    diesel::insert_into(user_roles::table)
+        .values((user_roles::user_id.eq(user_id), user_roles::role_name.eq(role)))
+        .execute(conn)?;
+    Ok(true)
+}
+
+/// Takes a role away; `false` when the user did not have it.
+pub fn revoke_role(conn: &mut AnyConnection, user_id: &str, role: &str) -> QueryResult<bool> {
+    diesel::delete(
+        user_roles::table
+            .filter(user_roles::user_id.eq(user_id))
+            .filter(user_roles::role_name.eq(role)),
+    )
+    .execute(conn)
+    .map(|n| n > 0)
+}
+
+/// Every scope the user's roles grant.
+pub fn scopes_of(conn: &mut AnyConnection, user_id: &str) -> QueryResult<BTreeSet<String>> {
+    let scopes: Vec<String> = user_roles::table
+        .inner_join(role_scopes::table.on(role_scopes::role_name.eq(user_roles::role_name)))
+        .filter(user_roles::user_id.eq(user_id))
+        .select(role_scopes::scope)
+        .load(conn)?;
+    Ok(scopes.into_iter().collect())
+}

@@ -1,0 +1,257 @@
+//! Signing keys: generation, storage, rotation, and the public JWK set.
+//!
+//! Private keys live in the database as PKCS#8 PEM; the public half is
+//! stored beside them as a ready-made JWK so that publishing the JWKS never
+//! touches private material.
+
+use std::fmt;
+use std::str::FromStr;
+
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{EcdsaKeyPair, Ed25519KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use diesel::Connection;
+use jsonwebtoken::jwk::{Jwk, PublicKeyUse};
+use jsonwebtoken::{Algorithm, EncodingKey};
+
+use crate::db::signing_keys::{self, SigningKeyRow};
+use crate::db::{AnyConnection, DbError};
+use crate::secret::random_id;
+
+/// Grace added to a retired key's publication, for clock skew between
+/// authd and resource servers (RFC 9068 verifiers allow some leeway).
+pub const PUBLISH_GRACE_SECS: i64 = 60;
+
+/// The JWS algorithms authd signs with: asymmetric only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SigningAlg {
+    /// ECDSA P-256 with SHA-256 (default).
+    Es256,
+    /// RSASSA-PKCS1-v1_5 with SHA-256, 2048-bit keys.
+    Rs256,
+    /// Ed25519.
+    EdDsa,
+}
+
+impl SigningAlg {
+    /// The JWS name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SigningAlg::Es256 => "ES256",
+            SigningAlg::Rs256 => "RS256",
+            SigningAlg::EdDsa => "EdDSA",
+        }
+    }
+
+    /// The `jsonwebtoken` algorithm.
+    pub fn jwt(self) -> Algorithm {
+        match self {
+            SigningAlg::Es256 => Algorithm::ES256,
+            SigningAlg::Rs256 => Algorithm::RS256,
+            SigningAlg::EdDsa => Algorithm::EdDSA,
+        }
+    }
+}
+
+impl fmt::Display for SigningAlg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for SigningAlg {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<SigningAlg, String> {
+        match s {
+            "ES256" => Ok(SigningAlg::Es256),
+            "RS256" => Ok(SigningAlg::Rs256),
+            "EdDSA" => Ok(SigningAlg::EdDsa),
+            other => Err(format!(
+                "unsupported signing algorithm '{other}' (use ES256, RS256 or EdDSA)"
+            )),
+        }
+    }
+}
+
+/// Errors about signing keys.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// Generating or parsing key material failed.
+    #[error("signing key error: {0}")]
+    Crypto(String),
+    /// A stored key names an algorithm we do not know.
+    #[error("stored key '{kid}' has unsupported algorithm '{alg}'")]
+    UnknownAlg {
+        /// The key.
+        kid: String,
+        /// Its algorithm.
+        alg: String,
+    },
+    /// Storage failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<diesel::result::Error> for KeyError {
+    fn from(e: diesel::result::Error) -> KeyError {
+        KeyError::Db(DbError::Query(e))
+    }
+}
+
+fn crypto<E: fmt::Display>(e: E) -> KeyError {
+    KeyError::Crypto(e.to_string())
+}
+
+/// Generates a fresh key pair (not yet stored).
+pub fn generate(alg: SigningAlg, now: i64) -> Result<SigningKeyRow, KeyError> {
+    let pkcs8: Vec<u8> = match alg {
+        SigningAlg::Es256 => {
+            let rng = SystemRandom::new();
+            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+                .map_err(crypto)?
+                .as_ref()
+                .to_vec()
+        }
+        SigningAlg::Rs256 => aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
+            .map_err(crypto)?
+            .as_der()
+            .map_err(crypto)?
+            .as_ref()
+            .to_vec(),
+        // v1 (without the embedded public key) is the form jsonwebtoken reads.
+        SigningAlg::EdDsa => Ed25519KeyPair::generate_pkcs8v1(&SystemRandom::new())
+            .map_err(crypto)?
+            .as_ref()
+            .to_vec(),
+    };
+    let pem = to_pem(&pkcs8);
+    let kid = random_id();
+    let encoding = encoding_key(alg, &pem)?;
+    let mut jwk = Jwk::from_encoding_key(&encoding, alg.jwt()).map_err(crypto)?;
+    jwk.common.key_id = Some(kid.clone());
+    jwk.common.public_key_use = Some(PublicKeyUse::Signature);
+    let public_jwk = serde_json::to_string(&jwk).map_err(crypto)?;
+    Ok(SigningKeyRow {
+        kid,
+        alg: alg.as_str().to_string(),
+        private_key_pem: pem,
+        public_jwk,
+        created_at: now,
+        retired_at: None,
+    })
+}
+
+fn to_pem(der: &[u8]) -> String {
+    let b64 = STANDARD.encode(der);
+    let mut pem = String::from("-----BEGIN PRIVATE KEY-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        pem.push_str(&String::from_utf8_lossy(line));
+        pem.push('\n');
+    }
+    pem.push_str("-----END PRIVATE KEY-----\n");
+    pem
+}
+
+/// Parses a stored private key for signing.
+pub fn encoding_key(alg: SigningAlg, pem: &str) -> Result<EncodingKey, KeyError> {
+    let pem = pem.as_bytes();
+    match alg {
+        SigningAlg::Es256 => EncodingKey::from_ec_pem(pem),
+        SigningAlg::Rs256 => EncodingKey::from_rsa_pem(pem),
+        SigningAlg::EdDsa => EncodingKey::from_ed_pem(pem),
+    }
+    .map_err(crypto)
+}
+
+/// The algorithm of a stored key.
+pub fn alg_of(row: &SigningKeyRow) -> Result<SigningAlg, KeyError> {
+    row.alg.parse().map_err(|_| KeyError::UnknownAlg {
+        kid: row.kid.clone(),
+        alg: row.alg.clone(),
+    })
+}
+
+/// Generates a key and makes it the active one, in one transaction; older
+/// keys are retired but stay published (see [`is_published`]).
+pub fn rotate(
+    conn: &mut AnyConnection,
+    alg: SigningAlg,
+    now: i64,
+) -> Result<SigningKeyRow, KeyError> {
+    let row = generate(alg, now)?;
+    conn.transaction(|conn| {
+        signing_keys::insert(conn, &row)?;
+        signing_keys::retire_others(conn, &row.kid, now)?;
+        Ok::<_, diesel::result::Error>(())
+    })?;
+    Ok(row)
+}
+
+/// Makes sure an active key of `alg` exists; returns the key it had to
+/// create, if any.
+pub fn ensure_active(
+    conn: &mut AnyConnection,
+    alg: SigningAlg,
+    now: i64,
+) -> Result<Option<SigningKeyRow>, KeyError> {
+    match signing_keys::active(conn)? {
+        Some(active) if active.alg == alg.as_str() => Ok(None),
+        _ => rotate(conn, alg, now).map(Some),
+    }
+}
+
+/// Whether the key may still have live tokens: active, or retired less than
+/// one access-token lifetime (plus grace) ago.
+pub fn is_published(row: &SigningKeyRow, now: i64, access_ttl: i64) -> bool {
+    match row.retired_at {
+        None => true,
+        Some(retired) => now < retired + access_ttl + PUBLISH_GRACE_SECS,
+    }
+}
+
+/// The state of a key, for listings.
+pub fn status(row: &SigningKeyRow, now: i64, access_ttl: i64) -> &'static str {
+    match row.retired_at {
+        None => "active",
+        Some(_) if is_published(row, now, access_ttl) => "retired",
+        Some(_) => "expired",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jsonwebtoken::{decode, encode, DecodingKey, Header, Validation};
+
+    #[test]
+    fn every_algorithm_signs_and_its_jwk_verifies() {
+        for alg in [SigningAlg::Es256, SigningAlg::Rs256, SigningAlg::EdDsa] {
+            let row = generate(alg, 1).unwrap();
+            let key = encoding_key(alg, &row.private_key_pem).unwrap();
+            let mut header = Header::new(alg.jwt());
+            header.kid = Some(row.kid.clone());
+            let claims = serde_json::json!({"sub": "x", "exp": 4_000_000_000u64});
+            let token = encode(&header, &claims, &key).unwrap();
+            let jwk: Jwk = serde_json::from_str(&row.public_jwk).unwrap();
+            assert_eq!(jwk.common.key_id.as_deref(), Some(row.kid.as_str()));
+            assert!(!row.public_jwk.contains("\"d\""), "private part leaked");
+            let decoding = DecodingKey::from_jwk(&jwk).unwrap();
+            let mut v = Validation::new(alg.jwt());
+            v.validate_aud = false;
+            decode::<serde_json::Value>(&token, &decoding, &v).unwrap();
+        }
+    }
+
+    #[test]
+    fn publication_window() {
+        let mut row = generate(SigningAlg::Es256, 100).unwrap();
+        assert!(is_published(&row, 10_000, 900));
+        row.retired_at = Some(1000);
+        assert!(is_published(&row, 1000 + 900, 900));
+        assert!(!is_published(&row, 1000 + 900 + PUBLISH_GRACE_SECS, 900));
+        assert_eq!(status(&row, 5000, 900), "expired");
+    }
+}

@@ -1,0 +1,210 @@
+//! Client apps: registration, listing, secret rotation, removal.
+
+use diesel::Connection;
+use serde::Serialize;
+
+use super::{parse_scopes, ManageError};
+use crate::db::{clients, AnyConnection};
+use crate::oauth::grant_type::GrantType;
+use crate::oauth::scope;
+use crate::secret::{random_id, Secret};
+
+/// What a new client asks for.
+#[derive(Debug, Clone, Default)]
+pub struct NewClient {
+    /// Display name.
+    pub name: String,
+    /// Grant names; empty means `password refresh_token`.
+    pub grants: Vec<String>,
+    /// Scope lists (space-separated, may repeat).
+    pub scopes: Vec<String>,
+    /// Whether the client is public (no secret).
+    pub public: bool,
+    /// Redirect URIs (for authorization_code).
+    pub redirect_uris: Vec<String>,
+    /// `aud` of its tokens; `None` means the issuer.
+    pub audience: Option<String>,
+    /// The user creating it (console), if any.
+    pub owner_id: Option<String>,
+}
+
+/// A client as shown to administrators (never the secret or its hash).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ClientView {
+    /// Public identifier.
+    pub client_id: String,
+    /// Display name.
+    pub name: String,
+    /// Allowed grants.
+    pub grants: Vec<String>,
+    /// Allowed scopes.
+    pub scopes: Vec<String>,
+    /// Registered redirect URIs.
+    pub redirect_uris: Vec<String>,
+    /// `aud` of its tokens, when not the issuer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audience: Option<String>,
+    /// Whether it is public.
+    pub public: bool,
+    /// Creation time (Unix seconds).
+    pub created_at: i64,
+}
+
+impl From<&clients::Client> for ClientView {
+    fn from(c: &clients::Client) -> ClientView {
+        ClientView {
+            client_id: c.client_id.clone(),
+            name: c.name.clone(),
+            grants: c.grant_list(),
+            scopes: c.scope_list(),
+            redirect_uris: c.redirect_uri_list(),
+            audience: c.audience.clone(),
+            public: c.is_public(),
+            created_at: c.created_at,
+        }
+    }
+}
+
+/// A newly created client with its secret, shown once.
+#[derive(Debug)]
+pub struct Created {
+    /// The stored client.
+    pub client: ClientView,
+    /// The secret; `None` for a public client.
+    pub secret: Option<Secret>,
+}
+
+fn check_redirect_uri(uri: &str) -> Result<(), ManageError> {
+    // RFC 6749 §3.1.2: absolute URI, no fragment.
+    let parsed = url::Url::parse(uri)
+        .map_err(|_| ManageError::Invalid(format!("redirect URI '{uri}' is not an absolute URI")))?;
+    if parsed.fragment().is_some() {
+        return Err(ManageError::Invalid(format!(
+            "redirect URI '{uri}' must not contain a fragment (#…)"
+        )));
+    }
+    if uri.chars().any(char::is_whitespace) {
+        return Err(ManageError::Invalid(format!(
+            "redirect URI '{uri}' must not contain spaces"
+        )));
+    }
+    Ok(())
+}
+
+/// Validates and registers a client; returns it with its secret.
+pub fn add(conn: &mut AnyConnection, new: &NewClient, now: i64) -> Result<Created, ManageError> {
+    let name = new.name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(ManageError::Invalid(
+            "client name must be 1 to 100 characters".into(),
+        ));
+    }
+    let mut grants: Vec<GrantType> = if new.grants.is_empty() {
+        vec![GrantType::Password, GrantType::RefreshToken]
+    } else {
+        new.grants
+            .iter()
+            .map(|g| g.parse().map_err(ManageError::Invalid))
+            .collect::<Result<_, _>>()?
+    };
+    grants.sort();
+    grants.dedup();
+    if new.public && grants.contains(&GrantType::ClientCredentials) {
+        return Err(ManageError::Invalid(
+            "a public client cannot use client_credentials (drop --public or the grant)".into(),
+        ));
+    }
+    let scopes = parse_scopes(&new.scopes)?;
+    for uri in &new.redirect_uris {
+        check_redirect_uri(uri)?;
+    }
+    if grants.contains(&GrantType::AuthorizationCode) && new.redirect_uris.is_empty() {
+        return Err(ManageError::Invalid(
+            "authorization_code needs at least one --redirect-uri".into(),
+        ));
+    }
+    let audience = match new.audience.as_deref().map(str::trim) {
+        Some("") => {
+            return Err(ManageError::Invalid("--audience must not be empty".into()));
+        }
+        other => other.map(str::to_string),
+    };
+    let mut uris = new.redirect_uris.clone();
+    uris.dedup();
+    let secret = (!new.public).then(Secret::generate);
+    let row = clients::Client {
+        client_id: random_id(),
+        secret_hash: secret.as_ref().map(Secret::hash),
+        name: name.to_string(),
+        grants: grants
+            .iter()
+            .map(|g| g.as_str())
+            .collect::<Vec<_>>()
+            .join(" "),
+        scopes: scope::join(&scopes),
+        redirect_uris: uris.join(" "),
+        audience,
+        owner_id: new.owner_id.clone(),
+        created_at: now,
+        updated_at: now,
+    };
+    clients::insert(conn, &row)?;
+    Ok(Created {
+        client: ClientView::from(&row),
+        secret,
+    })
+}
+
+/// Every client (or only those of `owner`).
+pub fn list(conn: &mut AnyConnection, owner: Option<&str>) -> Result<Vec<ClientView>, ManageError> {
+    Ok(clients::list(conn, owner)?
+        .iter()
+        .map(ClientView::from)
+        .collect())
+}
+
+/// The client, checked against `owner` when given (a console user may only
+/// touch their own clients).
+fn require(
+    conn: &mut AnyConnection,
+    client_id: &str,
+    owner: Option<&str>,
+) -> Result<clients::Client, ManageError> {
+    match clients::find(conn, client_id)? {
+        Some(c) if owner.is_none() || c.owner_id.as_deref() == owner => Ok(c),
+        _ => Err(ManageError::UnknownClient(client_id.to_string())),
+    }
+}
+
+/// Issues a new secret; the old one stops working at once.
+pub fn rotate_secret(
+    conn: &mut AnyConnection,
+    client_id: &str,
+    owner: Option<&str>,
+    now: i64,
+) -> Result<Secret, ManageError> {
+    conn.transaction(|conn| {
+        let client = require(conn, client_id, owner)?;
+        if client.is_public() {
+            return Err(ManageError::Invalid(format!(
+                "client '{client_id}' is public and has no secret"
+            )));
+        }
+        let secret = Secret::generate();
+        clients::set_secret_hash(conn, client_id, &secret.hash(), now)?;
+        Ok(secret)
+    })
+}
+
+/// Removes a client; its refresh tokens and codes stop working.
+pub fn remove(
+    conn: &mut AnyConnection,
+    client_id: &str,
+    owner: Option<&str>,
+) -> Result<(), ManageError> {
+    conn.transaction(|conn| {
+        require(conn, client_id, owner)?;
+        clients::delete(conn, client_id)?;
+        Ok(())
+    })
+}

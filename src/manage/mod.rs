@@ -1,0 +1,70 @@
+//! Administration of users, roles and clients: validation plus storage, each
+//! operation in one transaction so that a failure leaves nothing half-made.
+//! Shared by the admin CLI and the developer console.
+
+pub mod clients;
+pub mod roles;
+pub mod users;
+
+use crate::db::DbError;
+use crate::password::PasswordError;
+
+/// Why an administrative operation was refused. Messages are one line and
+/// say what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum ManageError {
+    /// A user with that name exists.
+    #[error("user '{0}' already exists")]
+    UserExists(String),
+    /// No such user.
+    #[error("unknown user '{0}' (see 'authd user list')")]
+    UnknownUser(String),
+    /// A role with that name exists.
+    #[error("role '{0}' already exists")]
+    RoleExists(String),
+    /// No such role.
+    #[error("unknown role '{0}' (create it with 'authd role add {0} --scope \"…\"')")]
+    UnknownRole(String),
+    /// No such client.
+    #[error("unknown client '{0}' (see 'authd client list')")]
+    UnknownClient(String),
+    /// A scope token with forbidden characters.
+    #[error("invalid scope '{0}': scopes are space-separated tokens of printable ASCII without '\"' or '\\'")]
+    BadScope(String),
+    /// Any other invalid input; the message says what.
+    #[error("{0}")]
+    Invalid(String),
+    /// The password was refused.
+    #[error(transparent)]
+    Password(#[from] PasswordError),
+    /// Storage failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<diesel::result::Error> for ManageError {
+    fn from(e: diesel::result::Error) -> ManageError {
+        ManageError::Db(DbError::Query(e))
+    }
+}
+
+/// Checks a name (user, role): 1–64 characters, no whitespace or controls.
+pub(crate) fn check_name(kind: &str, name: &str) -> Result<(), ManageError> {
+    if name.is_empty() || name.chars().count() > 64 {
+        return Err(ManageError::Invalid(format!(
+            "{kind} name must be 1 to 64 characters"
+        )));
+    }
+    if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(ManageError::Invalid(format!(
+            "{kind} name '{}' must not contain spaces or control characters",
+            name.escape_debug()
+        )));
+    }
+    Ok(())
+}
+
+/// Parses scope arguments, mapping bad syntax to [`ManageError::BadScope`].
+pub(crate) fn parse_scopes(inputs: &[String]) -> Result<crate::oauth::scope::ScopeSet, ManageError> {
+    crate::oauth::scope::parse(inputs.iter().map(String::as_str)).map_err(ManageError::BadScope)
+}

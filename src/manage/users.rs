@@ -1,0 +1,175 @@
+//! Users: creation, listing, enable/disable, passwords, roles.
+
+use std::collections::HashMap;
+
+use diesel::Connection;
+use serde::Serialize;
+
+use super::{check_name, ManageError};
+use crate::db::{self, refresh_tokens, roles, users, AnyConnection};
+use crate::secret::random_id;
+
+/// A user as shown to administrators (never the hash).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct UserView {
+    /// Stable id.
+    pub id: String,
+    /// Login name.
+    pub username: String,
+    /// Role names.
+    pub roles: Vec<String>,
+    /// Whether the user is disabled.
+    pub disabled: bool,
+    /// Creation time (Unix seconds).
+    pub created_at: i64,
+}
+
+/// Checks a username before any costly work (hashing) is done.
+pub fn check_username(username: &str) -> Result<(), ManageError> {
+    check_name("user", username)
+}
+
+/// Creates a user with an already computed password hash and roles.
+pub fn add(
+    conn: &mut AnyConnection,
+    username: &str,
+    password_hash: &str,
+    role_names: &[String],
+    now: i64,
+) -> Result<UserView, ManageError> {
+    check_username(username)?;
+    let mut wanted: Vec<String> = role_names.to_vec();
+    wanted.sort();
+    wanted.dedup();
+    let user = users::User {
+        id: random_id(),
+        username: username.to_string(),
+        password_hash: password_hash.to_string(),
+        disabled: false,
+        created_at: now,
+        updated_at: now,
+        tokens_valid_after: now,
+    };
+    conn.transaction(|conn| {
+        if users::by_username(conn, username)?.is_some() {
+            return Err(ManageError::UserExists(username.to_string()));
+        }
+        for role in &wanted {
+            if !roles::exists(conn, role)? {
+                return Err(ManageError::UnknownRole(role.clone()));
+            }
+        }
+        users::insert(conn, &user).map_err(|e| {
+            if db::is_unique_violation(&e) {
+                ManageError::UserExists(username.to_string())
+            } else {
+                e.into()
+            }
+        })?;
+        for role in &wanted {
+            users::grant_role(conn, &user.id, role)?;
+        }
+        Ok(())
+    })?;
+    Ok(UserView {
+        id: user.id,
+        username: user.username,
+        roles: wanted,
+        disabled: false,
+        created_at: now,
+    })
+}
+
+/// Every user with their roles (two queries, not one per user).
+pub fn list(conn: &mut AnyConnection) -> Result<Vec<UserView>, ManageError> {
+    let mut by_user: HashMap<String, Vec<String>> = HashMap::new();
+    for (user_id, role) in users::all_roles(conn)? {
+        by_user.entry(user_id).or_default().push(role);
+    }
+    Ok(users::list(conn)?
+        .into_iter()
+        .map(|u| UserView {
+            roles: by_user.remove(&u.id).unwrap_or_default(),
+            id: u.id,
+            username: u.username,
+            disabled: u.disabled,
+            created_at: u.created_at,
+        })
+        .collect())
+}
+
+fn require(conn: &mut AnyConnection, username: &str) -> Result<users::User, ManageError> {
+    users::by_username(conn, username)?.ok_or_else(|| ManageError::UnknownUser(username.into()))
+}
+
+fn view(conn: &mut AnyConnection, user: users::User) -> Result<UserView, ManageError> {
+    Ok(UserView {
+        roles: users::roles_of(conn, &user.id)?,
+        id: user.id,
+        username: user.username,
+        disabled: user.disabled,
+        created_at: user.created_at,
+    })
+}
+
+/// The user with this name.
+pub fn get(conn: &mut AnyConnection, username: &str) -> Result<UserView, ManageError> {
+    let user = require(conn, username)?;
+    view(conn, user)
+}
+
+/// Disables or enables a user. Disabling revokes their refresh tokens.
+pub fn set_disabled(
+    conn: &mut AnyConnection,
+    username: &str,
+    disabled: bool,
+    now: i64,
+) -> Result<UserView, ManageError> {
+    conn.transaction(|conn| {
+        let user = require(conn, username)?;
+        users::set_disabled(conn, &user.id, disabled, now)?;
+        if disabled {
+            refresh_tokens::revoke_for_user(conn, &user.id, now)?;
+        }
+        let user = require(conn, username)?;
+        view(conn, user)
+    })
+}
+
+/// Sets a new password hash and revokes the user's refresh tokens; returns
+/// how many were revoked.
+pub fn set_password(
+    conn: &mut AnyConnection,
+    username: &str,
+    password_hash: &str,
+    now: i64,
+) -> Result<usize, ManageError> {
+    conn.transaction(|conn| {
+        let user = require(conn, username)?;
+        users::set_password_hash(conn, &user.id, password_hash, true, now)?;
+        Ok(refresh_tokens::revoke_for_user(conn, &user.id, now)?)
+    })
+}
+
+/// Grants (`grant = true`) or revokes a role.
+pub fn change_role(
+    conn: &mut AnyConnection,
+    username: &str,
+    role: &str,
+    grant: bool,
+) -> Result<UserView, ManageError> {
+    conn.transaction(|conn| {
+        let user = require(conn, username)?;
+        if !roles::exists(conn, role)? {
+            return Err(ManageError::UnknownRole(role.to_string()));
+        }
+        if grant {
+            users::grant_role(conn, &user.id, role)?;
+        } else if !users::revoke_role(conn, &user.id, role)? {
+            return Err(ManageError::Invalid(format!(
+                "user '{username}' does not have role '{role}'"
+            )));
+        }
+        view(conn, user)
+    })
+}
