@@ -14,11 +14,21 @@ use crate::password::Cost;
 #[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
     /// Database: sqlite://PATH, sqlite:PATH, a plain path, or postgres://…
-    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://authd.db", global = true)]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://authd.db",
+        global = true
+    )]
     pub database_url: String,
 
     /// Address to listen on (port 0 picks a free port).
-    #[arg(long, env = "AUTHD_BIND", default_value = "127.0.0.1:8080", global = true)]
+    #[arg(
+        long,
+        env = "AUTHD_BIND",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
     pub bind: String,
 
     /// Issuer URL (the `iss` claim and the base of metadata URLs);
@@ -27,31 +37,66 @@ pub struct GlobalArgs {
     pub issuer: Option<String>,
 
     /// Access-token lifetime in seconds.
-    #[arg(long, env = "AUTHD_ACCESS_TOKEN_TTL", default_value_t = 900, global = true)]
+    #[arg(
+        long,
+        env = "AUTHD_ACCESS_TOKEN_TTL",
+        default_value_t = 900,
+        global = true
+    )]
     pub access_token_ttl: i64,
 
     /// Refresh-token lifetime in seconds.
-    #[arg(long, env = "AUTHD_REFRESH_TOKEN_TTL", default_value_t = 1_209_600, global = true)]
+    #[arg(
+        long,
+        env = "AUTHD_REFRESH_TOKEN_TTL",
+        default_value_t = 1_209_600,
+        global = true
+    )]
     pub refresh_token_ttl: i64,
 
     /// Signing algorithm for new keys: ES256, RS256 or EdDSA.
-    #[arg(long, env = "AUTHD_SIGNING_ALG", default_value = "ES256", global = true)]
+    #[arg(
+        long,
+        env = "AUTHD_SIGNING_ALG",
+        default_value = "ES256",
+        global = true
+    )]
     pub signing_alg: String,
 
     /// Argon2id memory cost in KiB.
-    #[arg(long, env = "AUTHD_ARGON2_MEMORY_KIB", default_value_t = 19456, global = true)]
+    #[arg(
+        long,
+        env = "AUTHD_ARGON2_MEMORY_KIB",
+        default_value_t = 19456,
+        global = true
+    )]
     pub argon2_memory_kib: u32,
 
     /// Argon2id iterations.
-    #[arg(long, env = "AUTHD_ARGON2_ITERATIONS", default_value_t = 2, global = true)]
+    #[arg(
+        long,
+        env = "AUTHD_ARGON2_ITERATIONS",
+        default_value_t = 2,
+        global = true
+    )]
     pub argon2_iterations: u32,
 
     /// Argon2id parallelism.
-    #[arg(long, env = "AUTHD_ARGON2_PARALLELISM", default_value_t = 1, global = true)]
+    #[arg(
+        long,
+        env = "AUTHD_ARGON2_PARALLELISM",
+        default_value_t = 1,
+        global = true
+    )]
     pub argon2_parallelism: u32,
 
     /// Password hashes computed at once (0 = number of cores).
-    #[arg(long, env = "AUTHD_PASSWORD_CONCURRENCY", default_value_t = 0, global = true)]
+    #[arg(
+        long,
+        env = "AUTHD_PASSWORD_CONCURRENCY",
+        default_value_t = 0,
+        global = true
+    )]
     pub password_concurrency: usize,
 
     /// Database connections in the pool.
@@ -223,7 +268,9 @@ mod tests {
     fn errors_name_the_setting() {
         let e = settings(&["--bind", "localhost"]).unwrap_err().to_string();
         assert!(e.contains("--bind") && e.contains("AUTHD_BIND"), "{e}");
-        let e = settings(&["--signing-alg", "HS256"]).unwrap_err().to_string();
+        let e = settings(&["--signing-alg", "HS256"])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("AUTHD_SIGNING_ALG"), "{e}");
         assert!(settings(&["--access-token-ttl", "0"]).is_err());
         assert!(settings(&["--issuer", "ftp://x"]).is_err());
@@ -233,6 +280,9 @@ mod tests {
 
     #[test]
     fn issuer_loses_trailing_slash() {
-        assert_eq!(check_issuer("https://id.example.com/").unwrap(), "https://id.example.com");
+        assert_eq!(
+            check_issuer("https://id.example.com/").unwrap(),
+            "https://id.example.com"
+        );
     }
 }

@@ -88,7 +88,9 @@ pub struct Passwords {
 
 impl std::fmt::Debug for Passwords {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Passwords").field("cost", &self.cost).finish()
+        f.debug_struct("Passwords")
+            .field("cost", &self.cost)
+            .finish()
     }
 }
 
@@ -156,7 +158,9 @@ impl Passwords {
     fn is_current(&self, parsed: &PasswordHash) -> bool {
         parsed.algorithm.as_str() == "argon2id"
             && Params::try_from(parsed).is_ok_and(|p| {
-                p.m_cost() == self.cost.m_kib && p.t_cost() == self.cost.t && p.p_cost() == self.cost.p
+                p.m_cost() == self.cost.m_kib
+                    && p.t_cost() == self.cost.t
+                    && p.p_cost() == self.cost.p
             })
     }
 
@@ -206,12 +210,23 @@ mod tests {
     use super::*;
 
     fn cheap() -> Passwords {
-        Passwords::new(Cost { m_kib: 64, t: 1, p: 1 }, 2).unwrap()
+        Passwords::new(
+            Cost {
+                m_kib: 64,
+                t: 1,
+                p: 1,
+            },
+            2,
+        )
+        .unwrap()
     }
 
     #[test]
     fn policy_length_only() {
-        assert!(matches!(check_policy("short"), Err(PasswordError::TooShort)));
+        assert!(matches!(
+            check_policy("short"),
+            Err(PasswordError::TooShort)
+        ));
         assert!(check_policy("eight ch").is_ok());
         assert!(check_policy("lowercaseonly").is_ok());
         // Eight characters of multi-byte text count as eight.
@@ -236,15 +251,29 @@ mod tests {
             p.verify_blocking("correct horse", Some(&h)),
             Verified::Match { rehash: None }
         );
-        assert_eq!(p.verify_blocking("wrong horse", Some(&h)), Verified::Mismatch);
+        assert_eq!(
+            p.verify_blocking("wrong horse", Some(&h)),
+            Verified::Mismatch
+        );
         assert_eq!(p.verify_blocking("correct horse", None), Verified::Mismatch);
-        assert_eq!(p.verify_blocking("x", Some("not a phc")), Verified::Mismatch);
+        assert_eq!(
+            p.verify_blocking("x", Some("not a phc")),
+            Verified::Mismatch
+        );
     }
 
     #[test]
     fn rehash_when_parameters_change() {
         let old = cheap().hash_blocking("correct horse").unwrap();
-        let newer = Passwords::new(Cost { m_kib: 128, t: 1, p: 1 }, 1).unwrap();
+        let newer = Passwords::new(
+            Cost {
+                m_kib: 128,
+                t: 1,
+                p: 1,
+            },
+            1,
+        )
+        .unwrap();
         match newer.verify_blocking("correct horse", Some(&old)) {
             Verified::Match { rehash: Some(h) } => assert!(h.contains("m=128,t=1,p=1")),
             other => panic!("expected a rehash, got {other:?}"),

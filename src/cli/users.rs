@@ -90,7 +90,11 @@ pub(super) fn run(cmd: UserCmd, ctx: &mut Ctx) -> Result<(), CliError> {
             let json = serde_json::json!({
                 "id": user.id, "username": user.username, "roles": user.roles,
             });
-            output::print(ctx.json, &json, &format!("user created: {}", describe(&user)));
+            output::print(
+                ctx.json,
+                &json,
+                &format!("user created: {}", describe(&user)),
+            );
         }
         UserCmd::List => {
             let all = users::list(&mut ctx.conn)?;

@@ -11,8 +11,8 @@ pub mod roles;
 #[allow(missing_docs)]
 pub mod schema;
 pub mod signing_keys;
-pub mod users;
 mod url;
+pub mod users;
 
 use std::time::Duration;
 
@@ -198,7 +198,10 @@ impl Db {
     pub async fn ping(&self) -> bool {
         let db = self.clone();
         let probe = actix_web::web::block(move || -> Result<(), DbError> {
-            let mut conn = db.pool.get_timeout(Duration::from_secs(2)).map_err(|e| DbError::Pool(e.to_string()))?;
+            let mut conn = db
+                .pool
+                .get_timeout(Duration::from_secs(2))
+                .map_err(|e| DbError::Pool(e.to_string()))?;
             diesel::sql_query("SELECT 1").execute(&mut *conn)?;
             Ok(())
         });

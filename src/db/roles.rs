@@ -19,7 +19,10 @@ pub fn insert(
         .execute(conn)?;
     for scope in scopes {
         diesel::insert_into(role_scopes::table)
-            .values((role_scopes::role_name.eq(name), role_scopes::scope.eq(scope)))
+            .values((
+                role_scopes::role_name.eq(name),
+                role_scopes::scope.eq(scope),
+            ))
             .execute(conn)?;
     }
     Ok(())

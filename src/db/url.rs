@@ -151,8 +151,8 @@ mod tests {
 
     #[test]
     fn redaction_hides_passwords() {
-        let u = DatabaseUrl::parse("postgres://bob:hunter2@db/x?password=p2&sslmode=require")
-            .unwrap();
+        let u =
+            DatabaseUrl::parse("postgres://bob:hunter2@db/x?password=p2&sslmode=require").unwrap();
         let shown = u.redacted();
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(!shown.contains("p2&"), "{shown}");

@@ -150,7 +150,10 @@ pub fn grant_role(conn: &mut AnyConnection, user_id: &str, role: &str) -> QueryR
         return Ok(false);
     }
     diesel::insert_into(user_roles::table)
-        .values((user_roles::user_id.eq(user_id), user_roles::role_name.eq(role)))
+        .values((
+            user_roles::user_id.eq(user_id),
+            user_roles::role_name.eq(role),
+        ))
         .execute(conn)?;
     Ok(true)
 }

@@ -76,8 +76,9 @@ pub struct Created {
 
 fn check_redirect_uri(uri: &str) -> Result<(), ManageError> {
     // RFC 6749 §3.1.2: absolute URI, no fragment.
-    let parsed = url::Url::parse(uri)
-        .map_err(|_| ManageError::Invalid(format!("redirect URI '{uri}' is not an absolute URI")))?;
+    let parsed = url::Url::parse(uri).map_err(|_| {
+        ManageError::Invalid(format!("redirect URI '{uri}' is not an absolute URI"))
+    })?;
     if parsed.fragment().is_some() {
         return Err(ManageError::Invalid(format!(
             "redirect URI '{uri}' must not contain a fragment (#…)"

@@ -1,0 +1,486 @@
+//! Every admin command, through the real binary, on every backend.
+
+use serde_json::Value;
+
+use crate::helpers::{authd, authd_fails, authd_json, backends, TestDb};
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|s| s.as_str().expect("string").to_string())
+        .collect()
+}
+
+fn user_count(db: &TestDb) -> usize {
+    authd_json(db, &["user", "list"], None)
+        .as_array()
+        .expect("array")
+        .len()
+}
+
+#[test]
+fn migrate_applies_once() {
+    for db in backends() {
+        let first = authd_json(&db, &["migrate"], None);
+        assert_eq!(first["applied"], 1, "[{}]", db.label());
+        let second = authd_json(&db, &["migrate"], None);
+        assert_eq!(second["applied"], 0, "[{}]", db.label());
+    }
+}
+
+#[test]
+fn roles_add_list_and_errors() {
+    for db in backends() {
+        let role = authd_json(
+            &db,
+            &[
+                "role",
+                "add",
+                "writer",
+                "--scope",
+                "posts:write posts:read",
+                "--scope",
+                "x",
+            ],
+            None,
+        );
+        assert_eq!(role["name"], "writer");
+        assert_eq!(strings(&role["scopes"]), ["posts:read", "posts:write", "x"]);
+
+        let err = authd_fails(&db, &["role", "add", "writer", "--scope", "a"], None);
+        assert!(err.contains("role 'writer' already exists"), "{err}");
+        let err = authd_fails(
+            &db,
+            &["role", "add", "bad", "--scope", "ok bad\"scope"],
+            None,
+        );
+        assert!(err.contains("invalid scope"), "{err}");
+        assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+
+        let list = authd_json(&db, &["role", "list"], None);
+        let list = list.as_array().unwrap();
+        assert_eq!(
+            list.len(),
+            1,
+            "[{}] the failed adds left nothing",
+            db.label()
+        );
+        assert_eq!(list[0]["name"], "writer");
+
+        let text = String::from_utf8(authd(&db, &["role", "list"], None).stdout).unwrap();
+        assert!(
+            text.contains("writer") && text.contains("posts:read"),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn users_lifecycle() {
+    for db in backends() {
+        authd_json(
+            &db,
+            &["role", "add", "reader", "--scope", "posts:read"],
+            None,
+        );
+        authd_json(
+            &db,
+            &["role", "add", "writer", "--scope", "posts:write"],
+            None,
+        );
+        let user = authd_json(
+            &db,
+            &[
+                "user",
+                "add",
+                "alice",
+                "--role",
+                "reader",
+                "--password-stdin",
+            ],
+            Some("correct horse battery\n"),
+        );
+        assert_eq!(user["username"], "alice");
+        assert_eq!(strings(&user["roles"]), ["reader"]);
+        let id = user["id"].as_str().unwrap().to_string();
+        assert!(!id.is_empty());
+
+        // Errors: one clear line, non-zero exit, nothing half-made.
+        let err = authd_fails(
+            &db,
+            &["user", "add", "alice", "--password-stdin"],
+            Some("another password\n"),
+        );
+        assert!(err.contains("user 'alice' already exists"), "{err}");
+        let err = authd_fails(
+            &db,
+            &["user", "add", "bob", "--role", "nope", "--password-stdin"],
+            Some("long enough pw\n"),
+        );
+        assert!(err.contains("unknown role 'nope'"), "{err}");
+        let err = authd_fails(
+            &db,
+            &["user", "add", "carol", "--password-stdin"],
+            Some("short\n"),
+        );
+        assert!(err.contains("at least 8"), "{err}");
+        let long = format!("{}\n", "x".repeat(1025));
+        let err = authd_fails(
+            &db,
+            &["user", "add", "dave", "--password-stdin"],
+            Some(&long),
+        );
+        assert!(err.contains("too long"), "{err}");
+        let err = authd_fails(
+            &db,
+            &["user", "add", "has space", "--password-stdin"],
+            Some("long enough pw\n"),
+        );
+        assert!(err.contains("spaces"), "{err}");
+        assert_eq!(
+            user_count(&db),
+            1,
+            "[{}] failed adds left a user",
+            db.label()
+        );
+
+        let granted = authd_json(&db, &["user", "grant-role", "alice", "writer"], None);
+        assert_eq!(strings(&granted["roles"]), ["reader", "writer"]);
+        let revoked = authd_json(&db, &["user", "revoke-role", "alice", "reader"], None);
+        assert_eq!(strings(&revoked["roles"]), ["writer"]);
+        let err = authd_fails(&db, &["user", "revoke-role", "alice", "reader"], None);
+        assert!(err.contains("does not have role"), "{err}");
+        let err = authd_fails(&db, &["user", "grant-role", "alice", "ghost"], None);
+        assert!(err.contains("unknown role 'ghost'"), "{err}");
+        let err = authd_fails(&db, &["user", "grant-role", "zed", "writer"], None);
+        assert!(err.contains("unknown user 'zed'"), "{err}");
+
+        let disabled = authd_json(&db, &["user", "disable", "alice"], None);
+        assert_eq!(disabled["disabled"], true);
+        let listed = authd_json(&db, &["user", "list"], None);
+        assert_eq!(listed[0]["disabled"], true);
+        assert_eq!(listed[0]["id"], id.as_str());
+        let enabled = authd_json(&db, &["user", "enable", "alice"], None);
+        assert_eq!(enabled["disabled"], false);
+        let err = authd_fails(&db, &["user", "disable", "zed"], None);
+        assert!(err.contains("unknown user"), "{err}");
+
+        let set = authd_json(
+            &db,
+            &["user", "set-password", "alice", "--password-stdin"],
+            Some("a brand new secret\n"),
+        );
+        assert_eq!(set["username"], "alice");
+        assert_eq!(set["refresh_tokens_revoked"], 0);
+        let err = authd_fails(
+            &db,
+            &["user", "set-password", "alice", "--password-stdin"],
+            Some("tiny\n"),
+        );
+        assert!(err.contains("at least 8"), "{err}");
+        let err = authd_fails(
+            &db,
+            &["user", "set-password", "zed", "--password-stdin"],
+            Some("long enough pw\n"),
+        );
+        assert!(err.contains("unknown user 'zed'"), "{err}");
+    }
+}
+
+#[test]
+fn json_flag_works_anywhere_after_the_subcommand() {
+    for db in backends() {
+        let out = authd(&db, &["role", "--json", "add", "r", "--scope", "a"], None);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["name"], "r");
+    }
+}
+
+#[test]
+fn clients_lifecycle() {
+    for db in backends() {
+        let app = authd_json(
+            &db,
+            &[
+                "client",
+                "add",
+                "my-app",
+                "--scope",
+                "posts:read posts:write",
+                "--audience",
+                "https://api.example.com",
+            ],
+            None,
+        );
+        let id = app["client_id"].as_str().unwrap().to_string();
+        let secret = app["client_secret"].as_str().unwrap().to_string();
+        assert!(secret.len() >= 43, "256-bit secret");
+        assert_eq!(strings(&app["grants"]), ["password", "refresh_token"]);
+        assert_eq!(strings(&app["scopes"]), ["posts:read", "posts:write"]);
+        assert_eq!(app["name"], "my-app");
+
+        let public = authd_json(
+            &db,
+            &[
+                "client",
+                "add",
+                "spa",
+                "--public",
+                "--grant",
+                "authorization_code",
+                "--grant",
+                "refresh_token",
+                "--redirect-uri",
+                "http://localhost:3000/cb",
+            ],
+            None,
+        );
+        assert!(
+            public.get("client_secret").is_none(),
+            "public client has no secret"
+        );
+
+        let err = authd_fails(
+            &db,
+            &[
+                "client",
+                "add",
+                "bad",
+                "--public",
+                "--grant",
+                "client_credentials",
+            ],
+            None,
+        );
+        assert!(
+            err.contains("public client cannot use client_credentials"),
+            "{err}"
+        );
+        let err = authd_fails(&db, &["client", "add", "bad", "--grant", "implicit"], None);
+        assert!(err.contains("unknown grant 'implicit'"), "{err}");
+        let err = authd_fails(&db, &["client", "add", "bad", "--scope", "a\\b"], None);
+        assert!(err.contains("invalid scope"), "{err}");
+        let err = authd_fails(
+            &db,
+            &["client", "add", "bad", "--grant", "authorization_code"],
+            None,
+        );
+        assert!(err.contains("redirect-uri"), "{err}");
+        let err = authd_fails(
+            &db,
+            &[
+                "client",
+                "add",
+                "bad",
+                "--grant",
+                "authorization_code",
+                "--redirect-uri",
+                "https://x/cb#frag",
+            ],
+            None,
+        );
+        assert!(err.contains("fragment"), "{err}");
+
+        let list = authd(&db, &["client", "list", "--json"], None);
+        let text = String::from_utf8(list.stdout).unwrap();
+        assert!(!text.contains(&secret), "client list shows the secret");
+        let list: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            list.as_array().unwrap().len(),
+            2,
+            "[{}] failed adds left a client",
+            db.label()
+        );
+
+        let rotated = authd_json(&db, &["client", "rotate-secret", &id], None);
+        assert_eq!(rotated["client_id"], id.as_str());
+        let new_secret = rotated["client_secret"].as_str().unwrap();
+        assert_ne!(new_secret, secret);
+        let err = authd_fails(
+            &db,
+            &[
+                "client",
+                "rotate-secret",
+                public["client_id"].as_str().unwrap(),
+            ],
+            None,
+        );
+        assert!(err.contains("public"), "{err}");
+        let err = authd_fails(&db, &["client", "rotate-secret", "nope"], None);
+        assert!(err.contains("unknown client 'nope'"), "{err}");
+
+        let removed = authd_json(&db, &["client", "remove", &id], None);
+        assert_eq!(removed["removed"], true);
+        let err = authd_fails(&db, &["client", "remove", &id], None);
+        assert!(err.contains("unknown client"), "{err}");
+        assert_eq!(
+            authd_json(&db, &["client", "list"], None)
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+}
+
+#[test]
+fn keys_list_and_rotate() {
+    for db in backends() {
+        assert_eq!(
+            authd_json(&db, &["keys", "list"], None),
+            serde_json::json!([])
+        );
+        let first = authd_json(&db, &["keys", "rotate"], None);
+        assert_eq!(first["alg"], "ES256");
+        let second = authd_json(&db, &["keys", "rotate", "--alg", "EdDSA"], None);
+        assert_eq!(second["alg"], "EdDSA");
+        let third = authd_json(&db, &["--signing-alg", "RS256", "keys", "rotate"], None);
+        assert_eq!(third["alg"], "RS256");
+        let list = authd_json(&db, &["keys", "list"], None);
+        let list = list.as_array().unwrap();
+        assert_eq!(list.len(), 3);
+        let active: Vec<_> = list.iter().filter(|k| k["status"] == "active").collect();
+        assert_eq!(active.len(), 1);
+        assert_eq!(active[0]["kid"], third["kid"]);
+        assert!(list
+            .iter()
+            .any(|k| k["kid"] == first["kid"] && k["status"] == "retired"));
+        let err = authd_fails(&db, &["keys", "rotate", "--alg", "HS256"], None);
+        assert!(err.contains("unsupported signing algorithm"), "{err}");
+    }
+}
+
+#[test]
+fn secrets_are_not_stored_in_the_clear() {
+    let db = TestDb::sqlite();
+    let password = "unmistakable-password-4711";
+    authd_json(
+        &db,
+        &["user", "add", "alice", "--password-stdin"],
+        Some(&format!("{password}\n")),
+    );
+    let client = authd_json(&db, &["client", "add", "app"], None);
+    let secret = client["client_secret"].as_str().unwrap().to_string();
+    let rotated = authd_json(
+        &db,
+        &[
+            "client",
+            "rotate-secret",
+            client["client_id"].as_str().unwrap(),
+        ],
+        None,
+    );
+    let rotated = rotated["client_secret"].as_str().unwrap().to_string();
+    // Checkpoint the WAL so every write is in the main file too.
+    authd_json(&db, &["migrate"], None);
+    let dir = db.sqlite_path().unwrap().parent().unwrap().to_path_buf();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        for needle in [password, secret.as_str(), rotated.as_str()] {
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
+                "a secret is stored in the clear"
+            );
+        }
+    }
+}
+
+#[test]
+fn unusable_database_urls_are_clear_errors() {
+    let db = TestDb::sqlite();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_authd"))
+        .args([
+            "--database-url",
+            "mysql://root:pw@localhost/x",
+            "user",
+            "list",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("unsupported database URL scheme 'mysql://'"),
+        "{err}"
+    );
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_authd"))
+        .args([
+            "--database-url",
+            "postgres://bob:hunter2@127.0.0.1:1/x",
+            "user",
+            "list",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot open database postgres://bob:***@127.0.0.1:1/x"),
+        "{err}"
+    );
+    assert!(!err.contains("hunter2"), "password leaked: {err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    drop(db);
+}
+
+/// Runs `authd ARGS` on a pseudo-terminal (util-linux `script`), typing
+/// `lines` at the prompts.
+fn on_terminal(db: &TestDb, args: &str, lines: &[&str]) -> (bool, String) {
+    use std::io::Write;
+    let mut child = std::process::Command::new("script")
+        .args([
+            "-qec",
+            &format!("{} {args}", env!("CARGO_BIN_EXE_authd")),
+            "/dev/null",
+        ])
+        .env("DATABASE_URL", db.url())
+        .env("AUTHD_ARGON2_MEMORY_KIB", "64")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("script(1) from util-linux is installed");
+    let mut stdin = child.stdin.take().unwrap();
+    for line in lines {
+        // Let the prompt switch the terminal to no-echo before typing.
+        std::thread::sleep(std::time::Duration::from_millis(400));
+        writeln!(stdin, "{line}").unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn password_prompt_asks_twice_without_echo() {
+    let db = TestDb::sqlite();
+    let (ok, screen) = on_terminal(&db, "user add bob", &["typed secret 1", "typed secret 1"]);
+    assert!(ok, "{screen}");
+    assert!(
+        screen.contains("Password:") && screen.contains("Repeat password:"),
+        "{screen}"
+    );
+    assert!(
+        !screen.contains("typed secret 1"),
+        "the password was echoed: {screen}"
+    );
+    let (ok, screen) = on_terminal(&db, "user add carl", &["typed secret 1", "typed secret 2"]);
+    assert!(!ok);
+    assert!(screen.contains("passwords do not match"), "{screen}");
+    let names: Vec<String> = authd_json(&db, &["user", "list"], None)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["username"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["bob"]);
+}

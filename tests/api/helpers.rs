@@ -1,0 +1,225 @@
+//! Test helpers: a fresh database per test on every backend, the real server
+//! on port 0, and the real binary for CLI tests.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use authd::app::Application;
+use authd::cli::Cli;
+use authd::config::Settings;
+use clap::Parser;
+use diesel::{Connection, PgConnection, RunQueryDsl};
+
+/// A database made for one test; dropped (PostgreSQL) or deleted with its
+/// folder (SQLite) afterwards.
+pub struct TestDb {
+    url: String,
+    label: &'static str,
+    admin_url: Option<String>,
+    pg_name: Option<String>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    /// A new SQLite file in a temporary folder.
+    pub fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("authd.db");
+        TestDb {
+            url: format!("sqlite://{}", path.display()),
+            label: "sqlite",
+            admin_url: None,
+            pg_name: None,
+            _dir: Some(dir),
+        }
+    }
+
+    /// A new PostgreSQL database on the server `admin_url` points to.
+    pub fn postgres(admin_url: &str) -> TestDb {
+        let name = format!("authd_test_{}", authd::secret::random_id());
+        let mut conn = PgConnection::establish(admin_url)
+            .unwrap_or_else(|e| panic!("AUTHD_TEST_POSTGRES_URL does not answer: {e}"));
+        diesel::sql_query(format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .expect("create test database");
+        let mut url = url::Url::parse(admin_url).expect("AUTHD_TEST_POSTGRES_URL is a URL");
+        url.set_path(&name);
+        TestDb {
+            url: url.to_string(),
+            label: "postgres",
+            admin_url: Some(admin_url.to_string()),
+            pg_name: Some(name),
+            _dir: None,
+        }
+    }
+
+    /// The URL to give authd.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// "sqlite" or "postgres", for assertion messages.
+    pub fn label(&self) -> &'static str {
+        self.label
+    }
+
+    /// The SQLite file, if this is SQLite.
+    pub fn sqlite_path(&self) -> Option<std::path::PathBuf> {
+        self._dir.as_ref().map(|d| d.path().join("authd.db"))
+    }
+
+    /// Drops a PostgreSQL database now (the server then cannot reach it).
+    pub fn drop_now(&mut self) {
+        if let (Some(admin), Some(name)) = (&self.admin_url, self.pg_name.take()) {
+            if let Ok(mut conn) = PgConnection::establish(admin) {
+                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut conn);
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        self.drop_now();
+    }
+}
+
+/// One fresh database per backend under test: SQLite always, PostgreSQL when
+/// AUTHD_TEST_POSTGRES_URL is set. Under CI=true PostgreSQL is required.
+pub fn backends() -> Vec<TestDb> {
+    let mut dbs = vec![TestDb::sqlite()];
+    match std::env::var("AUTHD_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => dbs.push(TestDb::postgres(&url)),
+        _ if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("CI=true but AUTHD_TEST_POSTGRES_URL is not set: PostgreSQL tests must run")
+        }
+        _ => {}
+    }
+    dbs
+}
+
+/// Settings as the binary would parse them, with cheap Argon2 parameters
+/// (tests measure behaviour, not cost) and a free port.
+pub fn settings(db: &TestDb, extra: &[&str]) -> Settings {
+    let mut argv = vec![
+        "authd",
+        "--database-url",
+        db.url(),
+        "--bind",
+        "127.0.0.1:0",
+        "--argon2-memory-kib",
+        "64",
+        "--argon2-iterations",
+        "1",
+    ];
+    argv.extend_from_slice(extra);
+    let cli = Cli::try_parse_from(argv).expect("test arguments parse");
+    Settings::from_args(&cli.global).expect("test settings are valid")
+}
+
+/// A running server.
+pub struct TestApp {
+    /// Base URL, e.g. http://127.0.0.1:PORT
+    pub base: String,
+    /// The issuer in force.
+    #[allow(dead_code)]
+    pub issuer: String,
+    /// A plain HTTP client.
+    pub http: reqwest::Client,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl TestApp {
+    /// Starts the real server against `db`.
+    pub async fn spawn(db: &TestDb) -> TestApp {
+        TestApp::spawn_with(db, &[]).await
+    }
+
+    /// Starts the real server with extra command-line settings.
+    pub async fn spawn_with(db: &TestDb, extra: &[&str]) -> TestApp {
+        let app = Application::build(settings(db, extra))
+            .await
+            .unwrap_or_else(|e| panic!("[{}] server starts: {e}", db.label()));
+        let base = format!("http://127.0.0.1:{}", app.port());
+        let issuer = app.issuer().to_string();
+        let handle = app.handle();
+        actix_web::rt::spawn(app.run_until_stopped());
+        TestApp {
+            base,
+            issuer,
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+            handle,
+        }
+    }
+
+    /// Full URL of a path.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Stops the server.
+    pub async fn stop(self) {
+        self.handle.stop(false).await;
+    }
+}
+
+/// Runs the real `authd` binary against `db` with `args`, feeding `stdin`.
+pub fn authd(db: &TestDb, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_authd"))
+        .args(args)
+        .env("DATABASE_URL", db.url())
+        .env("AUTHD_ARGON2_MEMORY_KIB", "64")
+        .env("AUTHD_ARGON2_ITERATIONS", "1")
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("authd binary runs");
+    {
+        let mut pipe = child.stdin.take().expect("stdin");
+        if let Some(input) = stdin {
+            pipe.write_all(input.as_bytes()).expect("write stdin");
+        }
+    }
+    child.wait_with_output().expect("authd finishes")
+}
+
+/// Runs `authd ARGS --json`, asserts success, and parses stdout.
+pub fn authd_json(db: &TestDb, args: &[&str], stdin: Option<&str>) -> serde_json::Value {
+    let mut all = args.to_vec();
+    all.push("--json");
+    let out = authd(db, &all, stdin);
+    assert!(
+        out.status.success(),
+        "[{}] authd {:?} failed: {}",
+        db.label(),
+        args,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "[{}] authd {:?} printed no single JSON document ({e}): {}",
+            db.label(),
+            args,
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+/// Runs `authd ARGS`, asserts failure, and returns stderr.
+pub fn authd_fails(db: &TestDb, args: &[&str], stdin: Option<&str>) -> String {
+    let out = authd(db, args, stdin);
+    assert!(
+        !out.status.success(),
+        "[{}] authd {:?} should fail but printed {}",
+        db.label(),
+        args,
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
