@@ -7,7 +7,7 @@ use actix_web::{middleware, web, App, HttpServer};
 
 use crate::config::Settings;
 use crate::db::{self, users, Db, DbError};
-use crate::keys::{self, KeyError};
+use crate::keys::{self, KeyError, KeyRing, KeySnapshot};
 use crate::password::{PasswordError, Passwords};
 
 /// Shared state of the running server, cheap to clone.
@@ -21,6 +21,8 @@ pub struct AppState {
     pub settings: Settings,
     /// The issuer URL actually in force.
     pub issuer: String,
+    /// Signing and published keys, reloaded in the background.
+    pub keys: KeyRing,
 }
 
 /// Why the server could not start.
@@ -50,12 +52,14 @@ pub struct Application {
     server: Server,
     addr: SocketAddr,
     issuer: String,
+    reloader: actix_web::rt::task::JoinHandle<()>,
 }
 
 /// What startup found in the database.
 struct Prepared {
     db: Db,
     no_users: bool,
+    keys: KeySnapshot,
 }
 
 fn prepare(settings: &Settings) -> Result<Prepared, StartError> {
@@ -69,8 +73,9 @@ fn prepare(settings: &Settings) -> Result<Prepared, StartError> {
         log::info!("generated signing key {} ({})", key.kid, key.alg);
     }
     let no_users = users::count(&mut conn).map_err(DbError::from)? == 0;
+    let keys = KeySnapshot::load(&mut conn, db::now(), settings.access_token_ttl)?;
     drop(conn);
-    Ok(Prepared { db, no_users })
+    Ok(Prepared { db, no_users, keys })
 }
 
 impl Application {
@@ -96,7 +101,10 @@ impl Application {
             .clone()
             .unwrap_or_else(|| format!("http://{addr}"));
 
+        let keys = KeyRing::new(prepared.keys);
+        let reloader = keys.spawn_reloader(prepared.db.clone(), settings.access_token_ttl);
         let state = AppState {
+            keys,
             db: prepared.db,
             passwords,
             settings: settings.clone(),
@@ -112,6 +120,7 @@ impl Application {
                         .custom_request_replace("METHOD", |req| req.method().to_string())
                         .exclude("/healthz"),
                 )
+                .configure(crate::oauth::routes)
                 .configure(crate::web::routes)
         })
         .listen(listener)
@@ -138,6 +147,7 @@ impl Application {
             server,
             addr,
             issuer,
+            reloader,
         })
     }
 
@@ -163,7 +173,9 @@ impl Application {
 
     /// Runs until stopped (Ctrl-C / SIGTERM stop it gracefully).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let result = self.server.await;
+        self.reloader.abort();
+        result
     }
 }
 

@@ -7,6 +7,7 @@
 
 pub mod clients;
 pub mod refresh_tokens;
+pub mod revoked_access_tokens;
 pub mod roles;
 #[allow(missing_docs)]
 pub mod schema;
@@ -206,6 +207,36 @@ impl Db {
             Ok(())
         });
         matches!(probe.await, Ok(Ok(())))
+    }
+}
+
+/// Runs `f` in a transaction meant to write. On SQLite it begins with
+/// `BEGIN IMMEDIATE`, taking the write lock up front: a deferred transaction
+/// that reads and then writes fails with SQLITE_BUSY (not waiting) when
+/// another writer committed in between. PostgreSQL uses a plain `BEGIN`.
+pub fn write_tx<T, E, F>(conn: &mut AnyConnection, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut AnyConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    match conn {
+        AnyConnection::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
+        AnyConnection::Postgres(c) => {
+            <AnsiTransactionManager as TransactionManager<PgConnection>>::begin_transaction(c)?
+        }
+    }
+    // Commit and rollback go through AnyConnection, which hands them to the
+    // inner connection's manager, the one that began the transaction.
+    match f(conn) {
+        Ok(value) => {
+            <AnyConnection as Connection>::TransactionManager::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(e) => {
+            let _ = <AnyConnection as Connection>::TransactionManager::rollback_transaction(conn);
+            Err(e)
+        }
     }
 }
 

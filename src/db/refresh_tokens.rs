@@ -1,17 +1,95 @@
-//! The `refresh_tokens` table.
+//! The `refresh_tokens` table. Tokens are stored by SHA-256 only; each
+//! belongs to a family (every token rotated from one original grant).
 
 use diesel::prelude::*;
 
-use super::schema::refresh_tokens;
+use super::schema::refresh_tokens as rt;
 use super::AnyConnection;
+
+/// A stored refresh token. No `Debug` needed: it holds only a hash.
+#[derive(Queryable, Selectable, Insertable, Clone, Debug)]
+#[diesel(table_name = rt)]
+pub struct RefreshToken {
+    /// SHA-256 of the token.
+    pub token_hash: String,
+    /// The family (the first token's grant).
+    pub family_id: String,
+    /// The token this one replaced.
+    pub parent_hash: Option<String>,
+    /// The user.
+    pub user_id: String,
+    /// The client it was issued to.
+    pub client_id: String,
+    /// The scope of the original grant.
+    pub scope: String,
+    /// Issue time (Unix seconds).
+    pub issued_at: i64,
+    /// Expiry (Unix seconds).
+    pub expires_at: i64,
+    /// When it was exchanged (rotated).
+    pub used_at: Option<i64>,
+    /// When it was revoked.
+    pub revoked_at: Option<i64>,
+}
+
+/// Inserts a token.
+pub fn insert(conn: &mut AnyConnection, token: &RefreshToken) -> QueryResult<()> {
+    diesel::insert_into(rt::table)
+        .values(token)
+        .execute(conn)
+        .map(drop)
+}
+
+/// The token with this hash, in whatever state.
+pub fn find(conn: &mut AnyConnection, hash: &str) -> QueryResult<Option<RefreshToken>> {
+    rt::table
+        .find(hash)
+        .select(RefreshToken::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Marks the token used if, and only if, it is still live. The affected
+/// row count decides a race between concurrent refreshes: exactly one
+/// caller sees `true`.
+pub fn claim(conn: &mut AnyConnection, hash: &str, now: i64) -> QueryResult<bool> {
+    diesel::update(
+        rt::table
+            .filter(rt::token_hash.eq(hash))
+            .filter(rt::used_at.is_null())
+            .filter(rt::revoked_at.is_null())
+            .filter(rt::expires_at.gt(now)),
+    )
+    .set(rt::used_at.eq(Some(now)))
+    .execute(conn)
+    .map(|n| n == 1)
+}
+
+/// Revokes every token of a family (reuse detection, RFC 7009 revocation).
+pub fn revoke_family(conn: &mut AnyConnection, family_id: &str, now: i64) -> QueryResult<usize> {
+    diesel::update(
+        rt::table
+            .filter(rt::family_id.eq(family_id))
+            .filter(rt::revoked_at.is_null()),
+    )
+    .set(rt::revoked_at.eq(Some(now)))
+    .execute(conn)
+}
 
 /// Revokes every live refresh token of a user (password set, disable).
 pub fn revoke_for_user(conn: &mut AnyConnection, user_id: &str, now: i64) -> QueryResult<usize> {
     diesel::update(
-        refresh_tokens::table
-            .filter(refresh_tokens::user_id.eq(user_id))
-            .filter(refresh_tokens::revoked_at.is_null()),
+        rt::table
+            .filter(rt::user_id.eq(user_id))
+            .filter(rt::revoked_at.is_null())
+            .filter(rt::used_at.is_null())
+            .filter(rt::expires_at.gt(now)),
     )
-    .set(refresh_tokens::revoked_at.eq(Some(now)))
+    .set(rt::revoked_at.eq(Some(now)))
     .execute(conn)
+}
+
+/// Deletes tokens that expired before `cutoff`.
+pub fn purge_expired(conn: &mut AnyConnection, cutoff: i64) -> QueryResult<usize> {
+    diesel::delete(rt::table.filter(rt::expires_at.lt(cutoff))).execute(conn)
 }

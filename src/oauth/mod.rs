@@ -1,4 +1,50 @@
 //! The authorization-server side of OAuth 2.0.
 
-pub mod grant_type;
-pub mod scope;
+pub mod access_token; // the JWT claims; checking our own tokens
+pub mod client_auth; // client authentication and the oxide-auth Registrar
+pub mod error; // OAuthError -> RFC 6749 §5.2 responses (the only place)
+pub mod form; // form bodies with the protocol's parsing rules
+pub mod grant_type; // grant type names
+pub mod grants; // one module per grant type
+pub mod introspect; // POST /oauth/introspect (RFC 7662)
+pub mod issuer; // the oxide-auth Issuer: every token comes from here
+pub mod metadata; // RFC 8414 metadata and the JWKS
+pub mod revoke; // POST /oauth/revoke (RFC 7009)
+pub mod scope; // scope syntax and policy
+pub mod token; // POST /oauth/token
+
+use actix_web::web;
+
+/// Registers the protocol endpoints.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/oauth/token")
+            .route(web::post().to(token::token))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/oauth/revoke")
+            .route(web::post().to(revoke::revoke))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/oauth/introspect")
+            .route(web::post().to(introspect::introspect))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .route("/.well-known/jwks.json", web::get().to(metadata::jwks))
+    .route(
+        "/.well-known/oauth-authorization-server",
+        web::get().to(metadata::metadata),
+    );
+}
+
+/// 405 with `Allow: POST` for the POST-only endpoints.
+async fn method_not_allowed() -> actix_web::HttpResponse {
+    actix_web::HttpResponse::MethodNotAllowed()
+        .insert_header((actix_web::http::header::ALLOW, "POST"))
+        .json(serde_json::json!({
+            "error": "invalid_request",
+            "error_description": "this endpoint accepts only POST",
+        }))
+}

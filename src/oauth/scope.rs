@@ -33,9 +33,51 @@ pub fn join(set: &ScopeSet) -> String {
     set.iter().map(String::as_str).collect::<Vec<_>>().join(" ")
 }
 
+/// The scope policy for a client (INTERFACE.md): a requested scope outside
+/// the client's registered scopes is refused; none requested means all of
+/// them. `Err` carries the offending scopes.
+pub fn for_client(requested: Option<&ScopeSet>, registered: &ScopeSet) -> Result<ScopeSet, String> {
+    match requested {
+        None => Ok(registered.clone()),
+        Some(req) => {
+            let outside: Vec<&str> = req.difference(registered).map(String::as_str).collect();
+            if outside.is_empty() {
+                Ok(req.clone())
+            } else {
+                Err(outside.join(" "))
+            }
+        }
+    }
+}
+
+/// Narrows a client-level grant to what the user's roles grant; `None` when
+/// nothing is left.
+pub fn for_user(granted: &ScopeSet, user_scopes: &ScopeSet) -> Option<ScopeSet> {
+    let left: ScopeSet = granted.intersection(user_scopes).cloned().collect();
+    (!left.is_empty()).then_some(left)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn set(s: &str) -> ScopeSet {
+        parse([s]).unwrap()
+    }
+
+    #[test]
+    fn client_policy() {
+        let reg = set("a b c");
+        assert_eq!(for_client(None, &reg).unwrap(), reg);
+        assert_eq!(for_client(Some(&set("a c")), &reg).unwrap(), set("a c"));
+        assert_eq!(for_client(Some(&set("a x")), &reg).unwrap_err(), "x");
+    }
+
+    #[test]
+    fn user_policy() {
+        assert_eq!(for_user(&set("a b"), &set("b c")), Some(set("b")));
+        assert_eq!(for_user(&set("a"), &set("b")), None);
+    }
 
     #[test]
     fn parses_and_dedups() {

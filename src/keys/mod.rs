@@ -4,6 +4,10 @@
 //! stored beside them as a ready-made JWK so that publishing the JWKS never
 //! touches private material.
 
+mod ring;
+
+pub use ring::{KeyRing, KeySnapshot};
+
 use std::fmt;
 use std::str::FromStr;
 

@@ -1,0 +1,117 @@
+//! `POST /oauth/token` (RFC 6749 §3.2): parse the form into a typed grant
+//! request, authenticate the client, dispatch to the grant.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use super::client_auth::ClientAuth;
+use super::error::OAuthError;
+use super::form::Form;
+use super::grants;
+use super::scope::{self, ScopeSet};
+use crate::app::AppState;
+use crate::secret::Secret;
+
+/// A token request, by grant type.
+#[derive(Debug)]
+pub enum GrantRequest {
+    /// §4.3
+    Password {
+        /// The user's name.
+        username: String,
+        /// The user's password.
+        password: Secret,
+        /// Requested scope.
+        scope: Option<ScopeSet>,
+    },
+    /// §6
+    RefreshToken {
+        /// The presented refresh token.
+        refresh_token: Secret,
+        /// Requested (narrower) scope.
+        scope: Option<ScopeSet>,
+    },
+    /// §4.4
+    ClientCredentials {
+        /// Requested scope.
+        scope: Option<ScopeSet>,
+    },
+    /// §4.1.3 with PKCE (RFC 7636 §4.5).
+    AuthorizationCode {
+        /// The code.
+        code: Secret,
+        /// The redirect URI of the authorization request.
+        redirect_uri: String,
+        /// The PKCE verifier.
+        code_verifier: Secret,
+    },
+}
+
+fn requested_scope(form: &Form) -> Result<Option<ScopeSet>, OAuthError> {
+    form.get("scope")
+        .map(|s| {
+            scope::parse([s]).map_err(|bad| OAuthError::InvalidScope(format!("malformed scope '{bad}'")))
+        })
+        .transpose()
+}
+
+impl GrantRequest {
+    /// Reads the grant-specific parameters.
+    pub fn from_form(form: &Form) -> Result<GrantRequest, OAuthError> {
+        let grant_type = form.require("grant_type")?;
+        Ok(match grant_type {
+            "password" => GrantRequest::Password {
+                username: form.require("username")?.to_string(),
+                password: Secret::new(form.require("password")?),
+                scope: requested_scope(form)?,
+            },
+            "refresh_token" => GrantRequest::RefreshToken {
+                refresh_token: Secret::new(form.require("refresh_token")?),
+                scope: requested_scope(form)?,
+            },
+            "client_credentials" => GrantRequest::ClientCredentials {
+                scope: requested_scope(form)?,
+            },
+            "authorization_code" => GrantRequest::AuthorizationCode {
+                code: Secret::new(form.require("code")?),
+                redirect_uri: form.require("redirect_uri")?.to_string(),
+                code_verifier: Secret::new(form.require("code_verifier")?),
+            },
+            other => {
+                return Err(OAuthError::UnsupportedGrantType(format!(
+                    "grant_type '{other}' is not supported"
+                )))
+            }
+        })
+    }
+}
+
+/// The handler.
+pub async fn token(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, OAuthError> {
+    let form = Form::read(&req, payload).await?;
+    let grant = GrantRequest::from_form(&form)?;
+    let client = ClientAuth::from_request(&req, &form)?;
+    let issued = match grant {
+        GrantRequest::Password {
+            username,
+            password,
+            scope,
+        } => grants::password::run(&state, client, username, password, scope).await?,
+        GrantRequest::RefreshToken {
+            refresh_token,
+            scope,
+        } => grants::refresh::run(&state, client, refresh_token, scope).await?,
+        GrantRequest::ClientCredentials { scope } => {
+            grants::client_credentials::run(&state, client, scope).await?
+        }
+        GrantRequest::AuthorizationCode { .. } => {
+            return Err(OAuthError::UnsupportedGrantType(
+                "authorization_code is not enabled on this server".into(),
+            ))
+        }
+    };
+    Ok(issued.into_response())
+}
