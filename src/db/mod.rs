@@ -221,7 +221,9 @@ where
 {
     use diesel::connection::{AnsiTransactionManager, TransactionManager};
     match conn {
-        AnyConnection::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
+        AnyConnection::Sqlite(c) => {
+            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?
+        }
         AnyConnection::Postgres(c) => {
             <AnsiTransactionManager as TransactionManager<PgConnection>>::begin_transaction(c)?
         }

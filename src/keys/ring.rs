@@ -34,12 +34,18 @@ pub struct KeySnapshot {
 
 impl KeySnapshot {
     /// Loads the active key and every published one.
-    pub fn load(conn: &mut AnyConnection, now: i64, access_ttl: i64) -> Result<KeySnapshot, KeyError> {
+    pub fn load(
+        conn: &mut AnyConnection,
+        now: i64,
+        access_ttl: i64,
+    ) -> Result<KeySnapshot, KeyError> {
         let rows = signing_keys::list(conn)?;
         let active = rows
             .iter()
             .find(|r| r.retired_at.is_none())
-            .ok_or_else(|| KeyError::Crypto("no active signing key (run 'authd keys rotate')".into()))?;
+            .ok_or_else(|| {
+                KeyError::Crypto("no active signing key (run 'authd keys rotate')".into())
+            })?;
         let alg = alg_of(active)?;
         let encoding = encoding_key(alg, &active.private_key_pem)?;
         let mut published = Vec::new();
@@ -50,7 +56,8 @@ impl KeySnapshot {
             published.push(PublishedKey {
                 kid: row.kid.clone(),
                 alg: alg_of(row)?.jwt(),
-                decoding: DecodingKey::from_jwk(&jwk).map_err(|e| KeyError::Crypto(e.to_string()))?,
+                decoding: DecodingKey::from_jwk(&jwk)
+                    .map_err(|e| KeyError::Crypto(e.to_string()))?,
             });
             jwks.keys.push(jwk);
         }
@@ -74,7 +81,8 @@ impl KeySnapshot {
         let mut header = Header::new(self.alg.jwt());
         header.typ = Some("at+jwt".into());
         header.kid = Some(self.kid.clone());
-        jsonwebtoken::encode(&header, claims, &self.encoding).map_err(|e| KeyError::Crypto(e.to_string()))
+        jsonwebtoken::encode(&header, claims, &self.encoding)
+            .map_err(|e| KeyError::Crypto(e.to_string()))
     }
 
     /// The verification key and algorithm for `kid`, if still published.

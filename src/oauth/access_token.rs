@@ -32,11 +32,9 @@ pub struct AccessClaims {
 /// anything else.
 pub fn verify_own(keys: &KeySnapshot, issuer: &str, token: &str) -> Option<AccessClaims> {
     let header = decode_header(token).ok()?;
-    if !header
-        .typ
-        .as_deref()
-        .is_some_and(|t| t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt"))
-    {
+    if !header.typ.as_deref().is_some_and(|t| {
+        t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt")
+    }) {
         return None;
     }
     let (key, alg) = keys.decoding_key(header.kid.as_deref()?)?;

@@ -56,7 +56,8 @@ impl ClientAuth {
             Some((client_id, secret)) => {
                 if form.get("client_secret").is_some() {
                     return Err(OAuthError::InvalidRequest(
-                        "use one client authentication method, not HTTP Basic and client_secret".into(),
+                        "use one client authentication method, not HTTP Basic and client_secret"
+                            .into(),
                     ));
                 }
                 if form.get("client_id").is_some_and(|id| id != client_id) {
@@ -69,7 +70,9 @@ impl ClientAuth {
             None => {
                 let client_id = form
                     .get("client_id")
-                    .ok_or_else(|| OAuthError::InvalidClient("client authentication required".into()))?
+                    .ok_or_else(|| {
+                        OAuthError::InvalidClient("client authentication required".into())
+                    })?
                     .to_string();
                 Ok(match form.get("client_secret") {
                     Some(s) => ClientAuth::Post {
@@ -146,7 +149,12 @@ impl<'c> DbRegistrar<'c> {
     }
 
     fn load(&self, client_id: &str) -> Result<Option<Client>, RegistrarError> {
-        if let Some(c) = self.client.borrow().as_ref().filter(|c| c.client_id == client_id) {
+        if let Some(c) = self
+            .client
+            .borrow()
+            .as_ref()
+            .filter(|c| c.client_id == client_id)
+        {
             return Ok(Some(c.clone()));
         }
         let found = clients::find(&mut self.conn.borrow_mut(), client_id).map_err(|e| {
@@ -206,7 +214,9 @@ impl<'c> DbRegistrar<'c> {
 
 impl Registrar for DbRegistrar<'_> {
     fn bound_redirect<'a>(&self, bound: ClientUrl<'a>) -> Result<BoundClient<'a>, RegistrarError> {
-        let client = self.load(&bound.client_id)?.ok_or(RegistrarError::Unspecified)?;
+        let client = self
+            .load(&bound.client_id)?
+            .ok_or(RegistrarError::Unspecified)?;
         let registered = client.redirect_uri_list();
         let chosen: RegisteredUrl = match bound.redirect_uri.as_deref() {
             // Exact string match only (RFC 9700 §4.1.3).
@@ -217,7 +227,10 @@ impl Registrar for DbRegistrar<'_> {
                 given.clone().into()
             }
             None => {
-                let first = registered.first().map(String::as_str).unwrap_or(NO_REDIRECT);
+                let first = registered
+                    .first()
+                    .map(String::as_str)
+                    .unwrap_or(NO_REDIRECT);
                 ExactUrl::new(first.to_string())
                     .map_err(|_| RegistrarError::PrimitiveError)?
                     .into()
@@ -229,12 +242,18 @@ impl Registrar for DbRegistrar<'_> {
         })
     }
 
-    fn negotiate(&self, bound: BoundClient, scope: Option<Scope>) -> Result<PreGrant, RegistrarError> {
-        let client = self.load(&bound.client_id)?.ok_or(RegistrarError::Unspecified)?;
+    fn negotiate(
+        &self,
+        bound: BoundClient,
+        scope: Option<Scope>,
+    ) -> Result<PreGrant, RegistrarError> {
+        let client = self
+            .load(&bound.client_id)?
+            .ok_or(RegistrarError::Unspecified)?;
         let registered = scope::parse([client.scopes.as_str()]).unwrap_or_default();
         let requested: Option<ScopeSet> = scope.map(|s| s.iter().map(str::to_string).collect());
-        let granted =
-            scope::for_client(requested.as_ref(), &registered).map_err(|_| RegistrarError::Unspecified)?;
+        let granted = scope::for_client(requested.as_ref(), &registered)
+            .map_err(|_| RegistrarError::Unspecified)?;
         Ok(PreGrant {
             client_id: bound.client_id.into_owned(),
             redirect_uri: bound.redirect_uri.into_owned(),
@@ -277,7 +296,12 @@ mod tests {
 
     #[test]
     fn malformed_basic_is_invalid_client() {
-        for v in ["Basic !!!", "Basic", "Bearer abc", &format!("Basic {}", STANDARD.encode("nocolon"))] {
+        for v in [
+            "Basic !!!",
+            "Basic",
+            "Bearer abc",
+            &format!("Basic {}", STANDARD.encode("nocolon")),
+        ] {
             assert_eq!(parse_basic(v).unwrap_err().code(), "invalid_client", "{v}");
         }
     }

@@ -133,3 +133,15 @@ impl ResponseError for OAuthError {
         res
     }
 }
+
+/// 405 with `Allow: POST` for the POST-only protocol endpoints.
+pub async fn method_not_allowed() -> HttpResponse {
+    let mut res = HttpResponse::MethodNotAllowed()
+        .insert_header((header::ALLOW, "POST"))
+        .json(Body {
+            error: "invalid_request",
+            error_description: "this endpoint accepts only POST",
+        });
+    no_store(&mut res);
+    res
+}

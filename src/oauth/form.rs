@@ -35,10 +35,13 @@ impl Form {
         }
         let mut body = web::BytesMut::new();
         while let Some(chunk) = payload.next().await {
-            let chunk = chunk
-                .map_err(|_| OAuthError::InvalidRequest("the request body could not be read".into()))?;
+            let chunk = chunk.map_err(|_| {
+                OAuthError::InvalidRequest("the request body could not be read".into())
+            })?;
             if body.len() + chunk.len() > MAX_BODY {
-                return Err(OAuthError::InvalidRequest("the request body is too large".into()));
+                return Err(OAuthError::InvalidRequest(
+                    "the request body is too large".into(),
+                ));
             }
             body.extend_from_slice(&chunk);
         }

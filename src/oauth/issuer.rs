@@ -58,7 +58,10 @@ fn sorted(scope: &oxide_auth::endpoint::Scope) -> String {
 /// Adds authd's extensions to a grant.
 pub fn extensions(audience: &str, with_refresh: bool) -> Extensions {
     let mut ext = Extensions::new();
-    ext.set_raw(ext::AUDIENCE.into(), Value::private(Some(audience.to_string())));
+    ext.set_raw(
+        ext::AUDIENCE.into(),
+        Value::private(Some(audience.to_string())),
+    );
     if with_refresh {
         ext.set_raw(ext::WITH_REFRESH.into(), Value::private(None));
     }
@@ -113,7 +116,13 @@ impl<'c, 'k> TokenIssuer<'c, 'k> {
         Ok((self.cfg.keys.sign(&claims)?, exp))
     }
 
-    fn store_refresh(&self, grant: &Grant, family: String, parent: Option<String>, scope: String) -> Result<Secret, OAuthError> {
+    fn store_refresh(
+        &self,
+        grant: &Grant,
+        family: String,
+        parent: Option<String>,
+        scope: String,
+    ) -> Result<Secret, OAuthError> {
         let token = Secret::generate();
         refresh_tokens::insert(
             &mut self.conn.borrow_mut(),
@@ -141,8 +150,13 @@ impl<'c, 'k> TokenIssuer<'c, 'k> {
         Grant {
             owner_id: row.user_id.clone(),
             client_id: row.client_id.clone(),
-            scope: row.scope.parse().unwrap_or_else(|_| "".parse().expect("empty scope parses")),
-            redirect_uri: "urn:ietf:wg:oauth:2.0:oob".parse().expect("static URL parses"),
+            scope: row
+                .scope
+                .parse()
+                .unwrap_or_else(|_| "".parse().expect("empty scope parses")),
+            redirect_uri: "urn:ietf:wg:oauth:2.0:oob"
+                .parse()
+                .expect("static URL parses"),
             until: self.until(row.expires_at),
             extensions: Extensions::new(),
         }
@@ -156,7 +170,9 @@ impl Issuer for TokenIssuer<'_, '_> {
     fn issue(&mut self, grant: Grant) -> Result<IssuedToken, ()> {
         let issued = self.access_token(&grant).and_then(|(token, exp)| {
             let refresh = match private_ext(&grant, ext::WITH_REFRESH) {
-                Some(_) => Some(self.store_refresh(&grant, random_id(), None, sorted(&grant.scope))?),
+                Some(_) => {
+                    Some(self.store_refresh(&grant, random_id(), None, sorted(&grant.scope))?)
+                }
                 None => None,
             };
             Ok((token, exp, refresh))
@@ -183,12 +199,19 @@ impl Issuer for TokenIssuer<'_, '_> {
             // The claim is the first statement so it takes the write lock
             // before anything is read (see db::write_tx).
             if !refresh_tokens::claim(&mut conn, &old_hash, self.cfg.now)? {
-                return Err(OAuthError::InvalidGrant("refresh token is no longer valid".into()));
+                return Err(OAuthError::InvalidGrant(
+                    "refresh token is no longer valid".into(),
+                ));
             }
             let old = refresh_tokens::find(&mut conn, &old_hash)?
                 .ok_or_else(|| OAuthError::Internal("claimed token vanished".into()))?;
             drop(conn);
-            let next = self.store_refresh(&grant, old.family_id.clone(), Some(old_hash.clone()), old.scope)?;
+            let next = self.store_refresh(
+                &grant,
+                old.family_id.clone(),
+                Some(old_hash.clone()),
+                old.scope,
+            )?;
             let (token, exp) = self.access_token(&grant)?;
             Ok((token, exp, next))
         })();
@@ -228,7 +251,9 @@ impl Issuer for TokenIssuer<'_, '_> {
         let row = refresh_tokens::find(&mut self.conn.borrow_mut(), &hash_str(token))
             .map_err(|e| log::error!("recover_refresh: {e}"))?;
         Ok(row
-            .filter(|r| r.used_at.is_none() && r.revoked_at.is_none() && r.expires_at > self.cfg.now)
+            .filter(|r| {
+                r.used_at.is_none() && r.revoked_at.is_none() && r.expires_at > self.cfg.now
+            })
             .map(|r| self.grant_of(&r)))
     }
 }

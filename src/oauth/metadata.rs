@@ -17,7 +17,10 @@ pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
     let keys = state.keys.current();
     HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "application/jwk-set+json"))
-        .insert_header((header::CACHE_CONTROL, format!("public, max-age={JWKS_MAX_AGE_SECS}")))
+        .insert_header((
+            header::CACHE_CONTROL,
+            format!("public, max-age={JWKS_MAX_AGE_SECS}"),
+        ))
         .body(keys.jwks_json().to_string())
 }
 

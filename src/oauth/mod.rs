@@ -20,31 +20,21 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/oauth/token")
             .route(web::post().to(token::token))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(web::to(error::method_not_allowed)),
     )
     .service(
         web::resource("/oauth/revoke")
             .route(web::post().to(revoke::revoke))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(web::to(error::method_not_allowed)),
     )
     .service(
         web::resource("/oauth/introspect")
             .route(web::post().to(introspect::introspect))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(web::to(error::method_not_allowed)),
     )
     .route("/.well-known/jwks.json", web::get().to(metadata::jwks))
     .route(
         "/.well-known/oauth-authorization-server",
         web::get().to(metadata::metadata),
     );
-}
-
-/// 405 with `Allow: POST` for the POST-only endpoints.
-async fn method_not_allowed() -> actix_web::HttpResponse {
-    actix_web::HttpResponse::MethodNotAllowed()
-        .insert_header((actix_web::http::header::ALLOW, "POST"))
-        .json(serde_json::json!({
-            "error": "invalid_request",
-            "error_description": "this endpoint accepts only POST",
-        }))
 }

@@ -30,7 +30,9 @@ pub async fn revoke(
             let now = db::now();
             if let Some(row) = refresh_tokens::find(conn, &token.hash())? {
                 if row.client_id == client.client_id {
-                    db::write_tx(conn, |conn| refresh_tokens::revoke_family(conn, &row.family_id, now))?;
+                    db::write_tx(conn, |conn| {
+                        refresh_tokens::revoke_family(conn, &row.family_id, now)
+                    })?;
                 }
                 return Ok::<_, OAuthError>(());
             }

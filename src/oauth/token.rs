@@ -49,7 +49,8 @@ pub enum GrantRequest {
 fn requested_scope(form: &Form) -> Result<Option<ScopeSet>, OAuthError> {
     form.get("scope")
         .map(|s| {
-            scope::parse([s]).map_err(|bad| OAuthError::InvalidScope(format!("malformed scope '{bad}'")))
+            scope::parse([s])
+                .map_err(|bad| OAuthError::InvalidScope(format!("malformed scope '{bad}'")))
         })
         .transpose()
 }

@@ -123,7 +123,6 @@ pub struct TestApp {
     /// Base URL, e.g. http://127.0.0.1:PORT
     pub base: String,
     /// The issuer in force.
-    #[allow(dead_code)]
     pub issuer: String,
     /// A plain HTTP client.
     pub http: reqwest::Client,

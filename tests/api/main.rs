@@ -2,6 +2,10 @@
 //! a fresh database per test on SQLite and (when configured) PostgreSQL.
 
 mod cli;
+mod endpoints;
+mod fixtures;
 mod health;
 mod helpers;
+mod refresh;
 mod startup;
+mod token;

@@ -73,11 +73,18 @@ pub(crate) fn require_grant(client: &Client, grant: GrantType) -> Result<(), OAu
 
 /// The `aud` for a client's tokens.
 pub(crate) fn audience(client: &Client, issuer: &str) -> String {
-    client.audience.clone().unwrap_or_else(|| issuer.to_string())
+    client
+        .audience
+        .clone()
+        .unwrap_or_else(|| issuer.to_string())
 }
 
 /// Issuer settings for a request at `now`.
-pub(crate) fn issuer_config<'k>(state: &'k AppState, keys: &'k KeySnapshot, now: i64) -> IssuerConfig<'k> {
+pub(crate) fn issuer_config<'k>(
+    state: &'k AppState,
+    keys: &'k KeySnapshot,
+    now: i64,
+) -> IssuerConfig<'k> {
     IssuerConfig {
         keys,
         issuer: &state.issuer,

@@ -66,7 +66,9 @@ pub async fn run(
                 }
                 let user_scopes = users::scopes_of(conn, &user.id)?;
                 let granted = scope::for_user(&offered, &user_scopes).ok_or_else(|| {
-                    OAuthError::InvalidScope("the user's roles grant none of the requested scopes".into())
+                    OAuthError::InvalidScope(
+                        "the user's roles grant none of the requested scopes".into(),
+                    )
                 })?;
                 let grant = Grant {
                     owner_id: user.id.clone(),

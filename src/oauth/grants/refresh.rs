@@ -24,7 +24,9 @@ fn invalid() -> OAuthError {
 /// Revokes the family in its own committed transaction, so the revocation
 /// stands although the request fails.
 fn revoke_family(conn: &mut AnyConnection, row: &RefreshToken, now: i64) -> Result<(), OAuthError> {
-    let n = db::write_tx(conn, |conn| refresh_tokens::revoke_family(conn, &row.family_id, now))?;
+    let n = db::write_tx(conn, |conn| {
+        refresh_tokens::revoke_family(conn, &row.family_id, now)
+    })?;
     log::warn!(
         "refresh token reuse detected (client {}, user {}): revoked {n} token(s) of its family",
         row.client_id,

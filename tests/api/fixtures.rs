@@ -1,0 +1,182 @@
+//! Data for token tests, created through the library's manage layer (the
+//! CLI tests cover the binary), and small HTTP helpers.
+
+use authd::db::{self, AnyConnection};
+use authd::manage::clients::NewClient;
+use authd::manage::{clients, roles, users};
+use authd::password::{Cost, Passwords};
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{DecodingKey, Validation};
+use serde_json::Value;
+
+use crate::helpers::{TestApp, TestDb};
+
+/// A direct connection to the test database.
+pub fn conn(db: &TestDb) -> AnyConnection {
+    let url = db::DatabaseUrl::parse(db.url()).unwrap();
+    let mut conn = db::connect(&url).unwrap();
+    db::migrate(&mut conn).unwrap();
+    conn
+}
+
+/// Creates a role.
+pub fn role(db: &TestDb, name: &str, scopes: &str) {
+    roles::add(&mut conn(db), name, &[scopes.to_string()], db::now()).unwrap();
+}
+
+/// Creates a user with roles; returns their id.
+pub fn user(db: &TestDb, name: &str, password: &str, role_names: &[&str]) -> String {
+    let hash = Passwords::new(
+        Cost {
+            m_kib: 64,
+            t: 1,
+            p: 1,
+        },
+        1,
+    )
+    .unwrap()
+    .hash_blocking(password)
+    .unwrap();
+    let role_names: Vec<String> = role_names.iter().map(|r| r.to_string()).collect();
+    users::add(&mut conn(db), name, &hash, &role_names, db::now())
+        .unwrap()
+        .id
+}
+
+/// A registered client.
+#[derive(Clone, Debug)]
+pub struct TestClient {
+    pub id: String,
+    pub secret: Option<String>,
+}
+
+/// Registers a client.
+pub fn client(
+    db: &TestDb,
+    grants: &[&str],
+    scopes: &str,
+    public: bool,
+    audience: Option<&str>,
+) -> TestClient {
+    let created = clients::add(
+        &mut conn(db),
+        &NewClient {
+            name: "test app".into(),
+            grants: grants.iter().map(|g| g.to_string()).collect(),
+            scopes: vec![scopes.to_string()],
+            public,
+            redirect_uris: vec![],
+            audience: audience.map(str::to_string),
+            owner_id: None,
+        },
+        db::now(),
+    )
+    .unwrap();
+    TestClient {
+        id: created.client.client_id,
+        secret: created.secret.map(|s| s.expose().to_string()),
+    }
+}
+
+/// The usual setup: role `writer` (posts:read posts:write), user alice
+/// with it, and a confidential client for password + refresh_token with
+/// posts:read posts:write posts:delete.
+pub fn standard(db: &TestDb) -> TestClient {
+    role(db, "writer", "posts:read posts:write");
+    user(db, "alice", "correct horse", &["writer"]);
+    client(
+        db,
+        &["password", "refresh_token"],
+        "posts:read posts:write posts:delete",
+        false,
+        None,
+    )
+}
+
+/// A response: status, headers, JSON body (Null when empty).
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+    pub raw: String,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn error(&self) -> &str {
+        self.body["error"].as_str().unwrap_or("")
+    }
+}
+
+/// POSTs a form with HTTP Basic client authentication (if `basic`).
+pub async fn post(
+    app: &TestApp,
+    path: &str,
+    basic: Option<&TestClient>,
+    form: &[(&str, &str)],
+) -> Reply {
+    let mut req = app.http.post(app.url(path)).form(form);
+    if let Some(c) = basic {
+        req = req.basic_auth(&c.id, c.secret.as_deref());
+    }
+    reply(req.send().await.unwrap()).await
+}
+
+/// Collects a response.
+pub async fn reply(res: reqwest::Response) -> Reply {
+    let status = res.status().as_u16();
+    let headers = res.headers().clone();
+    let raw = res.text().await.unwrap();
+    let body = serde_json::from_str(&raw).unwrap_or(Value::Null);
+    Reply {
+        status,
+        headers,
+        body,
+        raw,
+    }
+}
+
+/// The password grant for alice with `c`.
+pub async fn password_grant(app: &TestApp, c: &TestClient, extra: &[(&str, &str)]) -> Reply {
+    let mut form = vec![
+        ("grant_type", "password"),
+        ("username", "alice"),
+        ("password", "correct horse"),
+    ];
+    form.extend_from_slice(extra);
+    post(app, "/oauth/token", Some(c), &form).await
+}
+
+/// Verifies a JWT the way an independent resource server would: keys from
+/// the JWKS endpoint, standard `jsonwebtoken` validation. Returns header
+/// and claims.
+pub async fn verify_with_jwks(
+    app: &TestApp,
+    token: &str,
+    audience: &str,
+) -> (jsonwebtoken::Header, Value) {
+    let jwks: JwkSet = app
+        .http
+        .get(app.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let header = jsonwebtoken::decode_header(token).unwrap();
+    let kid = header.kid.clone().expect("kid");
+    let jwk = jwks
+        .find(&kid)
+        .unwrap_or_else(|| panic!("kid {kid} not in JWKS"));
+    let key = DecodingKey::from_jwk(jwk).unwrap();
+    let mut v = Validation::new(header.alg);
+    v.set_audience(&[audience]);
+    v.set_issuer(&[app.issuer.as_str()]);
+    let data =
+        jsonwebtoken::decode::<Value>(token, &key, &v).expect("token verifies with the JWKS");
+    (header, data.claims)
+}

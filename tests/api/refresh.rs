@@ -1,0 +1,182 @@
+//! Refresh tokens: rotation, reuse detection, atomic consumption under
+//! concurrency, and everything that ends a token, on every backend.
+
+use crate::fixtures::{self, client, conn, password_grant, post, standard, Reply, TestClient};
+use crate::helpers::{backends, TestApp, TestDb};
+
+async fn refresh(app: &TestApp, c: &TestClient, token: &str, scope: Option<&str>) -> Reply {
+    let mut form = vec![("grant_type", "refresh_token"), ("refresh_token", token)];
+    if let Some(s) = scope {
+        form.push(("scope", s));
+    }
+    post(app, "/oauth/token", Some(c), &form).await
+}
+
+fn rt(r: &Reply) -> String {
+    r.body["refresh_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no refresh token: {}", r.raw))
+        .to_string()
+}
+
+fn assert_invalid_grant(r: &Reply, db: &TestDb) {
+    assert_eq!(
+        (r.status, r.error()),
+        (400, "invalid_grant"),
+        "[{}] {}",
+        db.label(),
+        r.raw
+    );
+}
+
+#[actix_web::test]
+async fn rotation_and_reuse_detection() {
+    for db in backends() {
+        let app = TestApp::spawn(&db).await;
+        let c = standard(&db);
+        let first = rt(&password_grant(&app, &c, &[]).await);
+
+        let r1 = refresh(&app, &c, &first, None).await;
+        assert_eq!(r1.status, 200, "{}", r1.raw);
+        assert_eq!(r1.header("cache-control"), Some("no-store"));
+        assert_eq!(r1.body["scope"], "posts:read posts:write");
+        let second = rt(&r1);
+        assert_ne!(second, first);
+
+        // Narrowing works; the next token still carries the original grant.
+        let r2 = refresh(&app, &c, &second, Some("posts:read")).await;
+        assert_eq!(r2.body["scope"], "posts:read", "{}", r2.raw);
+        let third = rt(&r2);
+        let r3 = refresh(&app, &c, &third, None).await;
+        assert_eq!(r3.body["scope"], "posts:read posts:write", "{}", r3.raw);
+        let fourth = rt(&r3);
+
+        // Widening is refused.
+        let wide = refresh(&app, &c, &fourth, Some("posts:read posts:delete")).await;
+        assert_eq!(
+            (wide.status, wide.error()),
+            (400, "invalid_scope"),
+            "{}",
+            wide.raw
+        );
+
+        // Presenting a rotated token: invalid_grant, and the live
+        // descendant dies with the family.
+        assert_invalid_grant(&refresh(&app, &c, &first, None).await, &db);
+        assert_invalid_grant(&refresh(&app, &c, &fourth, None).await, &db);
+
+        // A new login starts a new, unaffected family.
+        let fresh = rt(&password_grant(&app, &c, &[]).await);
+        assert_eq!(refresh(&app, &c, &fresh, None).await.status, 200);
+        app.stop().await;
+    }
+}
+
+#[actix_web::test]
+async fn twenty_concurrent_refreshes_one_winner() {
+    for db in backends() {
+        let app = TestApp::spawn_with(&db, &["--db-pool-size", "20"]).await;
+        let c = standard(&db);
+        let token = rt(&password_grant(&app, &c, &[]).await);
+        let attempts = (0..20).map(|_| refresh(&app, &c, &token, None));
+        let replies = futures_util::future::join_all(attempts).await;
+        let ok = replies.iter().filter(|r| r.status == 200).count();
+        let bad = replies
+            .iter()
+            .filter(|r| r.status == 400 && r.error() == "invalid_grant")
+            .count();
+        let others: Vec<&str> = replies
+            .iter()
+            .filter(|r| r.status != 200 && r.error() != "invalid_grant")
+            .map(|r| r.raw.as_str())
+            .collect();
+        assert_eq!(
+            (ok, bad),
+            (1, 19),
+            "[{}] unexpected replies: {others:?}",
+            db.label()
+        );
+        app.stop().await;
+    }
+}
+
+#[actix_web::test]
+async fn a_token_works_only_for_its_own_client() {
+    for db in backends() {
+        let app = TestApp::spawn(&db).await;
+        let c = standard(&db);
+        let other = client(
+            &db,
+            &["password", "refresh_token"],
+            "posts:read",
+            false,
+            None,
+        );
+        let token = rt(&password_grant(&app, &c, &[]).await);
+        assert_invalid_grant(&refresh(&app, &other, &token, None).await, &db);
+        // The owner can still use it: a foreign client is not reuse.
+        assert_eq!(refresh(&app, &c, &token, None).await.status, 200);
+        app.stop().await;
+    }
+}
+
+#[actix_web::test]
+async fn disable_set_password_and_client_removal_end_tokens() {
+    for db in backends() {
+        let app = TestApp::spawn(&db).await;
+        let c = standard(&db);
+        let now = authd::db::now;
+
+        let t = rt(&password_grant(&app, &c, &[]).await);
+        authd::manage::users::set_disabled(&mut conn(&db), "alice", true, now()).unwrap();
+        assert_invalid_grant(&refresh(&app, &c, &t, None).await, &db);
+        authd::manage::users::set_disabled(&mut conn(&db), "alice", false, now()).unwrap();
+        assert_invalid_grant(&refresh(&app, &c, &t, None).await, &db);
+
+        let t = rt(&password_grant(&app, &c, &[]).await);
+        let hash = authd::password::Passwords::new(
+            authd::password::Cost {
+                m_kib: 64,
+                t: 1,
+                p: 1,
+            },
+            1,
+        )
+        .unwrap()
+        .hash_blocking("another horse")
+        .unwrap();
+        let revoked =
+            authd::manage::users::set_password(&mut conn(&db), "alice", &hash, now()).unwrap();
+        assert!(revoked >= 1);
+        assert_invalid_grant(&refresh(&app, &c, &t, None).await, &db);
+
+        let r = post(
+            &app,
+            "/oauth/token",
+            Some(&c),
+            &[
+                ("grant_type", "password"),
+                ("username", "alice"),
+                ("password", "another horse"),
+            ],
+        )
+        .await;
+        let t = rt(&r);
+        authd::manage::clients::remove(&mut conn(&db), &c.id, None).unwrap();
+        let r = refresh(&app, &c, &t, None).await;
+        assert_eq!((r.status, r.error()), (401, "invalid_client"), "{}", r.raw);
+        app.stop().await;
+    }
+}
+
+#[actix_web::test]
+async fn refresh_tokens_expire() {
+    let db = TestDb::sqlite();
+    let app = TestApp::spawn_with(&db, &["--refresh-token-ttl", "1"]).await;
+    let c = standard(&db);
+    let t = rt(&password_grant(&app, &c, &[]).await);
+    actix_web::rt::time::sleep(std::time::Duration::from_millis(2100)).await;
+    assert_invalid_grant(&refresh(&app, &c, &t, None).await, &db);
+    let _ = fixtures::conn(&db);
+    app.stop().await;
+}

@@ -1,0 +1,477 @@
+//! `POST /oauth/token`: the grants through a third-party OAuth client, the
+//! JWT format, and every error of INTERFACE.md's table, on every backend.
+
+use oauth2::basic::BasicClient;
+use oauth2::{
+    AuthType, ClientId, ClientSecret, ResourceOwnerPassword, ResourceOwnerUsername, Scope,
+    TokenResponse, TokenUrl,
+};
+
+use crate::fixtures::{self, client, password_grant, post, role, standard, user, verify_with_jwks};
+use crate::helpers::{backends, TestApp};
+
+fn oauth_client(
+    app: &TestApp,
+    c: &fixtures::TestClient,
+) -> oauth2::basic::BasicClient<
+    oauth2::EndpointSet,
+    oauth2::EndpointNotSet,
+    oauth2::EndpointNotSet,
+    oauth2::EndpointNotSet,
+    oauth2::EndpointSet,
+> {
+    let mut bc = BasicClient::new(ClientId::new(c.id.clone()))
+        .set_token_uri(TokenUrl::new(app.url("/oauth/token")).unwrap())
+        .set_auth_uri(oauth2::AuthUrl::new(app.url("/oauth/authorize")).unwrap());
+    if let Some(s) = &c.secret {
+        bc = bc.set_client_secret(ClientSecret::new(s.clone()));
+    }
+    bc
+}
+
+#[actix_web::test]
+async fn password_refresh_and_client_credentials_through_the_oauth2_crate() {
+    for db in backends() {
+        let app = TestApp::spawn(&db).await;
+        let c = standard(&db);
+        let oc = oauth_client(&app, &c);
+
+        let tok = oc
+            .exchange_password(
+                &ResourceOwnerUsername::new("alice".into()),
+                &ResourceOwnerPassword::new("correct horse".into()),
+            )
+            .add_scope(Scope::new("posts:read".into()))
+            .request_async(&app.http)
+            .await
+            .unwrap_or_else(|e| panic!("[{}] password grant: {e:?}", db.label()));
+        assert_eq!(tok.scopes().unwrap()[0].as_str(), "posts:read");
+        assert_eq!(tok.expires_in().unwrap().as_secs(), 900);
+        let (header, claims) =
+            verify_with_jwks(&app, tok.access_token().secret(), &app.issuer).await;
+        assert_eq!(header.alg, jsonwebtoken::Algorithm::ES256);
+        assert_eq!(header.typ.as_deref(), Some("at+jwt"));
+        for claim in [
+            "iss",
+            "sub",
+            "aud",
+            "exp",
+            "iat",
+            "jti",
+            "client_id",
+            "scope",
+        ] {
+            assert!(
+                claims.get(claim).is_some(),
+                "claim {claim} missing: {claims}"
+            );
+        }
+        assert_eq!(claims["client_id"], c.id.as_str());
+        assert_eq!(claims["scope"], "posts:read");
+        assert_eq!(
+            claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+            900
+        );
+
+        // Refresh with client_secret_post this time (oxide-auth's own flow
+        // ignores it, our endpoint must not).
+        let oc_post = oauth_client(&app, &c).set_auth_type(AuthType::RequestBody);
+        let refreshed = oc_post
+            .exchange_refresh_token(tok.refresh_token().unwrap())
+            .request_async(&app.http)
+            .await
+            .unwrap_or_else(|e| panic!("[{}] refresh: {e:?}", db.label()));
+        assert_ne!(
+            refreshed.refresh_token().unwrap().secret(),
+            tok.refresh_token().unwrap().secret()
+        );
+        let (_, claims2) =
+            verify_with_jwks(&app, refreshed.access_token().secret(), &app.issuer).await;
+        assert_eq!(claims2["scope"], "posts:read");
+        assert_eq!(claims2["sub"], claims["sub"]);
+        assert_ne!(claims2["jti"], claims["jti"]);
+
+        // client_credentials: sub is the client, no refresh token.
+        let svc = client(
+            &db,
+            &["client_credentials"],
+            "reports:read",
+            false,
+            Some("https://api.example.com"),
+        );
+        let cc = oauth_client(&app, &svc)
+            .exchange_client_credentials()
+            .request_async(&app.http)
+            .await
+            .unwrap_or_else(|e| panic!("[{}] client_credentials: {e:?}", db.label()));
+        assert!(cc.refresh_token().is_none());
+        let (_, cc_claims) =
+            verify_with_jwks(&app, cc.access_token().secret(), "https://api.example.com").await;
+        assert_eq!(cc_claims["sub"], svc.id.as_str());
+        assert_eq!(cc_claims["scope"], "reports:read");
+        app.stop().await;
+    }
+}
+
+#[actix_web::test]
+async fn success_shape_and_headers() {
+    for db in backends() {
+        let app = TestApp::spawn(&db).await;
+        let c = standard(&db);
+        let r = password_grant(&app, &c, &[]).await;
+        assert_eq!(r.status, 200, "[{}] {}", db.label(), r.raw);
+        assert_eq!(r.header("cache-control"), Some("no-store"));
+        assert_eq!(r.header("pragma"), Some("no-cache"));
+        assert_eq!(r.body["token_type"], "Bearer");
+        // No scope requested: the client's, narrowed to the user's roles.
+        assert_eq!(r.body["scope"], "posts:read posts:write");
+        assert!(r.body["refresh_token"].as_str().unwrap().len() >= 43);
+
+        // A client without refresh_token gets no refresh token.
+        let no_refresh = client(&db, &["password"], "posts:read", false, None);
+        let r = password_grant(&app, &no_refresh, &[]).await;
+        assert_eq!(r.status, 200);
+        assert!(r.body.get("refresh_token").is_none());
+        app.stop().await;
+    }
+}
+
+#[actix_web::test]
+async fn client_authentication_methods() {
+    for db in backends() {
+        let app = TestApp::spawn(&db).await;
+        let c = standard(&db);
+        let secret = c.secret.clone().unwrap();
+        let form = [
+            ("grant_type", "password"),
+            ("username", "alice"),
+            ("password", "correct horse"),
+        ];
+
+        // client_secret_basic with every byte percent-encoded: the server
+        // must URL-decode id and secret (RFC 6749 §2.3.1).
+        let enc = |s: &str| s.bytes().map(|b| format!("%{b:02X}")).collect::<String>();
+        let res = app
+            .http
+            .post(app.url("/oauth/token"))
+            .basic_auth(enc(&c.id), Some(enc(&secret)))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "[{}] url-encoded Basic", db.label());
+
+        // client_secret_post
+        let mut with_post = form.to_vec();
+        with_post.push(("client_id", &c.id));
+        with_post.push(("client_secret", &secret));
+        assert_eq!(
+            post(&app, "/oauth/token", None, &with_post).await.status,
+            200
+        );
+
+        // Both at once: invalid_request.
+        let r = post(&app, "/oauth/token", Some(&c), &with_post).await;
+        assert_eq!((r.status, r.error()), (400, "invalid_request"), "{}", r.raw);
+
+        // A public client sends only its id.
+        let public = client(
+            &db,
+            &["password", "refresh_token"],
+            "posts:read",
+            true,
+            None,
+        );
+        let mut pub_form = form.to_vec();
+        pub_form.push(("client_id", &public.id));
+        let r = post(&app, "/oauth/token", None, &pub_form).await;
+        assert_eq!(r.status, 200, "{}", r.raw);
+        assert_eq!(r.body["scope"], "posts:read");
+        app.stop().await;
+    }
+}
+
+async fn assert_invalid_client(r: &fixtures::Reply) {
+    assert_eq!(r.status, 401, "{}", r.raw);
+    assert_eq!(r.error(), "invalid_client");
+    assert_eq!(r.header("www-authenticate"), Some(r#"Basic realm="authd""#));
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    assert!(r.body["error_description"].is_string());
+}
+
+#[actix_web::test]
+async fn every_error_of_the_table() {
+    for db in backends() {
+        let app = TestApp::spawn(&db).await;
+        let c = standard(&db);
+
+        // invalid_client: wrong secret, unknown client, no authentication,
+        // a confidential client without its secret, a malformed header.
+        let wrong = fixtures::TestClient {
+            id: c.id.clone(),
+            secret: Some("wrong".into()),
+        };
+        assert_invalid_client(&password_grant(&app, &wrong, &[]).await).await;
+        let unknown = fixtures::TestClient {
+            id: "nope".into(),
+            secret: Some("x".into()),
+        };
+        assert_invalid_client(&password_grant(&app, &unknown, &[]).await).await;
+        let r = post(
+            &app,
+            "/oauth/token",
+            None,
+            &[("grant_type", "client_credentials")],
+        )
+        .await;
+        assert_invalid_client(&r).await;
+        let r = post(
+            &app,
+            "/oauth/token",
+            None,
+            &[
+                ("grant_type", "password"),
+                ("username", "alice"),
+                ("password", "correct horse"),
+                ("client_id", &c.id),
+            ],
+        )
+        .await;
+        assert_invalid_client(&r).await;
+        let res = app
+            .http
+            .post(app.url("/oauth/token"))
+            .header("authorization", "Basic !!!not-base64")
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap();
+        assert_invalid_client(&fixtures::reply(res).await).await;
+
+        // invalid_grant: wrong password, unknown user, disabled user — the
+        // same bytes for all three.
+        let bad_pw = password_grant(&app, &c, &[]).await;
+        assert_eq!(bad_pw.status, 200);
+        let wrong_pw = post(
+            &app,
+            "/oauth/token",
+            Some(&c),
+            &[
+                ("grant_type", "password"),
+                ("username", "alice"),
+                ("password", "wrong horse"),
+            ],
+        )
+        .await;
+        let no_user = post(
+            &app,
+            "/oauth/token",
+            Some(&c),
+            &[
+                ("grant_type", "password"),
+                ("username", "nobody"),
+                ("password", "correct horse"),
+            ],
+        )
+        .await;
+        user(&db, "dora", "correct horse", &["writer"]);
+        authd::manage::users::set_disabled(
+            &mut fixtures::conn(&db),
+            "dora",
+            true,
+            authd::db::now(),
+        )
+        .unwrap();
+        let disabled = post(
+            &app,
+            "/oauth/token",
+            Some(&c),
+            &[
+                ("grant_type", "password"),
+                ("username", "dora"),
+                ("password", "correct horse"),
+            ],
+        )
+        .await;
+        for r in [&wrong_pw, &no_user, &disabled] {
+            assert_eq!((r.status, r.error()), (400, "invalid_grant"), "{}", r.raw);
+            assert_eq!(r.header("cache-control"), Some("no-store"));
+        }
+        assert_eq!(wrong_pw.raw, no_user.raw, "unknown user is distinguishable");
+        assert_eq!(
+            wrong_pw.raw, disabled.raw,
+            "disabled user is distinguishable"
+        );
+
+        // unsupported_grant_type
+        let r = post(
+            &app,
+            "/oauth/token",
+            Some(&c),
+            &[("grant_type", "implicit")],
+        )
+        .await;
+        assert_eq!(
+            (r.status, r.error()),
+            (400, "unsupported_grant_type"),
+            "{}",
+            r.raw
+        );
+
+        // unauthorized_client: a grant the client is not registered for;
+        // client_credentials from a public client.
+        let r = post(
+            &app,
+            "/oauth/token",
+            Some(&c),
+            &[("grant_type", "client_credentials")],
+        )
+        .await;
+        assert_eq!(
+            (r.status, r.error()),
+            (400, "unauthorized_client"),
+            "{}",
+            r.raw
+        );
+        let public = client(&db, &["password"], "posts:read", true, None);
+        let r = post(
+            &app,
+            "/oauth/token",
+            None,
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", &public.id),
+            ],
+        )
+        .await;
+        assert_eq!(
+            (r.status, r.error()),
+            (400, "unauthorized_client"),
+            "{}",
+            r.raw
+        );
+
+        // invalid_scope: outside the client's scopes; none left after the
+        // user's roles; malformed.
+        let r = password_grant(&app, &c, &[("scope", "admin")]).await;
+        assert_eq!((r.status, r.error()), (400, "invalid_scope"), "{}", r.raw);
+        let r = password_grant(&app, &c, &[("scope", "posts:delete")]).await;
+        assert_eq!((r.status, r.error()), (400, "invalid_scope"), "{}", r.raw);
+        let r = password_grant(&app, &c, &[("scope", "bad\"scope")]).await;
+        assert_eq!((r.status, r.error()), (400, "invalid_scope"), "{}", r.raw);
+
+        // invalid_request: missing parameter, repeated parameter, no
+        // grant_type, a JSON body, a body that is not UTF-8.
+        let r = post(
+            &app,
+            "/oauth/token",
+            Some(&c),
+            &[("grant_type", "password"), ("username", "alice")],
+        )
+        .await;
+        assert_eq!((r.status, r.error()), (400, "invalid_request"), "{}", r.raw);
+        let r = post(
+            &app,
+            "/oauth/token",
+            Some(&c),
+            &[
+                ("grant_type", "password"),
+                ("username", "alice"),
+                ("username", "bob"),
+                ("password", "x"),
+            ],
+        )
+        .await;
+        assert_eq!((r.status, r.error()), (400, "invalid_request"), "{}", r.raw);
+        let r = post(&app, "/oauth/token", Some(&c), &[("username", "alice")]).await;
+        assert_eq!((r.status, r.error()), (400, "invalid_request"), "{}", r.raw);
+        let res = app
+            .http
+            .post(app.url("/oauth/token"))
+            .json(&serde_json::json!({"grant_type": "password"}))
+            .send()
+            .await
+            .unwrap();
+        let r = fixtures::reply(res).await;
+        assert_eq!((r.status, r.error()), (400, "invalid_request"), "{}", r.raw);
+        assert_eq!(r.header("cache-control"), Some("no-store"));
+        assert_eq!(r.header("pragma"), Some("no-cache"));
+        let res = app
+            .http
+            .post(app.url("/oauth/token"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(vec![0xff, 0xfe, b'=', 0x80])
+            .send()
+            .await
+            .unwrap();
+        let r = fixtures::reply(res).await;
+        assert_eq!((r.status, r.error()), (400, "invalid_request"), "{}", r.raw);
+        let res = app
+            .http
+            .post(app.url("/oauth/token"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("a=".repeat(20_000))
+            .send()
+            .await
+            .unwrap();
+        let r = fixtures::reply(res).await;
+        assert_eq!((r.status, r.error()), (400, "invalid_request"), "{}", r.raw);
+
+        // GET: 405 with Allow: POST.
+        let res = app.http.get(app.url("/oauth/token")).send().await.unwrap();
+        assert_eq!(res.status(), 405);
+        assert_eq!(res.headers().get("allow").unwrap(), "POST");
+        app.stop().await;
+    }
+}
+
+#[actix_web::test]
+async fn other_signing_algorithms() {
+    for alg in ["RS256", "EdDSA"] {
+        let db = crate::helpers::TestDb::sqlite();
+        let app = TestApp::spawn_with(&db, &["--signing-alg", alg]).await;
+        let c = standard(&db);
+        let r = password_grant(&app, &c, &[]).await;
+        assert_eq!(r.status, 200, "{}", r.raw);
+        let (header, _) =
+            verify_with_jwks(&app, r.body["access_token"].as_str().unwrap(), &app.issuer).await;
+        assert_eq!(format!("{:?}", header.alg), alg);
+        app.stop().await;
+    }
+}
+
+#[actix_web::test]
+async fn roles_narrow_the_default_scope() {
+    for db in backends() {
+        let app = TestApp::spawn(&db).await;
+        role(&db, "reader", "posts:read");
+        user(&db, "rita", "correct horse", &["reader"]);
+        let c = client(&db, &["password"], "posts:read posts:write", false, None);
+        let r = post(
+            &app,
+            "/oauth/token",
+            Some(&c),
+            &[
+                ("grant_type", "password"),
+                ("username", "rita"),
+                ("password", "correct horse"),
+            ],
+        )
+        .await;
+        assert_eq!(r.body["scope"], "posts:read", "{}", r.raw);
+        let r = post(
+            &app,
+            "/oauth/token",
+            Some(&c),
+            &[
+                ("grant_type", "password"),
+                ("username", "rita"),
+                ("password", "correct horse"),
+                ("scope", "posts:read posts:write"),
+            ],
+        )
+        .await;
+        assert_eq!(r.body["scope"], "posts:read", "{}", r.raw);
+        app.stop().await;
+    }
+}
