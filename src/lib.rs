@@ -10,5 +10,6 @@ pub mod keys; // signing keys, rotation, the public JWK set
 pub mod manage; // users, roles and clients administration
 pub mod oauth; // the authorization-server protocol
 pub mod password; // Argon2id password hashing and policy
+pub mod resource; // for resource servers: token verifier and actix extractors
 pub mod secret; // random secrets, their hashes, redacted Debug
 pub mod web; // non-protocol HTTP routes (health, console)

@@ -88,6 +88,7 @@ impl Drop for TestDb {
 /// One fresh database per backend under test: SQLite always, PostgreSQL when
 /// AUTHD_TEST_POSTGRES_URL is set. Under CI=true PostgreSQL is required.
 pub fn backends() -> Vec<TestDb> {
+    authd::resource::install_crypto_provider();
     let mut dbs = vec![TestDb::sqlite()];
     match std::env::var("AUTHD_TEST_POSTGRES_URL") {
         Ok(url) if !url.is_empty() => dbs.push(TestDb::postgres(&url)),
@@ -137,6 +138,7 @@ impl TestApp {
 
     /// Starts the real server with extra command-line settings.
     pub async fn spawn_with(db: &TestDb, extra: &[&str]) -> TestApp {
+        authd::resource::install_crypto_provider();
         let app = Application::build(settings(db, extra))
             .await
             .unwrap_or_else(|e| panic!("[{}] server starts: {e}", db.label()));

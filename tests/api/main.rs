@@ -7,5 +7,6 @@ mod fixtures;
 mod health;
 mod helpers;
 mod refresh;
+mod resource;
 mod startup;
 mod token;

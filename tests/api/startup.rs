@@ -42,6 +42,7 @@ async fn fresh_start_creates_the_database_and_stops_on_sigterm() {
     assert!(dir.path().join("authd.db").exists(), "authd.db created");
 
     let base = base.unwrap();
+    authd::resource::install_crypto_provider();
     let res = reqwest::get(format!("{base}/healthz")).await.unwrap();
     assert_eq!(res.status(), 200);
 

@@ -1,0 +1,88 @@
+//! The verifier's key cache: fetched from the issuer's JWKS, refetched when
+//! stale or on an unknown `kid` (at most once per interval), and kept when
+//! the issuer cannot be reached.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::jwk::{Jwk, JwkSet, KeyAlgorithm};
+use jsonwebtoken::{Algorithm, DecodingKey};
+
+/// A usable verification key.
+pub(crate) struct CachedKey {
+    pub key: DecodingKey,
+    /// The key's declared algorithm, when the JWK names one.
+    pub alg: Option<Algorithm>,
+}
+
+/// Keys by `kid`, with their fetch time.
+#[derive(Default)]
+pub(crate) struct KeyCache {
+    pub keys: HashMap<String, CachedKey>,
+    pub fetched_at: Option<Instant>,
+    pub last_attempt: Option<Instant>,
+}
+
+fn jwk_alg(jwk: &Jwk) -> Option<Algorithm> {
+    match jwk.common.key_algorithm? {
+        KeyAlgorithm::ES256 => Some(Algorithm::ES256),
+        KeyAlgorithm::ES384 => Some(Algorithm::ES384),
+        KeyAlgorithm::RS256 => Some(Algorithm::RS256),
+        KeyAlgorithm::RS384 => Some(Algorithm::RS384),
+        KeyAlgorithm::RS512 => Some(Algorithm::RS512),
+        KeyAlgorithm::PS256 => Some(Algorithm::PS256),
+        KeyAlgorithm::PS384 => Some(Algorithm::PS384),
+        KeyAlgorithm::PS512 => Some(Algorithm::PS512),
+        KeyAlgorithm::EdDSA => Some(Algorithm::EdDSA),
+        _ => None,
+    }
+}
+
+impl KeyCache {
+    /// Replaces the keys with the usable ones of `set`: signing keys with a
+    /// `kid` and an asymmetric type. Symmetric (`oct`) keys are dropped, so
+    /// no HMAC key can ever be built from published material.
+    pub fn replace(&mut self, set: &JwkSet, now: Instant) {
+        let mut keys = HashMap::new();
+        for jwk in &set.keys {
+            let Some(kid) = jwk.common.key_id.clone() else {
+                continue;
+            };
+            if matches!(
+                jwk.algorithm,
+                jsonwebtoken::jwk::AlgorithmParameters::OctetKey(_)
+            ) {
+                continue;
+            }
+            if matches!(
+                jwk.common.public_key_use,
+                Some(jsonwebtoken::jwk::PublicKeyUse::Encryption)
+            ) {
+                continue;
+            }
+            if let Ok(key) = DecodingKey::from_jwk(jwk) {
+                keys.insert(
+                    kid,
+                    CachedKey {
+                        key,
+                        alg: jwk_alg(jwk),
+                    },
+                );
+            }
+        }
+        self.keys = keys;
+        self.fetched_at = Some(now);
+    }
+
+    /// Whether a refetch is allowed now (rate limit on unknown `kid`s).
+    pub fn may_refetch(&self, now: Instant, min_interval: Duration) -> bool {
+        self.last_attempt
+            .is_none_or(|t| now.duration_since(t) >= min_interval)
+    }
+
+    /// Whether the set is older than `max_age`.
+    pub fn is_stale(&self, now: Instant, max_age: Duration) -> bool {
+        self.fetched_at
+            .is_none_or(|t| now.duration_since(t) >= max_age)
+    }
+}
