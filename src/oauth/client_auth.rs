@@ -102,6 +102,18 @@ impl ClientAuth {
     }
 }
 
+/// Reads a client-authenticated request about one `token` (revocation,
+/// introspection): the same client authentication as the token endpoint.
+pub async fn read_token_request(
+    req: &HttpRequest,
+    payload: actix_web::web::Payload,
+) -> Result<(ClientAuth, Secret), OAuthError> {
+    let form = Form::read(req, payload).await?;
+    let auth = ClientAuth::from_request(req, &form)?;
+    let token = Secret::new(form.require("token")?);
+    Ok((auth, token))
+}
+
 /// Parses `Basic base64(urlencode(id):urlencode(secret))` (RFC 6749 §2.3.1).
 fn parse_basic(value: &str) -> Result<(String, Secret), OAuthError> {
     let bad = || OAuthError::InvalidClient("malformed HTTP Basic credentials".into());

@@ -6,9 +6,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
 use super::access_token::verify_own;
-use super::client_auth::{ClientAuth, DbRegistrar};
+use super::client_auth::{read_token_request, DbRegistrar};
 use super::error::{no_store, OAuthError};
-use super::form::Form;
 use crate::app::AppState;
 use crate::db::{self, clients, refresh_tokens, revoked_access_tokens, users, AnyConnection};
 use crate::keys::KeySnapshot;
@@ -81,9 +80,7 @@ pub async fn introspect(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
-    let form = Form::read(&req, payload).await?;
-    let auth = ClientAuth::from_request(&req, &form)?;
-    let token = Secret::new(form.require("token")?);
+    let (auth, token) = read_token_request(&req, payload).await?;
     let keys = state.keys.current();
     let issuer = state.issuer.clone();
     let body = state

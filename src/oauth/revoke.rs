@@ -5,12 +5,10 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::access_token::verify_own;
-use super::client_auth::{ClientAuth, DbRegistrar};
+use super::client_auth::{read_token_request, DbRegistrar};
 use super::error::{no_store, OAuthError};
-use super::form::Form;
 use crate::app::AppState;
 use crate::db::{self, refresh_tokens, revoked_access_tokens};
-use crate::secret::Secret;
 
 /// The handler.
 pub async fn revoke(
@@ -18,9 +16,7 @@ pub async fn revoke(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
-    let form = Form::read(&req, payload).await?;
-    let auth = ClientAuth::from_request(&req, &form)?;
-    let token = Secret::new(form.require("token")?);
+    let (auth, token) = read_token_request(&req, payload).await?;
     let keys = state.keys.current();
     let issuer = state.issuer.clone();
     state
