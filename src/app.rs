@@ -52,7 +52,7 @@ pub struct Application {
     server: Server,
     addr: SocketAddr,
     issuer: String,
-    reloader: actix_web::rt::task::JoinHandle<()>,
+    background: Vec<actix_web::rt::task::JoinHandle<()>>,
 }
 
 /// What startup found in the database.
@@ -102,7 +102,10 @@ impl Application {
             .unwrap_or_else(|| format!("http://{addr}"));
 
         let keys = KeyRing::new(prepared.keys);
-        let reloader = keys.spawn_reloader(prepared.db.clone(), settings.access_token_ttl);
+        let background = vec![
+            keys.spawn_reloader(prepared.db.clone(), settings.access_token_ttl),
+            crate::janitor::spawn(prepared.db.clone()),
+        ];
         let state = AppState {
             keys,
             db: prepared.db,
@@ -147,7 +150,7 @@ impl Application {
             server,
             addr,
             issuer,
-            reloader,
+            background,
         })
     }
 
@@ -174,7 +177,9 @@ impl Application {
     /// Runs until stopped (Ctrl-C / SIGTERM stop it gracefully).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
-        self.reloader.abort();
+        for task in &self.background {
+            task.abort();
+        }
         result
     }
 }

@@ -6,6 +6,7 @@ pub mod app; // builds and runs the HTTP server
 pub mod cli; // the command line (serve, migrate, admin commands)
 pub mod config; // settings: flags, environment variables, defaults
 pub mod db; // storage over SQLite or PostgreSQL (diesel)
+pub mod janitor; // periodic removal of expired token rows
 pub mod keys; // signing keys, rotation, the public JWK set
 pub mod manage; // users, roles and clients administration
 pub mod oauth; // the authorization-server protocol

@@ -180,3 +180,47 @@ async fn refresh_tokens_expire() {
     let _ = fixtures::conn(&db);
     app.stop().await;
 }
+
+#[test]
+fn the_janitor_removes_only_what_expired() {
+    for db in backends() {
+        let mut c = conn(&db);
+        standard(&db);
+        let user = authd::db::users::by_username(&mut c, "alice")
+            .unwrap()
+            .unwrap();
+        let client_id = authd::manage::clients::list(&mut c, None).unwrap()[0]
+            .client_id
+            .clone();
+        let row = |hash: &str, expires_at: i64| authd::db::refresh_tokens::RefreshToken {
+            token_hash: hash.into(),
+            family_id: "f".into(),
+            parent_hash: None,
+            user_id: user.id.clone(),
+            client_id: client_id.clone(),
+            scope: "posts:read".into(),
+            issued_at: 0,
+            expires_at,
+            used_at: None,
+            revoked_at: None,
+        };
+        let now = 10_000_000;
+        authd::db::refresh_tokens::insert(&mut c, &row("old", now - 200_000)).unwrap();
+        authd::db::refresh_tokens::insert(&mut c, &row("live", now + 10)).unwrap();
+        authd::db::revoked_access_tokens::insert(&mut c, "gone", now - 1).unwrap();
+        authd::db::revoked_access_tokens::insert(&mut c, "kept", now + 100).unwrap();
+        assert_eq!(
+            authd::janitor::sweep(&mut c, now).unwrap(),
+            2,
+            "[{}]",
+            db.label()
+        );
+        assert!(authd::db::refresh_tokens::find(&mut c, "old")
+            .unwrap()
+            .is_none());
+        assert!(authd::db::refresh_tokens::find(&mut c, "live")
+            .unwrap()
+            .is_some());
+        assert!(authd::db::revoked_access_tokens::is_revoked(&mut c, "kept").unwrap());
+    }
+}

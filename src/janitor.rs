@@ -1,0 +1,37 @@
+//! Periodic clean-up: rows that can no longer matter (expired refresh
+//! tokens and codes, revoked access-token ids past their expiry).
+
+use std::time::Duration;
+
+use crate::db::{self, refresh_tokens, revoked_access_tokens, Db, DbError};
+
+/// How often the clean-up runs.
+pub const INTERVAL: Duration = Duration::from_secs(600);
+
+/// Keep expired refresh tokens this long, so that a late reuse is still
+/// recognised as such in logs rather than as an unknown token.
+const REFRESH_GRACE_SECS: i64 = 86_400;
+
+/// Deletes what has expired; returns the number of rows removed.
+pub fn sweep(conn: &mut db::AnyConnection, now: i64) -> Result<usize, DbError> {
+    let tokens = db::write_tx(conn, |conn| {
+        refresh_tokens::purge_expired(conn, now - REFRESH_GRACE_SECS)
+    })?;
+    let jtis = db::write_tx(conn, |conn| revoked_access_tokens::purge_expired(conn, now))?;
+    Ok(tokens + jtis)
+}
+
+/// Runs [`sweep`] every [`INTERVAL`] on the current actix runtime.
+pub fn spawn(db: Db) -> actix_web::rt::task::JoinHandle<()> {
+    actix_web::rt::spawn(async move {
+        let mut tick = actix_web::rt::time::interval(INTERVAL);
+        loop {
+            tick.tick().await;
+            match db.run(|conn| sweep(conn, db::now())).await {
+                Ok(0) => {}
+                Ok(n) => log::info!("removed {n} expired token row(s)"),
+                Err(e) => log::warn!("clean-up failed: {e}"),
+            }
+        }
+    })
+}
