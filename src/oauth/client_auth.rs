@@ -127,7 +127,7 @@ fn parse_basic(value: &str) -> Result<(String, Secret), OAuthError> {
     let decoded = String::from_utf8(decoded).map_err(|_| bad())?;
     let (id, secret) = decoded.split_once(':').ok_or_else(bad)?;
     let id = form_decode(id);
-    if id.is_empty() {
+    if id.is_empty() || id.contains('\0') {
         return Err(bad());
     }
     Ok((id, Secret::new(form_decode(secret))))

@@ -55,6 +55,13 @@ impl Form {
         }
         let mut params = HashMap::new();
         for (key, value) in url::form_urlencoded::parse(body) {
+            // No legitimate parameter holds a NUL, and PostgreSQL text
+            // cannot store one: refuse it here rather than fail later.
+            if key.contains('\0') || value.contains('\0') {
+                return Err(OAuthError::InvalidRequest(
+                    "parameters must not contain NUL characters".into(),
+                ));
+            }
             if params.insert(key.to_string(), value.into_owned()).is_some() {
                 return Err(OAuthError::InvalidRequest(format!(
                     "parameter '{key}' is repeated"
@@ -87,6 +94,14 @@ mod tests {
     fn repeated_parameter_is_invalid_request() {
         let err = Form::parse(b"grant_type=password&scope=a&scope=b").unwrap_err();
         assert_eq!(err.code(), "invalid_request");
+    }
+
+    #[test]
+    fn nul_is_invalid_request() {
+        assert_eq!(
+            Form::parse(b"username=a%00b").unwrap_err().code(),
+            "invalid_request"
+        );
     }
 
     #[test]

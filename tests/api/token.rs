@@ -417,6 +417,38 @@ async fn every_error_of_the_table() {
         let r = fixtures::reply(res).await;
         assert_eq!((r.status, r.error()), (400, "invalid_request"), "{}", r.raw);
 
+        // Input that a database could choke on is still a 4xx, never a 500.
+        let r = post(
+            &app,
+            "/oauth/token",
+            Some(&c),
+            &[
+                ("grant_type", "password"),
+                ("username", "al\0ice"),
+                ("password", "x"),
+            ],
+        )
+        .await;
+        assert_eq!((r.status, r.error()), (400, "invalid_request"), "{}", r.raw);
+        let nul_client = fixtures::TestClient {
+            id: "a\0b".into(),
+            secret: Some("s".into()),
+        };
+        assert_invalid_client(&password_grant(&app, &nul_client, &[]).await).await;
+        let long_user = "u".repeat(10_000);
+        let r = post(
+            &app,
+            "/oauth/token",
+            Some(&c),
+            &[
+                ("grant_type", "password"),
+                ("username", &long_user),
+                ("password", "x"),
+            ],
+        )
+        .await;
+        assert_eq!((r.status, r.error()), (400, "invalid_grant"), "{}", r.raw);
+
         // GET: 405 with Allow: POST.
         let res = app.http.get(app.url("/oauth/token")).send().await.unwrap();
         assert_eq!(res.status(), 405);
