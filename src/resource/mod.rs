@@ -27,14 +27,15 @@
 //! # }
 //! ```
 
+mod claims;
 mod extract;
 mod jwks;
 mod verifier;
 
+pub use claims::Claims;
 pub use extract::{AccessToken, ResourceError, ScopeRequirement, Scoped};
 pub use verifier::{
-    install_crypto_provider, Claims, Verifier, VerifierBuilder, VerifyError, DEFAULT_LEEWAY,
-    MAX_LEEWAY,
+    install_crypto_provider, Verifier, VerifierBuilder, VerifyError, DEFAULT_LEEWAY, MAX_LEEWAY,
 };
 
 /// Declares a scope requirement for [`Scoped`]:

@@ -1,7 +1,9 @@
 //! Integration tests: the real server on port 0 and the real binary, against
 //! a fresh database per test on SQLite and (when configured) PostgreSQL.
 
+mod bad_tokens;
 mod cli;
+mod cli_clients;
 mod endpoints;
 mod fixtures;
 mod health;
@@ -10,3 +12,5 @@ mod refresh;
 mod resource;
 mod startup;
 mod token;
+mod token_errors;
+mod verifier;

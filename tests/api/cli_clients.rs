@@ -1,0 +1,234 @@
+//! Client and key commands, and secrets at rest, through the real binary.
+
+use serde_json::Value;
+
+use crate::cli::strings;
+use crate::helpers::{authd, authd_fails, authd_json, backends, TestDb};
+
+#[test]
+fn clients_lifecycle() {
+    for db in backends() {
+        let app = authd_json(
+            &db,
+            &[
+                "client",
+                "add",
+                "my-app",
+                "--scope",
+                "posts:read posts:write",
+                "--audience",
+                "https://api.example.com",
+            ],
+            None,
+        );
+        let id = app["client_id"].as_str().unwrap().to_string();
+        let secret = app["client_secret"].as_str().unwrap().to_string();
+        assert!(secret.len() >= 43, "256-bit secret");
+        assert_eq!(strings(&app["grants"]), ["password", "refresh_token"]);
+        assert_eq!(strings(&app["scopes"]), ["posts:read", "posts:write"]);
+        assert_eq!(app["name"], "my-app");
+
+        let public = authd_json(
+            &db,
+            &[
+                "client",
+                "add",
+                "spa",
+                "--public",
+                "--grant",
+                "authorization_code",
+                "--grant",
+                "refresh_token",
+                "--redirect-uri",
+                "http://localhost:3000/cb",
+            ],
+            None,
+        );
+        assert!(
+            public.get("client_secret").is_none(),
+            "public client has no secret"
+        );
+
+        let err = authd_fails(
+            &db,
+            &[
+                "client",
+                "add",
+                "bad",
+                "--public",
+                "--grant",
+                "client_credentials",
+            ],
+            None,
+        );
+        assert!(
+            err.contains("public client cannot use client_credentials"),
+            "{err}"
+        );
+        let err = authd_fails(&db, &["client", "add", "bad", "--grant", "implicit"], None);
+        assert!(err.contains("unknown grant 'implicit'"), "{err}");
+        let err = authd_fails(&db, &["client", "add", "bad", "--scope", "a\\b"], None);
+        assert!(err.contains("invalid scope"), "{err}");
+        let err = authd_fails(
+            &db,
+            &["client", "add", "bad", "--grant", "authorization_code"],
+            None,
+        );
+        assert!(err.contains("redirect-uri"), "{err}");
+        let err = authd_fails(
+            &db,
+            &[
+                "client",
+                "add",
+                "bad",
+                "--grant",
+                "authorization_code",
+                "--redirect-uri",
+                "https://x/cb#frag",
+            ],
+            None,
+        );
+        assert!(err.contains("fragment"), "{err}");
+
+        let list = authd(&db, &["client", "list", "--json"], None);
+        let text = String::from_utf8(list.stdout).unwrap();
+        assert!(!text.contains(&secret), "client list shows the secret");
+        let list: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            list.as_array().unwrap().len(),
+            2,
+            "[{}] failed adds left a client",
+            db.label()
+        );
+
+        let rotated = authd_json(&db, &["client", "rotate-secret", &id], None);
+        assert_eq!(rotated["client_id"], id.as_str());
+        let new_secret = rotated["client_secret"].as_str().unwrap();
+        assert_ne!(new_secret, secret);
+        let err = authd_fails(
+            &db,
+            &[
+                "client",
+                "rotate-secret",
+                public["client_id"].as_str().unwrap(),
+            ],
+            None,
+        );
+        assert!(err.contains("public"), "{err}");
+        let err = authd_fails(&db, &["client", "rotate-secret", "nope"], None);
+        assert!(err.contains("unknown client 'nope'"), "{err}");
+
+        let removed = authd_json(&db, &["client", "remove", &id], None);
+        assert_eq!(removed["removed"], true);
+        let err = authd_fails(&db, &["client", "remove", &id], None);
+        assert!(err.contains("unknown client"), "{err}");
+        assert_eq!(
+            authd_json(&db, &["client", "list"], None)
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+}
+
+#[test]
+fn keys_list_and_rotate() {
+    for db in backends() {
+        assert_eq!(
+            authd_json(&db, &["keys", "list"], None),
+            serde_json::json!([])
+        );
+        let first = authd_json(&db, &["keys", "rotate"], None);
+        assert_eq!(first["alg"], "ES256");
+        let second = authd_json(&db, &["keys", "rotate", "--alg", "EdDSA"], None);
+        assert_eq!(second["alg"], "EdDSA");
+        let third = authd_json(&db, &["--signing-alg", "RS256", "keys", "rotate"], None);
+        assert_eq!(third["alg"], "RS256");
+        let list = authd_json(&db, &["keys", "list"], None);
+        let list = list.as_array().unwrap();
+        assert_eq!(list.len(), 3);
+        let active: Vec<_> = list.iter().filter(|k| k["status"] == "active").collect();
+        assert_eq!(active.len(), 1);
+        assert_eq!(active[0]["kid"], third["kid"]);
+        assert!(list
+            .iter()
+            .any(|k| k["kid"] == first["kid"] && k["status"] == "retired"));
+        let err = authd_fails(&db, &["keys", "rotate", "--alg", "HS256"], None);
+        assert!(err.contains("unsupported signing algorithm"), "{err}");
+    }
+}
+
+#[test]
+fn secrets_are_not_stored_in_the_clear() {
+    let db = TestDb::sqlite();
+    let password = "unmistakable-password-4711";
+    authd_json(
+        &db,
+        &["user", "add", "alice", "--password-stdin"],
+        Some(&format!("{password}\n")),
+    );
+    let client = authd_json(&db, &["client", "add", "app"], None);
+    let secret = client["client_secret"].as_str().unwrap().to_string();
+    let rotated = authd_json(
+        &db,
+        &[
+            "client",
+            "rotate-secret",
+            client["client_id"].as_str().unwrap(),
+        ],
+        None,
+    );
+    let rotated = rotated["client_secret"].as_str().unwrap().to_string();
+    // Checkpoint the WAL so every write is in the main file too.
+    authd_json(&db, &["migrate"], None);
+    let dir = db.sqlite_path().unwrap().parent().unwrap().to_path_buf();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        for needle in [password, secret.as_str(), rotated.as_str()] {
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
+                "a secret is stored in the clear"
+            );
+        }
+    }
+}
+
+#[test]
+fn unusable_database_urls_are_clear_errors() {
+    let db = TestDb::sqlite();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_authd"))
+        .args([
+            "--database-url",
+            "mysql://root:pw@localhost/x",
+            "user",
+            "list",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("unsupported database URL scheme 'mysql://'"),
+        "{err}"
+    );
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_authd"))
+        .args([
+            "--database-url",
+            "postgres://bob:hunter2@127.0.0.1:1/x",
+            "user",
+            "list",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot open database postgres://bob:***@127.0.0.1:1/x"),
+        "{err}"
+    );
+    assert!(!err.contains("hunter2"), "password leaked: {err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    drop(db);
+}
