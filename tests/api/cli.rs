@@ -223,7 +223,7 @@ fn on_terminal(db: &TestDb, args: &str, lines: &[&str]) -> (bool, String) {
     for line in lines {
         // Let the prompt switch the terminal to no-echo before typing.
         std::thread::sleep(std::time::Duration::from_millis(400));
-        writeln!(stdin, "{line}").unwrap();
+        let _ = writeln!(stdin, "{line}");
     }
     let out = child.wait_with_output().unwrap();
     (

@@ -184,7 +184,12 @@ pub fn authd(db: &TestDb, args: &[&str], stdin: Option<&str>) -> Output {
     {
         let mut pipe = child.stdin.take().expect("stdin");
         if let Some(input) = stdin {
-            pipe.write_all(input.as_bytes()).expect("write stdin");
+            // The command may fail and exit before it reads its input
+            // (e.g. a duplicate user is refused before the password).
+            match pipe.write_all(input.as_bytes()) {
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+                other => other.expect("write stdin"),
+            }
         }
     }
     child.wait_with_output().expect("authd finishes")
