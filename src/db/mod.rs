@@ -134,8 +134,9 @@ impl ManageConnection for Manager {
         Ok(())
     }
 
-    fn has_broken(&self, _conn: &mut AnyConnection) -> bool {
-        false
+    fn has_broken(&self, conn: &mut AnyConnection) -> bool {
+        use diesel::connection::TransactionManager;
+        <AnyConnection as Connection>::TransactionManager::is_broken_transaction_manager(conn)
     }
 }
 
@@ -159,8 +160,11 @@ impl Db {
         let pool = r2d2::Pool::builder()
             .max_size(size.max(1))
             .min_idle(Some(1))
-            .connection_timeout(Duration::from_secs(10))
-            .test_on_check_out(false)
+            .connection_timeout(Duration::from_secs(5))
+            // A PostgreSQL server restart kills every pooled connection;
+            // testing on checkout replaces them instead of failing requests.
+            // SQLite connections are files and do not break that way.
+            .test_on_check_out(url.backend() == Backend::Postgres)
             .build(Manager { url: url.clone() })
             .map_err(|e| DbError::Pool(e.to_string()))?;
         Ok(Db {

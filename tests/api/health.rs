@@ -37,3 +37,36 @@ async fn healthz_is_503_when_the_database_is_gone() {
         app.stop().await;
     }
 }
+
+#[actix_web::test]
+async fn the_pool_recovers_when_postgres_drops_its_connections() {
+    use diesel::{Connection, PgConnection, RunQueryDsl};
+    for db in backends().into_iter().filter(|d| d.label() == "postgres") {
+        let app = TestApp::spawn(&db).await;
+        assert_eq!(
+            app.http
+                .get(app.url("/healthz"))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            200
+        );
+        // What a server restart does to every pooled connection.
+        let admin = std::env::var("AUTHD_TEST_POSTGRES_URL").unwrap();
+        let name = url::Url::parse(db.url())
+            .unwrap()
+            .path()
+            .trim_start_matches('/')
+            .to_string();
+        let mut conn = PgConnection::establish(&admin).unwrap();
+        diesel::sql_query(format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+        ))
+        .execute(&mut conn)
+        .unwrap();
+        let res = app.http.get(app.url("/healthz")).send().await.unwrap();
+        assert_eq!(res.status(), 200, "broken connections were handed out");
+        app.stop().await;
+    }
+}
