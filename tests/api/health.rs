@@ -15,6 +15,26 @@ async fn healthz_is_ok_while_the_database_answers() {
 }
 
 #[actix_web::test]
+async fn the_home_page_names_the_issuer_escaped() {
+    for db in backends() {
+        let app = TestApp::spawn_with(&db, &["--issuer", "https://id.example.com/<b>"]).await;
+        let res = app.http.get(app.url("/")).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        assert!(res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"));
+        let html = res.text().await.unwrap();
+        assert!(
+            html.contains("https://id.example.com/&#60;b&#62;"),
+            "{html}"
+        );
+        assert!(!html.contains("<b>"), "the issuer was not escaped");
+        app.stop().await;
+    }
+}
+
+#[actix_web::test]
 async fn healthz_is_503_when_the_database_is_gone() {
     // Dropping a PostgreSQL database under a running server is the one way
     // to make a database stop answering without killing the shared server.
