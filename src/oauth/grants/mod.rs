@@ -5,16 +5,21 @@ pub mod client_credentials;
 pub mod password;
 pub mod refresh;
 
+use std::sync::Arc;
+
 use actix_web::HttpResponse;
-use oxide_auth::primitives::issuer::{IssuedToken, RefreshedToken};
+use chrono::Utc;
+use oxide_auth::endpoint::Issuer;
+use oxide_auth::primitives::grant::Grant;
 use serde::Serialize;
 
 use super::error::{no_store, OAuthError};
 use super::grant_type::GrantType;
-use super::issuer::IssuerConfig;
+use super::issuer::{extensions, IssuerConfig, TokenIssuer};
 use super::scope::{self, ScopeSet};
 use crate::app::AppState;
 use crate::db::clients::Client;
+use crate::db::AnyConnection;
 use crate::keys::KeySnapshot;
 
 /// A successful token response (RFC 6749 §5.1).
@@ -44,14 +49,6 @@ impl TokenResponse {
         }
     }
 
-    pub(crate) fn issued(t: IssuedToken, scope: &ScopeSet, ttl: i64) -> Self {
-        Self::new(t.token, t.refresh, scope, ttl)
-    }
-
-    pub(crate) fn refreshed(t: RefreshedToken, scope: &ScopeSet, ttl: i64) -> Self {
-        Self::new(t.token, t.refresh, scope, ttl)
-    }
-
     /// 200 with `Cache-Control: no-store` (RFC 6749 §5.1).
     pub fn into_response(self) -> HttpResponse {
         let mut res = HttpResponse::Ok().json(self);
@@ -71,37 +68,88 @@ pub(crate) fn require_grant(client: &Client, grant: GrantType) -> Result<(), OAu
     }
 }
 
-/// The `aud` for a client's tokens.
-pub(crate) fn audience(client: &Client, issuer: &str) -> String {
-    client
-        .audience
-        .clone()
-        .unwrap_or_else(|| issuer.to_string())
+/// What a grant needs from the server, moved into its blocking closure:
+/// the settings and the keys in force when the request arrived.
+pub(crate) struct GrantCtx {
+    state: AppState,
+    keys: Arc<KeySnapshot>,
 }
 
-/// Issuer settings for a request at `now`.
-pub(crate) fn issuer_config<'k>(
-    state: &'k AppState,
-    keys: &'k KeySnapshot,
-    now: i64,
-) -> IssuerConfig<'k> {
-    IssuerConfig {
-        keys,
-        issuer: &state.issuer,
-        access_ttl: state.settings.access_token_ttl,
-        refresh_ttl: state.settings.refresh_token_ttl,
-        now,
+impl GrantCtx {
+    pub(crate) fn new(state: &AppState) -> GrantCtx {
+        GrantCtx {
+            keys: state.keys.current(),
+            state: state.clone(),
+        }
     }
-}
 
-/// An oxide-auth `Scope` from our set (both follow RFC 6749 §3.3).
-pub(crate) fn oxide_scope(set: &ScopeSet) -> Result<oxide_auth::endpoint::Scope, OAuthError> {
-    scope::join(set)
-        .parse()
-        .map_err(|_| OAuthError::Internal("scope does not convert".into()))
-}
+    /// The oxide-auth grant of `scope` to `owner` through `client`; its
+    /// `until` is a placeholder, the Issuer sets lifetimes.
+    pub(crate) fn grant(
+        &self,
+        owner: &str,
+        client: &Client,
+        scope: &ScopeSet,
+        with_refresh: bool,
+    ) -> Result<Grant, OAuthError> {
+        let audience = client.audience.as_deref().unwrap_or(&self.state.issuer);
+        Ok(Grant {
+            owner_id: owner.to_string(),
+            client_id: client.client_id.clone(),
+            scope: scope::join(scope)
+                .parse()
+                .map_err(|_| OAuthError::Internal("scope does not convert".into()))?,
+            redirect_uri: url::Url::parse("urn:ietf:wg:oauth:2.0:oob").expect("static URL parses"),
+            until: Utc::now(),
+            extensions: extensions(audience, with_refresh),
+        })
+    }
 
-/// The placeholder redirect of grants without one.
-pub(crate) fn no_redirect() -> url::Url {
-    url::Url::parse("urn:ietf:wg:oauth:2.0:oob").expect("static URL parses")
+    fn issuer<'c>(&'c self, conn: &'c mut AnyConnection, now: i64) -> TokenIssuer<'c, 'c> {
+        TokenIssuer::new(
+            conn,
+            IssuerConfig {
+                keys: &self.keys,
+                issuer: &self.state.issuer,
+                access_ttl: self.state.settings.access_token_ttl,
+                refresh_ttl: self.state.settings.refresh_token_ttl,
+                now,
+            },
+        )
+    }
+
+    /// Issues through the Issuer (a new refresh-token family if asked).
+    pub(crate) fn issue(
+        &self,
+        conn: &mut AnyConnection,
+        now: i64,
+        grant: Grant,
+        scope: &ScopeSet,
+    ) -> Result<TokenResponse, OAuthError> {
+        let mut issuer = self.issuer(conn, now);
+        match issuer.issue(grant) {
+            Ok(t) => Ok(TokenResponse::new(t.token, t.refresh, scope, self.ttl())),
+            Err(()) => Err(issuer.take_error()),
+        }
+    }
+
+    /// Rotates `presented` and issues through the Issuer.
+    pub(crate) fn refresh(
+        &self,
+        conn: &mut AnyConnection,
+        now: i64,
+        presented: &str,
+        grant: Grant,
+        scope: &ScopeSet,
+    ) -> Result<TokenResponse, OAuthError> {
+        let mut issuer = self.issuer(conn, now);
+        match issuer.refresh(presented, grant) {
+            Ok(t) => Ok(TokenResponse::new(t.token, t.refresh, scope, self.ttl())),
+            Err(()) => Err(issuer.take_error()),
+        }
+    }
+
+    fn ttl(&self) -> i64 {
+        self.state.settings.access_token_ttl
+    }
 }

@@ -3,17 +3,12 @@
 //! Registrar authenticates the client and negotiates the scope, we verify
 //! the user, and the Issuer issues.
 
-use chrono::Utc;
-use oxide_auth::endpoint::Issuer;
-use oxide_auth::primitives::grant::Grant;
-
-use super::{audience, issuer_config, no_redirect, oxide_scope, require_grant, TokenResponse};
+use super::{require_grant, GrantCtx, TokenResponse};
 use crate::app::AppState;
 use crate::db::{self, users};
 use crate::oauth::client_auth::{ClientAuth, DbRegistrar};
 use crate::oauth::error::OAuthError;
 use crate::oauth::grant_type::GrantType;
-use crate::oauth::issuer::{extensions, TokenIssuer};
 use crate::oauth::scope::{self, ScopeSet};
 use crate::password::Verified;
 use crate::secret::Secret;
@@ -50,12 +45,8 @@ pub async fn run(
     };
 
     // 3. Narrow to the user's roles and issue, in one transaction.
-    let keys = state.keys.current();
-    let st = state.clone();
+    let ctx = GrantCtx::new(state);
     let with_refresh = client.allows_grant(GrantType::RefreshToken.as_str());
-    let aud = audience(&client, &state.issuer);
-    let client_id = client.client_id.clone();
-    let ttl = state.settings.access_token_ttl;
     state
         .db
         .run(move |conn| {
@@ -70,19 +61,8 @@ pub async fn run(
                         "the user's roles grant none of the requested scopes".into(),
                     )
                 })?;
-                let grant = Grant {
-                    owner_id: user.id.clone(),
-                    client_id,
-                    scope: oxide_scope(&granted)?,
-                    redirect_uri: no_redirect(),
-                    until: Utc::now(),
-                    extensions: extensions(&aud, with_refresh),
-                };
-                let mut issuer = TokenIssuer::new(conn, issuer_config(&st, &keys, now));
-                match issuer.issue(grant) {
-                    Ok(token) => Ok(TokenResponse::issued(token, &granted, ttl)),
-                    Err(()) => Err(issuer.take_error()),
-                }
+                let grant = ctx.grant(&user.id, &client, &granted, with_refresh)?;
+                ctx.issue(conn, now, grant, &granted)
             })
         })
         .await

@@ -2,18 +2,13 @@
 //! (RFC 9700 §4.14.2): every use returns a new token and retires the old;
 //! presenting a retired token revokes its whole family.
 
-use chrono::Utc;
-use oxide_auth::endpoint::Issuer;
-use oxide_auth::primitives::grant::Grant;
-
-use super::{audience, issuer_config, no_redirect, oxide_scope, require_grant, TokenResponse};
+use super::{require_grant, GrantCtx, TokenResponse};
 use crate::app::AppState;
 use crate::db::refresh_tokens::{self, RefreshToken};
 use crate::db::{self, users, AnyConnection};
 use crate::oauth::client_auth::{ClientAuth, DbRegistrar};
 use crate::oauth::error::OAuthError;
 use crate::oauth::grant_type::GrantType;
-use crate::oauth::issuer::{extensions, TokenIssuer};
 use crate::oauth::scope::{self, ScopeSet};
 use crate::secret::Secret;
 
@@ -42,9 +37,7 @@ pub async fn run(
     presented: Secret,
     requested: Option<ScopeSet>,
 ) -> Result<TokenResponse, OAuthError> {
-    let keys = state.keys.current();
-    let st = state.clone();
-    let ttl = state.settings.access_token_ttl;
+    let ctx = GrantCtx::new(state);
     state
         .db
         .run(move |conn| {
@@ -100,20 +93,9 @@ pub async fn run(
                 ));
             }
 
-            let grant = Grant {
-                owner_id: user.id.clone(),
-                client_id: client.client_id.clone(),
-                scope: oxide_scope(&granted)?,
-                redirect_uri: no_redirect(),
-                until: Utc::now(),
-                extensions: extensions(&audience(&client, &st.issuer), true),
-            };
+            let grant = ctx.grant(&user.id, &client, &granted, true)?;
             let rotated = db::write_tx(conn, |conn| {
-                let mut issuer = TokenIssuer::new(conn, issuer_config(&st, &keys, now));
-                match issuer.refresh(presented.expose(), grant) {
-                    Ok(token) => Ok(TokenResponse::refreshed(token, &granted, ttl)),
-                    Err(()) => Err(issuer.take_error()),
-                }
+                ctx.refresh(conn, now, presented.expose(), grant, &granted)
             });
             match rotated {
                 // Lost the race for the claim: someone used it first, which
