@@ -109,6 +109,11 @@ impl Reply {
     pub fn error(&self) -> &str {
         self.body["error"].as_str().unwrap_or("")
     }
+
+    /// Asserts an error response: status and RFC 6749 error code.
+    pub fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!((self.status, self.error()), (status, code), "{}", self.raw);
+    }
 }
 
 /// POSTs a form with HTTP Basic client authentication (if `basic`).

@@ -53,12 +53,7 @@ async fn rotation_and_reuse_detection() {
 
         // Widening is refused.
         let wide = refresh(&app, &c, &fourth, Some("posts:read posts:delete")).await;
-        assert_eq!(
-            (wide.status, wide.error()),
-            (400, "invalid_scope"),
-            "{}",
-            wide.raw
-        );
+        wide.assert_error(400, "invalid_scope");
 
         // Presenting a rotated token: invalid_grant, and the live
         // descendant dies with the family.
@@ -164,7 +159,7 @@ async fn disable_set_password_and_client_removal_end_tokens() {
         let t = rt(&r);
         authd::manage::clients::remove(&mut conn(&db), &c.id, None).unwrap();
         let r = refresh(&app, &c, &t, None).await;
-        assert_eq!((r.status, r.error()), (401, "invalid_client"), "{}", r.raw);
+        r.assert_error(401, "invalid_client");
         app.stop().await;
     }
 }

@@ -172,7 +172,7 @@ async fn client_authentication_methods() {
 
         // Both at once: invalid_request.
         let r = post(&app, "/oauth/token", Some(&c), &with_post).await;
-        assert_eq!((r.status, r.error()), (400, "invalid_request"), "{}", r.raw);
+        r.assert_error(400, "invalid_request");
 
         // A public client sends only its id.
         let public = client(

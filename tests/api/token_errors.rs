@@ -106,7 +106,7 @@ async fn every_error_of_the_table() {
         )
         .await;
         for r in [&wrong_pw, &no_user, &disabled] {
-            assert_eq!((r.status, r.error()), (400, "invalid_grant"), "{}", r.raw);
+            r.assert_error(400, "invalid_grant");
             assert_eq!(r.header("cache-control"), Some("no-store"));
         }
         assert_eq!(wrong_pw.raw, no_user.raw, "unknown user is distinguishable");
@@ -123,12 +123,7 @@ async fn every_error_of_the_table() {
             &[("grant_type", "implicit")],
         )
         .await;
-        assert_eq!(
-            (r.status, r.error()),
-            (400, "unsupported_grant_type"),
-            "{}",
-            r.raw
-        );
+        r.assert_error(400, "unsupported_grant_type");
 
         // unauthorized_client: a grant the client is not registered for;
         // client_credentials from a public client.
@@ -139,12 +134,7 @@ async fn every_error_of_the_table() {
             &[("grant_type", "client_credentials")],
         )
         .await;
-        assert_eq!(
-            (r.status, r.error()),
-            (400, "unauthorized_client"),
-            "{}",
-            r.raw
-        );
+        r.assert_error(400, "unauthorized_client");
         let public = client(&db, &["password"], "posts:read", true, None);
         let r = post(
             &app,
@@ -156,21 +146,16 @@ async fn every_error_of_the_table() {
             ],
         )
         .await;
-        assert_eq!(
-            (r.status, r.error()),
-            (400, "unauthorized_client"),
-            "{}",
-            r.raw
-        );
+        r.assert_error(400, "unauthorized_client");
 
         // invalid_scope: outside the client's scopes; none left after the
         // user's roles; malformed.
         let r = password_grant(&app, &c, &[("scope", "admin")]).await;
-        assert_eq!((r.status, r.error()), (400, "invalid_scope"), "{}", r.raw);
+        r.assert_error(400, "invalid_scope");
         let r = password_grant(&app, &c, &[("scope", "posts:delete")]).await;
-        assert_eq!((r.status, r.error()), (400, "invalid_scope"), "{}", r.raw);
+        r.assert_error(400, "invalid_scope");
         let r = password_grant(&app, &c, &[("scope", "bad\"scope")]).await;
-        assert_eq!((r.status, r.error()), (400, "invalid_scope"), "{}", r.raw);
+        r.assert_error(400, "invalid_scope");
 
         // invalid_request: missing parameter, repeated parameter, no
         // grant_type, a JSON body, a body that is not UTF-8.
@@ -181,7 +166,7 @@ async fn every_error_of_the_table() {
             &[("grant_type", "password"), ("username", "alice")],
         )
         .await;
-        assert_eq!((r.status, r.error()), (400, "invalid_request"), "{}", r.raw);
+        r.assert_error(400, "invalid_request");
         let r = post(
             &app,
             "/oauth/token",
@@ -194,9 +179,9 @@ async fn every_error_of_the_table() {
             ],
         )
         .await;
-        assert_eq!((r.status, r.error()), (400, "invalid_request"), "{}", r.raw);
+        r.assert_error(400, "invalid_request");
         let r = post(&app, "/oauth/token", Some(&c), &[("username", "alice")]).await;
-        assert_eq!((r.status, r.error()), (400, "invalid_request"), "{}", r.raw);
+        r.assert_error(400, "invalid_request");
         let res = app
             .http
             .post(app.url("/oauth/token"))
@@ -205,7 +190,7 @@ async fn every_error_of_the_table() {
             .await
             .unwrap();
         let r = fixtures::reply(res).await;
-        assert_eq!((r.status, r.error()), (400, "invalid_request"), "{}", r.raw);
+        r.assert_error(400, "invalid_request");
         assert_eq!(r.header("cache-control"), Some("no-store"));
         assert_eq!(r.header("pragma"), Some("no-cache"));
         let res = app
@@ -217,7 +202,7 @@ async fn every_error_of_the_table() {
             .await
             .unwrap();
         let r = fixtures::reply(res).await;
-        assert_eq!((r.status, r.error()), (400, "invalid_request"), "{}", r.raw);
+        r.assert_error(400, "invalid_request");
         let res = app
             .http
             .post(app.url("/oauth/token"))
@@ -227,7 +212,7 @@ async fn every_error_of_the_table() {
             .await
             .unwrap();
         let r = fixtures::reply(res).await;
-        assert_eq!((r.status, r.error()), (400, "invalid_request"), "{}", r.raw);
+        r.assert_error(400, "invalid_request");
 
         // Input that a database could choke on is still a 4xx, never a 500.
         let r = post(
@@ -241,7 +226,7 @@ async fn every_error_of_the_table() {
             ],
         )
         .await;
-        assert_eq!((r.status, r.error()), (400, "invalid_request"), "{}", r.raw);
+        r.assert_error(400, "invalid_request");
         let nul_client = fixtures::TestClient {
             id: "a\0b".into(),
             secret: Some("s".into()),
@@ -259,7 +244,7 @@ async fn every_error_of_the_table() {
             ],
         )
         .await;
-        assert_eq!((r.status, r.error()), (400, "invalid_grant"), "{}", r.raw);
+        r.assert_error(400, "invalid_grant");
 
         // GET: 405 with Allow: POST.
         let res = app.http.get(app.url("/oauth/token")).send().await.unwrap();
