@@ -72,15 +72,7 @@ async fn every_kind_of_bad_token_is_401() {
     );
     assert_401(&get(none).await, "alg none", true);
 
-    let jwks: Value = authd
-        .http
-        .get(authd.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: Value = authd.get_json("/.well-known/jwks.json").await;
     let public = jwks["keys"][0].to_string();
     let mut hs = Header::new(jsonwebtoken::Algorithm::HS256);
     hs.typ = Some("at+jwt".into());

@@ -11,14 +11,8 @@ async fn metadata_follows_the_issuer() {
         let app = TestApp::spawn_with(&db, &["--issuer", "https://id.example.com/"]).await;
         let c = standard(&db);
         let m: serde_json::Value = app
-            .http
-            .get(app.url("/.well-known/oauth-authorization-server"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .get_json("/.well-known/oauth-authorization-server")
+            .await;
         assert_eq!(m["issuer"], "https://id.example.com");
         for (field, path) in [
             ("token_endpoint", "/oauth/token"),

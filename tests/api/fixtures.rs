@@ -163,15 +163,7 @@ pub async fn verify_with_jwks(
     token: &str,
     audience: &str,
 ) -> (jsonwebtoken::Header, Value) {
-    let jwks: JwkSet = app
-        .http
-        .get(app.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: JwkSet = app.get_json("/.well-known/jwks.json").await;
     let header = jsonwebtoken::decode_header(token).unwrap();
     let kid = header.kid.clone().expect("kid");
     let jwk = jwks

@@ -162,6 +162,18 @@ impl TestApp {
         format!("{}{}", self.base, path)
     }
 
+    /// GETs a path and parses the JSON answer.
+    pub async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> T {
+        self.http
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     /// Stops the server.
     pub async fn stop(self) {
         self.handle.stop(false).await;
