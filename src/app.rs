@@ -87,6 +87,10 @@ impl Application {
             .await
             .map_err(|_| StartError::Db(DbError::Blocking))??;
         let passwords = Passwords::new(settings.argon2, settings.password_concurrency)?;
+        let warm = passwords.clone();
+        web::block(move || warm.warm_up())
+            .await
+            .map_err(|_| StartError::Db(DbError::Blocking))?;
 
         let listener = TcpListener::bind(settings.bind).map_err(|source| StartError::Bind {
             addr: settings.bind,

@@ -164,6 +164,12 @@ impl Passwords {
             })
     }
 
+    /// Computes the dummy hash now (blocking), so that the first login of
+    /// an unknown user does not take two hashes and stand out.
+    pub fn warm_up(&self) {
+        self.dummy_hash();
+    }
+
     fn dummy_hash(&self) -> &str {
         self.dummy.get_or_init(|| {
             let filler = Secret::generate();
