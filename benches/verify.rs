@@ -18,7 +18,7 @@ const AUD: &str = "https://api.example";
 
 fn bench(c: &mut Criterion) {
     for alg in [SigningAlg::Es256, SigningAlg::EdDsa, SigningAlg::Rs256] {
-        let row = generate(alg, 0).expect("key");
+        let row = generate(alg).expect("key");
         let key = encoding_key(alg, &row.private_key_pem).expect("encoding key");
         let jwk: Jwk = serde_json::from_str(&row.public_jwk).expect("jwk");
         let mut header = Header::new(alg.jwt());

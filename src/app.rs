@@ -7,7 +7,7 @@ use actix_web::{middleware, web, App, HttpServer};
 
 use crate::config::Settings;
 use crate::db::{self, users, Db, DbError};
-use crate::keys::{self, KeyError, KeyRing, KeySnapshot};
+use crate::keys::{self, KeyError, KeyRing, KeySnapshot, KeyVault};
 use crate::password::{PasswordError, Passwords};
 
 /// Shared state of the running server, cheap to clone.
@@ -60,6 +60,7 @@ struct Prepared {
     db: Db,
     no_users: bool,
     keys: KeySnapshot,
+    vault: KeyVault,
 }
 
 fn prepare(settings: &Settings) -> Result<Prepared, StartError> {
@@ -69,13 +70,19 @@ fn prepare(settings: &Settings) -> Result<Prepared, StartError> {
     if applied > 0 {
         log::info!("applied {applied} database migration(s)");
     }
-    if let Some(key) = keys::ensure_active(&mut conn, settings.signing_alg, db::now())? {
+    let vault = settings.key_vault(&mut conn)?;
+    if let Some(key) = keys::ensure_active(&mut conn, &vault, settings.signing_alg, db::now())? {
         log::info!("generated signing key {} ({})", key.kid, key.alg);
     }
     let no_users = users::count(&mut conn).map_err(DbError::from)? == 0;
-    let keys = KeySnapshot::load(&mut conn, db::now(), settings.access_token_ttl)?;
+    let keys = KeySnapshot::load(&mut conn, &vault, db::now(), settings.access_token_ttl)?;
     drop(conn);
-    Ok(Prepared { db, no_users, keys })
+    Ok(Prepared {
+        db,
+        no_users,
+        keys,
+        vault,
+    })
 }
 
 impl Application {
@@ -107,7 +114,11 @@ impl Application {
 
         let keys = KeyRing::new(prepared.keys);
         let background = vec![
-            keys.spawn_reloader(prepared.db.clone(), settings.access_token_ttl),
+            keys.spawn_reloader(
+                prepared.db.clone(),
+                prepared.vault,
+                settings.access_token_ttl,
+            ),
             crate::janitor::spawn(prepared.db.clone()),
         ];
         let state = AppState {

@@ -107,6 +107,22 @@ pub struct GlobalArgs {
     #[arg(long, env = "AUTHD_WORKERS", default_value_t = 0, global = true)]
     pub workers: usize,
 
+    /// Key file holding the key that seals private signing keys in the
+    /// database (created on first start, mode 0600); default: next to a
+    /// SQLite database (`authd.db.key`), else `authd.key`.
+    #[arg(long, env = "AUTHD_KEY_FILE", global = true)]
+    pub key_file: Option<std::path::PathBuf>,
+
+    /// The key-encryption key itself (base64 of 32 bytes), instead of a key
+    /// file; prefer the environment variable to the flag.
+    #[arg(
+        long,
+        env = "AUTHD_KEY_ENCRYPTION_KEY",
+        global = true,
+        hide_env_values = true
+    )]
+    pub key_encryption_key: Option<String>,
+
     /// Print exactly one JSON document on stdout (admin commands).
     #[arg(long, global = true)]
     pub json: bool,
@@ -135,6 +151,10 @@ pub struct Settings {
     pub db_pool_size: u32,
     /// HTTP workers (0 = cores).
     pub workers: usize,
+    /// Where the key-encryption key lives.
+    pub key_file: std::path::PathBuf,
+    /// The key-encryption key given directly (base64), if any.
+    pub key_encryption_key: Option<crate::secret::Secret>,
 }
 
 /// A setting with an invalid value; the message names the flag and variable.
@@ -168,6 +188,18 @@ pub fn check_issuer(issuer: &str) -> Result<String, String> {
 }
 
 impl Settings {
+    /// Opens the vault for this database's signing keys (blocking).
+    pub fn key_vault(
+        &self,
+        conn: &mut crate::db::AnyConnection,
+    ) -> Result<crate::keys::KeyVault, crate::keys::KeyError> {
+        crate::keys::open_vault(
+            conn,
+            self.key_encryption_key.as_ref().map(|s| s.expose()),
+            &self.key_file,
+        )
+    }
+
     /// Validates the raw arguments.
     pub fn from_args(a: &GlobalArgs) -> Result<Settings, ConfigError> {
         let database_url = DatabaseUrl::parse(&a.database_url)
@@ -224,7 +256,29 @@ impl Settings {
                 "must be between 1 and 1000",
             ));
         }
+        let key_file = match &a.key_file {
+            Some(path) => path.clone(),
+            None => match database_url.backend() {
+                crate::db::Backend::Sqlite => format!("{}.key", database_url.as_str()).into(),
+                crate::db::Backend::Postgres => "authd.key".into(),
+            },
+        };
+        let key_encryption_key = match a.key_encryption_key.as_deref() {
+            None => None,
+            Some(k) => {
+                crate::keys::KeyVault::from_base64(k).map_err(|e| {
+                    bad(
+                        "--key-encryption-key",
+                        "AUTHD_KEY_ENCRYPTION_KEY",
+                        e.to_string(),
+                    )
+                })?;
+                Some(crate::secret::Secret::new(k))
+            }
+        };
         Ok(Settings {
+            key_file,
+            key_encryption_key,
             database_url,
             bind,
             issuer,

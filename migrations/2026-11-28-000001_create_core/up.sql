@@ -81,8 +81,9 @@ CREATE INDEX auth_codes_expires ON auth_codes (expires_at);
 CREATE TABLE signing_keys (
     kid TEXT PRIMARY KEY NOT NULL,
     alg TEXT NOT NULL,
-    -- PKCS#8 PEM of the private key, and the public JWK published in the JWKS.
-    private_key_pem TEXT NOT NULL,
+    -- The private key (PKCS#8 PEM) sealed with AES-256-GCM under a key kept
+    -- outside the database, and the public JWK published in the JWKS.
+    private_key_sealed TEXT NOT NULL,
     public_jwk TEXT NOT NULL,
     created_at BIGINT NOT NULL,
     -- Set when a newer key takes over; the key stays published until every

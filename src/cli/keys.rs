@@ -57,7 +57,8 @@ pub(super) fn run(cmd: KeysCmd, ctx: &mut Ctx) -> Result<(), CliError> {
                 Some(a) => a.parse().map_err(CliError)?,
                 None => ctx.settings.signing_alg,
             };
-            let row = keys::rotate(&mut ctx.conn, alg, t)?;
+            let vault = ctx.settings.key_vault(&mut ctx.conn)?;
+            let row = keys::rotate(&mut ctx.conn, &vault, alg, t)?;
             let json = serde_json::json!({ "kid": row.kid, "alg": row.alg });
             let text = format!("new signing key {} ({}) is now active", row.kid, row.alg);
             output::print(ctx.json, &json, &text);

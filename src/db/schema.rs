@@ -82,7 +82,7 @@ diesel::table! {
     signing_keys (kid) {
         kid -> Text,
         alg -> Text,
-        private_key_pem -> Text,
+        private_key_sealed -> Text,
         public_jwk -> Text,
         created_at -> BigInt,
         retired_at -> Nullable<BigInt>,

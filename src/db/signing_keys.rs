@@ -13,8 +13,8 @@ pub struct SigningKeyRow {
     pub kid: String,
     /// JWS algorithm name (`ES256`, `RS256`, `EdDSA`).
     pub alg: String,
-    /// PKCS#8 PEM of the private key.
-    pub private_key_pem: String,
+    /// The private key, sealed by [`crate::keys::KeyVault`].
+    pub private_key_sealed: String,
     /// The public JWK as JSON.
     pub public_jwk: String,
     /// Creation time (Unix seconds).

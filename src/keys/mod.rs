@@ -5,8 +5,10 @@
 //! touches private material.
 
 mod ring;
+mod vault;
 
 pub use ring::{KeyRing, KeySnapshot};
+pub use vault::KeyVault;
 
 use std::fmt;
 use std::str::FromStr;
@@ -109,8 +111,21 @@ fn crypto<E: fmt::Display>(e: E) -> KeyError {
     KeyError::Crypto(e.to_string())
 }
 
+/// A freshly generated key pair, private key in the clear: it never goes
+/// to the database like this (see [`rotate`]).
+pub struct NewKey {
+    /// Key id.
+    pub kid: String,
+    /// Its algorithm.
+    pub alg: SigningAlg,
+    /// PKCS#8 PEM of the private key.
+    pub private_key_pem: String,
+    /// The public JWK as JSON.
+    pub public_jwk: String,
+}
+
 /// Generates a fresh key pair (not yet stored).
-pub fn generate(alg: SigningAlg, now: i64) -> Result<SigningKeyRow, KeyError> {
+pub fn generate(alg: SigningAlg) -> Result<NewKey, KeyError> {
     let pkcs8: Vec<u8> = match alg {
         SigningAlg::Es256 => {
             let rng = SystemRandom::new();
@@ -138,13 +153,11 @@ pub fn generate(alg: SigningAlg, now: i64) -> Result<SigningKeyRow, KeyError> {
     jwk.common.key_id = Some(kid.clone());
     jwk.common.public_key_use = Some(PublicKeyUse::Signature);
     let public_jwk = serde_json::to_string(&jwk).map_err(crypto)?;
-    Ok(SigningKeyRow {
+    Ok(NewKey {
         kid,
-        alg: alg.as_str().to_string(),
+        alg,
         private_key_pem: pem,
         public_jwk,
-        created_at: now,
-        retired_at: None,
     })
 }
 
@@ -178,14 +191,24 @@ pub fn alg_of(row: &SigningKeyRow) -> Result<SigningAlg, KeyError> {
     })
 }
 
-/// Generates a key and makes it the active one, in one transaction; older
-/// keys are retired but stay published (see [`is_published`]).
+/// Generates a key, seals it, and makes it the active one, in one
+/// transaction; older keys are retired but stay published (see
+/// [`is_published`]).
 pub fn rotate(
     conn: &mut AnyConnection,
+    vault: &KeyVault,
     alg: SigningAlg,
     now: i64,
 ) -> Result<SigningKeyRow, KeyError> {
-    let row = generate(alg, now)?;
+    let new = generate(alg)?;
+    let row = SigningKeyRow {
+        private_key_sealed: vault.seal(&new.kid, &new.private_key_pem)?,
+        kid: new.kid,
+        alg: alg.as_str().to_string(),
+        public_jwk: new.public_jwk,
+        created_at: now,
+        retired_at: None,
+    };
     conn.transaction(|conn| {
         signing_keys::insert(conn, &row)?;
         signing_keys::retire_others(conn, &row.kid, now)?;
@@ -198,13 +221,46 @@ pub fn rotate(
 /// create, if any.
 pub fn ensure_active(
     conn: &mut AnyConnection,
+    vault: &KeyVault,
     alg: SigningAlg,
     now: i64,
 ) -> Result<Option<SigningKeyRow>, KeyError> {
     match signing_keys::active(conn)? {
         Some(active) if active.alg == alg.as_str() => Ok(None),
-        _ => rotate(conn, alg, now).map(Some),
+        _ => rotate(conn, vault, alg, now).map(Some),
     }
+}
+
+/// Opens the vault that seals this database's keys: `kek` (base64) when
+/// given, else the key file, which is created only while the database
+/// holds no sealed key, so that a wrong path is an error, never a second
+/// key that cannot open the first.
+pub fn open_vault(
+    conn: &mut AnyConnection,
+    kek: Option<&str>,
+    key_file: &std::path::Path,
+) -> Result<KeyVault, KeyError> {
+    let rows = signing_keys::list(conn)?;
+    let sealed = rows
+        .iter()
+        .find(|k| KeyVault::is_sealed(&k.private_key_sealed));
+    let vault = match kek {
+        Some(kek) => KeyVault::from_base64(kek)?,
+        None if sealed.is_some() && !key_file.exists() => {
+            return Err(KeyError::Crypto(format!(
+                "the signing keys in this database are sealed, but the key file {} does not exist: \
+                 set AUTHD_KEY_FILE or AUTHD_KEY_ENCRYPTION_KEY to the key that sealed them",
+                key_file.display()
+            )))
+        }
+        None => KeyVault::from_file(key_file, sealed.is_none())?,
+    };
+    // A wrong key must fail here, before it seals a new key that nothing
+    // else could open.
+    if let Some(row) = sealed {
+        vault.open(&row.kid, &row.private_key_sealed)?;
+    }
+    Ok(vault)
 }
 
 /// Whether the key may still have live tokens: active, or retired less than
@@ -233,7 +289,7 @@ mod tests {
     #[test]
     fn every_algorithm_signs_and_its_jwk_verifies() {
         for alg in [SigningAlg::Es256, SigningAlg::Rs256, SigningAlg::EdDsa] {
-            let row = generate(alg, 1).unwrap();
+            let row = generate(alg).unwrap();
             let key = encoding_key(alg, &row.private_key_pem).unwrap();
             let mut header = Header::new(alg.jwt());
             header.kid = Some(row.kid.clone());
@@ -251,7 +307,15 @@ mod tests {
 
     #[test]
     fn publication_window() {
-        let mut row = generate(SigningAlg::Es256, 100).unwrap();
+        let new = generate(SigningAlg::Es256).unwrap();
+        let mut row = SigningKeyRow {
+            kid: new.kid,
+            alg: "ES256".into(),
+            private_key_sealed: String::new(),
+            public_jwk: new.public_jwk,
+            created_at: 100,
+            retired_at: None,
+        };
         assert!(is_published(&row, 10_000, 900));
         row.retired_at = Some(1000);
         assert!(is_published(&row, 1000 + 900, 900));

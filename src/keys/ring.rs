@@ -9,7 +9,7 @@ use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
 use serde::Serialize;
 
-use super::{alg_of, encoding_key, is_published, KeyError, SigningAlg};
+use super::{alg_of, encoding_key, is_published, KeyError, KeyVault, SigningAlg};
 use crate::db::{signing_keys, AnyConnection, Db};
 
 /// How often a running server rereads the keys (INTERFACE.md promises that
@@ -36,6 +36,7 @@ impl KeySnapshot {
     /// Loads the active key and every published one.
     pub fn load(
         conn: &mut AnyConnection,
+        vault: &KeyVault,
         now: i64,
         access_ttl: i64,
     ) -> Result<KeySnapshot, KeyError> {
@@ -47,7 +48,8 @@ impl KeySnapshot {
                 KeyError::Crypto("no active signing key (run 'authd keys rotate')".into())
             })?;
         let alg = alg_of(active)?;
-        let encoding = encoding_key(alg, &active.private_key_pem)?;
+        let pem = vault.open(&active.kid, &active.private_key_sealed)?;
+        let encoding = encoding_key(alg, &pem)?;
         let mut published = Vec::new();
         let mut jwks = JwkSet { keys: Vec::new() };
         for row in rows.iter().filter(|r| is_published(r, now, access_ttl)) {
@@ -131,14 +133,22 @@ impl KeyRing {
 
     /// Rereads the keys every [`RELOAD_INTERVAL`] on the current actix
     /// runtime until the returned handle is aborted or the runtime stops.
-    pub fn spawn_reloader(&self, db: Db, access_ttl: i64) -> actix_web::rt::task::JoinHandle<()> {
+    pub fn spawn_reloader(
+        &self,
+        db: Db,
+        vault: KeyVault,
+        access_ttl: i64,
+    ) -> actix_web::rt::task::JoinHandle<()> {
         let ring = self.clone();
         actix_web::rt::spawn(async move {
             let mut tick = actix_web::rt::time::interval(RELOAD_INTERVAL);
             loop {
                 tick.tick().await;
                 let loaded = db
-                    .run(move |conn| KeySnapshot::load(conn, crate::db::now(), access_ttl))
+                    .run({
+                        let vault = vault.clone();
+                        move |conn| KeySnapshot::load(conn, &vault, crate::db::now(), access_ttl)
+                    })
                     .await;
                 match loaded {
                     Ok(snapshot) => {

@@ -232,3 +232,79 @@ fn unusable_database_urls_are_clear_errors() {
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     drop(db);
 }
+
+#[test]
+fn private_keys_are_sealed_and_need_their_key() {
+    for db in backends() {
+        authd_json(&db, &["keys", "rotate"], None);
+        let mut conn = crate::fixtures::conn(&db);
+        let rows = authd::db::signing_keys::list(&mut conn).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert!(
+            rows[0].private_key_sealed.starts_with("enc:v1:"),
+            "[{}]",
+            db.label()
+        );
+        assert!(!rows[0].private_key_sealed.contains("PRIVATE KEY"));
+        if let Some(path) = db.sqlite_path() {
+            // Nowhere in the database file either.
+            authd_json(&db, &["migrate"], None);
+            let bytes = std::fs::read(path).unwrap();
+            assert!(!bytes.windows(11).any(|w| w == b"PRIVATE KEY"));
+        }
+
+        // Without its key file, or with another key: a clear error, and no
+        // new key sealed with the wrong one.
+        let elsewhere = db.dir().join("missing.key");
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_authd"))
+            .args(["keys", "rotate"])
+            .env("DATABASE_URL", db.url())
+            .env("AUTHD_KEY_FILE", &elsewhere)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("does not exist") && err.contains("AUTHD_KEY_FILE"),
+            "{err}"
+        );
+        assert!(!elsewhere.exists(), "a second key file was created");
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_authd"))
+            .args(["keys", "rotate"])
+            .env("DATABASE_URL", db.url())
+            .env(
+                "AUTHD_KEY_ENCRYPTION_KEY",
+                "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            )
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("cannot decrypt signing key"), "{err}");
+        assert!(!err.contains("AAAAAAAA"), "the key was echoed: {err}");
+        assert_eq!(authd::db::signing_keys::list(&mut conn).unwrap().len(), 1);
+    }
+}
+
+#[test]
+fn a_key_encryption_key_can_replace_the_file() {
+    let db = TestDb::sqlite();
+    let kek = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY";
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_authd"))
+            .args(args)
+            .env("DATABASE_URL", db.url())
+            .env("AUTHD_KEY_ENCRYPTION_KEY", kek)
+            .output()
+            .unwrap()
+    };
+    assert!(run(&["keys", "rotate"]).status.success());
+    assert!(
+        run(&["keys", "rotate"]).status.success(),
+        "the same key opens what it sealed"
+    );
+    assert!(!db.key_file().exists(), "no key file when the key is given");
+    let out = run(&["--key-encryption-key", "not base64!", "keys", "list"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("AUTHD_KEY_ENCRYPTION_KEY"));
+}

@@ -36,6 +36,7 @@ impl TestDb {
 
     /// A new PostgreSQL database on the server `admin_url` points to.
     pub fn postgres(admin_url: &str) -> TestDb {
+        let dir = tempfile::tempdir().expect("tempdir");
         let name = format!("authd_test_{}", authd::secret::random_id());
         let mut conn = PgConnection::establish(admin_url)
             .unwrap_or_else(|e| panic!("AUTHD_TEST_POSTGRES_URL does not answer: {e}"));
@@ -49,7 +50,7 @@ impl TestDb {
             label: "postgres",
             admin_url: Some(admin_url.to_string()),
             pg_name: Some(name),
-            _dir: None,
+            _dir: Some(dir),
         }
     }
 
@@ -65,7 +66,22 @@ impl TestDb {
 
     /// The SQLite file, if this is SQLite.
     pub fn sqlite_path(&self) -> Option<std::path::PathBuf> {
-        self._dir.as_ref().map(|d| d.path().join("authd.db"))
+        (self.label == "sqlite").then(|| self.dir().join("authd.db"))
+    }
+
+    /// This test's own folder.
+    pub fn dir(&self) -> &std::path::Path {
+        self._dir
+            .as_ref()
+            .expect("every TestDb has a folder")
+            .path()
+    }
+
+    /// The key file sealing this database's signing keys (the SQLite
+    /// default location; PostgreSQL's is set explicitly, away from the
+    /// working directory).
+    pub fn key_file(&self) -> std::path::PathBuf {
+        self.dir().join("authd.db.key")
     }
 
     /// Drops a PostgreSQL database now (the server then cannot reach it).
@@ -103,8 +119,11 @@ pub fn backends() -> Vec<TestDb> {
 /// Settings as the binary would parse them, with cheap Argon2 parameters
 /// (tests measure behaviour, not cost) and a free port.
 pub fn settings(db: &TestDb, extra: &[&str]) -> Settings {
+    let key_file = db.key_file().display().to_string();
     let mut argv = vec![
         "authd",
+        "--key-file",
+        key_file.as_str(),
         "--database-url",
         db.url(),
         "--bind",
@@ -185,6 +204,7 @@ pub fn authd(db: &TestDb, args: &[&str], stdin: Option<&str>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_authd"))
         .args(args)
         .env("DATABASE_URL", db.url())
+        .env("AUTHD_KEY_FILE", db.key_file())
         .env("AUTHD_ARGON2_MEMORY_KIB", "64")
         .env("AUTHD_ARGON2_ITERATIONS", "1")
         .env("RUST_LOG", "warn")

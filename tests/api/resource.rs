@@ -105,10 +105,12 @@ pub(crate) fn active_key(db: &TestDb) -> (String, authd::keys::SigningAlg, Encod
         .unwrap()
         .unwrap();
     let alg: authd::keys::SigningAlg = row.alg.parse().unwrap();
+    let vault = authd::keys::KeyVault::from_file(&db.key_file(), false).unwrap();
+    let pem = vault.open(&row.kid, &row.private_key_sealed).unwrap();
     (
         row.kid.clone(),
         alg,
-        authd::keys::encoding_key(alg, &row.private_key_pem).unwrap(),
+        authd::keys::encoding_key(alg, &pem).unwrap(),
     )
 }
 

@@ -40,6 +40,16 @@ async fn fresh_start_creates_the_database_and_stops_on_sigterm() {
     assert!(log.contains("generated signing key"), "{log}");
     assert!(log.contains("authd user add"), "{log}");
     assert!(dir.path().join("authd.db").exists(), "authd.db created");
+    let key_file = dir.path().join("authd.db.key");
+    assert!(
+        key_file.exists(),
+        "the key-encryption key file is created beside the database"
+    );
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the key file is private");
+    }
 
     let base = base.unwrap();
     authd::resource::install_crypto_provider();

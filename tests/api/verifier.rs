@@ -39,7 +39,7 @@ async fn jwks_server(set: Value) -> (String, Arc<AtomicUsize>, actix_web::dev::S
 
 #[actix_web::test]
 async fn unknown_kids_cannot_hammer_the_issuer_and_outages_keep_the_keys() {
-    let row = authd::keys::generate(authd::keys::SigningAlg::Es256, 0).unwrap();
+    let row = authd::keys::generate(authd::keys::SigningAlg::Es256).unwrap();
     let key =
         authd::keys::encoding_key(authd::keys::SigningAlg::Es256, &row.private_key_pem).unwrap();
     let jwk: Value = serde_json::from_str(&row.public_jwk).unwrap();
@@ -82,7 +82,7 @@ async fn unknown_kids_cannot_hammer_the_issuer_and_outages_keep_the_keys() {
 
 #[test]
 fn static_key_sets_need_no_fetching() {
-    let row = authd::keys::generate(authd::keys::SigningAlg::EdDsa, 0).unwrap();
+    let row = authd::keys::generate(authd::keys::SigningAlg::EdDsa).unwrap();
     let key =
         authd::keys::encoding_key(authd::keys::SigningAlg::EdDsa, &row.private_key_pem).unwrap();
     let set: jsonwebtoken::jwk::JwkSet =
