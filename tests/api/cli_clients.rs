@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use crate::cli::strings;
-use crate::helpers::{authd, authd_fails, authd_json, backends, TestDb};
+use crate::helpers::{authd, authd_fails, authd_json, backends, bare_authd_fails, TestDb};
 
 #[test]
 fn clients_lifecycle() {
@@ -196,41 +196,20 @@ fn secrets_are_not_stored_in_the_clear() {
 
 #[test]
 fn unusable_database_urls_are_clear_errors() {
-    let db = TestDb::sqlite();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_authd"))
-        .args([
-            "--database-url",
-            "mysql://root:pw@localhost/x",
-            "user",
-            "list",
-        ])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let args = |url: &'static str| ["--database-url", url, "user", "list"];
+    let err = bare_authd_fails(&args("mysql://root:pw@localhost/x"), &[]);
     assert!(
         err.contains("unsupported database URL scheme 'mysql://'"),
         "{err}"
     );
 
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_authd"))
-        .args([
-            "--database-url",
-            "postgres://bob:hunter2@127.0.0.1:1/x",
-            "user",
-            "list",
-        ])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = bare_authd_fails(&args("postgres://bob:hunter2@127.0.0.1:1/x"), &[]);
     assert!(
         err.contains("cannot open database postgres://bob:***@127.0.0.1:1/x"),
         "{err}"
     );
     assert!(!err.contains("hunter2"), "password leaked: {err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
-    drop(db);
 }
 
 #[test]
@@ -256,30 +235,24 @@ fn private_keys_are_sealed_and_need_their_key() {
         // Without its key file, or with another key: a clear error, and no
         // new key sealed with the wrong one.
         let elsewhere = db.dir().join("missing.key");
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_authd"))
-            .args(["keys", "rotate"])
-            .env("DATABASE_URL", db.url())
-            .env("AUTHD_KEY_FILE", &elsewhere)
-            .output()
-            .unwrap();
-        assert!(!out.status.success());
-        let err = String::from_utf8_lossy(&out.stderr);
+        let url = std::ffi::OsStr::new(db.url());
+        let err = bare_authd_fails(
+            &["keys", "rotate"],
+            &[
+                ("DATABASE_URL", url),
+                ("AUTHD_KEY_FILE", elsewhere.as_os_str()),
+            ],
+        );
         assert!(
             err.contains("does not exist") && err.contains("AUTHD_KEY_FILE"),
             "{err}"
         );
         assert!(!elsewhere.exists(), "a second key file was created");
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_authd"))
-            .args(["keys", "rotate"])
-            .env("DATABASE_URL", db.url())
-            .env(
-                "AUTHD_KEY_ENCRYPTION_KEY",
-                "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
-            )
-            .output()
-            .unwrap();
-        assert!(!out.status.success());
-        let err = String::from_utf8_lossy(&out.stderr);
+        let wrong = std::ffi::OsStr::new("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+        let err = bare_authd_fails(
+            &["keys", "rotate"],
+            &[("DATABASE_URL", url), ("AUTHD_KEY_ENCRYPTION_KEY", wrong)],
+        );
         assert!(err.contains("cannot decrypt signing key"), "{err}");
         assert!(!err.contains("AAAAAAAA"), "the key was echoed: {err}");
         assert_eq!(authd::db::signing_keys::list(&mut conn).unwrap().len(), 1);

@@ -40,15 +40,7 @@ async fn healthz_is_503_when_the_database_is_gone() {
     // to make a database stop answering without killing the shared server.
     for mut db in backends().into_iter().filter(|d| d.label() == "postgres") {
         let app = TestApp::spawn(&db).await;
-        assert_eq!(
-            app.http
-                .get(app.url("/healthz"))
-                .send()
-                .await
-                .unwrap()
-                .status(),
-            200
-        );
+        assert_eq!(app.status("/healthz").await, 200);
         db.drop_now();
         let res = app.http.get(app.url("/healthz")).send().await.unwrap();
         assert_eq!(res.status(), 503);
@@ -63,15 +55,7 @@ async fn the_pool_recovers_when_postgres_drops_its_connections() {
     use diesel::{Connection, PgConnection, RunQueryDsl};
     for db in backends().into_iter().filter(|d| d.label() == "postgres") {
         let app = TestApp::spawn(&db).await;
-        assert_eq!(
-            app.http
-                .get(app.url("/healthz"))
-                .send()
-                .await
-                .unwrap()
-                .status(),
-            200
-        );
+        assert_eq!(app.status("/healthz").await, 200);
         // What a server restart does to every pooled connection.
         let admin = std::env::var("AUTHD_TEST_POSTGRES_URL").unwrap();
         let name = url::Url::parse(db.url())

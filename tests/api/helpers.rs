@@ -181,6 +181,17 @@ impl TestApp {
         format!("{}{}", self.base, path)
     }
 
+    /// The status of a GET.
+    pub async fn status(&self, path: &str) -> u16 {
+        self.http
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
     /// GETs a path and parses the JSON answer.
     pub async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> T {
         self.http
@@ -259,5 +270,18 @@ pub fn authd_fails(db: &TestDb, args: &[&str], stdin: Option<&str>) -> String {
         args,
         String::from_utf8_lossy(&out.stdout)
     );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Runs the binary with only `envs` added (no test database settings),
+/// asserts that it fails, and returns stderr.
+pub fn bare_authd_fails(args: &[&str], envs: &[(&str, &std::ffi::OsStr)]) -> String {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_authd"));
+    cmd.args(args);
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("authd binary runs");
+    assert!(!out.status.success(), "authd {args:?} should fail");
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
