@@ -24,7 +24,7 @@ fn bench(c: &mut Criterion) {
         let mut header = Header::new(alg.jwt());
         header.typ = Some("at+jwt".into());
         header.kid = Some(row.kid.clone());
-        let now = authd::db::now();
+        let now = authd::clock::Clock::system().now();
         let claims = serde_json::json!({
             "iss": ISS, "sub": "user-1", "aud": AUD, "exp": now + 3600, "iat": now,
             "jti": "abc", "client_id": "client-1", "scope": "posts:read posts:write",

@@ -1,29 +1,19 @@
-//! Building the server: open storage, prepare keys, bind, route.
+//! Assembling the server: open storage, prepare keys, bind, mount the
+//! routes of `oauth` and `web`. Nothing here handles a request.
 
 use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
 
 use actix_web::dev::Server;
-use actix_web::{middleware, web, App, HttpServer};
+use actix_web::middleware::{self, from_fn};
+use actix_web::{web, App, HttpServer};
 
+use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::{self, users, Db, DbError};
 use crate::keys::{self, KeyError, KeyRing, KeySnapshot, KeyVault};
 use crate::password::{PasswordError, Passwords};
-
-/// Shared state of the running server, cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    /// Connection pool.
-    pub db: Db,
-    /// Password hashing with its concurrency limit.
-    pub passwords: Passwords,
-    /// Validated settings.
-    pub settings: Settings,
-    /// The issuer URL actually in force.
-    pub issuer: String,
-    /// Signing and published keys, reloaded in the background.
-    pub keys: KeyRing,
-}
+use crate::state::AppState;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -63,7 +53,9 @@ struct Prepared {
     vault: KeyVault,
 }
 
-fn prepare(settings: &Settings) -> Result<Prepared, StartError> {
+/// Opens and migrates the database and makes sure a signing key exists
+/// (blocking).
+fn prepare(settings: &Settings, now: i64) -> Result<Prepared, StartError> {
     let db = Db::open(&settings.database_url, settings.db_pool_size)?;
     let mut conn = db.get()?;
     let applied = db::migrate(&mut conn)?;
@@ -71,11 +63,11 @@ fn prepare(settings: &Settings) -> Result<Prepared, StartError> {
         log::info!("applied {applied} database migration(s)");
     }
     let vault = settings.key_vault(&mut conn)?;
-    if let Some(key) = keys::ensure_active(&mut conn, &vault, settings.signing_alg, db::now())? {
+    if let Some(key) = keys::ensure_active(&mut conn, &vault, settings.signing_alg, now)? {
         log::info!("generated signing key {} ({})", key.kid, key.alg);
     }
     let no_users = users::count(&mut conn).map_err(DbError::from)? == 0;
-    let keys = KeySnapshot::load(&mut conn, &vault, db::now(), settings.access_token_ttl)?;
+    let keys = KeySnapshot::load(&mut conn, &vault, now, settings.access_token_ttl)?;
     drop(conn);
     Ok(Prepared {
         db,
@@ -85,82 +77,116 @@ fn prepare(settings: &Settings) -> Result<Prepared, StartError> {
     })
 }
 
+/// Runs blocking startup work off the runtime's thread.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StartError> + Send + 'static,
+) -> Result<T, StartError> {
+    web::block(f)
+        .await
+        .map_err(|_| StartError::Db(DbError::Blocking))?
+}
+
+fn bind(settings: &Settings) -> Result<(TcpListener, SocketAddr), StartError> {
+    let failed = |source| StartError::Bind {
+        addr: settings.bind,
+        source,
+    };
+    let listener = TcpListener::bind(settings.bind).map_err(failed)?;
+    let addr = listener.local_addr().map_err(failed)?;
+    Ok((listener, addr))
+}
+
+fn http_server(
+    state: AppState,
+    listener: TcpListener,
+    settings: &Settings,
+) -> Result<Server, StartError> {
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(web::Data::new(state.clone()))
+            // %U is the path without its query string: queries can
+            // carry authorization codes and state.
+            .wrap(
+                middleware::Logger::new(r#"%a "%{METHOD}xi %U" %s %b %Dms"#)
+                    .custom_request_replace("METHOD", |req| req.method().to_string())
+                    .exclude("/healthz"),
+            )
+            .wrap(from_fn(crate::oauth::error::log_failures))
+            .configure(crate::oauth::routes)
+            .configure(crate::web::routes)
+    })
+    .listen(listener)
+    .map_err(|source| StartError::Bind {
+        addr: settings.bind,
+        source,
+    })?;
+    if settings.workers > 0 {
+        server = server.workers(settings.workers);
+    }
+    Ok(server.run())
+}
+
+fn log_first_steps(no_users: bool) {
+    if no_users {
+        log::info!(
+            "no users yet. Create a role, a user and a client with:\n  \
+             authd role add writer --scope \"posts:read posts:write\"\n  \
+             authd user add alice --role writer\n  \
+             authd client add my-app --scope \"posts:read posts:write\"\n\
+             (from a checkout: cargo run --release -- user add alice …)"
+        );
+    }
+}
+
 impl Application {
     /// Opens and migrates the database, makes sure a signing key exists,
-    /// and binds the listener (port 0 picks a free port).
+    /// and binds the listener (port 0 picks a free port), on the system
+    /// clock.
     pub async fn build(settings: Settings) -> Result<Application, StartError> {
-        let s = settings.clone();
-        let prepared = web::block(move || prepare(&s))
-            .await
-            .map_err(|_| StartError::Db(DbError::Blocking))??;
+        Application::build_with_clock(settings, Clock::system()).await
+    }
+
+    /// [`Application::build`] with the clock every token rule will read
+    /// (tests pass a manual one).
+    pub async fn build_with_clock(
+        settings: Settings,
+        clock: Clock,
+    ) -> Result<Application, StartError> {
+        let (s, now) = (settings.clone(), clock.now());
+        let prepared = blocking(move || prepare(&s, now)).await?;
         let passwords = Passwords::new(settings.argon2, settings.password_concurrency)?;
         let warm = passwords.clone();
-        web::block(move || warm.warm_up())
-            .await
-            .map_err(|_| StartError::Db(DbError::Blocking))?;
+        blocking(move || {
+            warm.warm_up();
+            Ok(())
+        })
+        .await?;
 
-        let listener = TcpListener::bind(settings.bind).map_err(|source| StartError::Bind {
-            addr: settings.bind,
-            source,
-        })?;
-        let addr = listener.local_addr().map_err(|source| StartError::Bind {
-            addr: settings.bind,
-            source,
-        })?;
+        let (listener, addr) = bind(&settings)?;
         let issuer = settings
             .issuer
             .clone()
             .unwrap_or_else(|| format!("http://{addr}"));
-
         let keys = KeyRing::new(prepared.keys);
         let background = vec![
             keys.spawn_reloader(
                 prepared.db.clone(),
                 prepared.vault,
                 settings.access_token_ttl,
+                clock.clone(),
             ),
-            crate::janitor::spawn(prepared.db.clone()),
+            crate::janitor::spawn(prepared.db.clone(), clock.clone()),
         ];
         let state = AppState {
-            keys,
             db: prepared.db,
             passwords,
-            settings: settings.clone(),
-            issuer: issuer.clone(),
+            issuer: Arc::new(settings.issuer_settings(issuer.clone())),
+            keys,
+            clock,
         };
-        let mut server = HttpServer::new(move || {
-            App::new()
-                .app_data(web::Data::new(state.clone()))
-                // %U is the path without its query string: queries can
-                // carry authorization codes and state.
-                .wrap(
-                    middleware::Logger::new(r#"%a "%{METHOD}xi %U" %s %b %Dms"#)
-                        .custom_request_replace("METHOD", |req| req.method().to_string())
-                        .exclude("/healthz"),
-                )
-                .configure(crate::oauth::routes)
-                .configure(crate::web::routes)
-        })
-        .listen(listener)
-        .map_err(|source| StartError::Bind {
-            addr: settings.bind,
-            source,
-        })?;
-        if settings.workers > 0 {
-            server = server.workers(settings.workers);
-        }
-        let server = server.run();
-
+        let server = http_server(state, listener, &settings)?;
         log::info!("authd listening on http://{addr} (issuer {issuer})");
-        if prepared.no_users {
-            log::info!(
-                "no users yet. Create a role, a user and a client with:\n  \
-                 authd role add writer --scope \"posts:read posts:write\"\n  \
-                 authd user add alice --role writer\n  \
-                 authd client add my-app --scope \"posts:read posts:write\"\n\
-                 (from a checkout: cargo run --release -- user add alice …)"
-            );
-        }
+        log_first_steps(prepared.no_users);
         Ok(Application {
             server,
             addr,

@@ -2,15 +2,18 @@
 //! at start into [`Settings`].
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
-use clap::Args;
+use clap::{value_parser, Args};
 
-use crate::db::DatabaseUrl;
+use crate::db::{Backend, DatabaseUrl};
 use crate::keys::SigningAlg;
 use crate::password::Cost;
+use crate::secret::Secret;
 
 /// Options shared by every command (`global`: accepted before or after the
-/// subcommand, and listed in every `--help`).
+/// subcommand, and listed in every `--help`). Each value is parsed and
+/// range-checked by clap, whose errors name the flag.
 #[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
     /// Database: sqlite://PATH, sqlite:PATH, a plain path, or postgres://…
@@ -18,9 +21,11 @@ pub struct GlobalArgs {
         long,
         env = "DATABASE_URL",
         default_value = "sqlite://authd.db",
-        global = true
+        global = true,
+        hide_env_values = true,
+        value_parser = parse_database_url
     )]
-    pub database_url: String,
+    pub database_url: DatabaseUrl,
 
     /// Address to listen on (port 0 picks a free port).
     #[arg(
@@ -29,65 +34,46 @@ pub struct GlobalArgs {
         default_value = "127.0.0.1:8080",
         global = true
     )]
-    pub bind: String,
+    pub bind: SocketAddr,
 
     /// Issuer URL (the `iss` claim and the base of metadata URLs);
     /// default http://<the address actually bound>.
-    #[arg(long, env = "AUTHD_ISSUER", global = true)]
+    #[arg(long, env = "AUTHD_ISSUER", global = true, value_parser = check_issuer)]
     pub issuer: Option<String>,
 
-    /// Access-token lifetime in seconds.
-    #[arg(
-        long,
-        env = "AUTHD_ACCESS_TOKEN_TTL",
-        default_value_t = 900,
-        global = true
-    )]
+    /// Access-token lifetime in seconds (1 to 86400).
+    #[arg(long, env = "AUTHD_ACCESS_TOKEN_TTL", default_value_t = 900, global = true,
+          value_parser = value_parser!(i64).range(1..=86_400))]
     pub access_token_ttl: i64,
 
-    /// Refresh-token lifetime in seconds.
-    #[arg(
-        long,
-        env = "AUTHD_REFRESH_TOKEN_TTL",
-        default_value_t = 1_209_600,
-        global = true
-    )]
+    /// Refresh-token lifetime in seconds (1 to 31536000).
+    #[arg(long, env = "AUTHD_REFRESH_TOKEN_TTL", default_value_t = 1_209_600, global = true,
+          value_parser = value_parser!(i64).range(1..=31_536_000))]
     pub refresh_token_ttl: i64,
 
-    /// Signing algorithm for new keys: ES256, RS256 or EdDSA.
+    /// Signing algorithm for new keys.
     #[arg(
         long,
         env = "AUTHD_SIGNING_ALG",
         default_value = "ES256",
-        global = true
+        global = true,
+        value_enum
     )]
-    pub signing_alg: String,
+    pub signing_alg: SigningAlg,
 
     /// Argon2id memory cost in KiB.
-    #[arg(
-        long,
-        env = "AUTHD_ARGON2_MEMORY_KIB",
-        default_value_t = 19456,
-        global = true
-    )]
+    #[arg(long, env = "AUTHD_ARGON2_MEMORY_KIB", default_value_t = 19456, global = true,
+          value_parser = value_parser!(u32).range(8..))]
     pub argon2_memory_kib: u32,
 
     /// Argon2id iterations.
-    #[arg(
-        long,
-        env = "AUTHD_ARGON2_ITERATIONS",
-        default_value_t = 2,
-        global = true
-    )]
+    #[arg(long, env = "AUTHD_ARGON2_ITERATIONS", default_value_t = 2, global = true,
+          value_parser = value_parser!(u32).range(1..))]
     pub argon2_iterations: u32,
 
     /// Argon2id parallelism.
-    #[arg(
-        long,
-        env = "AUTHD_ARGON2_PARALLELISM",
-        default_value_t = 1,
-        global = true
-    )]
+    #[arg(long, env = "AUTHD_ARGON2_PARALLELISM", default_value_t = 1, global = true,
+          value_parser = value_parser!(u32).range(1..=255))]
     pub argon2_parallelism: u32,
 
     /// Password hashes computed at once (0 = number of cores).
@@ -99,8 +85,9 @@ pub struct GlobalArgs {
     )]
     pub password_concurrency: usize,
 
-    /// Database connections in the pool.
-    #[arg(long, env = "AUTHD_DB_POOL_SIZE", default_value_t = 10, global = true)]
+    /// Database connections in the pool (1 to 1000).
+    #[arg(long, env = "AUTHD_DB_POOL_SIZE", default_value_t = 10, global = true,
+          value_parser = value_parser!(u32).range(1..=1000))]
     pub db_pool_size: u32,
 
     /// HTTP worker threads (0 = number of cores).
@@ -111,7 +98,7 @@ pub struct GlobalArgs {
     /// database (created on first start, mode 0600); default: next to a
     /// SQLite database (`authd.db.key`), else `authd.key`.
     #[arg(long, env = "AUTHD_KEY_FILE", global = true)]
-    pub key_file: Option<std::path::PathBuf>,
+    pub key_file: Option<PathBuf>,
 
     /// The key-encryption key itself (base64 of 32 bytes), instead of a key
     /// file; prefer the environment variable to the flag.
@@ -119,13 +106,24 @@ pub struct GlobalArgs {
         long,
         env = "AUTHD_KEY_ENCRYPTION_KEY",
         global = true,
-        hide_env_values = true
+        hide_env_values = true,
+        value_parser = parse_kek
     )]
-    pub key_encryption_key: Option<String>,
+    pub key_encryption_key: Option<Secret>,
 
     /// Print exactly one JSON document on stdout (admin commands).
     #[arg(long, global = true)]
     pub json: bool,
+}
+
+fn parse_database_url(s: &str) -> Result<DatabaseUrl, String> {
+    DatabaseUrl::parse(s).map_err(|e| e.to_string())
+}
+
+/// Only wraps: checked in [`Settings::from_args`], because clap's error
+/// would echo the rejected value, a secret.
+fn parse_kek(s: &str) -> Result<Secret, String> {
+    Ok(Secret::new(s))
 }
 
 /// Validated settings.
@@ -152,27 +150,26 @@ pub struct Settings {
     /// HTTP workers (0 = cores).
     pub workers: usize,
     /// Where the key-encryption key lives.
-    pub key_file: std::path::PathBuf,
+    pub key_file: PathBuf,
     /// The key-encryption key given directly (base64), if any.
-    pub key_encryption_key: Option<crate::secret::Secret>,
+    pub key_encryption_key: Option<Secret>,
 }
 
-/// A setting with an invalid value; the message names the flag and variable.
+/// What the token issuer needs to know, fixed once the server is bound.
+#[derive(Debug, Clone)]
+pub struct IssuerSettings {
+    /// The `iss` claim and the base of every published URL.
+    pub issuer: String,
+    /// Access-token lifetime (s).
+    pub access_ttl: i64,
+    /// Refresh-token idle lifetime (s).
+    pub refresh_ttl: i64,
+}
+
+/// Settings whose values are valid one by one but not together.
 #[derive(Debug, thiserror::Error)]
-#[error("invalid setting {flag} ({env}): {reason}")]
-pub struct ConfigError {
-    flag: &'static str,
-    env: &'static str,
-    reason: String,
-}
-
-fn bad(flag: &'static str, env: &'static str, reason: impl Into<String>) -> ConfigError {
-    ConfigError {
-        flag,
-        env,
-        reason: reason.into(),
-    }
-}
+#[error("invalid setting {0}")]
+pub struct ConfigError(String);
 
 /// Checks an issuer: an absolute http(s) URL without query or fragment
 /// (RFC 8414 §2). Returns it without a trailing slash.
@@ -200,95 +197,55 @@ impl Settings {
         )
     }
 
-    /// Validates the raw arguments.
+    /// The issuer settings once the issuer URL is known.
+    pub fn issuer_settings(&self, issuer: String) -> IssuerSettings {
+        IssuerSettings {
+            issuer,
+            access_ttl: self.access_token_ttl,
+            refresh_ttl: self.refresh_token_ttl,
+        }
+    }
+
+    /// Checks what clap cannot check one value at a time, and fills in
+    /// defaults that depend on other settings.
     pub fn from_args(a: &GlobalArgs) -> Result<Settings, ConfigError> {
-        let database_url = DatabaseUrl::parse(&a.database_url)
-            .map_err(|e| bad("--database-url", "DATABASE_URL", e.to_string()))?;
-        let bind: SocketAddr = a.bind.parse().map_err(|_| {
-            bad(
-                "--bind",
-                "AUTHD_BIND",
-                format!("'{}' is not HOST:PORT with an IP address", a.bind),
-            )
-        })?;
-        let issuer = a
-            .issuer
-            .as_deref()
-            .map(check_issuer)
-            .transpose()
-            .map_err(|e| bad("--issuer", "AUTHD_ISSUER", e))?;
-        // Bounds keep arithmetic on timestamps far from overflow and catch
-        // typos such as a TTL given in milliseconds.
-        if !(1..=86_400).contains(&a.access_token_ttl) {
-            return Err(bad(
-                "--access-token-ttl",
-                "AUTHD_ACCESS_TOKEN_TTL",
-                "must be between 1 and 86400 seconds",
-            ));
-        }
-        if !(1..=31_536_000).contains(&a.refresh_token_ttl) {
-            return Err(bad(
-                "--refresh-token-ttl",
-                "AUTHD_REFRESH_TOKEN_TTL",
-                "must be between 1 and 31536000 seconds",
-            ));
-        }
-        let signing_alg = a
-            .signing_alg
-            .parse()
-            .map_err(|e: String| bad("--signing-alg", "AUTHD_SIGNING_ALG", e))?;
         let argon2 = Cost {
             m_kib: a.argon2_memory_kib,
             t: a.argon2_iterations,
             p: a.argon2_parallelism,
         };
         argon2::Params::new(argon2.m_kib, argon2.t, argon2.p, None).map_err(|e| {
-            bad(
-                "--argon2-*",
-                "AUTHD_ARGON2_*",
-                format!("invalid Argon2 parameters: {e}"),
-            )
+            ConfigError(format!(
+                "--argon2-* (AUTHD_ARGON2_*): invalid Argon2 parameters: {e}"
+            ))
         })?;
-        if a.db_pool_size == 0 || a.db_pool_size > 1000 {
-            return Err(bad(
-                "--db-pool-size",
-                "AUTHD_DB_POOL_SIZE",
-                "must be between 1 and 1000",
-            ));
+        if let Some(kek) = &a.key_encryption_key {
+            crate::keys::KeyVault::from_base64(kek.expose()).map_err(|e| {
+                ConfigError(format!(
+                    "--key-encryption-key (AUTHD_KEY_ENCRYPTION_KEY): {e}"
+                ))
+            })?;
         }
-        let key_file = match &a.key_file {
-            Some(path) => path.clone(),
-            None => match database_url.backend() {
-                crate::db::Backend::Sqlite => format!("{}.key", database_url.as_str()).into(),
-                crate::db::Backend::Postgres => "authd.key".into(),
-            },
-        };
-        let key_encryption_key = match a.key_encryption_key.as_deref() {
-            None => None,
-            Some(k) => {
-                crate::keys::KeyVault::from_base64(k).map_err(|e| {
-                    bad(
-                        "--key-encryption-key",
-                        "AUTHD_KEY_ENCRYPTION_KEY",
-                        e.to_string(),
-                    )
-                })?;
-                Some(crate::secret::Secret::new(k))
-            }
-        };
+        let key_file = a
+            .key_file
+            .clone()
+            .unwrap_or_else(|| match a.database_url.backend() {
+                Backend::Sqlite => format!("{}.key", a.database_url.as_str()).into(),
+                Backend::Postgres => "authd.key".into(),
+            });
         Ok(Settings {
-            key_file,
-            key_encryption_key,
-            database_url,
-            bind,
-            issuer,
+            database_url: a.database_url.clone(),
+            bind: a.bind,
+            issuer: a.issuer.clone(),
             access_token_ttl: a.access_token_ttl,
             refresh_token_ttl: a.refresh_token_ttl,
-            signing_alg,
+            signing_alg: a.signing_alg,
             argon2,
             password_concurrency: a.password_concurrency,
             db_pool_size: a.db_pool_size,
             workers: a.workers,
+            key_file,
+            key_encryption_key: a.key_encryption_key.clone(),
         })
     }
 }
@@ -304,10 +261,11 @@ mod tests {
         g: GlobalArgs,
     }
 
-    fn settings(args: &[&str]) -> Result<Settings, ConfigError> {
+    fn settings(args: &[&str]) -> Result<Settings, String> {
         let mut argv = vec!["t"];
         argv.extend_from_slice(args);
-        Settings::from_args(&T::parse_from(argv).g)
+        let parsed = T::try_parse_from(argv).map_err(|e| e.to_string())?;
+        Settings::from_args(&parsed.g).map_err(|e| e.to_string())
     }
 
     #[test]
@@ -320,12 +278,12 @@ mod tests {
 
     #[test]
     fn errors_name_the_setting() {
-        let e = settings(&["--bind", "localhost"]).unwrap_err().to_string();
-        assert!(e.contains("--bind") && e.contains("AUTHD_BIND"), "{e}");
-        let e = settings(&["--signing-alg", "HS256"])
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("AUTHD_SIGNING_ALG"), "{e}");
+        let e = settings(&["--bind", "localhost"]).unwrap_err();
+        assert!(e.contains("--bind"), "{e}");
+        let e = settings(&["--signing-alg", "HS256"]).unwrap_err();
+        assert!(e.contains("--signing-alg") && e.contains("ES256"), "{e}");
+        assert!(settings(&["--db-pool-size", "0"]).is_err());
+        assert!(settings(&["--refresh-token-ttl", "31536001"]).is_err());
         assert!(settings(&["--access-token-ttl", "0"]).is_err());
         assert!(settings(&["--issuer", "ftp://x"]).is_err());
         assert!(settings(&["--issuer", "https://x/?a=b"]).is_err());

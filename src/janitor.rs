@@ -1,8 +1,9 @@
 //! Periodic clean-up: rows that can no longer matter (expired refresh
-//! tokens and codes, revoked access-token ids past their expiry).
+//! tokens, revoked access-token ids past their expiry).
 
 use std::time::Duration;
 
+use crate::clock::Clock;
 use crate::db::{self, refresh_tokens, revoked_access_tokens, Db, DbError};
 
 /// How often the clean-up runs.
@@ -22,12 +23,13 @@ pub fn sweep(conn: &mut db::AnyConnection, now: i64) -> Result<usize, DbError> {
 }
 
 /// Runs [`sweep`] every [`INTERVAL`] on the current actix runtime.
-pub fn spawn(db: Db) -> actix_web::rt::task::JoinHandle<()> {
+pub fn spawn(db: Db, clock: Clock) -> actix_web::rt::task::JoinHandle<()> {
     actix_web::rt::spawn(async move {
         let mut tick = actix_web::rt::time::interval(INTERVAL);
         loop {
             tick.tick().await;
-            match db.run(|conn| sweep(conn, db::now())).await {
+            let now = clock.now();
+            match db.run(move |conn| sweep(conn, now)).await {
                 Ok(0) => {}
                 Ok(n) => log::info!("removed {n} expired token row(s)"),
                 Err(e) => log::warn!("clean-up failed: {e}"),

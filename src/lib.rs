@@ -1,16 +1,25 @@
 #![warn(missing_docs)]
 //! authd: an OAuth 2.0 authorization server issuing RFC 9068 JWT access
 //! tokens, and a verifier for the resource servers that receive them.
+//!
+//! Layers, from the wire down: `app` assembles the server from `oauth` and
+//! `web` (the handlers), which reach shared parts through `state`; below
+//! them `manage` (admin operations), then `db`, `keys`, `password`, and the
+//! plain building blocks (`clock`, `config`, `scope`, `grant_type`, `secret`).
 
-pub mod app; // builds and runs the HTTP server
+pub mod app; // assembles and runs the HTTP server
 pub mod cli; // the command line (serve, migrate, admin commands)
+pub mod clock; // the current time, passed in (settable in tests)
 pub mod config; // settings: flags, environment variables, defaults
 pub mod db; // storage over SQLite or PostgreSQL (diesel)
+pub mod grant_type; // the grant types a client may be registered for
 pub mod janitor; // periodic removal of expired token rows
 pub mod keys; // signing keys, rotation, the public JWK set
 pub mod manage; // users, roles and clients administration
-pub mod oauth; // the authorization-server protocol
+pub mod oauth; // the authorization-server protocol endpoints
 pub mod password; // Argon2id password hashing and policy
 pub mod resource; // for resource servers: token verifier and actix extractors
+pub mod scope; // scope syntax and the scope policy
 pub mod secret; // random secrets, their hashes, redacted Debug
-pub mod web; // non-protocol HTTP routes (health, console)
+pub mod state; // what handlers share: pool, hasher, keys, issuer, clock
+pub mod web; // HTTP routes outside the protocol (home page, health)

@@ -10,8 +10,10 @@ use rand::RngExt;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-/// A secret value; `Debug` and `Display` show `[redacted]`.
-#[derive(Clone, PartialEq, Eq)]
+/// A secret value; `Debug` shows `[redacted]`. No `Display` and no
+/// `PartialEq`: compare hashes with [`Secret::matches_hash`], in constant
+/// time.
+#[derive(Clone)]
 pub struct Secret(String);
 
 impl Secret {
@@ -76,7 +78,7 @@ mod tests {
         let a = Secret::generate();
         let b = Secret::generate();
         assert_eq!(URL_SAFE_NO_PAD.decode(a.expose()).unwrap().len(), 32);
-        assert_ne!(a, b);
+        assert_ne!(a.expose(), b.expose());
     }
 
     #[test]

@@ -3,7 +3,6 @@
 use clap::Subcommand;
 
 use super::{output, CliError, Ctx};
-use crate::db::now;
 use crate::manage::clients::{self, ClientView, NewClient};
 
 /// Client commands.
@@ -74,7 +73,7 @@ pub(super) fn run(cmd: ClientCmd, ctx: &mut Ctx) -> Result<(), CliError> {
                 audience,
                 owner_id: None,
             };
-            let created = clients::add(&mut ctx.conn, &new, now())?;
+            let created = clients::add(&mut ctx.conn, &new, ctx.clock.now())?;
             let c = &created.client;
             let mut json = serde_json::json!({
                 "client_id": c.client_id, "name": c.name,
@@ -97,7 +96,7 @@ pub(super) fn run(cmd: ClientCmd, ctx: &mut Ctx) -> Result<(), CliError> {
             output::print(ctx.json, &all, &text);
         }
         ClientCmd::RotateSecret { client_id } => {
-            let secret = clients::rotate_secret(&mut ctx.conn, &client_id, None, now())?;
+            let secret = clients::rotate_secret(&mut ctx.conn, &client_id, None, ctx.clock.now())?;
             let json = serde_json::json!({
                 "client_id": client_id, "client_secret": secret.expose(),
             });

@@ -4,7 +4,7 @@ use clap::Subcommand;
 use serde::Serialize;
 
 use super::{output, CliError, Ctx};
-use crate::db::{now, signing_keys};
+use crate::db::signing_keys;
 use crate::keys::{self, SigningAlg};
 
 /// Key commands.
@@ -16,8 +16,8 @@ pub enum KeysCmd {
     /// seconds and keeps publishing the old one while its tokens live.
     Rotate {
         /// Algorithm (default: --signing-alg / AUTHD_SIGNING_ALG).
-        #[arg(long)]
-        alg: Option<String>,
+        #[arg(long, value_enum)]
+        alg: Option<SigningAlg>,
     },
 }
 
@@ -31,7 +31,7 @@ struct KeyView {
 }
 
 pub(super) fn run(cmd: KeysCmd, ctx: &mut Ctx) -> Result<(), CliError> {
-    let t = now();
+    let t = ctx.clock.now();
     match cmd {
         KeysCmd::List => {
             let ttl = ctx.settings.access_token_ttl;
@@ -53,10 +53,7 @@ pub(super) fn run(cmd: KeysCmd, ctx: &mut Ctx) -> Result<(), CliError> {
             output::print(ctx.json, &views, &text);
         }
         KeysCmd::Rotate { alg } => {
-            let alg: SigningAlg = match alg {
-                Some(a) => a.parse().map_err(CliError)?,
-                None => ctx.settings.signing_alg,
-            };
+            let alg = alg.unwrap_or(ctx.settings.signing_alg);
             let vault = ctx.settings.key_vault(&mut ctx.conn)?;
             let row = keys::rotate(&mut ctx.conn, &vault, alg, t)?;
             let json = serde_json::json!({ "kid": row.kid, "alg": row.alg });

@@ -11,6 +11,7 @@ mod users;
 
 use clap::{Parser, Subcommand};
 
+use crate::clock::Clock;
 use crate::config::{GlobalArgs, Settings};
 use crate::db::{self, AnyConnection};
 
@@ -62,6 +63,8 @@ pub(crate) struct Ctx {
     pub settings: Settings,
     pub conn: AnyConnection,
     pub json: bool,
+    /// The time admin changes are stamped with.
+    pub clock: Clock,
 }
 
 impl Ctx {
@@ -72,6 +75,7 @@ impl Ctx {
             settings,
             conn,
             json,
+            clock: Clock::system(),
         })
     }
 }

@@ -3,7 +3,6 @@
 use clap::Subcommand;
 
 use super::{output, CliError, Ctx};
-use crate::db::now;
 use crate::manage::roles;
 
 /// Role commands.
@@ -24,7 +23,7 @@ pub enum RoleCmd {
 pub(super) fn run(cmd: RoleCmd, ctx: &mut Ctx) -> Result<(), CliError> {
     match cmd {
         RoleCmd::Add { name, scopes } => {
-            let role = roles::add(&mut ctx.conn, &name, &scopes, now())?;
+            let role = roles::add(&mut ctx.conn, &name, &scopes, ctx.clock.now())?;
             let text = format!(
                 "role '{}' created, grants: {}",
                 role.name,

@@ -3,7 +3,6 @@
 use clap::Subcommand;
 
 use super::{output, prompt, CliError, Ctx};
-use crate::db::now;
 use crate::manage::users::{self, UserView};
 use crate::manage::ManageError;
 use crate::password::Passwords;
@@ -86,7 +85,7 @@ pub(super) fn run(cmd: UserCmd, ctx: &mut Ctx) -> Result<(), CliError> {
             }
             let password = prompt::new_password(password_stdin)?;
             let hash = passwords(ctx)?.hash_blocking(password.expose())?;
-            let user = users::add(&mut ctx.conn, &username, &hash, &roles, now())?;
+            let user = users::add(&mut ctx.conn, &username, &hash, &roles, ctx.clock.now())?;
             let json = serde_json::json!({
                 "id": user.id, "username": user.username, "roles": user.roles,
             });
@@ -102,11 +101,11 @@ pub(super) fn run(cmd: UserCmd, ctx: &mut Ctx) -> Result<(), CliError> {
             output::print(ctx.json, &all, &text);
         }
         UserCmd::Disable { username } => {
-            let user = users::set_disabled(&mut ctx.conn, &username, true, now())?;
+            let user = users::set_disabled(&mut ctx.conn, &username, true, ctx.clock.now())?;
             output::print(ctx.json, &user, &format!("user '{username}' disabled"));
         }
         UserCmd::Enable { username } => {
-            let user = users::set_disabled(&mut ctx.conn, &username, false, now())?;
+            let user = users::set_disabled(&mut ctx.conn, &username, false, ctx.clock.now())?;
             output::print(ctx.json, &user, &format!("user '{username}' enabled"));
         }
         UserCmd::SetPassword {
@@ -116,7 +115,7 @@ pub(super) fn run(cmd: UserCmd, ctx: &mut Ctx) -> Result<(), CliError> {
             users::get(&mut ctx.conn, &username)?;
             let password = prompt::new_password(password_stdin)?;
             let hash = passwords(ctx)?.hash_blocking(password.expose())?;
-            let revoked = users::set_password(&mut ctx.conn, &username, &hash, now())?;
+            let revoked = users::set_password(&mut ctx.conn, &username, &hash, ctx.clock.now())?;
             let json = serde_json::json!({
                 "username": username, "refresh_tokens_revoked": revoked,
             });

@@ -147,7 +147,6 @@ pub type PooledConn = r2d2::PooledConnection<Manager>;
 #[derive(Clone)]
 pub struct Db {
     pool: r2d2::Pool<Manager>,
-    backend: Backend,
 }
 
 impl Db {
@@ -167,15 +166,7 @@ impl Db {
             .test_on_check_out(url.backend() == Backend::Postgres)
             .build(Manager { url: url.clone() })
             .map_err(|e| DbError::Pool(e.to_string()))?;
-        Ok(Db {
-            pool,
-            backend: url.backend(),
-        })
-    }
-
-    /// Which backend this pool talks to.
-    pub fn backend(&self) -> Backend {
-        self.backend
+        Ok(Db { pool })
     }
 
     /// Takes a connection, blocking until one is free.
@@ -244,14 +235,6 @@ where
             Err(e)
         }
     }
-}
-
-/// Seconds since the Unix epoch.
-pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 /// True when the error is a unique or primary-key violation.

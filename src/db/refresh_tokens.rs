@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use super::schema::refresh_tokens as rt;
 use super::AnyConnection;
 
-/// A stored refresh token. No `Debug` needed: it holds only a hash.
+/// A stored refresh token (only its hash: `Debug` shows no secret).
 #[derive(Queryable, Selectable, Insertable, Clone, Debug)]
 #[diesel(table_name = rt)]
 pub struct RefreshToken {
@@ -49,11 +49,24 @@ pub fn find(conn: &mut AnyConnection, hash: &str) -> QueryResult<Option<RefreshT
         .optional()
 }
 
-/// Marks the token used if, and only if, it is still live. The affected
-/// row count decides a race between concurrent refreshes: exactly one
-/// caller sees `true`.
-pub fn claim(conn: &mut AnyConnection, hash: &str, now: i64) -> QueryResult<bool> {
-    diesel::update(
+/// What [`claim`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// This caller marked it used.
+    Claimed,
+    /// Someone had used it already.
+    AlreadyUsed,
+    /// Revoked or expired.
+    Unusable,
+    /// No such token.
+    NotFound,
+}
+
+/// Marks the token used if, and only if, it is unused, unrevoked and
+/// unexpired. The affected row count decides a race between concurrent
+/// refreshes: exactly one caller gets [`Claim::Claimed`].
+pub fn claim(conn: &mut AnyConnection, hash: &str, now: i64) -> QueryResult<Claim> {
+    let n = diesel::update(
         rt::table
             .filter(rt::token_hash.eq(hash))
             .filter(rt::used_at.is_null())
@@ -61,8 +74,15 @@ pub fn claim(conn: &mut AnyConnection, hash: &str, now: i64) -> QueryResult<bool
             .filter(rt::expires_at.gt(now)),
     )
     .set(rt::used_at.eq(Some(now)))
-    .execute(conn)
-    .map(|n| n == 1)
+    .execute(conn)?;
+    if n == 1 {
+        return Ok(Claim::Claimed);
+    }
+    Ok(match find(conn, hash)? {
+        None => Claim::NotFound,
+        Some(row) if row.used_at.is_some() && row.revoked_at.is_none() => Claim::AlreadyUsed,
+        Some(_) => Claim::Unusable,
+    })
 }
 
 /// Revokes every token of a family (reuse detection, RFC 7009 revocation).

@@ -54,3 +54,12 @@ pub fn list(conn: &mut AnyConnection) -> QueryResult<BTreeMap<String, Vec<String
     }
     Ok(out)
 }
+
+/// Every scope some role grants, sorted (the metadata's `scopes_supported`).
+pub fn all_scopes(conn: &mut AnyConnection) -> QueryResult<Vec<String>> {
+    role_scopes::table
+        .select(role_scopes::scope)
+        .distinct()
+        .order(role_scopes::scope.asc())
+        .load(conn)
+}

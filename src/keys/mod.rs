@@ -31,13 +31,16 @@ use crate::secret::random_id;
 pub const PUBLISH_GRACE_SECS: i64 = 60;
 
 /// The JWS algorithms authd signs with: asymmetric only.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum SigningAlg {
     /// ECDSA P-256 with SHA-256 (default).
+    #[value(name = "ES256")]
     Es256,
     /// RSASSA-PKCS1-v1_5 with SHA-256, 2048-bit keys.
+    #[value(name = "RS256")]
     Rs256,
     /// Ed25519.
+    #[value(name = "EdDSA")]
     EdDsa,
 }
 

@@ -10,6 +10,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
 use serde::Serialize;
 
 use super::{alg_of, encoding_key, is_published, KeyError, KeyVault, SigningAlg};
+use crate::clock::Clock;
 use crate::db::{signing_keys, AnyConnection, Db};
 
 /// How often a running server rereads the keys (INTERFACE.md promises that
@@ -138,16 +139,18 @@ impl KeyRing {
         db: Db,
         vault: KeyVault,
         access_ttl: i64,
+        clock: Clock,
     ) -> actix_web::rt::task::JoinHandle<()> {
         let ring = self.clone();
         actix_web::rt::spawn(async move {
             let mut tick = actix_web::rt::time::interval(RELOAD_INTERVAL);
             loop {
                 tick.tick().await;
+                let now = clock.now();
                 let loaded = db
                     .run({
                         let vault = vault.clone();
-                        move |conn| KeySnapshot::load(conn, &vault, crate::db::now(), access_ttl)
+                        move |conn| KeySnapshot::load(conn, &vault, now, access_ttl)
                     })
                     .await;
                 match loaded {

@@ -5,8 +5,8 @@ use serde::Serialize;
 
 use super::{parse_scopes, ManageError};
 use crate::db::{clients, AnyConnection};
-use crate::oauth::grant_type::GrantType;
-use crate::oauth::scope;
+use crate::grant_type::GrantType;
+use crate::scope;
 use crate::secret::{random_id, Secret};
 
 /// What a new client asks for.

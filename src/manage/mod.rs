@@ -65,8 +65,6 @@ pub(crate) fn check_name(kind: &str, name: &str) -> Result<(), ManageError> {
 }
 
 /// Parses scope arguments, mapping bad syntax to [`ManageError::BadScope`].
-pub(crate) fn parse_scopes(
-    inputs: &[String],
-) -> Result<crate::oauth::scope::ScopeSet, ManageError> {
-    crate::oauth::scope::parse(inputs.iter().map(String::as_str)).map_err(ManageError::BadScope)
+pub(crate) fn parse_scopes(inputs: &[String]) -> Result<crate::scope::ScopeSet, ManageError> {
+    crate::scope::parse(inputs.iter().map(String::as_str)).map_err(ManageError::BadScope)
 }

@@ -16,9 +16,10 @@ use oxide_auth::primitives::registrar::{
 
 use super::error::OAuthError;
 use super::form::Form;
-use super::scope::{self, ScopeSet};
+use super::issuer::NO_REDIRECT;
 use crate::db::clients::{self, Client};
 use crate::db::AnyConnection;
+use crate::scope::{self, ScopeSet};
 use crate::secret::Secret;
 
 /// How the client presented itself.
@@ -102,18 +103,6 @@ impl ClientAuth {
     }
 }
 
-/// Reads a client-authenticated request about one `token` (revocation,
-/// introspection): the same client authentication as the token endpoint.
-pub async fn read_token_request(
-    req: &HttpRequest,
-    payload: actix_web::web::Payload,
-) -> Result<(ClientAuth, Secret), OAuthError> {
-    let form = Form::read(req, payload).await?;
-    let auth = ClientAuth::from_request(req, &form)?;
-    let token = Secret::new(form.require("token")?);
-    Ok((auth, token))
-}
-
 /// Parses `Basic base64(urlencode(id):urlencode(secret))` (RFC 6749 §2.3.1).
 fn parse_basic(value: &str) -> Result<(String, Secret), OAuthError> {
     let bad = || OAuthError::InvalidClient("malformed HTTP Basic credentials".into());
@@ -139,10 +128,6 @@ fn form_decode(s: &str) -> String {
         .map(|(_, v)| v.into_owned())
         .unwrap_or_default()
 }
-
-/// Marker for a grant without a redirect (password, client_credentials):
-/// oxide-auth's `PreGrant` always carries one.
-const NO_REDIRECT: &str = "urn:ietf:wg:oauth:2.0:oob";
 
 /// oxide-auth's `Registrar` over the database, for one request. It keeps
 /// the client it authenticated so callers need not load it again.
@@ -185,9 +170,9 @@ impl<'c> DbRegistrar<'c> {
                 .load(auth.client_id())
                 .ok()
                 .flatten()
-                .ok_or_else(|| OAuthError::Internal("authenticated client vanished".into())),
+                .ok_or_else(|| OAuthError::internal("authenticated client vanished")),
             Err(RegistrarError::PrimitiveError) => {
-                Err(OAuthError::Internal("client lookup failed".into()))
+                Err(OAuthError::internal("client lookup failed"))
             }
             Err(RegistrarError::Unspecified) => Err(OAuthError::InvalidClient(
                 "client authentication failed".into(),
@@ -212,7 +197,7 @@ impl<'c> DbRegistrar<'c> {
                 client_id: Cow::Borrowed(&client.client_id),
                 redirect_uri: None,
             })
-            .map_err(|_| OAuthError::Internal("client has no usable redirect".into()))?;
+            .map_err(|_| OAuthError::internal("client has no usable redirect"))?;
         let wanted = requested
             .map(|s| scope::join(s).parse::<Scope>())
             .transpose()

@@ -1,8 +1,11 @@
 //! OAuth errors and their RFC 6749 §5.2 responses: the only place that
 //! turns a protocol error into HTTP.
 
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
+use actix_web::middleware::Next;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
@@ -10,7 +13,10 @@ use crate::db::DbError;
 use crate::keys::KeyError;
 use crate::password::PasswordError;
 
-/// An error of the token, revocation or introspection endpoints.
+/// The cause of a server-side failure, kept for the log (never sent).
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
+
+/// An error of the token, revocation, introspection or metadata endpoints.
 #[derive(Debug, thiserror::Error)]
 pub enum OAuthError {
     /// Malformed request: missing, repeated or invalid parameter (§5.2).
@@ -31,9 +37,13 @@ pub enum OAuthError {
     /// The scope is invalid, unknown or exceeds what is allowed (§5.2).
     #[error("invalid_scope: {0}")]
     InvalidScope(String),
-    /// A fault of ours; logged, answered with a bare 500.
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// A dependency (the database) cannot serve now: 503, logged, and the
+    /// client may retry (the code is RFC 6749 §4.1.2.1's).
+    #[error("temporarily unavailable")]
+    Unavailable(#[source] Cause),
+    /// A fault of ours: logged with its cause, answered with a bare 500.
+    #[error("internal error")]
+    Internal(#[source] Cause),
 }
 
 impl OAuthError {
@@ -46,6 +56,7 @@ impl OAuthError {
             OAuthError::UnauthorizedClient(_) => "unauthorized_client",
             OAuthError::UnsupportedGrantType(_) => "unsupported_grant_type",
             OAuthError::InvalidScope(_) => "invalid_scope",
+            OAuthError::Unavailable(_) => "temporarily_unavailable",
             OAuthError::Internal(_) => "server_error",
         }
     }
@@ -58,8 +69,15 @@ impl OAuthError {
             | OAuthError::UnauthorizedClient(d)
             | OAuthError::UnsupportedGrantType(d)
             | OAuthError::InvalidScope(d) => d,
+            OAuthError::Unavailable(_) => "the service is temporarily unavailable, retry later",
             OAuthError::Internal(_) => "internal server error",
         }
+    }
+
+    /// An internal error from a message, for invariants that have no
+    /// error value of their own.
+    pub fn internal(msg: &str) -> OAuthError {
+        OAuthError::Internal(msg.to_string().into())
     }
 
     /// The one `invalid_grant` for every failed user login, so that unknown
@@ -67,29 +85,45 @@ impl OAuthError {
     pub fn bad_credentials() -> OAuthError {
         OAuthError::InvalidGrant("invalid username or password".into())
     }
+
+    /// The cause and its sources on one line, for the log.
+    pub fn chain(&self) -> String {
+        let mut out = self.to_string();
+        let mut next = std::error::Error::source(self);
+        while let Some(e) = next {
+            out.push_str(": ");
+            out.push_str(&e.to_string());
+            next = e.source();
+        }
+        out
+    }
 }
 
 impl From<DbError> for OAuthError {
     fn from(e: DbError) -> OAuthError {
-        OAuthError::Internal(e.to_string())
+        match e {
+            // No connection to be had: the database is down or saturated.
+            DbError::Pool(_) | DbError::Connect { .. } => OAuthError::Unavailable(e.into()),
+            _ => OAuthError::Internal(e.into()),
+        }
     }
 }
 
 impl From<diesel::result::Error> for OAuthError {
     fn from(e: diesel::result::Error) -> OAuthError {
-        OAuthError::Internal(e.to_string())
+        OAuthError::from(DbError::Query(e))
     }
 }
 
 impl From<KeyError> for OAuthError {
     fn from(e: KeyError) -> OAuthError {
-        OAuthError::Internal(e.to_string())
+        OAuthError::Internal(e.into())
     }
 }
 
 impl From<PasswordError> for OAuthError {
     fn from(e: PasswordError) -> OAuthError {
-        OAuthError::Internal(e.to_string())
+        OAuthError::Internal(e.into())
     }
 }
 
@@ -110,15 +144,15 @@ impl ResponseError for OAuthError {
     fn status_code(&self) -> StatusCode {
         match self {
             OAuthError::InvalidClient(_) => StatusCode::UNAUTHORIZED,
+            OAuthError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             OAuthError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         }
     }
 
+    /// The body and headers; the cause is logged by [`log_failures`], which
+    /// knows the endpoint.
     fn error_response(&self) -> HttpResponse {
-        if let OAuthError::Internal(detail) = self {
-            log::error!("token endpoint: {detail}");
-        }
         let mut res = HttpResponse::build(self.status_code()).json(Body {
             error: self.code(),
             error_description: self.description(),
@@ -129,9 +163,35 @@ impl ResponseError for OAuthError {
                 HeaderValue::from_static(r#"Basic realm="authd""#),
             );
         }
+        if matches!(self, OAuthError::Unavailable(_)) {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
         no_store(&mut res);
         res
     }
+}
+
+/// Middleware for the protocol routes: logs a 5xx answer's cause with the
+/// method and path that failed (the response itself carries no detail).
+pub async fn log_failures(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let res = next.call(req).await?;
+    if let Some(err) = res
+        .response()
+        .error()
+        .and_then(|e| e.as_error::<OAuthError>())
+    {
+        let (method, path) = (res.request().method(), res.request().path());
+        match err {
+            OAuthError::Internal(_) => log::error!("{method} {path}: {}", err.chain()),
+            OAuthError::Unavailable(_) => log::warn!("{method} {path}: {}", err.chain()),
+            _ => {}
+        }
+    }
+    Ok(res)
 }
 
 /// 405 with `Allow: POST` for the POST-only protocol endpoints.

@@ -2,20 +2,22 @@
 
 pub mod access_token; // the JWT claims; checking our own tokens
 pub mod client_auth; // client authentication and the oxide-auth Registrar
+pub mod context; // GrantCtx: what a protocol request may use
 pub mod error; // OAuthError -> RFC 6749 §5.2 responses (the only place)
 pub mod form; // form bodies with the protocol's parsing rules
-pub mod grant_type; // grant type names
 pub mod grants; // one module per grant type
 pub mod introspect; // POST /oauth/introspect (RFC 7662)
 pub mod issuer; // the oxide-auth Issuer: every token comes from here
 pub mod metadata; // RFC 8414 metadata and the JWKS
 pub mod revoke; // POST /oauth/revoke (RFC 7009)
-pub mod scope; // scope syntax and policy
+pub mod rotation; // refresh-token liveness, claim and reuse detection
 pub mod token; // POST /oauth/token
+pub mod token_request; // the shared start of revoke and introspect
 
 use actix_web::web;
 
-/// Registers the protocol endpoints.
+/// Registers the protocol endpoints. Wrap the app in
+/// [`error::log_failures`] so that their 5xx causes reach the log.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/oauth/token")

@@ -4,11 +4,10 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::access_token::verify_own;
-use super::client_auth::{read_token_request, DbRegistrar};
 use super::error::{no_store, OAuthError};
-use crate::app::AppState;
-use crate::db::{self, refresh_tokens, revoked_access_tokens};
+use super::token_request::{authenticated, TokenRequest};
+use crate::db::{self, refresh_tokens, revoked_access_tokens, AnyConnection};
+use crate::state::AppState;
 
 /// The handler.
 pub async fn revoke(
@@ -16,34 +15,29 @@ pub async fn revoke(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
-    let (auth, token) = read_token_request(&req, payload).await?;
-    let keys = state.keys.current();
-    let issuer = state.issuer.clone();
-    state
-        .db
-        .run(move |conn| {
-            let client = DbRegistrar::new(conn).authenticate(&auth)?;
-            let now = db::now();
-            if let Some(row) = refresh_tokens::find(conn, &token.hash())? {
-                if row.client_id == client.client_id {
-                    db::write_tx(conn, |conn| {
-                        refresh_tokens::revoke_family(conn, &row.family_id, now)
-                    })?;
-                }
-                return Ok::<_, OAuthError>(());
-            }
-            if let Some(claims) = verify_own(&keys, &issuer, token.expose()) {
-                if claims.client_id == client.client_id {
-                    db::write_tx(conn, |conn| {
-                        revoked_access_tokens::purge_expired(conn, now)?;
-                        revoked_access_tokens::insert(conn, &claims.jti, claims.exp)
-                    })?;
-                }
-            }
-            Ok(())
-        })
-        .await?;
+    authenticated(&req, payload, &state, revoke_token).await?;
     let mut res = HttpResponse::Ok().finish();
     no_store(&mut res);
     Ok(res)
+}
+
+fn revoke_token(conn: &mut AnyConnection, r: TokenRequest) -> Result<(), OAuthError> {
+    if let Some(row) = refresh_tokens::find(conn, &r.token.hash())? {
+        if row.client_id == r.client.client_id {
+            db::write_tx(conn, |conn| {
+                refresh_tokens::revoke_family(conn, &row.family_id, r.now)
+            })?;
+        }
+        return Ok(());
+    }
+    let claims = r
+        .ctx
+        .token_issuer(conn, r.now)
+        .live_access(r.token.expose())?;
+    if let Some(claims) = claims.filter(|c| c.client_id == r.client.client_id) {
+        db::write_tx(conn, |conn| {
+            revoked_access_tokens::insert(conn, &claims.jti, claims.exp)
+        })?;
+    }
+    Ok(())
 }

@@ -4,12 +4,13 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::client_auth::ClientAuth;
+use super::context::GrantCtx;
 use super::error::OAuthError;
 use super::form::Form;
 use super::grants;
-use super::scope::{self, ScopeSet};
-use crate::app::AppState;
+use crate::scope::{self, ScopeSet};
 use crate::secret::Secret;
+use crate::state::AppState;
 
 /// A token request, by grant type.
 #[derive(Debug)]
@@ -95,18 +96,19 @@ pub async fn token(
     let form = Form::read(&req, payload).await?;
     let grant = GrantRequest::from_form(&form)?;
     let client = ClientAuth::from_request(&req, &form)?;
+    let ctx = GrantCtx::from_state(&state);
     let issued = match grant {
         GrantRequest::Password {
             username,
             password,
             scope,
-        } => grants::password::run(&state, client, username, password, scope).await?,
+        } => grants::password::run(ctx, client, username, password, scope).await?,
         GrantRequest::RefreshToken {
             refresh_token,
             scope,
-        } => grants::refresh::run(&state, client, refresh_token, scope).await?,
+        } => grants::refresh::run(ctx, client, refresh_token, scope).await?,
         GrantRequest::ClientCredentials { scope } => {
-            grants::client_credentials::run(&state, client, scope).await?
+            grants::client_credentials::run(ctx, client, scope).await?
         }
         GrantRequest::AuthorizationCode { .. } => {
             return Err(OAuthError::UnsupportedGrantType(

@@ -5,7 +5,7 @@ use actix_web::http::header::ContentType;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 #[derive(Template)]
 #[template(path = "index.html")]
@@ -15,7 +15,7 @@ struct Index<'a> {
 
 pub(super) async fn home(state: web::Data<AppState>) -> HttpResponse {
     match (Index {
-        issuer: &state.issuer,
+        issuer: &state.issuer.issuer,
     })
     .render()
     {

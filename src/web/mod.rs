@@ -5,7 +5,7 @@ mod home;
 
 use actix_web::web;
 
-/// Registers every route of the server.
+/// Registers the home page and the health check.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(home::home))
         .route("/healthz", web::get().to(health::healthz));

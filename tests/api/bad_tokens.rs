@@ -33,7 +33,7 @@ async fn every_kind_of_bad_token_is_401() {
     header.typ = Some("at+jwt".into());
     header.kid = Some(kid.clone());
     let iss = authd.issuer.clone();
-    let now = authd::db::now();
+    let now = authd::clock::Clock::system().now();
 
     // Sanity: a token we forge with the real key and good claims passes,
     // so every rejection below is for the one thing changed.

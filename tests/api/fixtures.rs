@@ -21,7 +21,13 @@ pub fn conn(db: &TestDb) -> AnyConnection {
 
 /// Creates a role.
 pub fn role(db: &TestDb, name: &str, scopes: &str) {
-    roles::add(&mut conn(db), name, &[scopes.to_string()], db::now()).unwrap();
+    roles::add(
+        &mut conn(db),
+        name,
+        &[scopes.to_string()],
+        authd::clock::Clock::system().now(),
+    )
+    .unwrap();
 }
 
 /// Creates a user with roles; returns their id.
@@ -38,9 +44,15 @@ pub fn user(db: &TestDb, name: &str, password: &str, role_names: &[&str]) -> Str
     .hash_blocking(password)
     .unwrap();
     let role_names: Vec<String> = role_names.iter().map(|r| r.to_string()).collect();
-    users::add(&mut conn(db), name, &hash, &role_names, db::now())
-        .unwrap()
-        .id
+    users::add(
+        &mut conn(db),
+        name,
+        &hash,
+        &role_names,
+        authd::clock::Clock::system().now(),
+    )
+    .unwrap()
+    .id
 }
 
 /// A registered client.
@@ -69,7 +81,7 @@ pub fn client(
             audience: audience.map(str::to_string),
             owner_id: None,
         },
-        db::now(),
+        authd::clock::Clock::system().now(),
     )
     .unwrap();
     TestClient {

@@ -120,7 +120,7 @@ async fn disable_set_password_and_client_removal_end_tokens() {
     for db in backends() {
         let app = TestApp::spawn(&db).await;
         let c = standard(&db);
-        let now = authd::db::now;
+        let now = || authd::clock::Clock::system().now();
 
         let t = rt(&password_grant(&app, &c, &[]).await);
         authd::manage::users::set_disabled(&mut conn(&db), "alice", true, now()).unwrap();

@@ -119,7 +119,7 @@ pub(crate) fn sign(header: &Header, claims: &Value, key: &EncodingKey) -> String
 }
 
 pub(crate) fn good_claims(issuer: &str) -> Value {
-    let now = authd::db::now();
+    let now = authd::clock::Clock::system().now();
     json!({"iss": issuer, "sub": "u1", "aud": AUD, "exp": now + 300, "iat": now,
            "jti": "j1", "client_id": "c1", "scope": "posts:read posts:write posts:delete"})
 }

@@ -91,7 +91,7 @@ async fn every_error_of_the_table() {
             &mut fixtures::conn(&db),
             "dora",
             true,
-            authd::db::now(),
+            authd::clock::Clock::system().now(),
         )
         .unwrap();
         let disabled = post(

@@ -1,29 +1,22 @@
-//! The grant types: each authenticates the client, applies its rules, and
-//! issues through [`crate::oauth::issuer::TokenIssuer`].
+//! The grant types: each authenticates the client for its grant, applies
+//! its rules, and issues through [`crate::oauth::issuer::TokenIssuer`].
 
 pub mod client_credentials;
 pub mod password;
 pub mod refresh;
 
-use std::sync::Arc;
-
 use actix_web::HttpResponse;
-use chrono::Utc;
-use oxide_auth::endpoint::Issuer;
-use oxide_auth::primitives::grant::Grant;
+use oxide_auth::primitives::issuer::IssuedToken;
 use serde::Serialize;
 
+use super::client_auth::{ClientAuth, DbRegistrar};
 use super::error::{no_store, OAuthError};
-use super::grant_type::GrantType;
-use super::issuer::{extensions, IssuerConfig, TokenIssuer};
-use super::scope::{self, ScopeSet};
-use crate::app::AppState;
 use crate::db::clients::Client;
-use crate::db::AnyConnection;
-use crate::keys::KeySnapshot;
+use crate::grant_type::GrantType;
+use crate::scope::{self, ScopeSet};
 
 /// A successful token response (RFC 6749 §5.1).
-#[derive(Debug, Serialize)]
+#[derive(Serialize)]
 pub struct TokenResponse {
     /// The JWT.
     pub access_token: String,
@@ -38,14 +31,29 @@ pub struct TokenResponse {
     pub refresh_token: Option<String>,
 }
 
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("access_token", &"[redacted]")
+            .field("expires_in", &self.expires_in)
+            .field("scope", &self.scope)
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "[redacted]"),
+            )
+            .finish()
+    }
+}
+
 impl TokenResponse {
-    fn new(token: String, refresh: Option<String>, scope: &ScopeSet, expires_in: i64) -> Self {
+    /// The response for tokens the Issuer issued for `scope`.
+    pub fn new(issued: IssuedToken, scope: &ScopeSet, expires_in: i64) -> Self {
         TokenResponse {
-            access_token: token,
+            access_token: issued.token,
             token_type: "Bearer",
             expires_in,
             scope: scope::join(scope),
-            refresh_token: refresh,
+            refresh_token: issued.refresh,
         }
     }
 
@@ -57,99 +65,26 @@ impl TokenResponse {
     }
 }
 
-/// `unauthorized_client` unless the client is registered for `grant`.
-pub(crate) fn require_grant(client: &Client, grant: GrantType) -> Result<(), OAuthError> {
-    if client.allows_grant(grant.as_str()) {
-        Ok(())
-    } else {
-        Err(OAuthError::UnauthorizedClient(format!(
+/// Authenticates the client and checks that it may use `grant`: the one
+/// place every grant starts. Failing authentication is `invalid_client`;
+/// a grant the client is not registered for is `unauthorized_client`.
+pub(crate) fn authenticate_for(
+    registrar: &DbRegistrar,
+    auth: &ClientAuth,
+    grant: GrantType,
+) -> Result<Client, OAuthError> {
+    let client = registrar.authenticate(auth)?;
+    if !client.allows_grant(grant.as_str()) {
+        return Err(OAuthError::UnauthorizedClient(format!(
             "this client may not use the {grant} grant"
-        )))
+        )));
     }
-}
-
-/// What a grant needs from the server, moved into its blocking closure:
-/// the settings and the keys in force when the request arrived.
-pub(crate) struct GrantCtx {
-    state: AppState,
-    keys: Arc<KeySnapshot>,
-}
-
-impl GrantCtx {
-    pub(crate) fn new(state: &AppState) -> GrantCtx {
-        GrantCtx {
-            keys: state.keys.current(),
-            state: state.clone(),
-        }
+    // A public client cannot authenticate, so it cannot act for itself
+    // (RFC 6749 §4.4).
+    if grant == GrantType::ClientCredentials && client.is_public() {
+        return Err(OAuthError::UnauthorizedClient(
+            "client_credentials needs a confidential client".into(),
+        ));
     }
-
-    /// The oxide-auth grant of `scope` to `owner` through `client`; its
-    /// `until` is a placeholder, the Issuer sets lifetimes.
-    pub(crate) fn grant(
-        &self,
-        owner: &str,
-        client: &Client,
-        scope: &ScopeSet,
-        with_refresh: bool,
-    ) -> Result<Grant, OAuthError> {
-        let audience = client.audience.as_deref().unwrap_or(&self.state.issuer);
-        Ok(Grant {
-            owner_id: owner.to_string(),
-            client_id: client.client_id.clone(),
-            scope: scope::join(scope)
-                .parse()
-                .map_err(|_| OAuthError::Internal("scope does not convert".into()))?,
-            redirect_uri: url::Url::parse("urn:ietf:wg:oauth:2.0:oob").expect("static URL parses"),
-            until: Utc::now(),
-            extensions: extensions(audience, with_refresh),
-        })
-    }
-
-    fn issuer<'c>(&'c self, conn: &'c mut AnyConnection, now: i64) -> TokenIssuer<'c, 'c> {
-        TokenIssuer::new(
-            conn,
-            IssuerConfig {
-                keys: &self.keys,
-                issuer: &self.state.issuer,
-                access_ttl: self.state.settings.access_token_ttl,
-                refresh_ttl: self.state.settings.refresh_token_ttl,
-                now,
-            },
-        )
-    }
-
-    /// Issues through the Issuer (a new refresh-token family if asked).
-    pub(crate) fn issue(
-        &self,
-        conn: &mut AnyConnection,
-        now: i64,
-        grant: Grant,
-        scope: &ScopeSet,
-    ) -> Result<TokenResponse, OAuthError> {
-        let mut issuer = self.issuer(conn, now);
-        match issuer.issue(grant) {
-            Ok(t) => Ok(TokenResponse::new(t.token, t.refresh, scope, self.ttl())),
-            Err(()) => Err(issuer.take_error()),
-        }
-    }
-
-    /// Rotates `presented` and issues through the Issuer.
-    pub(crate) fn refresh(
-        &self,
-        conn: &mut AnyConnection,
-        now: i64,
-        presented: &str,
-        grant: Grant,
-        scope: &ScopeSet,
-    ) -> Result<TokenResponse, OAuthError> {
-        let mut issuer = self.issuer(conn, now);
-        match issuer.refresh(presented, grant) {
-            Ok(t) => Ok(TokenResponse::new(t.token, t.refresh, scope, self.ttl())),
-            Err(()) => Err(issuer.take_error()),
-        }
-    }
-
-    fn ttl(&self) -> i64 {
-        self.state.settings.access_token_ttl
-    }
+    Ok(client)
 }

@@ -1,111 +1,90 @@
 //! The refresh token grant (RFC 6749 §6) with rotation and reuse detection
 //! (RFC 9700 §4.14.2): every use returns a new token and retires the old;
-//! presenting a retired token revokes its whole family.
+//! presenting a retired token revokes its whole family. The rules
+//! themselves live in [`crate::oauth::rotation`].
 
-use super::{require_grant, GrantCtx, TokenResponse};
-use crate::app::AppState;
-use crate::db::refresh_tokens::{self, RefreshToken};
-use crate::db::{self, users, AnyConnection};
+use super::{authenticate_for, TokenResponse};
+use crate::db::clients::Client;
+use crate::db::refresh_tokens::RefreshToken;
+use crate::db::users::{self, User};
+use crate::db::{self, AnyConnection};
+use crate::grant_type::GrantType;
 use crate::oauth::client_auth::{ClientAuth, DbRegistrar};
+use crate::oauth::context::GrantCtx;
 use crate::oauth::error::OAuthError;
-use crate::oauth::grant_type::GrantType;
-use crate::oauth::scope::{self, ScopeSet};
+use crate::oauth::rotation::{self, Presented};
+use crate::scope::{self, RefreshScopeError, ScopeSet};
 use crate::secret::Secret;
 
 fn invalid() -> OAuthError {
     OAuthError::InvalidGrant("refresh token is invalid, expired or revoked".into())
 }
 
-/// Revokes the family in its own committed transaction, so the revocation
-/// stands although the request fails.
-fn revoke_family(conn: &mut AnyConnection, row: &RefreshToken, now: i64) -> Result<(), OAuthError> {
-    let n = db::write_tx(conn, |conn| {
-        refresh_tokens::revoke_family(conn, &row.family_id, now)
-    })?;
-    log::warn!(
-        "refresh token reuse detected (client {}, user {}): revoked {n} token(s) of its family",
-        row.client_id,
-        row.user_id
-    );
-    Ok(())
-}
-
 /// Runs the grant.
 pub async fn run(
-    state: &AppState,
+    ctx: GrantCtx,
     auth: ClientAuth,
     presented: Secret,
     requested: Option<ScopeSet>,
 ) -> Result<TokenResponse, OAuthError> {
-    let ctx = GrantCtx::new(state);
-    state
-        .db
+    ctx.db
+        .clone()
         .run(move |conn| {
-            let now = db::now();
-            let registrar = DbRegistrar::new(conn);
-            let client = registrar.authenticate(&auth)?;
-            require_grant(&client, GrantType::RefreshToken)?;
-            drop(registrar);
-
-            let row = refresh_tokens::find(conn, &presented.hash())?.ok_or_else(invalid)?;
-            // A token works only for the client it was issued to (§6);
-            // another client presenting it proves nothing about reuse.
-            if row.client_id != client.client_id {
-                return Err(invalid());
-            }
-            if row.revoked_at.is_some() {
-                return Err(invalid());
-            }
-            if row.used_at.is_some() {
-                revoke_family(conn, &row, now)?;
-                return Err(invalid());
-            }
-            if row.expires_at <= now {
-                return Err(invalid());
-            }
-            let user = users::by_id(conn, &row.user_id)?.ok_or_else(invalid)?;
-            if user.disabled || row.issued_at < user.tokens_valid_after {
-                return Err(invalid());
-            }
-
-            // Scope: within the original grant (§6), and still within what
-            // the client and the user's roles allow today.
-            let original = scope::parse([row.scope.as_str()]).unwrap_or_default();
-            let wanted = match &requested {
-                Some(req) if !req.is_subset(&original) => {
-                    return Err(OAuthError::InvalidScope(
-                        "the requested scope exceeds the original grant".into(),
-                    ))
-                }
-                Some(req) => req.clone(),
-                None => original,
-            };
-            let client_scopes = scope::parse([client.scopes.as_str()]).unwrap_or_default();
-            let user_scopes = users::scopes_of(conn, &user.id)?;
-            let granted: ScopeSet = wanted
-                .intersection(&client_scopes)
-                .filter(|s| user_scopes.contains(*s))
-                .cloned()
-                .collect();
-            if granted.is_empty() {
-                return Err(OAuthError::InvalidScope(
-                    "none of the requested scopes is still granted".into(),
-                ));
-            }
-
-            let grant = ctx.grant(&user.id, &client, &granted, true)?;
-            let rotated = db::write_tx(conn, |conn| {
-                ctx.refresh(conn, now, presented.expose(), grant, &granted)
-            });
-            match rotated {
-                // Lost the race for the claim: someone used it first, which
-                // is reuse as far as this request can tell.
-                Err(OAuthError::InvalidGrant(_)) => {
-                    revoke_family(conn, &row, now)?;
-                    Err(invalid())
-                }
-                other => other,
-            }
+            let now = ctx.clock.now();
+            let client = authenticate_for(&DbRegistrar::new(conn), &auth, GrantType::RefreshToken)?;
+            let answer = db::write_tx(conn, |conn| {
+                rotate(conn, &ctx, now, &client, &presented, requested.as_ref())
+            })?;
+            answer
         })
         .await
+}
+
+/// Claims the presented token and issues its successor. The outer `Err`
+/// rolls the transaction back (the claim with it); the inner one is an
+/// answer that commits, so that a reuse's family revocation stands
+/// although the request fails.
+fn rotate(
+    conn: &mut AnyConnection,
+    ctx: &GrantCtx,
+    now: i64,
+    client: &Client,
+    presented: &Secret,
+    requested: Option<&ScopeSet>,
+) -> Result<Result<TokenResponse, OAuthError>, OAuthError> {
+    let (claimed, user) = match rotation::present(conn, presented, &client.client_id, now)? {
+        Presented::Claimed { token, user } => (token, user),
+        Presented::Reused(_) | Presented::Invalid => return Ok(Err(invalid())),
+    };
+    let granted = narrow_scope(conn, &claimed, &user, client, requested)?;
+    let grant = ctx.grant(&user.id, client, &granted, true, now)?;
+    let issued = ctx.token_issuer(conn, now).rotate(&claimed, &grant)?;
+    Ok(Ok(TokenResponse::new(
+        issued,
+        &granted,
+        ctx.issuer.access_ttl,
+    )))
+}
+
+/// Within the original grant (§6), and still within what the client and
+/// the user's roles allow today.
+fn narrow_scope(
+    conn: &mut AnyConnection,
+    claimed: &RefreshToken,
+    user: &User,
+    client: &Client,
+    requested: Option<&ScopeSet>,
+) -> Result<ScopeSet, OAuthError> {
+    let original = scope::parse([claimed.scope.as_str()]).unwrap_or_default();
+    let registered = scope::parse([client.scopes.as_str()]).unwrap_or_default();
+    let user_scopes = users::scopes_of(conn, &user.id)?;
+    scope::for_refresh(&original, requested, &registered, &user_scopes).map_err(|e| {
+        OAuthError::InvalidScope(
+            match e {
+                RefreshScopeError::ExceedsGrant => "the requested scope exceeds the original grant",
+                RefreshScopeError::NoneLeft => "none of the requested scopes is still granted",
+            }
+            .into(),
+        )
+    })
 }

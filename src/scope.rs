@@ -57,6 +57,41 @@ pub fn for_user(granted: &ScopeSet, user_scopes: &ScopeSet) -> Option<ScopeSet> 
     (!left.is_empty()).then_some(left)
 }
 
+/// Why a refresh cannot have the scope it asks for.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RefreshScopeError {
+    /// The request exceeds the original grant (RFC 6749 §6).
+    ExceedsGrant,
+    /// Nothing asked for is still allowed by the client and the user's roles.
+    NoneLeft,
+}
+
+/// The scope of a refresh: the requested one (which may only narrow the
+/// original grant) or the original, and of that only what the client and
+/// the user's roles still allow today.
+pub fn for_refresh(
+    original: &ScopeSet,
+    requested: Option<&ScopeSet>,
+    client: &ScopeSet,
+    user: &ScopeSet,
+) -> Result<ScopeSet, RefreshScopeError> {
+    let wanted = match requested {
+        Some(req) if !req.is_subset(original) => return Err(RefreshScopeError::ExceedsGrant),
+        Some(req) => req,
+        None => original,
+    };
+    let left: ScopeSet = wanted
+        .iter()
+        .filter(|s| client.contains(*s) && user.contains(*s))
+        .cloned()
+        .collect();
+    if left.is_empty() {
+        Err(RefreshScopeError::NoneLeft)
+    } else {
+        Ok(left)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,6 +112,32 @@ mod tests {
     fn user_policy() {
         assert_eq!(for_user(&set("a b"), &set("b c")), Some(set("b")));
         assert_eq!(for_user(&set("a"), &set("b")), None);
+    }
+
+    #[test]
+    fn refresh_policy() {
+        let all = set("a b c");
+        assert_eq!(
+            for_refresh(&set("a b"), None, &all, &all).unwrap(),
+            set("a b")
+        );
+        assert_eq!(
+            for_refresh(&set("a b"), Some(&set("b")), &all, &all).unwrap(),
+            set("b")
+        );
+        assert_eq!(
+            for_refresh(&set("a"), Some(&set("a b")), &all, &all),
+            Err(RefreshScopeError::ExceedsGrant)
+        );
+        // A role or client scope taken away since the grant is gone.
+        assert_eq!(
+            for_refresh(&set("a b"), None, &set("a"), &all).unwrap(),
+            set("a")
+        );
+        assert_eq!(
+            for_refresh(&set("a"), None, &all, &set("b")),
+            Err(RefreshScopeError::NoneLeft)
+        );
     }
 
     #[test]

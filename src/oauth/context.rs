@@ -1,0 +1,77 @@
+//! What a grant or a token handler needs, and nothing more: the pool, the
+//! password hasher, the issuer settings, the keys in force when the
+//! request arrived, and the clock. Handlers build it from the shared state;
+//! grants never see the rest of the server.
+
+use std::sync::Arc;
+
+use oxide_auth::primitives::grant::Grant;
+
+use super::error::OAuthError;
+use super::issuer::{extensions, no_redirect, TokenIssuer};
+use crate::clock::Clock;
+use crate::config::IssuerSettings;
+use crate::db::clients::Client;
+use crate::db::{AnyConnection, Db};
+use crate::keys::KeySnapshot;
+use crate::password::Passwords;
+use crate::scope::{self, ScopeSet};
+use crate::state::AppState;
+
+/// The narrow context of one protocol request; cheap to clone into the
+/// blocking closure that does its storage work.
+#[derive(Clone)]
+pub struct GrantCtx {
+    /// Connection pool.
+    pub db: Db,
+    /// Password hashing within its concurrency limit.
+    pub passwords: Passwords,
+    /// The issuer URL and token lifetimes.
+    pub issuer: Arc<IssuerSettings>,
+    /// The keys in force when the request arrived.
+    pub keys: Arc<KeySnapshot>,
+    /// The time every token rule reads.
+    pub clock: Clock,
+}
+
+impl GrantCtx {
+    /// The parts of the shared state a protocol request uses.
+    pub fn from_state(state: &AppState) -> GrantCtx {
+        GrantCtx {
+            db: state.db.clone(),
+            passwords: state.passwords.clone(),
+            issuer: state.issuer.clone(),
+            keys: state.keys.current(),
+            clock: state.clock.clone(),
+        }
+    }
+
+    /// The issuer writing through `conn` (so inside the caller's
+    /// transaction) at time `now`.
+    pub fn token_issuer<'c>(&'c self, conn: &'c mut AnyConnection, now: i64) -> TokenIssuer<'c> {
+        TokenIssuer::new(conn, &self.keys, &self.issuer, now)
+    }
+
+    /// The oxide-auth grant of `scope` to `owner` through `client`. Its
+    /// `until` is only a placeholder: the Issuer sets lifetimes.
+    pub fn grant(
+        &self,
+        owner: &str,
+        client: &Client,
+        scope: &ScopeSet,
+        with_refresh: bool,
+        now: i64,
+    ) -> Result<Grant, OAuthError> {
+        let audience = client.audience.as_deref().unwrap_or(&self.issuer.issuer);
+        Ok(Grant {
+            owner_id: owner.to_string(),
+            client_id: client.client_id.clone(),
+            scope: scope::join(scope)
+                .parse()
+                .map_err(|_| OAuthError::internal("a valid scope set did not convert"))?,
+            redirect_uri: no_redirect(),
+            until: chrono::DateTime::from_timestamp(now, 0).unwrap_or_default(),
+            extensions: extensions(audience, with_refresh),
+        })
+    }
+}

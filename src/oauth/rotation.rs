@@ -1,0 +1,114 @@
+//! The refresh-token rules, stated once: when a stored token is live, and
+//! how presenting one claims it, with reuse detection (RFC 6749 §6,
+//! RFC 9700 §4.14.2). The refresh grant, introspection and the Issuer all
+//! go through here.
+
+use crate::db::refresh_tokens::{self, Claim, RefreshToken};
+use crate::db::users::{self, User};
+use crate::db::AnyConnection;
+use crate::secret::Secret;
+
+/// Where a stored refresh token stands.
+pub enum RefreshState {
+    /// Usable, by this (enabled) user.
+    Live(User),
+    /// Already exchanged: presenting it again is reuse.
+    Used,
+    /// Revoked, expired, or its user is gone, disabled or has a new
+    /// password since it was issued.
+    Dead,
+}
+
+/// The rule: not revoked, not yet used, not expired, and its user still
+/// accepts tokens issued at that time.
+pub fn state(
+    conn: &mut AnyConnection,
+    row: &RefreshToken,
+    now: i64,
+) -> diesel::QueryResult<RefreshState> {
+    if row.revoked_at.is_some() {
+        return Ok(RefreshState::Dead);
+    }
+    if row.used_at.is_some() {
+        return Ok(RefreshState::Used);
+    }
+    if row.expires_at <= now {
+        return Ok(RefreshState::Dead);
+    }
+    Ok(match users::by_id(conn, &row.user_id)? {
+        Some(u) if !u.disabled && row.issued_at >= u.tokens_valid_after => RefreshState::Live(u),
+        _ => RefreshState::Dead,
+    })
+}
+
+/// The live token behind `presented`, with its user; `None` otherwise.
+pub fn live(
+    conn: &mut AnyConnection,
+    presented: &Secret,
+    now: i64,
+) -> diesel::QueryResult<Option<(RefreshToken, User)>> {
+    let Some(row) = refresh_tokens::find(conn, &presented.hash())? else {
+        return Ok(None);
+    };
+    Ok(match state(conn, &row, now)? {
+        RefreshState::Live(user) => Some((row, user)),
+        _ => None,
+    })
+}
+
+/// What presenting a refresh token did.
+pub enum Presented {
+    /// It was live and is now used: the caller issues its successor.
+    Claimed {
+        /// The token as stored.
+        token: RefreshToken,
+        /// Its user.
+        user: User,
+    },
+    /// It had been used before: its whole family is now revoked. The
+    /// caller must commit that and answer `invalid_grant`.
+    Reused(RefreshToken),
+    /// Unknown, another client's, revoked or expired.
+    Invalid,
+}
+
+/// Claims `presented` for `client_id` inside the caller's write
+/// transaction. The conditional UPDATE in [`refresh_tokens::claim`]
+/// decides a race between two presentations: exactly one claims it, the
+/// other sees it used, which is reuse.
+pub fn present(
+    conn: &mut AnyConnection,
+    presented: &Secret,
+    client_id: &str,
+    now: i64,
+) -> diesel::QueryResult<Presented> {
+    let hash = presented.hash();
+    let Some(row) = refresh_tokens::find(conn, &hash)? else {
+        return Ok(Presented::Invalid);
+    };
+    // A token works only for the client it was issued to (§6); another
+    // client presenting it proves nothing about reuse.
+    if row.client_id != client_id {
+        return Ok(Presented::Invalid);
+    }
+    let user = match state(conn, &row, now)? {
+        RefreshState::Live(user) => user,
+        RefreshState::Used => return reused(conn, row, now),
+        RefreshState::Dead => return Ok(Presented::Invalid),
+    };
+    match refresh_tokens::claim(conn, &hash, now)? {
+        Claim::Claimed => Ok(Presented::Claimed { token: row, user }),
+        Claim::AlreadyUsed => reused(conn, row, now),
+        Claim::Unusable | Claim::NotFound => Ok(Presented::Invalid),
+    }
+}
+
+fn reused(conn: &mut AnyConnection, row: RefreshToken, now: i64) -> diesel::QueryResult<Presented> {
+    let n = refresh_tokens::revoke_family(conn, &row.family_id, now)?;
+    log::warn!(
+        "refresh token reuse detected (client {}, user {}): revoked {n} token(s) of its family",
+        row.client_id,
+        row.user_id
+    );
+    Ok(Presented::Reused(row))
+}

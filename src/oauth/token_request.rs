@@ -1,0 +1,58 @@
+//! The shared start of `/oauth/revoke` and `/oauth/introspect`: a form
+//! naming one `token`, from a client authenticated exactly as at the token
+//! endpoint (RFC 7009 §2.1, RFC 7662 §2.1).
+
+use actix_web::{web, HttpRequest};
+
+use super::client_auth::{ClientAuth, DbRegistrar};
+use super::context::GrantCtx;
+use super::error::OAuthError;
+use super::form::Form;
+use crate::db::clients::Client;
+use crate::db::AnyConnection;
+use crate::secret::Secret;
+use crate::state::AppState;
+
+/// An authenticated request about one token.
+pub struct TokenRequest {
+    /// The client that asks.
+    pub client: Client,
+    /// The token it asks about.
+    pub token: Secret,
+    /// What the handler may use.
+    pub ctx: GrantCtx,
+    /// The time of the request.
+    pub now: i64,
+}
+
+/// Reads the form, then, off the workers, authenticates the client and
+/// runs `f` with the request on the same connection.
+pub async fn authenticated<T, F>(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+    f: F,
+) -> Result<T, OAuthError>
+where
+    F: FnOnce(&mut AnyConnection, TokenRequest) -> Result<T, OAuthError> + Send + 'static,
+    T: Send + 'static,
+{
+    let form = Form::read(req, payload).await?;
+    let auth = ClientAuth::from_request(req, &form)?;
+    let token = Secret::new(form.require("token")?);
+    let ctx = GrantCtx::from_state(state);
+    state
+        .db
+        .run(move |conn| {
+            let client = DbRegistrar::new(conn).authenticate(&auth)?;
+            let now = ctx.clock.now();
+            let request = TokenRequest {
+                client,
+                token,
+                ctx,
+                now,
+            };
+            f(conn, request)
+        })
+        .await
+}

@@ -1,0 +1,26 @@
+//! What the running server shares with its handlers, built once by
+//! [`crate::app`] and cloned into every worker. It holds only lower-layer
+//! parts, so handlers depend on it and never on the assembly.
+
+use std::sync::Arc;
+
+use crate::clock::Clock;
+use crate::config::IssuerSettings;
+use crate::db::Db;
+use crate::keys::KeyRing;
+use crate::password::Passwords;
+
+/// Shared state of the running server, cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// Connection pool.
+    pub db: Db,
+    /// Password hashing with its concurrency limit.
+    pub passwords: Passwords,
+    /// The issuer URL and token lifetimes in force.
+    pub issuer: Arc<IssuerSettings>,
+    /// Signing and published keys, reloaded in the background.
+    pub keys: KeyRing,
+    /// The time every token rule reads.
+    pub clock: Clock,
+}
