@@ -213,7 +213,7 @@ fn on_terminal(db: &TestDb, args: &str, lines: &[&str]) -> (bool, String) {
             "/dev/null",
         ])
         .env("DATABASE_URL", db.url())
-        .env("AUTHD_ARGON2_MEMORY_KIB", "64")
+        .envs(crate::helpers::cheap_argon2_env())
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

@@ -4,12 +4,12 @@
 use authd::db::{self, AnyConnection};
 use authd::manage::clients::NewClient;
 use authd::manage::{clients, roles, users};
-use authd::password::{Cost, Passwords};
+use authd::password::Passwords;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{DecodingKey, Validation};
 use serde_json::Value;
 
-use crate::helpers::{TestApp, TestDb};
+use crate::helpers::{TestApp, TestDb, CHEAP_ARGON2};
 
 /// A direct connection to the test database.
 pub fn conn(db: &TestDb) -> AnyConnection {
@@ -30,19 +30,17 @@ pub fn role(db: &TestDb, name: &str, scopes: &str) {
     .unwrap();
 }
 
+/// A password hash at [`CHEAP_ARGON2`] cost.
+pub fn hash_password(password: &str) -> String {
+    Passwords::new(CHEAP_ARGON2, 1)
+        .unwrap()
+        .hash_blocking(password)
+        .unwrap()
+}
+
 /// Creates a user with roles; returns their id.
 pub fn user(db: &TestDb, name: &str, password: &str, role_names: &[&str]) -> String {
-    let hash = Passwords::new(
-        Cost {
-            m_kib: 64,
-            t: 1,
-            p: 1,
-        },
-        1,
-    )
-    .unwrap()
-    .hash_blocking(password)
-    .unwrap();
+    let hash = hash_password(password);
     let role_names: Vec<String> = role_names.iter().map(|r| r.to_string()).collect();
     users::add(
         &mut conn(db),

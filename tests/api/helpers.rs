@@ -7,6 +7,7 @@ use std::process::{Command, Output, Stdio};
 use authd::app::Application;
 use authd::cli::Cli;
 use authd::config::Settings;
+use authd::password::Cost;
 use clap::Parser;
 use diesel::{Connection, PgConnection, RunQueryDsl};
 
@@ -116,10 +117,45 @@ pub fn backends() -> Vec<TestDb> {
     dbs
 }
 
-/// Settings as the binary would parse them, with cheap Argon2 parameters
-/// (tests measure behaviour, not cost) and a free port.
+/// Argon2 parameters for every test: tests measure behaviour, not cost.
+pub const CHEAP_ARGON2: Cost = Cost {
+    m_kib: 64,
+    t: 1,
+    p: 1,
+};
+
+/// [`CHEAP_ARGON2`] as (flag, environment variable, value).
+fn cheap_argon2() -> [(&'static str, &'static str, String); 3] {
+    let c = CHEAP_ARGON2;
+    [
+        ("--argon2-memory-kib", "AUTHD_ARGON2_MEMORY_KIB", c.m_kib),
+        ("--argon2-iterations", "AUTHD_ARGON2_ITERATIONS", c.t),
+        ("--argon2-parallelism", "AUTHD_ARGON2_PARALLELISM", c.p),
+    ]
+    .map(|(flag, var, v)| (flag, var, v.to_string()))
+}
+
+/// [`CHEAP_ARGON2`] as command-line flags.
+pub fn cheap_argon2_args() -> Vec<String> {
+    cheap_argon2()
+        .into_iter()
+        .flat_map(|(flag, _, v)| [flag.to_string(), v])
+        .collect()
+}
+
+/// [`CHEAP_ARGON2`] as environment variables.
+pub fn cheap_argon2_env() -> Vec<(&'static str, String)> {
+    cheap_argon2()
+        .into_iter()
+        .map(|(_, var, v)| (var, v))
+        .collect()
+}
+
+/// Settings as the binary would parse them, with [`CHEAP_ARGON2`] and a
+/// free port.
 pub fn settings(db: &TestDb, extra: &[&str]) -> Settings {
     let key_file = db.key_file().display().to_string();
+    let argon2 = cheap_argon2_args();
     let mut argv = vec![
         "authd",
         "--key-file",
@@ -128,11 +164,8 @@ pub fn settings(db: &TestDb, extra: &[&str]) -> Settings {
         db.url(),
         "--bind",
         "127.0.0.1:0",
-        "--argon2-memory-kib",
-        "64",
-        "--argon2-iterations",
-        "1",
     ];
+    argv.extend(argon2.iter().map(String::as_str));
     argv.extend_from_slice(extra);
     let cli = Cli::try_parse_from(argv).expect("test arguments parse");
     Settings::from_args(&cli.global).expect("test settings are valid")
@@ -216,8 +249,7 @@ pub fn authd(db: &TestDb, args: &[&str], stdin: Option<&str>) -> Output {
         .args(args)
         .env("DATABASE_URL", db.url())
         .env("AUTHD_KEY_FILE", db.key_file())
-        .env("AUTHD_ARGON2_MEMORY_KIB", "64")
-        .env("AUTHD_ARGON2_ITERATIONS", "1")
+        .envs(cheap_argon2_env())
         .env("RUST_LOG", "warn")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

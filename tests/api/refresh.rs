@@ -129,17 +129,7 @@ async fn disable_set_password_and_client_removal_end_tokens() {
         assert_invalid_grant(&refresh(&app, &c, &t, None).await, &db);
 
         let t = rt(&password_grant(&app, &c, &[]).await);
-        let hash = authd::password::Passwords::new(
-            authd::password::Cost {
-                m_kib: 64,
-                t: 1,
-                p: 1,
-            },
-            1,
-        )
-        .unwrap()
-        .hash_blocking("another horse")
-        .unwrap();
+        let hash = fixtures::hash_password("another horse");
         let revoked =
             authd::manage::users::set_password(&mut conn(&db), "alice", &hash, now()).unwrap();
         assert!(revoked >= 1);

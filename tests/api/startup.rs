@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 async fn fresh_start_creates_the_database_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_authd"))
-        .args(["--bind", "127.0.0.1:0", "--argon2-memory-kib", "64"])
+        .args(["--bind", "127.0.0.1:0"])
+        .args(crate::helpers::cheap_argon2_args())
         .current_dir(dir.path())
         .env_remove("DATABASE_URL")
         .env("RUST_LOG", "info")
