@@ -206,7 +206,7 @@ fn json_flag_works_anywhere_after_the_subcommand() {
 /// `lines` at the prompts.
 fn on_terminal(db: &TestDb, args: &str, lines: &[&str]) -> (bool, String) {
     use std::io::Write;
-    let mut child = std::process::Command::new("script")
+    let mut child = crate::helpers::command("script")
         .args([
             "-qec",
             &format!("{} {args}", env!("CARGO_BIN_EXE_authd")),

@@ -264,7 +264,7 @@ fn a_key_encryption_key_can_replace_the_file() {
     let db = TestDb::sqlite();
     let kek = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY";
     let run = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_authd"))
+        crate::helpers::authd_command()
             .args(args)
             .env("DATABASE_URL", db.url())
             .env("AUTHD_KEY_ENCRYPTION_KEY", kek)

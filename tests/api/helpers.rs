@@ -1,6 +1,7 @@
 //! Test helpers: a fresh database per test on every backend, the real server
 //! on port 0, and the real binary for CLI tests.
 
+use std::ffi::OsStr;
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
@@ -8,7 +9,7 @@ use authd::app::Application;
 use authd::cli::Cli;
 use authd::config::Settings;
 use authd::password::Cost;
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use diesel::{Connection, PgConnection, RunQueryDsl};
 
 /// A database made for one test; dropped (PostgreSQL) or deleted with its
@@ -167,8 +168,39 @@ pub fn settings(db: &TestDb, extra: &[&str]) -> Settings {
     ];
     argv.extend(argon2.iter().map(String::as_str));
     argv.extend_from_slice(extra);
-    let cli = Cli::try_parse_from(argv).expect("test arguments parse");
+    // Only argv counts: clap's `env` lookups are switched off rather than
+    // the variables removed, since changing the process environment races
+    // other test threads (and C code such as libpq reading it).
+    let matches = Cli::command()
+        .mut_args(|arg| arg.env(None))
+        .try_get_matches_from(argv)
+        .expect("test arguments parse");
+    let cli = Cli::from_arg_matches(&matches).expect("test arguments parse");
     Settings::from_args(&cli.global).expect("test settings are valid")
+}
+
+/// Whether a variable could change how authd behaves: its settings, and
+/// the harness's own AUTHD_TEST_* variables, which are not the binary's.
+fn is_ambient_setting(name: &OsStr) -> bool {
+    name == "DATABASE_URL" || name.as_encoded_bytes().starts_with(b"AUTHD_")
+}
+
+/// `program` without any AUTHD_* variable or DATABASE_URL in its
+/// environment (PATH and the rest are kept), so that a developer's
+/// exported settings cannot change what a test sees.
+pub fn command(program: impl AsRef<OsStr>) -> Command {
+    let mut cmd = Command::new(program);
+    for (name, _) in std::env::vars_os() {
+        if is_ambient_setting(&name) {
+            cmd.env_remove(name);
+        }
+    }
+    cmd
+}
+
+/// The real `authd` binary, with a clean environment (see [`command`]).
+pub fn authd_command() -> Command {
+    command(env!("CARGO_BIN_EXE_authd"))
 }
 
 /// A running server.
@@ -245,7 +277,7 @@ impl TestApp {
 
 /// Runs the real `authd` binary against `db` with `args`, feeding `stdin`.
 pub fn authd(db: &TestDb, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_authd"))
+    let mut child = authd_command()
         .args(args)
         .env("DATABASE_URL", db.url())
         .env("AUTHD_KEY_FILE", db.key_file())
@@ -305,10 +337,10 @@ pub fn authd_fails(db: &TestDb, args: &[&str], stdin: Option<&str>) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-/// Runs the binary with only `envs` added (no test database settings),
+/// Runs the binary with only `envs` set (no test database settings),
 /// asserts that it fails, and returns stderr.
-pub fn bare_authd_fails(args: &[&str], envs: &[(&str, &std::ffi::OsStr)]) -> String {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_authd"));
+pub fn bare_authd_fails(args: &[&str], envs: &[(&str, &OsStr)]) -> String {
+    let mut cmd = authd_command();
     cmd.args(args);
     for (k, v) in envs {
         cmd.env(k, v);

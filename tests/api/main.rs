@@ -5,6 +5,7 @@ mod bad_tokens;
 mod cli;
 mod cli_clients;
 mod endpoints;
+mod environment;
 mod fixtures;
 mod health;
 mod helpers;

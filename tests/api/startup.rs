@@ -8,11 +8,10 @@ use std::time::{Duration, Instant};
 #[actix_web::test]
 async fn fresh_start_creates_the_database_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_authd"))
+    let mut child = crate::helpers::authd_command()
         .args(["--bind", "127.0.0.1:0"])
         .args(crate::helpers::cheap_argon2_args())
         .current_dir(dir.path())
-        .env_remove("DATABASE_URL")
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
