@@ -1,6 +1,6 @@
 //! `GET /healthz` on every backend.
 
-use crate::helpers::{backends, TestApp};
+use crate::helpers::{backends, postgres_only, TestApp};
 
 #[actix_web::test]
 async fn healthz_is_ok_while_the_database_answers() {
@@ -38,39 +38,40 @@ async fn the_home_page_names_the_issuer_escaped() {
 async fn healthz_is_503_when_the_database_is_gone() {
     // Dropping a PostgreSQL database under a running server is the one way
     // to make a database stop answering without killing the shared server.
-    for mut db in backends().into_iter().filter(|d| d.label() == "postgres") {
-        let app = TestApp::spawn(&db).await;
-        assert_eq!(app.status("/healthz").await, 200);
-        db.drop_now();
-        let res = app.http.get(app.url("/healthz")).send().await.unwrap();
-        assert_eq!(res.status(), 503);
-        let body: serde_json::Value = res.json().await.unwrap();
-        assert_eq!(body["status"], "unavailable");
-        app.stop().await;
-    }
+    let Some(mut db) = postgres_only("healthz_is_503_when_the_database_is_gone") else {
+        return;
+    };
+    let app = TestApp::spawn(&db).await;
+    assert_eq!(app.status("/healthz").await, 200);
+    db.drop_now();
+    let res = app.http.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(res.status(), 503);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["status"], "unavailable");
+    app.stop().await;
 }
 
 #[actix_web::test]
 async fn the_pool_recovers_when_postgres_drops_its_connections() {
     use diesel::{Connection, PgConnection, RunQueryDsl};
-    for db in backends().into_iter().filter(|d| d.label() == "postgres") {
-        let app = TestApp::spawn(&db).await;
-        assert_eq!(app.status("/healthz").await, 200);
-        // What a server restart does to every pooled connection.
-        let admin = std::env::var("AUTHD_TEST_POSTGRES_URL").unwrap();
-        let name = url::Url::parse(db.url())
-            .unwrap()
-            .path()
-            .trim_start_matches('/')
-            .to_string();
-        let mut conn = PgConnection::establish(&admin).unwrap();
-        diesel::sql_query(format!(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
-        ))
-        .execute(&mut conn)
-        .unwrap();
-        let res = app.http.get(app.url("/healthz")).send().await.unwrap();
-        assert_eq!(res.status(), 200, "broken connections were handed out");
-        app.stop().await;
-    }
+    let Some(db) = postgres_only("the_pool_recovers_when_postgres_drops_its_connections") else {
+        return;
+    };
+    let app = TestApp::spawn(&db).await;
+    assert_eq!(app.status("/healthz").await, 200);
+    // What a server restart does to every pooled connection.
+    let name = url::Url::parse(db.url())
+        .unwrap()
+        .path()
+        .trim_start_matches('/')
+        .to_string();
+    let mut conn = PgConnection::establish(db.admin_url().unwrap()).unwrap();
+    diesel::sql_query(format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+    ))
+    .execute(&mut conn)
+    .unwrap();
+    let res = app.http.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(res.status(), 200, "broken connections were handed out");
+    app.stop().await;
 }

@@ -56,6 +56,11 @@ impl TestDb {
         }
     }
 
+    /// The server a PostgreSQL database was made on.
+    pub fn admin_url(&self) -> Option<&str> {
+        self.admin_url.as_deref()
+    }
+
     /// The URL to give authd.
     pub fn url(&self) -> &str {
         &self.url
@@ -103,19 +108,59 @@ impl Drop for TestDb {
     }
 }
 
-/// One fresh database per backend under test: SQLite always, PostgreSQL when
-/// AUTHD_TEST_POSTGRES_URL is set. Under CI=true PostgreSQL is required.
-pub fn backends() -> Vec<TestDb> {
-    authd::resource::install_crypto_provider();
-    let mut dbs = vec![TestDb::sqlite()];
+/// How to run what was skipped.
+const POSTGRES_HINT: &str =
+    "set AUTHD_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres";
+
+/// The PostgreSQL server to test against, from AUTHD_TEST_POSTGRES_URL.
+/// Under CI=true it is required.
+fn postgres_admin_url() -> Option<String> {
     match std::env::var("AUTHD_TEST_POSTGRES_URL") {
-        Ok(url) if !url.is_empty() => dbs.push(TestDb::postgres(&url)),
+        Ok(url) if !url.is_empty() => Some(url),
         _ if std::env::var("CI").as_deref() == Ok("true") => {
             panic!("CI=true but AUTHD_TEST_POSTGRES_URL is not set: PostgreSQL tests must run")
         }
-        _ => {}
+        _ => None,
+    }
+}
+
+/// Tells the developer on stderr, past libtest's capture (which only
+/// takes print! and eprint!), so that a skip never looks like a pass.
+fn say(message: &str) {
+    let _ = writeln!(std::io::stderr(), "{message}");
+}
+
+/// One fresh database per backend under test: SQLite always, PostgreSQL when
+/// AUTHD_TEST_POSTGRES_URL is set (saying once when it is not). Under
+/// CI=true PostgreSQL is required.
+pub fn backends() -> Vec<TestDb> {
+    static SKIPPED: std::sync::Once = std::sync::Once::new();
+    authd::resource::install_crypto_provider();
+    let mut dbs = vec![TestDb::sqlite()];
+    match postgres_admin_url() {
+        Some(url) => dbs.push(TestDb::postgres(&url)),
+        None => SKIPPED.call_once(|| {
+            say(&format!(
+                "PostgreSQL tests skipped: {POSTGRES_HINT} to run them"
+            ))
+        }),
     }
     dbs
+}
+
+/// A fresh PostgreSQL database for a test that only makes sense there, or
+/// `None` after saying on stderr that `test` was skipped.
+pub fn postgres_only(test: &str) -> Option<TestDb> {
+    authd::resource::install_crypto_provider();
+    match postgres_admin_url() {
+        Some(url) => Some(TestDb::postgres(&url)),
+        None => {
+            say(&format!(
+                "PostgreSQL-only test {test} skipped: {POSTGRES_HINT} to run it"
+            ));
+            None
+        }
+    }
 }
 
 /// Argon2 parameters for every test: tests measure behaviour, not cost.
