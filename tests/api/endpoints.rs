@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::fixtures::{self, client, password_grant, post, standard, verify_with_jwks};
+use crate::fixtures::{self, password_grant, post, standard, verify_with_jwks, ClientSpec};
 use crate::helpers::{authd_json, backends, TestApp, TestDb};
 
 #[actix_web::test]
@@ -157,7 +157,11 @@ async fn introspection_and_revocation() {
         other.stop().await;
 
         // A public client sees only its own tokens.
-        let public = client(&db, &["password"], "posts:read", true, None);
+        let public = ClientSpec::new(&db)
+            .grants(&["password"])
+            .scopes("posts:read")
+            .public()
+            .create();
         let r = post(
             &app,
             "/oauth/introspect",

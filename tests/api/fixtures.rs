@@ -21,13 +21,7 @@ pub fn conn(db: &TestDb) -> AnyConnection {
 
 /// Creates a role.
 pub fn role(db: &TestDb, name: &str, scopes: &str) {
-    roles::add(
-        &mut conn(db),
-        name,
-        &[scopes.to_string()],
-        authd::clock::Clock::system().now(),
-    )
-    .unwrap();
+    roles::add(&mut conn(db), name, &[scopes.to_string()], authd::clock::Clock::system().now()).unwrap();
 }
 
 /// A password hash at [`CHEAP_ARGON2`] cost.
@@ -42,15 +36,9 @@ pub fn hash_password(password: &str) -> String {
 pub fn user(db: &TestDb, name: &str, password: &str, role_names: &[&str]) -> String {
     let hash = hash_password(password);
     let role_names: Vec<String> = role_names.iter().map(|r| r.to_string()).collect();
-    users::add(
-        &mut conn(db),
-        name,
-        &hash,
-        &role_names,
-        authd::clock::Clock::system().now(),
-    )
-    .unwrap()
-    .id
+    users::add(&mut conn(db), name, &hash, &role_names, authd::clock::Clock::system().now())
+        .unwrap()
+        .id
 }
 
 /// A registered client.
@@ -60,31 +48,56 @@ pub struct TestClient {
     pub secret: Option<String>,
 }
 
-/// Registers a client.
-pub fn client(
-    db: &TestDb,
-    grants: &[&str],
-    scopes: &str,
-    public: bool,
-    audience: Option<&str>,
-) -> TestClient {
-    let created = clients::add(
-        &mut conn(db),
-        &NewClient {
-            name: "test app".into(),
-            grants: grants.iter().map(|g| g.to_string()).collect(),
-            scopes: vec![scopes.to_string()],
-            public,
-            redirect_uris: vec![],
-            audience: audience.map(str::to_string),
-            owner_id: None,
-        },
-        authd::clock::Clock::system().now(),
-    )
-    .unwrap();
-    TestClient {
-        id: created.client.client_id,
-        secret: created.secret.map(|s| s.expose().to_string()),
+/// A client to register, e.g.
+/// `ClientSpec::new(&db).grants(&["password"]).scopes("a b").public().create()`.
+/// Unless told otherwise: confidential, the CLI's default grants
+/// (password refresh_token), no scopes, tokens for the issuer.
+pub struct ClientSpec<'a> {
+    db: &'a TestDb,
+    new: NewClient,
+}
+
+impl<'a> ClientSpec<'a> {
+    pub fn new(db: &'a TestDb) -> ClientSpec<'a> {
+        ClientSpec {
+            db,
+            new: NewClient {
+                name: "test app".into(),
+                ..NewClient::default()
+            },
+        }
+    }
+
+    pub fn grants(mut self, grants: &[&str]) -> Self {
+        self.new.grants = grants.iter().map(|g| g.to_string()).collect();
+        self
+    }
+
+    /// Space-separated.
+    pub fn scopes(mut self, scopes: &str) -> Self {
+        self.new.scopes = vec![scopes.to_string()];
+        self
+    }
+
+    /// No secret.
+    pub fn public(mut self) -> Self {
+        self.new.public = true;
+        self
+    }
+
+    /// The `aud` of its tokens.
+    pub fn audience(mut self, audience: &str) -> Self {
+        self.new.audience = Some(audience.to_string());
+        self
+    }
+
+    /// Registers it.
+    pub fn create(self) -> TestClient {
+        let created = clients::add(&mut conn(self.db), &self.new, authd::clock::Clock::system().now()).unwrap();
+        TestClient {
+            id: created.client.client_id,
+            secret: created.secret.map(|s| s.expose().to_string()),
+        }
     }
 }
 
@@ -94,13 +107,10 @@ pub fn client(
 pub fn standard(db: &TestDb) -> TestClient {
     role(db, "writer", "posts:read posts:write");
     user(db, "alice", "correct horse", &["writer"]);
-    client(
-        db,
-        &["password", "refresh_token"],
-        "posts:read posts:write posts:delete",
-        false,
-        None,
-    )
+    ClientSpec::new(db)
+        .grants(&["password", "refresh_token"])
+        .scopes("posts:read posts:write posts:delete")
+        .create()
 }
 
 /// A response: status, headers, JSON body (Null when empty).

@@ -1,7 +1,7 @@
 //! Refresh tokens: rotation, reuse detection, atomic consumption under
 //! concurrency, and everything that ends a token, on every backend.
 
-use crate::fixtures::{self, client, conn, password_grant, post, standard, Reply, TestClient};
+use crate::fixtures::{self, conn, password_grant, post, standard, ClientSpec, Reply, TestClient};
 use crate::helpers::{backends, TestApp, TestDb};
 
 async fn refresh(app: &TestApp, c: &TestClient, token: &str, scope: Option<&str>) -> Reply {
@@ -100,13 +100,10 @@ async fn a_token_works_only_for_its_own_client() {
     for db in backends() {
         let app = TestApp::spawn(&db).await;
         let c = standard(&db);
-        let other = client(
-            &db,
-            &["password", "refresh_token"],
-            "posts:read",
-            false,
-            None,
-        );
+        let other = ClientSpec::new(&db)
+            .grants(&["password", "refresh_token"])
+            .scopes("posts:read")
+            .create();
         let token = rt(&password_grant(&app, &c, &[]).await);
         assert_invalid_grant(&refresh(&app, &other, &token, None).await, &db);
         // The owner can still use it: a foreign client is not reuse.

@@ -8,7 +8,7 @@ use authd::resource::Verifier;
 use jsonwebtoken::{EncodingKey, Header};
 use serde_json::{json, Value};
 
-use crate::fixtures::{self, conn, post, role, user, Reply, TestClient};
+use crate::fixtures::{self, conn, post, role, user, ClientSpec, Reply, TestClient};
 use crate::helpers::{authd_json, backends, TestApp, TestDb};
 
 #[path = "../../examples/posts_api.rs"]
@@ -71,13 +71,11 @@ pub(crate) fn setup(db: &TestDb) -> TestClient {
     role(db, "moderator", "posts:delete");
     user(db, "alice", "correct horse", &["writer"]);
     user(db, "mod", "correct horse", &["writer", "moderator"]);
-    fixtures::client(
-        db,
-        &["password", "refresh_token"],
-        "posts:read posts:write posts:delete",
-        false,
-        Some(AUD),
-    )
+    ClientSpec::new(db)
+        .grants(&["password", "refresh_token"])
+        .scopes("posts:read posts:write posts:delete")
+        .audience(AUD)
+        .create()
 }
 
 pub(crate) async fn login(app: &TestApp, c: &TestClient, username: &str) -> String {

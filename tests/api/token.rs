@@ -7,7 +7,9 @@ use oauth2::{
     TokenResponse, TokenUrl,
 };
 
-use crate::fixtures::{self, client, password_grant, post, role, standard, user, verify_with_jwks};
+use crate::fixtures::{
+    self, password_grant, post, role, standard, user, verify_with_jwks, ClientSpec,
+};
 use crate::helpers::{backends, TestApp};
 
 fn oauth_client(
@@ -92,13 +94,11 @@ async fn password_refresh_and_client_credentials_through_the_oauth2_crate() {
         assert_ne!(claims2["jti"], claims["jti"]);
 
         // client_credentials: sub is the client, no refresh token.
-        let svc = client(
-            &db,
-            &["client_credentials"],
-            "reports:read",
-            false,
-            Some("https://api.example.com"),
-        );
+        let svc = ClientSpec::new(&db)
+            .grants(&["client_credentials"])
+            .scopes("reports:read")
+            .audience("https://api.example.com")
+            .create();
         let cc = oauth_client(&app, &svc)
             .exchange_client_credentials()
             .request_async(&app.http)
@@ -128,7 +128,10 @@ async fn success_shape_and_headers() {
         assert!(r.body["refresh_token"].as_str().unwrap().len() >= 43);
 
         // A client without refresh_token gets no refresh token.
-        let no_refresh = client(&db, &["password"], "posts:read", false, None);
+        let no_refresh = ClientSpec::new(&db)
+            .grants(&["password"])
+            .scopes("posts:read")
+            .create();
         let r = password_grant(&app, &no_refresh, &[]).await;
         assert_eq!(r.status, 200);
         assert!(r.body.get("refresh_token").is_none());
@@ -175,13 +178,11 @@ async fn client_authentication_methods() {
         r.assert_error(400, "invalid_request");
 
         // A public client sends only its id.
-        let public = client(
-            &db,
-            &["password", "refresh_token"],
-            "posts:read",
-            true,
-            None,
-        );
+        let public = ClientSpec::new(&db)
+            .grants(&["password", "refresh_token"])
+            .scopes("posts:read")
+            .public()
+            .create();
         let mut pub_form = form.to_vec();
         pub_form.push(("client_id", &public.id));
         let r = post(&app, "/oauth/token", None, &pub_form).await;
@@ -212,7 +213,10 @@ async fn roles_narrow_the_default_scope() {
         let app = TestApp::spawn(&db).await;
         role(&db, "reader", "posts:read");
         user(&db, "rita", "correct horse", &["reader"]);
-        let c = client(&db, &["password"], "posts:read posts:write", false, None);
+        let c = ClientSpec::new(&db)
+            .grants(&["password"])
+            .scopes("posts:read posts:write")
+            .create();
         let r = post(
             &app,
             "/oauth/token",

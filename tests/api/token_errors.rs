@@ -1,6 +1,6 @@
 //! Every error of INTERFACE.md's token-endpoint table, on every backend.
 
-use crate::fixtures::{self, client, password_grant, post, standard, user};
+use crate::fixtures::{self, password_grant, post, standard, user, ClientSpec};
 use crate::helpers::{backends, TestApp};
 
 async fn assert_invalid_client(r: &fixtures::Reply) {
@@ -135,7 +135,11 @@ async fn every_error_of_the_table() {
         )
         .await;
         r.assert_error(400, "unauthorized_client");
-        let public = client(&db, &["password"], "posts:read", true, None);
+        let public = ClientSpec::new(&db)
+            .grants(&["password"])
+            .scopes("posts:read")
+            .public()
+            .create();
         let r = post(
             &app,
             "/oauth/token",
