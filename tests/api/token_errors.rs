@@ -1,91 +1,340 @@
-//! Every error of INTERFACE.md's token-endpoint table, on every backend.
+//! Every error of INTERFACE.md's token-endpoint table, on every backend: a
+//! table of requests and the answer each must get.
 
-use crate::fixtures::{self, password_grant, post, standard, user, ClientSpec};
+use std::collections::HashMap;
+
+use serde_json::{json, Value};
+
+use crate::fixtures::{self, reply, standard, user, ClientSpec, Reply, TestClient};
 use crate::helpers::{backends, TestApp};
 
-async fn assert_invalid_client(r: &fixtures::Reply) {
-    assert_eq!(r.status, 401, "{}", r.raw);
-    assert_eq!(r.error(), "invalid_client");
-    assert_eq!(r.header("www-authenticate"), Some(r#"Basic realm="authd""#));
-    assert_eq!(r.header("cache-control"), Some("no-store"));
-    assert!(r.body["error_description"].is_string());
+/// How a form request authenticates its client, besides its form fields.
+enum Auth {
+    None,
+    Basic(TestClient),
+    /// A raw `Authorization` header.
+    Header(&'static str),
+}
+
+/// What a case sends to /oauth/token.
+enum Request {
+    /// A form-encoded POST.
+    Form(Auth, Vec<(&'static str, String)>),
+    /// A POST with a JSON body.
+    Json(Value),
+    /// A POST of these bytes, labelled form-urlencoded.
+    RawForm(Vec<u8>),
+    Get,
+}
+
+const INVALID_CLIENT_HEADERS: &[(&str, &str)] = &[
+    ("www-authenticate", r#"Basic realm="authd""#),
+    ("cache-control", "no-store"),
+];
+const NO_STORE: &[(&str, &str)] = &[("cache-control", "no-store")];
+
+struct Case {
+    name: &'static str,
+    request: Request,
+    status: u16,
+    /// The RFC 6749 error code; `None` when the answer has none to check.
+    error: Option<&'static str>,
+    headers: &'static [(&'static str, &'static str)],
+    /// An earlier case whose body this one's must equal byte for byte.
+    same_body_as: Option<&'static str>,
+}
+
+impl Case {
+    fn new(name: &'static str, request: Request) -> Case {
+        Case {
+            name,
+            request,
+            status: 0,
+            error: None,
+            headers: &[],
+            same_body_as: None,
+        }
+    }
+
+    fn answers(mut self, status: u16) -> Case {
+        self.status = status;
+        self
+    }
+
+    fn fails(mut self, status: u16, error: &'static str) -> Case {
+        self.status = status;
+        self.error = Some(error);
+        self
+    }
+
+    fn invalid_client(self) -> Case {
+        self.fails(401, "invalid_client")
+            .headers(INVALID_CLIENT_HEADERS)
+    }
+
+    fn headers(mut self, headers: &'static [(&'static str, &'static str)]) -> Case {
+        self.headers = headers;
+        self
+    }
+
+    fn same_body_as(mut self, earlier: &'static str) -> Case {
+        self.same_body_as = Some(earlier);
+        self
+    }
+}
+
+fn form(auth: Auth, fields: &[(&'static str, &str)]) -> Request {
+    let fields = fields.iter().map(|(k, v)| (*k, v.to_string())).collect();
+    Request::Form(auth, fields)
+}
+
+fn basic(c: &TestClient) -> Auth {
+    Auth::Basic(c.clone())
+}
+
+/// A password grant for `username`.
+fn login(auth: Auth, username: &str, password: &str) -> Request {
+    form(
+        auth,
+        &[
+            ("grant_type", "password"),
+            ("username", username),
+            ("password", password),
+        ],
+    )
+}
+
+/// `c` is the standard client (password + refresh_token, alice may use
+/// posts:read posts:write), `public` a public password client, and dora a
+/// disabled user with alice's roles.
+fn cases(c: &TestClient, public: &TestClient) -> Vec<Case> {
+    let with_secret = |id: &str, secret: &str| {
+        Auth::Basic(TestClient {
+            id: id.into(),
+            secret: Some(secret.into()),
+        })
+    };
+    let scoped = |scope: &str| {
+        form(
+            basic(c),
+            &[
+                ("grant_type", "password"),
+                ("username", "alice"),
+                ("password", "correct horse"),
+                ("scope", scope),
+            ],
+        )
+    };
+    let long_user = "u".repeat(10_000);
+    vec![
+        // invalid_client: wrong secret, unknown client, no authentication,
+        // a confidential client without its secret, a malformed header.
+        Case::new(
+            "wrong secret",
+            login(with_secret(&c.id, "wrong"), "alice", "correct horse"),
+        )
+        .invalid_client(),
+        Case::new(
+            "unknown client",
+            login(with_secret("nope", "x"), "alice", "correct horse"),
+        )
+        .invalid_client(),
+        Case::new(
+            "no client authentication",
+            form(Auth::None, &[("grant_type", "client_credentials")]),
+        )
+        .invalid_client(),
+        Case::new(
+            "confidential client without its secret",
+            form(
+                Auth::None,
+                &[
+                    ("grant_type", "password"),
+                    ("username", "alice"),
+                    ("password", "correct horse"),
+                    ("client_id", &c.id),
+                ],
+            ),
+        )
+        .invalid_client(),
+        Case::new(
+            "Basic header that is not base64",
+            form(
+                Auth::Header("Basic !!!not-base64"),
+                &[("grant_type", "client_credentials")],
+            ),
+        )
+        .invalid_client(),
+        // invalid_grant: wrong password, unknown user, disabled user — the
+        // same bytes for all three, and the right password works (so each
+        // failure is for the one thing changed).
+        Case::new(
+            "the right password",
+            login(basic(c), "alice", "correct horse"),
+        )
+        .answers(200),
+        Case::new("wrong password", login(basic(c), "alice", "wrong horse"))
+            .fails(400, "invalid_grant")
+            .headers(NO_STORE),
+        Case::new("unknown user", login(basic(c), "nobody", "correct horse"))
+            .fails(400, "invalid_grant")
+            .headers(NO_STORE)
+            .same_body_as("wrong password"),
+        Case::new("disabled user", login(basic(c), "dora", "correct horse"))
+            .fails(400, "invalid_grant")
+            .headers(NO_STORE)
+            .same_body_as("wrong password"),
+        Case::new(
+            "unknown grant_type",
+            form(basic(c), &[("grant_type", "implicit")]),
+        )
+        .fails(400, "unsupported_grant_type"),
+        // unauthorized_client: a grant the client is not registered for;
+        // client_credentials from a public client.
+        Case::new(
+            "grant the client is not registered for",
+            form(basic(c), &[("grant_type", "client_credentials")]),
+        )
+        .fails(400, "unauthorized_client"),
+        Case::new(
+            "client_credentials from a public client",
+            form(
+                Auth::None,
+                &[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", &public.id),
+                ],
+            ),
+        )
+        .fails(400, "unauthorized_client"),
+        // invalid_scope: outside the client's scopes; none left after the
+        // user's roles; malformed.
+        Case::new("scope outside the client's", scoped("admin")).fails(400, "invalid_scope"),
+        Case::new(
+            "scope none of the user's roles grant",
+            scoped("posts:delete"),
+        )
+        .fails(400, "invalid_scope"),
+        Case::new("malformed scope", scoped("bad\"scope")).fails(400, "invalid_scope"),
+        // invalid_request: missing parameter, repeated parameter, no
+        // grant_type, a JSON body, a body that is not UTF-8, a huge body.
+        Case::new(
+            "missing password",
+            form(
+                basic(c),
+                &[("grant_type", "password"), ("username", "alice")],
+            ),
+        )
+        .fails(400, "invalid_request"),
+        Case::new(
+            "repeated username",
+            form(
+                basic(c),
+                &[
+                    ("grant_type", "password"),
+                    ("username", "alice"),
+                    ("username", "bob"),
+                    ("password", "x"),
+                ],
+            ),
+        )
+        .fails(400, "invalid_request"),
+        Case::new("no grant_type", form(basic(c), &[("username", "alice")]))
+            .fails(400, "invalid_request"),
+        Case::new(
+            "JSON body",
+            Request::Json(json!({"grant_type": "password"})),
+        )
+        .fails(400, "invalid_request")
+        .headers(&[("cache-control", "no-store"), ("pragma", "no-cache")]),
+        Case::new(
+            "body that is not UTF-8",
+            Request::RawForm(vec![0xff, 0xfe, b'=', 0x80]),
+        )
+        .fails(400, "invalid_request"),
+        Case::new(
+            "20,000 empty fields",
+            Request::RawForm("a=".repeat(20_000).into_bytes()),
+        )
+        .fails(400, "invalid_request"),
+        // Input that a database could choke on is still a 4xx, never a 500.
+        Case::new("NUL in a username", login(basic(c), "al\0ice", "x"))
+            .fails(400, "invalid_request"),
+        Case::new(
+            "NUL in a client id",
+            login(with_secret("a\0b", "s"), "alice", "correct horse"),
+        )
+        .invalid_client(),
+        Case::new("10,000-byte username", login(basic(c), &long_user, "x"))
+            .fails(400, "invalid_grant"),
+        Case::new("GET", Request::Get)
+            .answers(405)
+            .headers(&[("allow", "POST")]),
+    ]
+}
+
+async fn send(app: &TestApp, request: &Request) -> Reply {
+    let url = app.url("/oauth/token");
+    let req = match request {
+        Request::Form(auth, fields) => {
+            let req = app.http.post(&url).form(fields);
+            match auth {
+                Auth::None => req,
+                Auth::Basic(c) => req.basic_auth(&c.id, c.secret.as_deref()),
+                Auth::Header(value) => req.header("authorization", *value),
+            }
+        }
+        Request::Json(body) => app.http.post(&url).json(body),
+        Request::RawForm(bytes) => app
+            .http
+            .post(&url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(bytes.clone()),
+        Request::Get => app.http.get(&url),
+    };
+    reply(req.send().await.unwrap()).await
+}
+
+/// What is wrong with `r` as the answer to `case`.
+fn problems(case: &Case, r: &Reply, earlier: &HashMap<&str, String>) -> Vec<String> {
+    let mut found = Vec::new();
+    if r.status != case.status {
+        found.push(format!("status {}, expected {}", r.status, case.status));
+    }
+    if let Some(error) = case.error {
+        if r.error() != error {
+            found.push(format!("error {:?}, expected {error:?}", r.error()));
+        }
+        if !r.body["error_description"].is_string() {
+            found.push("no error_description".into());
+        }
+    }
+    for (name, value) in case.headers {
+        if r.header(name) != Some(value) {
+            found.push(format!("{name}: {:?}, expected {value:?}", r.header(name)));
+        }
+    }
+    if let Some(other) = case.same_body_as {
+        match earlier.get(other) {
+            Some(body) if *body == r.raw => {}
+            Some(body) => found.push(format!("body differs from {other:?}'s: {body}")),
+            None => found.push(format!("no earlier case {other:?}")),
+        }
+    }
+    found
 }
 
 #[actix_web::test]
 async fn every_error_of_the_table() {
+    let mut failures = Vec::new();
     for db in backends() {
         let app = TestApp::spawn(&db).await;
         let c = standard(&db);
-
-        // invalid_client: wrong secret, unknown client, no authentication,
-        // a confidential client without its secret, a malformed header.
-        let wrong = fixtures::TestClient {
-            id: c.id.clone(),
-            secret: Some("wrong".into()),
-        };
-        assert_invalid_client(&password_grant(&app, &wrong, &[]).await).await;
-        let unknown = fixtures::TestClient {
-            id: "nope".into(),
-            secret: Some("x".into()),
-        };
-        assert_invalid_client(&password_grant(&app, &unknown, &[]).await).await;
-        let r = post(
-            &app,
-            "/oauth/token",
-            None,
-            &[("grant_type", "client_credentials")],
-        )
-        .await;
-        assert_invalid_client(&r).await;
-        let r = post(
-            &app,
-            "/oauth/token",
-            None,
-            &[
-                ("grant_type", "password"),
-                ("username", "alice"),
-                ("password", "correct horse"),
-                ("client_id", &c.id),
-            ],
-        )
-        .await;
-        assert_invalid_client(&r).await;
-        let res = app
-            .http
-            .post(app.url("/oauth/token"))
-            .header("authorization", "Basic !!!not-base64")
-            .form(&[("grant_type", "client_credentials")])
-            .send()
-            .await
-            .unwrap();
-        assert_invalid_client(&fixtures::reply(res).await).await;
-
-        // invalid_grant: wrong password, unknown user, disabled user — the
-        // same bytes for all three.
-        let bad_pw = password_grant(&app, &c, &[]).await;
-        assert_eq!(bad_pw.status, 200);
-        let wrong_pw = post(
-            &app,
-            "/oauth/token",
-            Some(&c),
-            &[
-                ("grant_type", "password"),
-                ("username", "alice"),
-                ("password", "wrong horse"),
-            ],
-        )
-        .await;
-        let no_user = post(
-            &app,
-            "/oauth/token",
-            Some(&c),
-            &[
-                ("grant_type", "password"),
-                ("username", "nobody"),
-                ("password", "correct horse"),
-            ],
-        )
-        .await;
+        let public = ClientSpec::new(&db)
+            .grants(&["password"])
+            .scopes("posts:read")
+            .public()
+            .create();
         user(&db, "dora", "correct horse", &["writer"]);
         authd::manage::users::set_disabled(
             &mut fixtures::conn(&db),
@@ -94,166 +343,27 @@ async fn every_error_of_the_table() {
             authd::clock::Clock::system().now(),
         )
         .unwrap();
-        let disabled = post(
-            &app,
-            "/oauth/token",
-            Some(&c),
-            &[
-                ("grant_type", "password"),
-                ("username", "dora"),
-                ("password", "correct horse"),
-            ],
-        )
-        .await;
-        for r in [&wrong_pw, &no_user, &disabled] {
-            r.assert_error(400, "invalid_grant");
-            assert_eq!(r.header("cache-control"), Some("no-store"));
+
+        let mut bodies = HashMap::new();
+        for case in cases(&c, &public) {
+            let r = send(&app, &case.request).await;
+            let found = problems(&case, &r, &bodies);
+            if !found.is_empty() {
+                failures.push(format!(
+                    "[{}] {}: {}\n    body: {}",
+                    db.label(),
+                    case.name,
+                    found.join("; "),
+                    r.raw
+                ));
+            }
+            assert!(
+                bodies.insert(case.name, r.raw).is_none(),
+                "two cases named {:?}",
+                case.name
+            );
         }
-        assert_eq!(wrong_pw.raw, no_user.raw, "unknown user is distinguishable");
-        assert_eq!(
-            wrong_pw.raw, disabled.raw,
-            "disabled user is distinguishable"
-        );
-
-        // unsupported_grant_type
-        let r = post(
-            &app,
-            "/oauth/token",
-            Some(&c),
-            &[("grant_type", "implicit")],
-        )
-        .await;
-        r.assert_error(400, "unsupported_grant_type");
-
-        // unauthorized_client: a grant the client is not registered for;
-        // client_credentials from a public client.
-        let r = post(
-            &app,
-            "/oauth/token",
-            Some(&c),
-            &[("grant_type", "client_credentials")],
-        )
-        .await;
-        r.assert_error(400, "unauthorized_client");
-        let public = ClientSpec::new(&db)
-            .grants(&["password"])
-            .scopes("posts:read")
-            .public()
-            .create();
-        let r = post(
-            &app,
-            "/oauth/token",
-            None,
-            &[
-                ("grant_type", "client_credentials"),
-                ("client_id", &public.id),
-            ],
-        )
-        .await;
-        r.assert_error(400, "unauthorized_client");
-
-        // invalid_scope: outside the client's scopes; none left after the
-        // user's roles; malformed.
-        let r = password_grant(&app, &c, &[("scope", "admin")]).await;
-        r.assert_error(400, "invalid_scope");
-        let r = password_grant(&app, &c, &[("scope", "posts:delete")]).await;
-        r.assert_error(400, "invalid_scope");
-        let r = password_grant(&app, &c, &[("scope", "bad\"scope")]).await;
-        r.assert_error(400, "invalid_scope");
-
-        // invalid_request: missing parameter, repeated parameter, no
-        // grant_type, a JSON body, a body that is not UTF-8.
-        let r = post(
-            &app,
-            "/oauth/token",
-            Some(&c),
-            &[("grant_type", "password"), ("username", "alice")],
-        )
-        .await;
-        r.assert_error(400, "invalid_request");
-        let r = post(
-            &app,
-            "/oauth/token",
-            Some(&c),
-            &[
-                ("grant_type", "password"),
-                ("username", "alice"),
-                ("username", "bob"),
-                ("password", "x"),
-            ],
-        )
-        .await;
-        r.assert_error(400, "invalid_request");
-        let r = post(&app, "/oauth/token", Some(&c), &[("username", "alice")]).await;
-        r.assert_error(400, "invalid_request");
-        let res = app
-            .http
-            .post(app.url("/oauth/token"))
-            .json(&serde_json::json!({"grant_type": "password"}))
-            .send()
-            .await
-            .unwrap();
-        let r = fixtures::reply(res).await;
-        r.assert_error(400, "invalid_request");
-        assert_eq!(r.header("cache-control"), Some("no-store"));
-        assert_eq!(r.header("pragma"), Some("no-cache"));
-        let res = app
-            .http
-            .post(app.url("/oauth/token"))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(vec![0xff, 0xfe, b'=', 0x80])
-            .send()
-            .await
-            .unwrap();
-        let r = fixtures::reply(res).await;
-        r.assert_error(400, "invalid_request");
-        let res = app
-            .http
-            .post(app.url("/oauth/token"))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body("a=".repeat(20_000))
-            .send()
-            .await
-            .unwrap();
-        let r = fixtures::reply(res).await;
-        r.assert_error(400, "invalid_request");
-
-        // Input that a database could choke on is still a 4xx, never a 500.
-        let r = post(
-            &app,
-            "/oauth/token",
-            Some(&c),
-            &[
-                ("grant_type", "password"),
-                ("username", "al\0ice"),
-                ("password", "x"),
-            ],
-        )
-        .await;
-        r.assert_error(400, "invalid_request");
-        let nul_client = fixtures::TestClient {
-            id: "a\0b".into(),
-            secret: Some("s".into()),
-        };
-        assert_invalid_client(&password_grant(&app, &nul_client, &[]).await).await;
-        let long_user = "u".repeat(10_000);
-        let r = post(
-            &app,
-            "/oauth/token",
-            Some(&c),
-            &[
-                ("grant_type", "password"),
-                ("username", &long_user),
-                ("password", "x"),
-            ],
-        )
-        .await;
-        r.assert_error(400, "invalid_grant");
-
-        // GET: 405 with Allow: POST.
-        let res = app.http.get(app.url("/oauth/token")).send().await.unwrap();
-        assert_eq!(res.status(), 405);
-        assert_eq!(res.headers().get("allow").unwrap(), "POST");
         app.stop().await;
     }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
 }
