@@ -7,19 +7,22 @@
 //! `DELETE /posts/{id}` needs `posts:delete`. The scope is checked before
 //! anything else, so a caller without `posts:delete` learns nothing about
 //! which posts exist (403, never 404).
+//!
+//! Token checks come from the `authd-resource` crate alone: that, not
+//! `authd`, is what a resource server depends on.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use actix_web::{error, web, App, HttpResponse, HttpServer};
-use authd::resource::{Scoped, Verifier};
+use authd_resource::{Scoped, Verifier};
 use clap::Parser;
 use serde::{Deserialize, Serialize};
 
-authd::require_scope!(pub PostsRead, "posts:read");
-authd::require_scope!(pub PostsWrite, "posts:write");
-authd::require_scope!(pub PostsDelete, "posts:delete");
+authd_resource::require_scope!(pub PostsRead, "posts:read");
+authd_resource::require_scope!(pub PostsWrite, "posts:write");
+authd_resource::require_scope!(pub PostsDelete, "posts:delete");
 
 /// A stored post.
 #[derive(Debug, Clone, Serialize)]

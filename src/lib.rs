@@ -18,8 +18,12 @@ pub mod keys; // signing keys, rotation, the public JWK set
 pub mod manage; // users, roles and clients administration
 pub mod oauth; // the authorization-server protocol endpoints
 pub mod password; // Argon2id password hashing and policy
-pub mod resource; // for resource servers: token verifier and actix extractors
 pub mod scope; // scope syntax and the scope policy
 pub mod secret; // random secrets, their hashes, redacted Debug
 pub mod state; // what handlers share: pool, hasher, keys, issuer, clock
 pub mod web; // HTTP routes outside the protocol (home page, health)
+
+/// For resource servers: the token verifier and actix extractors, from the
+/// `authd-resource` crate (which a resource server can depend on alone).
+pub use authd_resource as resource;
+pub use authd_resource::require_scope;

@@ -361,3 +361,13 @@ async fn the_example_binary_serves_with_its_documented_flags() {
     assert_eq!(r.status, 200, "{}", r.raw);
     authd.stop().await;
 }
+
+// Code written against `authd` keeps compiling now that the verifier lives
+// in its own crate: the macro and the types resolve through the re-export.
+authd::require_scope!(ReexportedScope, "posts:read");
+
+#[test]
+fn the_scope_macro_works_through_authd() {
+    use authd::resource::ScopeRequirement;
+    assert_eq!(ReexportedScope::SCOPE, "posts:read");
+}

@@ -1,12 +1,14 @@
+#![warn(missing_docs)]
 //! For resource servers: verify authd's access tokens (RFC 9068) and answer
 //! 401 or 403 exactly as RFC 6750 §3 says. Needs no access to authd's
-//! database: keys come from the issuer's JWKS.
+//! database, and none of its dependencies: keys come from the issuer's JWKS.
+//! The authd crate re-exports this one as `authd::resource`.
 //!
 //! ```no_run
 //! use actix_web::{web, App, HttpServer};
-//! use authd::resource::{AccessToken, Scoped, Verifier};
+//! use authd_resource::{AccessToken, Scoped, Verifier};
 //!
-//! authd::require_scope!(PostsRead, "posts:read");
+//! authd_resource::require_scope!(PostsRead, "posts:read");
 //!
 //! async fn list(_token: Scoped<PostsRead>) -> &'static str { "[]" }
 //! async fn me(token: AccessToken) -> String { token.claims().sub.clone() }
@@ -27,10 +29,10 @@
 //! # }
 //! ```
 
-mod claims;
-mod extract;
-mod jwks;
-mod verifier;
+mod claims; // the claims of a verified token
+mod extract; // actix-web extractors and RFC 6750 challenges
+mod jwks; // the key cache built from the issuer's JWKS
+mod verifier; // signature and claim checks, fetching keys
 
 pub use claims::Claims;
 pub use extract::{AccessToken, ResourceError, ScopeRequirement, Scoped};
@@ -39,7 +41,7 @@ pub use verifier::{
 };
 
 /// Declares a scope requirement for [`Scoped`]:
-/// `authd::require_scope!(PostsDelete, "posts:delete");` then
+/// `authd_resource::require_scope!(PostsDelete, "posts:delete");` then
 /// `async fn delete(token: Scoped<PostsDelete>, …)` answers 403 unless the
 /// token has `posts:delete`, before the handler runs.
 #[macro_export]
@@ -47,7 +49,7 @@ macro_rules! require_scope {
     ($(#[$meta:meta])* $vis:vis $name:ident, $scope:literal) => {
         $(#[$meta])*
         $vis struct $name;
-        impl $crate::resource::ScopeRequirement for $name {
+        impl $crate::ScopeRequirement for $name {
             const SCOPE: &'static str = $scope;
         }
     };

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{decode, decode_header, Algorithm, Validation};
 
-use super::claims::Claims;
-use super::jwks::KeyCache;
+use crate::claims::Claims;
+use crate::jwks::KeyCache;
 
 /// Default clock-skew allowance for `exp` and `nbf`.
 pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);

@@ -10,8 +10,8 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
 
-use super::claims::Claims;
-use super::verifier::Verifier;
+use crate::claims::Claims;
+use crate::verifier::Verifier;
 
 /// Why a request was refused, as RFC 6750 §3.1 names it.
 #[derive(Debug, Clone, thiserror::Error)]
