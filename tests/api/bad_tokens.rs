@@ -118,10 +118,12 @@ async fn every_kind_of_bad_token_is_401() {
         true,
     );
 
+    // The real key under another kid: only the kid is wrong, so a verifier
+    // that ignored it would accept this token.
     let mut unknown = header.clone();
     unknown.kid = Some("no-such-kid".into());
     assert_401(
-        &get(sign(&unknown, &good_claims(&iss), &other_key)).await,
+        &get(sign(&unknown, &good_claims(&iss), &key)).await,
         "unknown kid",
         true,
     );
