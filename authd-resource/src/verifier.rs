@@ -78,6 +78,7 @@ pub struct VerifierBuilder {
     leeway: Duration,
     refetch_interval: Duration,
     max_age: Duration,
+    fetch_timeout: Duration,
     realm: Option<String>,
 }
 
@@ -113,6 +114,13 @@ impl VerifierBuilder {
         self
     }
 
+    /// How long one JWKS fetch may take, from connecting to the last byte
+    /// (default 5 s).
+    pub fn fetch_timeout(mut self, timeout: Duration) -> Self {
+        self.fetch_timeout = timeout;
+        self
+    }
+
     /// The `realm` of `WWW-Authenticate` challenges (default the audience).
     pub fn realm(mut self, realm: impl Into<String>) -> Self {
         self.realm = Some(realm.into());
@@ -128,9 +136,12 @@ impl VerifierBuilder {
         if issuer.is_empty() || self.audience.is_empty() {
             return Err("issuer and audience must not be empty".into());
         }
+        if self.fetch_timeout.is_zero() {
+            return Err("the fetch timeout must be more than zero".into());
+        }
         install_crypto_provider();
         let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(5))
+            .timeout(self.fetch_timeout)
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
@@ -190,6 +201,7 @@ impl Verifier {
             leeway: DEFAULT_LEEWAY,
             refetch_interval: Duration::from_secs(10),
             max_age: Duration::from_secs(300),
+            fetch_timeout: Duration::from_secs(5),
             realm: None,
         }
     }
