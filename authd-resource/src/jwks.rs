@@ -1,8 +1,8 @@
-//! The verifier's key cache: fetched from the issuer's JWKS, refetched when
-//! stale or on an unknown `kid` (at most once per interval), and kept when
-//! the issuer cannot be reached.
+//! The verifier's key cache: the usable keys of the issuer's JWKS, kept
+//! until a fetch brings new ones (see `fetch`).
 
 use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use jsonwebtoken::jwk::{Jwk, JwkSet, KeyAlgorithm};
@@ -20,7 +20,23 @@ pub(crate) struct CachedKey {
 pub(crate) struct KeyCache {
     pub keys: HashMap<String, CachedKey>,
     pub fetched_at: Option<Instant>,
-    pub last_attempt: Option<Instant>,
+}
+
+/// The cache shared by a verifier's clones and its fetch tasks.
+#[derive(Clone, Default)]
+pub(crate) struct SharedCache(Arc<RwLock<KeyCache>>);
+
+impl SharedCache {
+    /// Reads the cache. A poisoned lock is still read: the keys are only
+    /// ever replaced whole.
+    pub fn read<T>(&self, f: impl FnOnce(&KeyCache) -> T) -> T {
+        f(&self.0.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Changes the cache.
+    pub fn write(&self, f: impl FnOnce(&mut KeyCache)) {
+        f(&mut self.0.write().unwrap_or_else(PoisonError::into_inner))
+    }
 }
 
 fn jwk_alg(jwk: &Jwk) -> Option<Algorithm> {
@@ -72,12 +88,6 @@ impl KeyCache {
         }
         self.keys = keys;
         self.fetched_at = Some(now);
-    }
-
-    /// Whether a refetch is allowed now (rate limit on unknown `kid`s).
-    pub fn may_refetch(&self, now: Instant, min_interval: Duration) -> bool {
-        self.last_attempt
-            .is_none_or(|t| now.duration_since(t) >= min_interval)
     }
 
     /// Whether the set is older than `max_age`.

@@ -1,14 +1,15 @@
 //! [`Verifier`]: checks an access token's signature, `typ`, `iss`, `aud`,
 //! `exp` and `nbf`, with keys from the issuer's JWKS.
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{decode, decode_header, Algorithm, Validation};
 
 use crate::claims::Claims;
-use crate::jwks::KeyCache;
+use crate::fetch::Fetcher;
+use crate::jwks::SharedCache;
 
 /// Default clock-skew allowance for `exp` and `nbf`.
 pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
@@ -44,17 +45,24 @@ fn invalid(msg: impl Into<String>) -> VerifyError {
 struct Inner {
     issuer: String,
     audience: String,
-    jwks_url: Option<String>,
     leeway: Duration,
-    refetch_interval: Duration,
-    max_age: Duration,
     realm: String,
-    http: reqwest::Client,
-    cache: RwLock<KeyCache>,
-    fetching: tokio::sync::Mutex<()>,
+    cache: SharedCache,
+    /// `None` with static keys.
+    fetcher: Option<Arc<Fetcher>>,
 }
 
 /// Verifies access tokens; cheap to clone (shared cache).
+///
+/// Keys come from the issuer's JWKS, fetched on first use. The issuer is
+/// never asked more than once per refetch interval, whether the last
+/// attempt worked or not, and one fetch at most is under way at a time.
+/// A key set older than the maximum age keeps serving while a fresh one is
+/// fetched in the background, so a slow or unreachable issuer delays no
+/// request that the cached keys can answer. A token whose `kid` is unknown
+/// (a rotation, or no keys yet) waits for the fetch under way, or starts
+/// one if the interval allows; it waits at most the fetch timeout, and
+/// concurrent requests share that one fetch.
 #[derive(Clone)]
 pub struct Verifier {
     inner: Arc<Inner>,
@@ -101,21 +109,22 @@ impl VerifierBuilder {
         self
     }
 
-    /// Least time between two fetches caused by unknown `kid`s (default 10 s).
+    /// Least time between two fetch attempts, failed or not, whether an
+    /// unknown `kid` or stale keys caused them (default 10 s).
     pub fn refetch_interval(mut self, interval: Duration) -> Self {
         self.refetch_interval = interval;
         self
     }
 
-    /// Refetch a key set older than this on the next verification
-    /// (default 5 minutes).
+    /// Refetch a key set older than this, in the background, on the next
+    /// verification (default 5 minutes).
     pub fn max_age(mut self, age: Duration) -> Self {
         self.max_age = age;
         self
     }
 
     /// How long one JWKS fetch may take, from connecting to the last byte
-    /// (default 5 s).
+    /// (default 5 s); also the longest a request waits for keys.
     pub fn fetch_timeout(mut self, timeout: Duration) -> Self {
         self.fetch_timeout = timeout;
         self
@@ -145,29 +154,30 @@ impl VerifierBuilder {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-        let mut cache = KeyCache::default();
-        let jwks_url = match self.static_keys {
+        let cache = SharedCache::default();
+        let fetcher = match self.static_keys {
             Some(set) => {
-                cache.replace(&set, Instant::now());
+                cache.write(|c| c.replace(&set, Instant::now()));
                 None
             }
-            None => Some(
+            None => Some(Arc::new(Fetcher::new(
                 self.jwks_url
                     .unwrap_or_else(|| format!("{issuer}/.well-known/jwks.json")),
-            ),
+                http,
+                self.fetch_timeout,
+                self.refetch_interval,
+                self.max_age,
+                cache.clone(),
+            ))),
         };
         Ok(Verifier {
             inner: Arc::new(Inner {
                 realm: self.realm.unwrap_or_else(|| self.audience.clone()),
                 issuer,
                 audience: self.audience,
-                jwks_url,
                 leeway: self.leeway,
-                refetch_interval: self.refetch_interval,
-                max_age: self.max_age,
-                http,
-                cache: RwLock::new(cache),
-                fetching: tokio::sync::Mutex::new(()),
+                cache,
+                fetcher,
             }),
         })
     }
@@ -211,19 +221,23 @@ impl Verifier {
         &self.inner.realm
     }
 
-    /// Verifies a token, fetching keys when needed.
+    /// Verifies a token. Stale keys still serve (a refetch starts in the
+    /// background); an unknown `kid` waits for a refetch, at most the
+    /// fetch timeout, when one is under way or the interval allows one.
     pub async fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
-        let now = Instant::now();
-        let stale = self.read_cache(|c| c.is_stale(now, self.inner.max_age));
-        if stale && self.inner.jwks_url.is_some() {
-            self.refetch(false).await;
+        if let Some(fetcher) = &self.inner.fetcher {
+            fetcher.refresh_if_stale();
         }
         match self.check_cached(token)? {
             Cached::Verified(claims) => Ok(*claims),
             Cached::UnknownKid => {
                 // A new kid may be a rotation: refetch, but at most once
                 // per interval so forged kids cannot hammer the issuer.
-                if self.refetch(true).await {
+                let fetched = match &self.inner.fetcher {
+                    Some(fetcher) => fetcher.refresh_and_wait().await,
+                    None => false,
+                };
+                if fetched {
                     if let Cached::Verified(claims) = self.check_cached(token)? {
                         return Ok(*claims);
                     }
@@ -239,13 +253,6 @@ impl Verifier {
         match self.check_cached(token)? {
             Cached::Verified(claims) => Ok(*claims),
             Cached::UnknownKid => Err(invalid("the token is signed by an unknown key")),
-        }
-    }
-
-    fn read_cache<T>(&self, f: impl FnOnce(&KeyCache) -> T) -> T {
-        match self.inner.cache.read() {
-            Ok(c) => f(&c),
-            Err(p) => f(&p.into_inner()),
         }
     }
 
@@ -265,7 +272,7 @@ impl Verifier {
         let kid = header
             .kid
             .ok_or_else(|| invalid("the token names no key (kid)"))?;
-        self.read_cache(|cache| {
+        self.inner.cache.read(|cache| {
             let Some(entry) = cache.keys.get(&kid) else {
                 return Ok(Cached::UnknownKid);
             };
@@ -282,56 +289,6 @@ impl Verifier {
                 .map(|data| Cached::Verified(Box::new(data.claims)))
                 .map_err(|e| invalid(describe(&e)))
         })
-    }
-
-    /// Fetches the JWKS; returns whether the cache was replaced. With
-    /// `rate_limited`, skips when the last attempt was too recent.
-    async fn refetch(&self, rate_limited: bool) -> bool {
-        let Some(url) = self.inner.jwks_url.as_deref() else {
-            return false;
-        };
-        let _one_at_a_time = self.inner.fetching.lock().await;
-        let now = Instant::now();
-        let allowed = self.read_cache(|c| {
-            if rate_limited {
-                c.may_refetch(now, self.inner.refetch_interval)
-            } else {
-                c.is_stale(now, self.inner.max_age)
-            }
-        });
-        if !allowed {
-            return false;
-        }
-        if let Ok(mut c) = self.inner.cache.write() {
-            c.last_attempt = Some(now);
-        }
-        match self.fetch(url).await {
-            Ok(set) => {
-                if let Ok(mut c) = self.inner.cache.write() {
-                    c.replace(&set, Instant::now());
-                }
-                true
-            }
-            Err(e) => {
-                // Keep serving the last good keys.
-                log::warn!("cannot fetch JWKS from {url}: {e}");
-                false
-            }
-        }
-    }
-
-    async fn fetch(&self, url: &str) -> Result<JwkSet, String> {
-        let res = self
-            .inner
-            .http
-            .get(url)
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
-        if !res.status().is_success() {
-            return Err(format!("status {}", res.status()));
-        }
-        res.json::<JwkSet>().await.map_err(|e| e.to_string())
     }
 }
 
@@ -360,5 +317,13 @@ mod tests {
             .build();
         assert!(r.is_err());
         assert!(Verifier::builder("https://i", "a").build().is_ok());
+    }
+
+    #[test]
+    fn a_zero_fetch_timeout_is_refused() {
+        let r = Verifier::builder("https://i", "a")
+            .fetch_timeout(Duration::ZERO)
+            .build();
+        assert!(r.is_err());
     }
 }
