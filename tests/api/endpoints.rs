@@ -234,17 +234,33 @@ async fn introspection_and_revocation() {
 
 #[actix_web::test]
 async fn expired_access_tokens_are_inactive() {
-    let db = TestDb::sqlite();
-    let app = TestApp::spawn_with(&db, &["--access-token-ttl", "1"]).await;
-    let c = standard(&db);
-    let at = password_grant(&app, &c, &[]).await.body["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    actix_web::rt::time::sleep(Duration::from_millis(2100)).await;
-    assert_eq!(
-        introspect(&app, &c, &at).await,
-        serde_json::json!({"active": false})
-    );
-    app.stop().await;
+    for db in backends() {
+        let c = standard(&db);
+        let app = TestApp::spawn_clocked(
+            &db,
+            &["--access-token-ttl", "60"],
+            authd::clock::Clock::manual_from_now(),
+        )
+        .await;
+        let at = password_grant(&app, &c, &[]).await.body["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        app.clock.advance(59);
+        assert_eq!(
+            introspect(&app, &c, &at).await["active"],
+            true,
+            "[{}]",
+            db.label()
+        );
+        // exp is checked against the server's clock, not the wall clock.
+        app.clock.advance(1);
+        assert_eq!(
+            introspect(&app, &c, &at).await,
+            serde_json::json!({"active": false}),
+            "[{}]",
+            db.label()
+        );
+        app.stop().await;
+    }
 }

@@ -21,7 +21,13 @@ pub fn conn(db: &TestDb) -> AnyConnection {
 
 /// Creates a role.
 pub fn role(db: &TestDb, name: &str, scopes: &str) {
-    roles::add(&mut conn(db), name, &[scopes.to_string()], authd::clock::Clock::system().now()).unwrap();
+    roles::add(
+        &mut conn(db),
+        name,
+        &[scopes.to_string()],
+        authd::clock::Clock::system().now(),
+    )
+    .unwrap();
 }
 
 /// A password hash at [`CHEAP_ARGON2`] cost.
@@ -36,9 +42,15 @@ pub fn hash_password(password: &str) -> String {
 pub fn user(db: &TestDb, name: &str, password: &str, role_names: &[&str]) -> String {
     let hash = hash_password(password);
     let role_names: Vec<String> = role_names.iter().map(|r| r.to_string()).collect();
-    users::add(&mut conn(db), name, &hash, &role_names, authd::clock::Clock::system().now())
-        .unwrap()
-        .id
+    users::add(
+        &mut conn(db),
+        name,
+        &hash,
+        &role_names,
+        authd::clock::Clock::system().now(),
+    )
+    .unwrap()
+    .id
 }
 
 /// A registered client.
@@ -93,7 +105,12 @@ impl<'a> ClientSpec<'a> {
 
     /// Registers it.
     pub fn create(self) -> TestClient {
-        let created = clients::add(&mut conn(self.db), &self.new, authd::clock::Clock::system().now()).unwrap();
+        let created = clients::add(
+            &mut conn(self.db),
+            &self.new,
+            authd::clock::Clock::system().now(),
+        )
+        .unwrap();
         TestClient {
             id: created.client.client_id,
             secret: created.secret.map(|s| s.expose().to_string()),

@@ -48,6 +48,19 @@ async fn healthz_is_503_when_the_database_is_gone() {
     assert_eq!(res.status(), 503);
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["status"], "unavailable");
+    // The metadata cannot list the scopes: 503, never a cacheable document
+    // with none.
+    let res = app
+        .http
+        .get(app.url("/.well-known/oauth-authorization-server"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 503);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    assert!(res.headers().contains_key("retry-after"));
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "temporarily_unavailable");
     app.stop().await;
 }
 

@@ -7,6 +7,7 @@ use std::process::{Command, Output, Stdio};
 
 use authd::app::Application;
 use authd::cli::Cli;
+use authd::clock::Clock;
 use authd::config::Settings;
 use authd::password::Cost;
 use clap::{CommandFactory, FromArgMatches};
@@ -256,6 +257,8 @@ pub struct TestApp {
     pub issuer: String,
     /// A plain HTTP client.
     pub http: reqwest::Client,
+    /// The server's clock: a manual one moves only when the test says.
+    pub clock: Clock,
     handle: actix_web::dev::ServerHandle,
 }
 
@@ -267,8 +270,14 @@ impl TestApp {
 
     /// Starts the real server with extra command-line settings.
     pub async fn spawn_with(db: &TestDb, extra: &[&str]) -> TestApp {
+        TestApp::spawn_clocked(db, extra, Clock::system()).await
+    }
+
+    /// Starts the real server on `clock` (e.g. `Clock::manual_from_now()`,
+    /// so that expiry is reached by moving the clock, not by sleeping).
+    pub async fn spawn_clocked(db: &TestDb, extra: &[&str], clock: Clock) -> TestApp {
         authd::resource::install_crypto_provider();
-        let app = Application::build(settings(db, extra))
+        let app = Application::build_with_clock(settings(db, extra), clock.clone())
             .await
             .unwrap_or_else(|e| panic!("[{}] server starts: {e}", db.label()));
         let base = format!("http://127.0.0.1:{}", app.port());
@@ -282,6 +291,7 @@ impl TestApp {
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .expect("client"),
+            clock,
             handle,
         }
     }

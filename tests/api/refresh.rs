@@ -3,6 +3,7 @@
 
 use crate::fixtures::{self, conn, password_grant, post, standard, ClientSpec, Reply, TestClient};
 use crate::helpers::{backends, TestApp, TestDb};
+use authd::clock::Clock;
 
 async fn refresh(app: &TestApp, c: &TestClient, token: &str, scope: Option<&str>) -> Reply {
     let mut form = vec![("grant_type", "refresh_token"), ("refresh_token", token)];
@@ -152,15 +153,35 @@ async fn disable_set_password_and_client_removal_end_tokens() {
 }
 
 #[actix_web::test]
-async fn refresh_tokens_expire() {
-    let db = TestDb::sqlite();
-    let app = TestApp::spawn_with(&db, &["--refresh-token-ttl", "1"]).await;
-    let c = standard(&db);
-    let t = rt(&password_grant(&app, &c, &[]).await);
-    actix_web::rt::time::sleep(std::time::Duration::from_millis(2100)).await;
-    assert_invalid_grant(&refresh(&app, &c, &t, None).await, &db);
-    let _ = fixtures::conn(&db);
-    app.stop().await;
+async fn refresh_tokens_expire_on_the_servers_clock() {
+    for db in backends() {
+        // Data first, then the server: its manual clock starts no earlier
+        // than the user's tokens_valid_after.
+        let c = standard(&db);
+        let app = TestApp::spawn_clocked(
+            &db,
+            &["--refresh-token-ttl", "60"],
+            Clock::manual_from_now(),
+        )
+        .await;
+        let t = rt(&password_grant(&app, &c, &[]).await);
+        app.clock.advance(59);
+        let next = refresh(&app, &c, &t, None).await;
+        assert_eq!(
+            next.status,
+            200,
+            "[{}] live at 59 s: {:?}",
+            db.label(),
+            next.body
+        );
+        // Each rotation starts a new idle lifetime.
+        app.clock.advance(59);
+        let last = refresh(&app, &c, &rt(&next), None).await;
+        assert_eq!(last.status, 200, "[{}] {:?}", db.label(), last.body);
+        app.clock.advance(60);
+        assert_invalid_grant(&refresh(&app, &c, &rt(&last), None).await, &db);
+        app.stop().await;
+    }
 }
 
 #[test]
