@@ -12,6 +12,7 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::{self, users, Db, DbError};
 use crate::keys::{self, KeyError, KeyRing, KeySnapshot, KeyVault};
+use crate::login::Logins;
 use crate::password::{PasswordError, Passwords};
 use crate::state::AppState;
 
@@ -39,6 +40,7 @@ pub enum StartError {
 
 /// A bound, not yet running server.
 pub struct Application {
+    passwords: Passwords,
     server: Server,
     addr: SocketAddr,
     issuer: String,
@@ -154,7 +156,11 @@ impl Application {
     ) -> Result<Application, StartError> {
         let (s, now) = (settings.clone(), clock.now());
         let prepared = blocking(move || prepare(&s, now)).await?;
-        let passwords = Passwords::new(settings.argon2, settings.password_concurrency)?;
+        let passwords = Passwords::new(
+            settings.argon2,
+            settings.password_concurrency,
+            settings.password_queue,
+        )?;
         let warm = passwords.clone();
         blocking(move || {
             warm.warm_up();
@@ -178,8 +184,13 @@ impl Application {
             crate::janitor::spawn(prepared.db.clone(), clock.clone()),
         ];
         let state = AppState {
+            logins: Logins::new(
+                prepared.db.clone(),
+                passwords.clone(),
+                settings.login.clone(),
+                clock.clone(),
+            ),
             db: prepared.db,
-            passwords,
             issuer: Arc::new(settings.issuer_settings(issuer.clone())),
             keys,
             clock,
@@ -188,11 +199,17 @@ impl Application {
         log::info!("authd listening on http://{addr} (issuer {issuer})");
         log_first_steps(prepared.no_users);
         Ok(Application {
+            passwords,
             server,
             addr,
             issuer,
             background,
         })
+    }
+
+    /// The password hasher, whose counters show hashing load.
+    pub fn passwords(&self) -> Passwords {
+        self.passwords.clone()
     }
 
     /// The port actually bound.

@@ -51,6 +51,45 @@ pub struct GlobalArgs {
           value_parser = value_parser!(i64).range(1..=31_536_000))]
     pub refresh_token_ttl: i64,
 
+    /// Absolute lifetime of a refresh-token family in seconds, counted from
+    /// the login: rotation never extends a family past it.
+    #[arg(long, env = "AUTHD_REFRESH_MAX_LIFETIME", default_value_t = 2_592_000, global = true,
+          value_parser = value_parser!(i64).range(1..=315_360_000))]
+    pub refresh_max_lifetime: i64,
+
+    /// Consecutive failed password checks that lock a username.
+    #[arg(long, env = "AUTHD_LOGIN_MAX_FAILURES", default_value_t = 10, global = true,
+          value_parser = value_parser!(i64).range(1..=1000))]
+    pub login_max_failures: i64,
+
+    /// Length of a username's first lock in seconds; each further lock
+    /// without a successful login doubles it, up to one hour.
+    #[arg(long, env = "AUTHD_LOGIN_LOCKOUT", default_value_t = 60, global = true,
+          value_parser = value_parser!(i64).range(1..=3600))]
+    pub login_lockout: i64,
+
+    /// Failed logins one client address may make within the failure window
+    /// before it gets 429 (0 = no per-address limit).
+    #[arg(
+        long,
+        env = "AUTHD_IP_MAX_FAILURES",
+        default_value_t = 50,
+        global = true
+    )]
+    pub ip_max_failures: u32,
+
+    /// The per-address failure window in seconds.
+    #[arg(long, env = "AUTHD_IP_FAILURE_WINDOW", default_value_t = 300, global = true,
+          value_parser = value_parser!(i64).range(1..=86_400))]
+    pub ip_failure_window: i64,
+
+    /// Proxies whose X-Forwarded-For is believed (space-separated IPs):
+    /// when the peer is one of them, the client address is the right-most
+    /// X-Forwarded-For entry. Default: none, the header is ignored.
+    #[arg(long = "trusted-proxy", env = "AUTHD_TRUSTED_PROXIES", global = true,
+          value_delimiter = ' ', num_args = 0..)]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+
     /// Signing algorithm for new keys.
     #[arg(
         long,
@@ -84,6 +123,16 @@ pub struct GlobalArgs {
         global = true
     )]
     pub password_concurrency: usize,
+
+    /// Password checks that may wait for a hashing slot; beyond it a login
+    /// is answered 503 at once.
+    #[arg(
+        long,
+        env = "AUTHD_PASSWORD_QUEUE",
+        default_value_t = 32,
+        global = true
+    )]
+    pub password_queue: usize,
 
     /// Database connections in the pool (1 to 1000).
     #[arg(long, env = "AUTHD_DB_POOL_SIZE", default_value_t = 10, global = true,
@@ -137,14 +186,20 @@ pub struct Settings {
     pub issuer: Option<String>,
     /// Access-token lifetime (s).
     pub access_token_ttl: i64,
-    /// Refresh-token lifetime (s).
+    /// Refresh-token idle lifetime (s).
     pub refresh_token_ttl: i64,
+    /// Refresh-family absolute lifetime (s).
+    pub refresh_max_lifetime: i64,
+    /// Brute-force defences.
+    pub login: LoginLimits,
     /// Algorithm for new signing keys.
     pub signing_alg: SigningAlg,
     /// Argon2id cost.
     pub argon2: Cost,
     /// Concurrent password hashes (0 = cores).
     pub password_concurrency: usize,
+    /// Password checks that may wait for a slot.
+    pub password_queue: usize,
     /// Pool size.
     pub db_pool_size: u32,
     /// HTTP workers (0 = cores).
@@ -164,6 +219,23 @@ pub struct IssuerSettings {
     pub access_ttl: i64,
     /// Refresh-token idle lifetime (s).
     pub refresh_ttl: i64,
+    /// Refresh-family absolute lifetime (s).
+    pub refresh_max_lifetime: i64,
+}
+
+/// The brute-force defences' settings (SECURITY.md).
+#[derive(Debug, Clone)]
+pub struct LoginLimits {
+    /// Consecutive failures that lock a username.
+    pub max_failures: i64,
+    /// The first lock's length (s); doubled per further lock, up to an hour.
+    pub lockout: i64,
+    /// Failures per client address per window (0 = off).
+    pub ip_max_failures: u32,
+    /// The per-address window (s).
+    pub ip_window: i64,
+    /// Peers whose X-Forwarded-For is believed.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 /// Settings whose values are valid one by one but not together.
@@ -203,6 +275,7 @@ impl Settings {
             issuer,
             access_ttl: self.access_token_ttl,
             refresh_ttl: self.refresh_token_ttl,
+            refresh_max_lifetime: self.refresh_max_lifetime,
         }
     }
 
@@ -239,9 +312,18 @@ impl Settings {
             issuer: a.issuer.clone(),
             access_token_ttl: a.access_token_ttl,
             refresh_token_ttl: a.refresh_token_ttl,
+            refresh_max_lifetime: a.refresh_max_lifetime,
+            login: LoginLimits {
+                max_failures: a.login_max_failures,
+                lockout: a.login_lockout,
+                ip_max_failures: a.ip_max_failures,
+                ip_window: a.ip_failure_window,
+                trusted_proxies: a.trusted_proxies.clone(),
+            },
             signing_alg: a.signing_alg,
             argon2,
             password_concurrency: a.password_concurrency,
+            password_queue: a.password_queue,
             db_pool_size: a.db_pool_size,
             workers: a.workers,
             key_file,

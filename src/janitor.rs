@@ -1,10 +1,11 @@
 //! Periodic clean-up: rows that can no longer matter (expired refresh
-//! tokens, revoked access-token ids past their expiry).
+//! tokens, revoked access-token ids past their expiry, stale login-failure
+//! counts).
 
 use std::time::Duration;
 
 use crate::clock::Clock;
-use crate::db::{self, refresh_tokens, revoked_access_tokens, Db, DbError};
+use crate::db::{self, login_failures, refresh_tokens, revoked_access_tokens, Db, DbError};
 
 /// How often the clean-up runs.
 pub const INTERVAL: Duration = Duration::from_secs(600);
@@ -13,13 +14,20 @@ pub const INTERVAL: Duration = Duration::from_secs(600);
 /// recognised as such in logs rather than as an unknown token.
 const REFRESH_GRACE_SECS: i64 = 86_400;
 
+/// Keep a username's failure record this long after its last failure
+/// (longer than the doubling memory of the lockout, an hour).
+const FAILURE_MEMORY_SECS: i64 = 86_400;
+
 /// Deletes what has expired; returns the number of rows removed.
 pub fn sweep(conn: &mut db::AnyConnection, now: i64) -> Result<usize, DbError> {
     let tokens = db::write_tx(conn, |conn| {
         refresh_tokens::purge_expired(conn, now - REFRESH_GRACE_SECS)
     })?;
     let jtis = db::write_tx(conn, |conn| revoked_access_tokens::purge_expired(conn, now))?;
-    Ok(tokens + jtis)
+    let failures = db::write_tx(conn, |conn| {
+        login_failures::purge(conn, now - FAILURE_MEMORY_SECS, now)
+    })?;
+    Ok(tokens + jtis + failures)
 }
 
 /// Runs [`sweep`] every [`INTERVAL`] on the current actix runtime.

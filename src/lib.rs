@@ -15,6 +15,7 @@ pub mod db; // storage over SQLite or PostgreSQL (diesel)
 pub mod grant_type; // the grant types a client may be registered for
 pub mod janitor; // periodic removal of expired token rows
 pub mod keys; // signing keys, rotation, the public JWK set
+pub mod login; // password checks: lockout, per-address limit, bounded hashing
 pub mod manage; // users, roles and clients administration
 pub mod oauth; // the authorization-server protocol endpoints
 pub mod password; // Argon2id password hashing and policy

@@ -1,10 +1,11 @@
 //! User passwords: policy, Argon2id hashing (PHC strings), verification with
 //! rehash detection, and a bounded pool so hashing never starves the server.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use argon2::{Algorithm, Argon2, Params, PasswordHash, PasswordHasher, PasswordVerifier, Version};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::secret::Secret;
 
@@ -29,6 +30,9 @@ pub enum PasswordError {
     /// Hashing failed, or the worker pool is gone.
     #[error("password hashing failed: {0}")]
     Hash(String),
+    /// Every hashing slot is taken and the queue in front of them is full.
+    #[error("too many password checks waiting")]
+    Busy,
 }
 
 /// Checks the policy: length only, no composition rules (SP 800-63B).
@@ -77,13 +81,53 @@ pub enum Verified {
     Mismatch,
 }
 
-/// Hashes and verifies passwords with a fixed cost, at most `limit` at once.
+/// Hashes and verifies passwords with a fixed cost: at most `limit` at
+/// once, at most `queue` more waiting, the rest refused at once.
 #[derive(Clone)]
 pub struct Passwords {
     params: Params,
     cost: Cost,
     limit: Arc<Semaphore>,
+    queue: usize,
+    waiting: Arc<AtomicUsize>,
+    running: Arc<Counters>,
     dummy: Arc<OnceLock<String>>,
+}
+
+/// Hashes running now, the most ever running at once, and how many ran.
+#[derive(Default)]
+struct Counters {
+    now: AtomicUsize,
+    peak: AtomicUsize,
+    total: AtomicUsize,
+}
+
+/// A place in the queue, given back however the wait ends (a client that
+/// hangs up drops the future that holds it).
+struct QueuePlace(Arc<AtomicUsize>);
+
+impl Drop for QueuePlace {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Counts a hash while it runs (for tests and metrics).
+struct Running(Arc<Counters>);
+
+impl Running {
+    fn start(counters: &Arc<Counters>) -> Running {
+        let now = counters.now.fetch_add(1, Ordering::SeqCst) + 1;
+        counters.peak.fetch_max(now, Ordering::SeqCst);
+        counters.total.fetch_add(1, Ordering::SeqCst);
+        Running(counters.clone())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.now.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl std::fmt::Debug for Passwords {
@@ -95,8 +139,9 @@ impl std::fmt::Debug for Passwords {
 }
 
 impl Passwords {
-    /// `limit` bounds concurrent hash/verify operations (0 = number of cores).
-    pub fn new(cost: Cost, limit: usize) -> Result<Passwords, PasswordError> {
+    /// `limit` bounds concurrent hash/verify operations (0 = number of
+    /// cores); `queue` bounds how many more may wait for one.
+    pub fn new(cost: Cost, limit: usize, queue: usize) -> Result<Passwords, PasswordError> {
         let params = Params::new(cost.m_kib, cost.t, cost.p, None)
             .map_err(|e| PasswordError::Params(e.to_string()))?;
         let limit = if limit == 0 {
@@ -108,6 +153,9 @@ impl Passwords {
             params,
             cost,
             limit: Arc::new(Semaphore::new(limit)),
+            queue,
+            waiting: Arc::new(AtomicUsize::new(0)),
+            running: Arc::new(Counters::default()),
             dummy: Arc::new(OnceLock::new()),
         })
     }
@@ -183,11 +231,16 @@ impl Passwords {
     /// Hashes off the async workers, within the concurrency limit.
     pub async fn hash(&self, password: Secret) -> Result<String, PasswordError> {
         check_policy(password.expose())?;
-        let _permit = self.permit().await?;
+        let permit = self.admit().await?;
         let this = self.clone();
-        actix_web::web::block(move || this.hash_blocking(password.expose()))
-            .await
-            .map_err(|e| PasswordError::Hash(e.to_string()))?
+        actix_web::web::block(move || {
+            // Running drops before the permit: the counter never shows
+            // more than the limit.
+            let _held = (Running::start(&this.running), permit);
+            this.hash_blocking(password.expose())
+        })
+        .await
+        .map_err(|e| PasswordError::Hash(e.to_string()))?
     }
 
     /// Verifies off the async workers, within the concurrency limit.
@@ -196,18 +249,55 @@ impl Passwords {
         password: Secret,
         stored: Option<String>,
     ) -> Result<Verified, PasswordError> {
-        let _permit = self.permit().await?;
+        let permit = self.admit().await?;
         let this = self.clone();
-        actix_web::web::block(move || this.verify_blocking(password.expose(), stored.as_deref()))
+        actix_web::web::block(move || {
+            // Running drops before the permit: the counter never shows
+            // more than the limit.
+            let _held = (Running::start(&this.running), permit);
+            this.verify_blocking(password.expose(), stored.as_deref())
+        })
+        .await
+        .map_err(|e| PasswordError::Hash(e.to_string()))
+    }
+
+    /// A hashing slot. The permit is owned and moves into the blocking job,
+    /// so it is released when the hash is done, not when a client that
+    /// hung up drops the request: never more hashes than `limit` run.
+    async fn admit(&self) -> Result<OwnedSemaphorePermit, PasswordError> {
+        if let Ok(permit) = self.limit.clone().try_acquire_owned() {
+            return Ok(permit);
+        }
+        if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.queue {
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            return Err(PasswordError::Busy);
+        }
+        let _place = QueuePlace(self.waiting.clone());
+        self.limit
+            .clone()
+            .acquire_owned()
             .await
             .map_err(|e| PasswordError::Hash(e.to_string()))
     }
 
-    async fn permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, PasswordError> {
-        self.limit
-            .acquire()
-            .await
-            .map_err(|e| PasswordError::Hash(e.to_string()))
+    /// Hashes running now.
+    pub fn running(&self) -> usize {
+        self.running.now.load(Ordering::SeqCst)
+    }
+
+    /// The most hashes that ever ran at once.
+    pub fn peak_running(&self) -> usize {
+        self.running.peak.load(Ordering::SeqCst)
+    }
+
+    /// Hashes (and verifications) started so far.
+    pub fn total(&self) -> usize {
+        self.running.total.load(Ordering::SeqCst)
+    }
+
+    /// Checks waiting for a slot now.
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::SeqCst)
     }
 }
 
@@ -222,6 +312,7 @@ mod tests {
                 t: 1,
                 p: 1,
             },
+            2,
             2,
         )
         .unwrap()
@@ -278,11 +369,76 @@ mod tests {
                 p: 1,
             },
             1,
+            1,
         )
         .unwrap();
         match newer.verify_blocking("correct horse", Some(&old)) {
             Verified::Match { rehash: Some(h) } => assert!(h.contains("m=128,t=1,p=1")),
             other => panic!("expected a rehash, got {other:?}"),
         }
+    }
+
+    fn slow() -> Passwords {
+        Passwords::new(
+            Cost {
+                m_kib: 8192,
+                t: 20,
+                p: 1,
+            },
+            1,
+            1,
+        )
+        .unwrap()
+    }
+
+    #[actix_web::test]
+    async fn a_dropped_check_keeps_its_slot_until_its_hash_is_done() {
+        use std::future::Future;
+        use std::task::Poll;
+        let p = slow();
+        let stored = p.hash_blocking("correct horse").unwrap();
+        // A check whose request is dropped while its hash runs (a client
+        // that hung up).
+        let mut first = Box::pin(p.verify(Secret::new("correct horse"), Some(stored.clone())));
+        futures_util::future::poll_fn(|cx| {
+            assert!(first.as_mut().poll(cx).is_pending(), "hash too fast");
+            if p.running() == 1 {
+                Poll::Ready(())
+            } else {
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+        })
+        .await;
+        drop(first);
+        assert_eq!(p.running(), 1, "the hash goes on");
+        let second = p.verify(Secret::new("correct horse"), Some(stored)).await;
+        assert!(matches!(second, Ok(Verified::Match { .. })));
+        assert_eq!(p.peak_running(), 1, "two hashes ran at once");
+    }
+
+    #[actix_web::test]
+    async fn the_queue_is_bounded_and_a_dropped_wait_frees_its_place() {
+        use std::future::Future;
+        let p = slow();
+        let held = p.admit().await.unwrap();
+        let mut waiting = Box::pin(p.admit());
+        futures_util::future::poll_fn(|cx| {
+            assert!(waiting.as_mut().poll(cx).is_pending());
+            std::task::Poll::Ready(())
+        })
+        .await;
+        assert_eq!(p.waiting(), 1);
+        assert!(matches!(p.admit().await, Err(PasswordError::Busy)));
+        drop(waiting);
+        assert_eq!(p.waiting(), 0, "a dropped wait gives its place back");
+        let mut again = Box::pin(p.admit());
+        futures_util::future::poll_fn(|cx| {
+            assert!(again.as_mut().poll(cx).is_pending());
+            std::task::Poll::Ready(())
+        })
+        .await;
+        drop(held);
+        assert!(again.await.is_ok());
     }
 }

@@ -8,15 +8,15 @@ use crate::clock::Clock;
 use crate::config::IssuerSettings;
 use crate::db::Db;
 use crate::keys::KeyRing;
-use crate::password::Passwords;
+use crate::login::Logins;
 
 /// Shared state of the running server, cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
     /// Connection pool.
     pub db: Db,
-    /// Password hashing with its concurrency limit.
-    pub passwords: Passwords,
+    /// Password checks: lockout, per-address limit, bounded hashing.
+    pub logins: Logins,
     /// The issuer URL and token lifetimes in force.
     pub issuer: Arc<IssuerSettings>,
     /// Signing and published keys, reloaded in the background.

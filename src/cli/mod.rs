@@ -17,7 +17,7 @@ use crate::db::{self, AnyConnection};
 
 /// authd: a small, fast OAuth2 authorization server.
 #[derive(Debug, Parser)]
-#[command(name = "authd", version, about, long_about = None)]
+#[command(name = "authd", version, about, long_about = None, args_override_self = true)]
 pub struct Cli {
     /// Settings shared by every command.
     #[command(flatten)]

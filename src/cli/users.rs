@@ -68,7 +68,7 @@ fn describe(u: &UserView) -> String {
 }
 
 fn passwords(ctx: &Ctx) -> Result<Passwords, CliError> {
-    Ok(Passwords::new(ctx.settings.argon2, 1)?)
+    Ok(Passwords::new(ctx.settings.argon2, 1, 0)?)
 }
 
 pub(super) fn run(cmd: UserCmd, ctx: &mut Ctx) -> Result<(), CliError> {

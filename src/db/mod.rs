@@ -6,6 +6,7 @@
 //! through [`Db::run`], which moves the work off the actix workers.
 
 pub mod clients;
+pub mod login_failures;
 pub mod refresh_tokens;
 pub mod revoked_access_tokens;
 pub mod roles;

@@ -30,6 +30,10 @@ pub struct RefreshToken {
     pub used_at: Option<i64>,
     /// When it was revoked.
     pub revoked_at: Option<i64>,
+    /// The user's credential generation when the family began.
+    pub generation: i64,
+    /// The family's absolute end (RFC 9700 §4.14.2: a bounded lifetime).
+    pub family_expires_at: i64,
 }
 
 /// Inserts a token.
@@ -71,7 +75,8 @@ pub fn claim(conn: &mut AnyConnection, hash: &str, now: i64) -> QueryResult<Clai
             .filter(rt::token_hash.eq(hash))
             .filter(rt::used_at.is_null())
             .filter(rt::revoked_at.is_null())
-            .filter(rt::expires_at.gt(now)),
+            .filter(rt::expires_at.gt(now))
+            .filter(rt::family_expires_at.gt(now)),
     )
     .set(rt::used_at.eq(Some(now)))
     .execute(conn)?;

@@ -9,6 +9,7 @@ diesel::table! {
         created_at -> BigInt,
         updated_at -> BigInt,
         tokens_valid_after -> BigInt,
+        credential_generation -> BigInt,
     }
 }
 
@@ -60,6 +61,8 @@ diesel::table! {
         expires_at -> BigInt,
         used_at -> Nullable<BigInt>,
         revoked_at -> Nullable<BigInt>,
+        generation -> BigInt,
+        family_expires_at -> BigInt,
     }
 }
 
@@ -96,6 +99,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    login_failures (username_hash) {
+        username_hash -> Text,
+        failures -> BigInt,
+        locks -> BigInt,
+        locked_until -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
 diesel::joinable!(role_scopes -> roles (role_name));
 diesel::joinable!(user_roles -> users (user_id));
 diesel::joinable!(user_roles -> roles (role_name));
@@ -115,4 +128,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     auth_codes,
     signing_keys,
     revoked_access_tokens,
+    login_failures,
 );

@@ -23,8 +23,12 @@ pub struct User {
     pub created_at: i64,
     /// Last change (Unix seconds).
     pub updated_at: i64,
-    /// Refresh tokens issued before this moment no longer work.
+    /// Access tokens issued before this moment are inactive at
+    /// introspection (set with the generation).
     pub tokens_valid_after: i64,
+    /// Bumped by every password change and disable: refresh tokens and
+    /// logins in flight from an older generation are refused.
+    pub credential_generation: i64,
 }
 
 /// Inserts a user row.
@@ -88,6 +92,7 @@ pub fn set_disabled(
                 users::disabled.eq(true),
                 users::updated_at.eq(now),
                 users::tokens_valid_after.eq(now),
+                users::credential_generation.eq(users::credential_generation + 1),
             ))
             .execute(conn)
     } else {
@@ -97,8 +102,9 @@ pub fn set_disabled(
     }
 }
 
-/// Stores a new hash. With `end_sessions`, refresh tokens issued until now
-/// stop working (a password change); a transparent rehash passes `false`.
+/// Stores a new hash. With `end_sessions` (a password change) the
+/// credential generation moves on, so refresh tokens issued until now and
+/// logins still hashing stop working; see [`rehash`] for a transparent one.
 pub fn set_password_hash(
     conn: &mut AnyConnection,
     id: &str,
@@ -113,6 +119,7 @@ pub fn set_password_hash(
                 users::password_hash.eq(hash),
                 users::updated_at.eq(now),
                 users::tokens_valid_after.eq(now),
+                users::credential_generation.eq(users::credential_generation + 1),
             ))
             .execute(conn)
     } else {
@@ -120,6 +127,25 @@ pub fn set_password_hash(
             .set(users::password_hash.eq(hash))
             .execute(conn)
     }
+}
+
+/// Replaces the hash a login just verified with the same password hashed at
+/// today's cost, only if it is still the stored one: a reset that landed
+/// meanwhile wins (compare-and-set). `false` when it changed.
+pub fn rehash(
+    conn: &mut AnyConnection,
+    id: &str,
+    verified: &str,
+    new_hash: &str,
+) -> QueryResult<bool> {
+    diesel::update(
+        users::table
+            .find(id)
+            .filter(users::password_hash.eq(verified)),
+    )
+    .set(users::password_hash.eq(new_hash))
+    .execute(conn)
+    .map(|n| n == 1)
 }
 
 /// The names of the user's roles, sorted.

@@ -49,6 +49,7 @@ pub fn add(
         created_at: now,
         updated_at: now,
         tokens_valid_after: now,
+        credential_generation: 0,
     };
     conn.transaction(|conn| {
         if users::by_username(conn, username)?.is_some() {

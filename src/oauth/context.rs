@@ -1,5 +1,5 @@
 //! What a grant or a token handler needs, and nothing more: the pool, the
-//! password hasher, the issuer settings, the keys in force when the
+//! login checker, the issuer settings, the keys in force when the
 //! request arrived, and the clock. Handlers build it from the shared state;
 //! grants never see the rest of the server.
 
@@ -14,7 +14,7 @@ use crate::config::IssuerSettings;
 use crate::db::clients::Client;
 use crate::db::{AnyConnection, Db};
 use crate::keys::KeySnapshot;
-use crate::password::Passwords;
+use crate::login::Logins;
 use crate::scope::{self, ScopeSet};
 use crate::state::AppState;
 
@@ -24,8 +24,8 @@ use crate::state::AppState;
 pub struct GrantCtx {
     /// Connection pool.
     pub db: Db,
-    /// Password hashing within its concurrency limit.
-    pub passwords: Passwords,
+    /// Password checks (lockout, per-address limit, bounded hashing).
+    pub logins: Logins,
     /// The issuer URL and token lifetimes.
     pub issuer: Arc<IssuerSettings>,
     /// The keys in force when the request arrived.
@@ -39,7 +39,7 @@ impl GrantCtx {
     pub fn from_state(state: &AppState) -> GrantCtx {
         GrantCtx {
             db: state.db.clone(),
-            passwords: state.passwords.clone(),
+            logins: state.logins.clone(),
             issuer: state.issuer.clone(),
             keys: state.keys.current(),
             clock: state.clock.clone(),
@@ -52,14 +52,16 @@ impl GrantCtx {
         TokenIssuer::new(conn, &self.keys, &self.issuer, now)
     }
 
-    /// The oxide-auth grant of `scope` to `owner` through `client`. Its
-    /// `until` is only a placeholder: the Issuer sets lifetimes.
+    /// The oxide-auth grant of `scope` to `owner` through `client`, with a
+    /// refresh token bound to the owner's credential generation when
+    /// `refresh_generation` is given. Its `until` is only a placeholder:
+    /// the Issuer sets lifetimes.
     pub fn grant(
         &self,
         owner: &str,
         client: &Client,
         scope: &ScopeSet,
-        with_refresh: bool,
+        refresh_generation: Option<i64>,
         now: i64,
     ) -> Result<Grant, OAuthError> {
         let audience = client.audience.as_deref().unwrap_or(&self.issuer.issuer);
@@ -71,7 +73,7 @@ impl GrantCtx {
                 .map_err(|_| OAuthError::internal("a valid scope set did not convert"))?,
             redirect_uri: no_redirect(),
             until: chrono::DateTime::from_timestamp(now, 0).unwrap_or_default(),
-            extensions: extensions(audience, with_refresh),
+            extensions: extensions(audience, refresh_generation),
         })
     }
 }

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::db::DbError;
 use crate::keys::KeyError;
+use crate::login::LoginError;
 use crate::password::PasswordError;
 
 /// The cause of a server-side failure, kept for the log (never sent).
@@ -37,6 +38,14 @@ pub enum OAuthError {
     /// The scope is invalid, unknown or exceeds what is allowed (§5.2).
     #[error("invalid_scope: {0}")]
     InvalidScope(String),
+    /// Too many failed logins from this address: 429 with `Retry-After`
+    /// (seconds), code `temporarily_unavailable` (SECURITY.md).
+    #[error("too many failed logins from this address")]
+    RateLimited(i64),
+    /// More password checks than the hashing queue holds: 503 at once with
+    /// `Retry-After` (INTERFACE.md "Overload").
+    #[error("too many logins waiting")]
+    Busy,
     /// A dependency (the database) cannot serve now: 503, logged, and the
     /// client may retry (the code is RFC 6749 §4.1.2.1's).
     #[error("temporarily unavailable")]
@@ -56,7 +65,9 @@ impl OAuthError {
             OAuthError::UnauthorizedClient(_) => "unauthorized_client",
             OAuthError::UnsupportedGrantType(_) => "unsupported_grant_type",
             OAuthError::InvalidScope(_) => "invalid_scope",
-            OAuthError::Unavailable(_) => "temporarily_unavailable",
+            OAuthError::RateLimited(_) | OAuthError::Busy | OAuthError::Unavailable(_) => {
+                "temporarily_unavailable"
+            }
             OAuthError::Internal(_) => "server_error",
         }
     }
@@ -69,6 +80,8 @@ impl OAuthError {
             | OAuthError::UnauthorizedClient(d)
             | OAuthError::UnsupportedGrantType(d)
             | OAuthError::InvalidScope(d) => d,
+            OAuthError::RateLimited(_) => "too many failed logins from this address, retry later",
+            OAuthError::Busy => "too many logins are waiting, retry later",
             OAuthError::Unavailable(_) => "the service is temporarily unavailable, retry later",
             OAuthError::Internal(_) => "internal server error",
         }
@@ -109,6 +122,18 @@ impl From<DbError> for OAuthError {
     }
 }
 
+impl From<LoginError> for OAuthError {
+    fn from(e: LoginError) -> OAuthError {
+        match e {
+            LoginError::BadCredentials => OAuthError::bad_credentials(),
+            LoginError::TooManyFailures(secs) => OAuthError::RateLimited(secs),
+            LoginError::Busy => OAuthError::Busy,
+            LoginError::Db(e) => e.into(),
+            LoginError::Hash(e) => e.into(),
+        }
+    }
+}
+
 impl From<diesel::result::Error> for OAuthError {
     fn from(e: diesel::result::Error) -> OAuthError {
         OAuthError::from(DbError::Query(e))
@@ -144,7 +169,8 @@ impl ResponseError for OAuthError {
     fn status_code(&self) -> StatusCode {
         match self {
             OAuthError::InvalidClient(_) => StatusCode::UNAUTHORIZED,
-            OAuthError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            OAuthError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            OAuthError::Busy | OAuthError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             OAuthError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         }
@@ -163,9 +189,14 @@ impl ResponseError for OAuthError {
                 HeaderValue::from_static(r#"Basic realm="authd""#),
             );
         }
-        if matches!(self, OAuthError::Unavailable(_)) {
+        let retry_after = match self {
+            OAuthError::RateLimited(secs) => Some((*secs).max(1)),
+            OAuthError::Busy | OAuthError::Unavailable(_) => Some(1),
+            _ => None,
+        };
+        if let Some(secs) = retry_after {
             res.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         no_store(&mut res);
         res

@@ -36,19 +36,24 @@ pub fn no_redirect() -> url::Url {
 pub mod ext {
     /// The access token's `aud`.
     pub const AUDIENCE: &str = "authd.aud";
-    /// Present when the grant should come with a refresh token.
+    /// Present when the grant should come with a refresh token; its value
+    /// is the user's credential generation the family is bound to.
     pub const WITH_REFRESH: &str = "authd.refresh";
 }
 
-/// Adds authd's extensions to a grant.
-pub fn extensions(audience: &str, with_refresh: bool) -> Extensions {
+/// Adds authd's extensions to a grant: the audience, and for a grant that
+/// comes with a refresh token the owner's credential generation.
+pub fn extensions(audience: &str, refresh_generation: Option<i64>) -> Extensions {
     let mut ext = Extensions::new();
     ext.set_raw(
         ext::AUDIENCE.into(),
         Value::private(Some(audience.to_string())),
     );
-    if with_refresh {
-        ext.set_raw(ext::WITH_REFRESH.into(), Value::private(None));
+    if let Some(generation) = refresh_generation {
+        ext.set_raw(
+            ext::WITH_REFRESH.into(),
+            Value::private(Some(generation.to_string())),
+        );
     }
     ext
 }
@@ -71,6 +76,16 @@ fn sorted(scope: &oxide_auth::endpoint::Scope) -> String {
 
 fn at(secs: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(secs, 0).unwrap_or_default()
+}
+
+/// Where a new refresh token belongs.
+struct Family {
+    id: String,
+    parent: Option<String>,
+    /// The original grant's scope (RFC 6749 §6).
+    scope: String,
+    generation: i64,
+    expires_at: i64,
 }
 
 /// The token issuer for one request, over one connection (and so inside
@@ -116,27 +131,25 @@ impl<'c> TokenIssuer<'c> {
         Ok((self.keys.sign(&claims)?, exp))
     }
 
-    fn store_refresh(
-        &self,
-        grant: &Grant,
-        family: String,
-        parent: Option<String>,
-        scope: String,
-    ) -> Result<Secret, OAuthError> {
+    /// Stores a refresh token of `family`; its idle lifetime never runs
+    /// past the family's end.
+    fn store_refresh(&self, grant: &Grant, family: Family) -> Result<Secret, OAuthError> {
         let token = Secret::generate();
         refresh_tokens::insert(
             &mut self.conn.borrow_mut(),
             &RefreshToken {
                 token_hash: token.hash(),
-                family_id: family,
-                parent_hash: parent,
+                family_id: family.id,
+                parent_hash: family.parent,
                 user_id: grant.owner_id.clone(),
                 client_id: grant.client_id.clone(),
-                scope,
+                scope: family.scope,
                 issued_at: self.now,
-                expires_at: self.now + self.settings.refresh_ttl,
+                expires_at: (self.now + self.settings.refresh_ttl).min(family.expires_at),
                 used_at: None,
                 revoked_at: None,
+                generation: family.generation,
+                family_expires_at: family.expires_at,
             },
         )?;
         Ok(token)
@@ -148,7 +161,19 @@ impl<'c> TokenIssuer<'c> {
     pub fn issue_tokens(&self, grant: &Grant) -> Result<IssuedToken, OAuthError> {
         let (token, exp) = self.access_token(grant)?;
         let refresh = match private_ext(grant, ext::WITH_REFRESH) {
-            Some(_) => Some(self.store_refresh(grant, random_id(), None, sorted(&grant.scope))?),
+            Some(generation) => {
+                let generation = generation
+                    .and_then(|g| g.parse().ok())
+                    .ok_or_else(|| OAuthError::internal("refresh grant without a generation"))?;
+                let family = Family {
+                    id: random_id(),
+                    parent: None,
+                    scope: sorted(&grant.scope),
+                    generation,
+                    expires_at: self.now + self.settings.refresh_max_lifetime,
+                };
+                Some(self.store_refresh(grant, family)?)
+            }
             None => None,
         };
         Ok(IssuedToken {
@@ -164,12 +189,14 @@ impl<'c> TokenIssuer<'c> {
     /// (RFC 6749 §6), and an access token for `grant.scope`, which may be
     /// narrower.
     pub fn rotate(&self, claimed: &RefreshToken, grant: &Grant) -> Result<IssuedToken, OAuthError> {
-        let next = self.store_refresh(
-            grant,
-            claimed.family_id.clone(),
-            Some(claimed.token_hash.clone()),
-            claimed.scope.clone(),
-        )?;
+        let family = Family {
+            id: claimed.family_id.clone(),
+            parent: Some(claimed.token_hash.clone()),
+            scope: claimed.scope.clone(),
+            generation: claimed.generation,
+            expires_at: claimed.family_expires_at,
+        };
+        let next = self.store_refresh(grant, family)?;
         let (token, exp) = self.access_token(grant)?;
         Ok(IssuedToken {
             token,
@@ -249,7 +276,7 @@ impl Issuer for TokenIssuer<'_> {
             scope: claims.scope.parse().map_err(|_| ())?,
             redirect_uri: no_redirect(),
             until: at(claims.exp),
-            extensions: extensions(&claims.aud, false),
+            extensions: extensions(&claims.aud, None),
         }))
     }
 

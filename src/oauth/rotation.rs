@@ -19,8 +19,9 @@ pub enum RefreshState {
     Dead,
 }
 
-/// The rule: not revoked, not yet used, not expired, and its user still
-/// accepts tokens issued at that time.
+/// The rule: not revoked, not yet used, within its idle and its family's
+/// absolute lifetime, and issued under its user's current credential
+/// generation (no password change or disable since), user enabled.
 pub fn state(
     conn: &mut AnyConnection,
     row: &RefreshToken,
@@ -32,11 +33,13 @@ pub fn state(
     if row.used_at.is_some() {
         return Ok(RefreshState::Used);
     }
-    if row.expires_at <= now {
+    if row.expires_at <= now || row.family_expires_at <= now {
         return Ok(RefreshState::Dead);
     }
     Ok(match users::by_id(conn, &row.user_id)? {
-        Some(u) if !u.disabled && row.issued_at >= u.tokens_valid_after => RefreshState::Live(u),
+        Some(u) if !u.disabled && row.generation == u.credential_generation => {
+            RefreshState::Live(u)
+        }
         _ => RefreshState::Dead,
     })
 }

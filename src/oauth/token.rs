@@ -8,6 +8,7 @@ use super::context::GrantCtx;
 use super::error::OAuthError;
 use super::form::Form;
 use super::grants;
+use crate::login::client_ip;
 use crate::scope::{self, ScopeSet};
 use crate::secret::Secret;
 use crate::state::AppState;
@@ -102,7 +103,17 @@ pub async fn token(
             username,
             password,
             scope,
-        } => grants::password::run(ctx, client, username, password, scope).await?,
+        } => {
+            let remote = client_ip(&req, ctx.logins.trusted_proxies());
+            let request = grants::password::PasswordRequest {
+                auth: client,
+                username,
+                password,
+                requested: scope,
+                remote,
+            };
+            grants::password::run(ctx, request).await?
+        }
         GrantRequest::RefreshToken {
             refresh_token,
             scope,

@@ -32,7 +32,7 @@ pub fn role(db: &TestDb, name: &str, scopes: &str) {
 
 /// A password hash at [`CHEAP_ARGON2`] cost.
 pub fn hash_password(password: &str) -> String {
-    Passwords::new(CHEAP_ARGON2, 1)
+    Passwords::new(CHEAP_ARGON2, 1, 0)
         .unwrap()
         .hash_blocking(password)
         .unwrap()

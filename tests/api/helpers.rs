@@ -259,6 +259,8 @@ pub struct TestApp {
     pub http: reqwest::Client,
     /// The server's clock: a manual one moves only when the test says.
     pub clock: Clock,
+    /// The server's password hasher (its counters).
+    pub passwords: authd::password::Passwords,
     handle: actix_web::dev::ServerHandle,
 }
 
@@ -283,6 +285,7 @@ impl TestApp {
         let base = format!("http://127.0.0.1:{}", app.port());
         let issuer = app.issuer().to_string();
         let handle = app.handle();
+        let passwords = app.passwords();
         actix_web::rt::spawn(app.run_until_stopped());
         TestApp {
             base,
@@ -292,6 +295,7 @@ impl TestApp {
                 .build()
                 .expect("client"),
             clock,
+            passwords,
             handle,
         }
     }

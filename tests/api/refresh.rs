@@ -206,6 +206,8 @@ fn the_janitor_removes_only_what_expired() {
             expires_at,
             used_at: None,
             revoked_at: None,
+            generation: 0,
+            family_expires_at: expires_at,
         };
         let now = 10_000_000;
         authd::db::refresh_tokens::insert(&mut c, &row("old", now - 200_000)).unwrap();
@@ -225,5 +227,30 @@ fn the_janitor_removes_only_what_expired() {
             .unwrap()
             .is_some());
         assert!(authd::db::revoked_access_tokens::is_revoked(&mut c, "kept").unwrap());
+    }
+}
+
+#[actix_web::test]
+async fn rotation_never_extends_a_family_past_its_absolute_lifetime() {
+    for db in backends() {
+        let c = standard(&db);
+        let app = TestApp::spawn_clocked(
+            &db,
+            &["--refresh-token-ttl", "60", "--refresh-max-lifetime", "100"],
+            Clock::manual_from_now(),
+        )
+        .await;
+        let mut t = rt(&password_grant(&app, &c, &[]).await);
+        // Used every 45 s, the idle lifetime never runs out...
+        for _ in 0..2 {
+            app.clock.advance(45);
+            let next = refresh(&app, &c, &t, None).await;
+            assert_eq!(next.status, 200, "[{}] {:?}", db.label(), next.body);
+            t = rt(&next);
+        }
+        // ...but 100 s after the login the family ends.
+        app.clock.advance(11);
+        assert_invalid_grant(&refresh(&app, &c, &t, None).await, &db);
+        app.stop().await;
     }
 }

@@ -1,88 +1,86 @@
 //! The resource owner password credentials grant (RFC 6749 §4.3).
 //! oxide-auth has no flow for it; it is built on its primitives: the
-//! Registrar authenticates the client and negotiates the scope, we verify
-//! the user, and the Issuer issues.
+//! Registrar authenticates the client and negotiates the scope, the login
+//! checker verifies the user, and the Issuer issues.
+
+use std::net::IpAddr;
 
 use super::{authenticate_for, TokenResponse};
 use crate::db::clients::Client;
-use crate::db::users::{self, User};
-use crate::db::{self, AnyConnection};
+use crate::db::{self, users, AnyConnection};
 use crate::grant_type::GrantType;
+use crate::login::CheckedLogin;
 use crate::oauth::client_auth::{ClientAuth, DbRegistrar};
 use crate::oauth::context::GrantCtx;
 use crate::oauth::error::OAuthError;
-use crate::password::Verified;
 use crate::scope::{self, ScopeSet};
 use crate::secret::Secret;
 
+/// A password grant request.
+pub struct PasswordRequest {
+    /// How the client authenticated.
+    pub auth: ClientAuth,
+    /// The user's name.
+    pub username: String,
+    /// The user's password.
+    pub password: Secret,
+    /// The requested scope.
+    pub requested: Option<ScopeSet>,
+    /// The client address, for the per-address limit.
+    pub remote: Option<IpAddr>,
+}
+
 /// Runs the grant.
-pub async fn run(
-    ctx: GrantCtx,
-    auth: ClientAuth,
-    username: String,
-    password: Secret,
-    requested: Option<ScopeSet>,
-) -> Result<TokenResponse, OAuthError> {
-    let (client, offered, user) = ctx
+pub async fn run(ctx: GrantCtx, req: PasswordRequest) -> Result<TokenResponse, OAuthError> {
+    // The client first: an unknown client costs no hash.
+    let (auth, requested) = (req.auth, req.requested);
+    let (client, offered) = ctx
         .db
-        .run(move |conn| read_request(conn, &auth, &username, requested.as_ref()))
+        .run(move |conn| {
+            let registrar = DbRegistrar::new(conn);
+            let client = authenticate_for(&registrar, &auth, GrantType::Password)?;
+            let offered = registrar.negotiate_scope(&client, requested.as_ref())?;
+            Ok::<_, OAuthError>((client, offered))
+        })
         .await?;
 
-    // The password, off the workers and within the hashing limit. An
-    // unknown user is checked against a dummy hash: same work, same time.
-    let stored = user.as_ref().map(|u| u.password_hash.clone());
-    let verified = ctx.passwords.verify(password, stored).await?;
-    let (user, rehash) = match (verified, user) {
-        (Verified::Match { rehash }, Some(user)) if !user.disabled => (user, rehash),
-        _ => return Err(OAuthError::bad_credentials()),
-    };
+    let login = ctx
+        .logins
+        .check(&req.username, req.password, req.remote)
+        .await?;
 
     ctx.db
         .clone()
         .run(move |conn| {
             let now = ctx.clock.now();
             db::write_tx(conn, |conn| {
-                issue(conn, &ctx, now, &client, &user, &offered, rehash)
+                issue(conn, &ctx, now, &client, &login, &offered)
             })
         })
         .await
 }
 
-/// Client, grant, scope, and the user record: one read.
-fn read_request(
-    conn: &mut AnyConnection,
-    auth: &ClientAuth,
-    username: &str,
-    requested: Option<&ScopeSet>,
-) -> Result<(Client, ScopeSet, Option<User>), OAuthError> {
-    let registrar = DbRegistrar::new(conn);
-    let client = authenticate_for(&registrar, auth, GrantType::Password)?;
-    let offered = registrar.negotiate_scope(&client, requested)?;
-    drop(registrar);
-    let user = users::by_username(conn, username)?;
-    Ok((client, offered, user))
-}
-
-/// Stores a rehash if one is due, narrows the scope to the user's roles,
-/// and issues (inside the caller's write transaction).
+/// Confirms the login still stands (no reset or disable since the check),
+/// narrows the scope to the user's roles, and issues, in one transaction.
 fn issue(
     conn: &mut AnyConnection,
     ctx: &GrantCtx,
     now: i64,
     client: &Client,
-    user: &User,
+    login: &CheckedLogin,
     offered: &ScopeSet,
-    rehash: Option<String>,
 ) -> Result<TokenResponse, OAuthError> {
-    if let Some(hash) = rehash {
-        users::set_password_hash(conn, &user.id, &hash, false, now)?;
-    }
+    let Some(user) = login.confirm(conn)? else {
+        return Err(OAuthError::bad_credentials());
+    };
     let user_scopes = users::scopes_of(conn, &user.id)?;
     let granted = scope::for_user(offered, &user_scopes).ok_or_else(|| {
         OAuthError::InvalidScope("the user's roles grant none of the requested scopes".into())
     })?;
-    let with_refresh = client.allows_grant(GrantType::RefreshToken.as_str());
-    let grant = ctx.grant(&user.id, client, &granted, with_refresh, now)?;
+    let generation = client
+        .allows_grant(GrantType::RefreshToken.as_str())
+        .then_some(user.credential_generation);
+    let grant = ctx.grant(&user.id, client, &granted, generation, now)?;
     let issued = ctx.token_issuer(conn, now).issue_tokens(&grant)?;
     Ok(TokenResponse::new(issued, &granted, ctx.issuer.access_ttl))
 }

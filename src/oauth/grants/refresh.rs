@@ -57,7 +57,8 @@ fn rotate(
         Presented::Reused(_) | Presented::Invalid => return Ok(Err(invalid())),
     };
     let granted = narrow_scope(conn, &claimed, &user, client, requested)?;
-    let grant = ctx.grant(&user.id, client, &granted, true, now)?;
+    // The successor inherits the family's generation in `rotate`.
+    let grant = ctx.grant(&user.id, client, &granted, None, now)?;
     let issued = ctx.token_issuer(conn, now).rotate(&claimed, &grant)?;
     Ok(Ok(TokenResponse::new(
         issued,

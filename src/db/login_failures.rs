@@ -1,0 +1,84 @@
+//! The `login_failures` table: consecutive failed password checks per
+//! username (by SHA-256 of the name), shared by every instance.
+
+use diesel::prelude::*;
+
+use super::schema::login_failures as lf;
+use super::AnyConnection;
+
+/// A username's failure record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = lf)]
+pub struct Failures {
+    /// Failures since the last success or lock.
+    pub failures: i64,
+    /// Locks in a row without a success.
+    pub locks: i64,
+    /// Until when the username is locked (Unix seconds; 0 = never was).
+    pub locked_until: i64,
+}
+
+/// The record of `key`, if any.
+pub fn find(conn: &mut AnyConnection, key: &str) -> QueryResult<Option<Failures>> {
+    lf::table
+        .find(key)
+        .select(Failures::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Counts one more failure and returns the record with it. Inside a write
+/// transaction: the UPDATE takes the row lock (PostgreSQL) or the database
+/// lock is already held (SQLite), so concurrent failures on several
+/// instances all count.
+pub fn add_failure(conn: &mut AnyConnection, key: &str, now: i64) -> QueryResult<Failures> {
+    let insert = diesel::insert_into(lf::table)
+        .values((
+            lf::username_hash.eq(key),
+            lf::failures.eq(0i64),
+            lf::locks.eq(0i64),
+            lf::locked_until.eq(0i64),
+            lf::updated_at.eq(now),
+        ))
+        .on_conflict_do_nothing();
+    // Both backends speak ON CONFLICT DO NOTHING, but diesel's
+    // MultiBackend cannot express it: run it on the inner connection.
+    match conn {
+        AnyConnection::Sqlite(c) => insert.execute(c)?,
+        AnyConnection::Postgres(c) => insert.execute(c)?,
+    };
+    diesel::update(lf::table.find(key))
+        .set((lf::failures.eq(lf::failures + 1), lf::updated_at.eq(now)))
+        .execute(conn)?;
+    lf::table
+        .find(key)
+        .select(Failures::as_select())
+        .first(conn)
+}
+
+/// Stores the settled record.
+pub fn store(conn: &mut AnyConnection, key: &str, f: &Failures) -> QueryResult<()> {
+    diesel::update(lf::table.find(key))
+        .set((
+            lf::failures.eq(f.failures),
+            lf::locks.eq(f.locks),
+            lf::locked_until.eq(f.locked_until),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+/// Forgets `key`'s failures (a successful login).
+pub fn clear(conn: &mut AnyConnection, key: &str) -> QueryResult<usize> {
+    diesel::delete(lf::table.find(key)).execute(conn)
+}
+
+/// Deletes records untouched since `before` whose lock is over.
+pub fn purge(conn: &mut AnyConnection, before: i64, now: i64) -> QueryResult<usize> {
+    diesel::delete(
+        lf::table
+            .filter(lf::updated_at.lt(before))
+            .filter(lf::locked_until.le(now)),
+    )
+    .execute(conn)
+}

@@ -1,0 +1,188 @@
+//! Checking a user's password: the one path for every login (the password
+//! grant today, the login form next). In order: the per-address limit, the
+//! per-username lock (no hashing while locked), the bounded hashing queue,
+//! Argon2id against the stored or a dummy hash, and on failure the counts.
+
+pub mod client_ip;
+pub mod ip_limit;
+pub mod lockout;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use crate::clock::Clock;
+use crate::config::LoginLimits;
+use crate::db::users::{self, User};
+use crate::db::{self, login_failures, AnyConnection, Db, DbError};
+use crate::password::{PasswordError, Passwords, Verified};
+use crate::secret::{hash_str, Secret};
+
+pub use client_ip::client_ip;
+use ip_limit::IpLimiter;
+
+/// Why a login did not get through.
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    /// Wrong password, unknown or disabled user, or a locked username: the
+    /// same answer for all, so that none can be told apart.
+    #[error("invalid username or password")]
+    BadCredentials,
+    /// Too many failures from this address: retry after this many seconds.
+    #[error("too many failed logins from this address")]
+    TooManyFailures(i64),
+    /// The hashing queue is full.
+    #[error("too many logins waiting")]
+    Busy,
+    /// Storage failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// Hashing failed.
+    #[error(transparent)]
+    Hash(PasswordError),
+}
+
+impl From<diesel::result::Error> for LoginError {
+    fn from(e: diesel::result::Error) -> LoginError {
+        LoginError::Db(DbError::Query(e))
+    }
+}
+
+/// A password that matched: the user as read before hashing, and what the
+/// issuing transaction must check and store.
+pub struct CheckedLogin {
+    /// The user.
+    pub user: User,
+    /// The hash that was verified (for the compare-and-set rehash).
+    pub verified_hash: String,
+    /// A new hash at today's cost, if the stored one is outdated.
+    pub rehash: Option<String>,
+    key: String,
+}
+
+/// The login checker; cheap to clone.
+#[derive(Clone)]
+pub struct Logins {
+    db: Db,
+    passwords: Passwords,
+    limits: Arc<LoginLimits>,
+    ip: IpLimiter,
+    clock: Clock,
+}
+
+impl Logins {
+    /// A checker over this pool and hasher.
+    pub fn new(db: Db, passwords: Passwords, limits: LoginLimits, clock: Clock) -> Logins {
+        Logins {
+            ip: IpLimiter::new(limits.ip_max_failures, limits.ip_window),
+            limits: Arc::new(limits),
+            db,
+            passwords,
+            clock,
+        }
+    }
+
+    /// The hasher (for new passwords).
+    pub fn passwords(&self) -> &Passwords {
+        &self.passwords
+    }
+
+    /// The proxies whose `X-Forwarded-For` is believed.
+    pub fn trusted_proxies(&self) -> &[IpAddr] {
+        &self.limits.trusted_proxies
+    }
+
+    /// Checks `password` for `username` from `remote`.
+    pub async fn check(
+        &self,
+        username: &str,
+        password: Secret,
+        remote: Option<IpAddr>,
+    ) -> Result<CheckedLogin, LoginError> {
+        let now = self.clock.now();
+        if let Some(retry) = self.ip.retry_after(remote, now) {
+            return Err(LoginError::TooManyFailures(retry));
+        }
+        let key = hash_str(username);
+        let (user, locked) = self
+            .db
+            .run({
+                let (key, username) = (key.clone(), username.to_string());
+                move |conn| {
+                    let locked =
+                        login_failures::find(conn, &key)?.is_some_and(|f| f.locked_until > now);
+                    let user = users::by_username(conn, &username)?;
+                    Ok::<_, LoginError>((user, locked))
+                }
+            })
+            .await?;
+        if locked {
+            // Answered like a wrong password, without hashing.
+            log::info!("login refused: username locked");
+            return Err(LoginError::BadCredentials);
+        }
+        let stored = user.as_ref().map(|u| u.password_hash.clone());
+        let verified = match self.passwords.verify(password, stored).await {
+            Ok(v) => v,
+            Err(PasswordError::Busy) => return Err(LoginError::Busy),
+            Err(e) => return Err(LoginError::Hash(e)),
+        };
+        match (verified, user) {
+            (Verified::Match { rehash }, Some(user)) if !user.disabled => Ok(CheckedLogin {
+                verified_hash: user.password_hash.clone(),
+                user,
+                rehash,
+                key,
+            }),
+            _ => {
+                self.failed(key, remote).await?;
+                Err(LoginError::BadCredentials)
+            }
+        }
+    }
+
+    /// Counts a failure for the username and the address.
+    async fn failed(&self, key: String, remote: Option<IpAddr>) -> Result<(), LoginError> {
+        let now = self.clock.now();
+        self.ip.record_failure(remote, now);
+        let limits = self.limits.clone();
+        let locked = self
+            .db
+            .run(move |conn| {
+                db::write_tx(conn, |conn| {
+                    let counted = login_failures::add_failure(conn, &key, now)?;
+                    let settled =
+                        lockout::settle(counted, now, limits.max_failures, limits.lockout);
+                    login_failures::store(conn, &key, &settled)?;
+                    let newly = settled.locked_until > now && settled != counted;
+                    Ok::<_, LoginError>(newly.then_some(settled.locked_until - now))
+                })
+            })
+            .await?;
+        if let Some(secs) = locked {
+            log::warn!("username locked for {secs} s after repeated failed logins");
+        }
+        Ok(())
+    }
+}
+
+impl CheckedLogin {
+    /// Inside the issuing write transaction: refuses if the user was
+    /// disabled or got a new password (or was disabled and enabled) since
+    /// the check, stores a due rehash only over the hash that was verified,
+    /// and resets the username's failures. Returns the user as now stored.
+    pub fn confirm(&self, conn: &mut AnyConnection) -> Result<Option<User>, LoginError> {
+        let current = match users::by_id(conn, &self.user.id)? {
+            Some(u)
+                if !u.disabled && u.credential_generation == self.user.credential_generation =>
+            {
+                u
+            }
+            _ => return Ok(None),
+        };
+        if let Some(new_hash) = &self.rehash {
+            users::rehash(conn, &current.id, &self.verified_hash, new_hash)?;
+        }
+        login_failures::clear(conn, &self.key)?;
+        Ok(Some(current))
+    }
+}

@@ -1,0 +1,167 @@
+//! Brute-force defences: the per-username lockout (counted in the
+//! database, shared by instances), the per-address limit, and the bounded
+//! hashing queue.
+
+use authd::clock::Clock;
+
+use crate::fixtures::{post, standard, Reply, TestClient};
+use crate::helpers::{backends, TestApp};
+
+async fn login(app: &TestApp, c: &TestClient, username: &str, password: &str) -> Reply {
+    post(
+        app,
+        "/oauth/token",
+        Some(c),
+        &[
+            ("grant_type", "password"),
+            ("username", username),
+            ("password", password),
+        ],
+    )
+    .await
+}
+
+/// What a client can observe of an answer.
+fn seen(r: &Reply) -> (u16, Option<String>, String) {
+    (
+        r.status,
+        r.header("content-type").map(str::to_string),
+        r.raw.clone(),
+    )
+}
+
+const LIMITS: &[&str] = &["--login-max-failures", "3", "--login-lockout", "60"];
+
+#[actix_web::test]
+async fn a_locked_username_answers_like_a_wrong_password_without_hashing() {
+    for db in backends() {
+        let c = standard(&db);
+        let app = TestApp::spawn_clocked(&db, LIMITS, Clock::manual_from_now()).await;
+        let wrong = login(&app, &c, "alice", "wrong password").await;
+        wrong.assert_error(400, "invalid_grant");
+        for _ in 0..2 {
+            assert_eq!(
+                seen(&login(&app, &c, "alice", "wrong password").await),
+                seen(&wrong)
+            );
+        }
+        // Locked: the right password gets the wrong-password answer, and
+        // no hash runs for it.
+        let hashed = app.passwords.total();
+        let locked = login(&app, &c, "alice", "correct horse").await;
+        assert_eq!(seen(&locked), seen(&wrong), "[{}] locked", db.label());
+        assert_eq!(
+            app.passwords.total(),
+            hashed,
+            "[{}] hashed while locked",
+            db.label()
+        );
+
+        // After the lock, one more failure locks again for twice as long.
+        app.clock.advance(61);
+        login(&app, &c, "alice", "wrong again")
+            .await
+            .assert_error(400, "invalid_grant");
+        app.clock.advance(61);
+        let still = login(&app, &c, "alice", "correct horse").await;
+        assert_eq!(
+            seen(&still),
+            seen(&wrong),
+            "[{}] second lock is 120 s",
+            db.label()
+        );
+        app.clock.advance(60);
+        let ok = login(&app, &c, "alice", "correct horse").await;
+        assert_eq!(ok.status, 200, "[{}] {}", db.label(), ok.raw);
+
+        // A success resets the count: two failures no longer lock.
+        for _ in 0..2 {
+            login(&app, &c, "alice", "wrong")
+                .await
+                .assert_error(400, "invalid_grant");
+        }
+        assert_eq!(login(&app, &c, "alice", "correct horse").await.status, 200);
+
+        // Unknown usernames are counted and locked alike.
+        let unknown = login(&app, &c, "nobody", "whatever1").await;
+        for _ in 0..3 {
+            assert_eq!(
+                seen(&login(&app, &c, "nobody", "whatever1").await),
+                seen(&unknown)
+            );
+        }
+        app.stop().await;
+    }
+}
+
+#[actix_web::test]
+async fn two_instances_on_one_database_share_the_counts() {
+    for db in backends() {
+        let c = standard(&db);
+        let one = TestApp::spawn_with(&db, LIMITS).await;
+        let two = TestApp::spawn_with(&db, LIMITS).await;
+        for _ in 0..3 {
+            login(&one, &c, "alice", "wrong password")
+                .await
+                .assert_error(400, "invalid_grant");
+        }
+        let r = login(&two, &c, "alice", "correct horse").await;
+        r.assert_error(400, "invalid_grant");
+        one.stop().await;
+        two.stop().await;
+    }
+}
+
+#[actix_web::test]
+async fn failures_per_address_get_429_until_the_window_passes() {
+    for db in backends() {
+        let c = standard(&db);
+        let app = TestApp::spawn_clocked(
+            &db,
+            &["--ip-max-failures", "2", "--ip-failure-window", "60"],
+            Clock::manual_from_now(),
+        )
+        .await;
+        // Different usernames: the per-username lock stays out of it.
+        for name in ["u1", "u2"] {
+            login(&app, &c, name, "wrong password")
+                .await
+                .assert_error(400, "invalid_grant");
+        }
+        let limited = login(&app, &c, "alice", "correct horse").await;
+        limited.assert_error(429, "temporarily_unavailable");
+        let retry: i64 = limited.header("retry-after").unwrap().parse().unwrap();
+        assert!((1..=60).contains(&retry), "{retry}");
+        assert_eq!(limited.header("cache-control"), Some("no-store"));
+        app.clock.advance(60);
+        assert_eq!(login(&app, &c, "alice", "correct horse").await.status, 200);
+        app.stop().await;
+    }
+}
+
+/// Argon2 settings that make one verification take a noticeable while, so
+/// that other work provably happens while it runs.
+const SLOW_HASH: &[&str] = &["--argon2-memory-kib", "8192", "--argon2-iterations", "40"];
+
+#[actix_web::test]
+async fn beyond_the_queue_logins_get_503_at_once_and_the_rest_succeed() {
+    let db = crate::helpers::TestDb::sqlite();
+    let c = standard(&db);
+    let mut args = SLOW_HASH.to_vec();
+    args.extend(["--password-concurrency", "1", "--password-queue", "1"]);
+    let app = TestApp::spawn_with(&db, &args).await;
+    let replies =
+        futures_util::future::join_all((0..8).map(|_| login(&app, &c, "alice", "correct horse")))
+            .await;
+    let busy: Vec<&Reply> = replies.iter().filter(|r| r.status == 503).collect();
+    assert!(!busy.is_empty(), "no 503 for 8 logins on 1 slot + 1 queued");
+    for r in &busy {
+        r.assert_error(503, "temporarily_unavailable");
+        assert!(r.header("retry-after").is_some());
+    }
+    for r in replies.iter().filter(|r| r.status != 503) {
+        assert_eq!(r.status, 200, "{}", r.raw);
+    }
+    assert_eq!(app.passwords.peak_running(), 1);
+    app.stop().await;
+}
