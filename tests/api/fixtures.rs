@@ -181,6 +181,21 @@ pub async fn reply(res: reqwest::Response) -> Reply {
     }
 }
 
+/// The password grant for `username` with `c`.
+pub async fn login_as(app: &TestApp, c: &TestClient, username: &str, password: &str) -> Reply {
+    post(
+        app,
+        "/oauth/token",
+        Some(c),
+        &[
+            ("grant_type", "password"),
+            ("username", username),
+            ("password", password),
+        ],
+    )
+    .await
+}
+
 /// The password grant for alice with `c`.
 pub async fn password_grant(app: &TestApp, c: &TestClient, extra: &[(&str, &str)]) -> Reply {
     let mut form = vec![

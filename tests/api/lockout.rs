@@ -4,22 +4,8 @@
 
 use authd::clock::Clock;
 
-use crate::fixtures::{post, standard, Reply, TestClient};
+use crate::fixtures::{login_as as login, standard, Reply};
 use crate::helpers::{backends, TestApp};
-
-async fn login(app: &TestApp, c: &TestClient, username: &str, password: &str) -> Reply {
-    post(
-        app,
-        "/oauth/token",
-        Some(c),
-        &[
-            ("grant_type", "password"),
-            ("username", username),
-            ("password", password),
-        ],
-    )
-    .await
-}
 
 /// What a client can observe of an answer.
 fn seen(r: &Reply) -> (u16, Option<String>, String) {

@@ -4,21 +4,11 @@
 
 use std::time::{Duration, Instant};
 
-use crate::fixtures::{conn, post, standard, Reply, TestClient};
+use crate::fixtures::{conn, login_as, standard, Reply, TestClient};
 use crate::helpers::{backends, TestApp};
 
 async fn login(app: &TestApp, c: &TestClient, password: &str) -> Reply {
-    post(
-        app,
-        "/oauth/token",
-        Some(c),
-        &[
-            ("grant_type", "password"),
-            ("username", "alice"),
-            ("password", password),
-        ],
-    )
-    .await
+    login_as(app, c, "alice", password).await
 }
 
 /// The server's cost is far above the fixtures' cheap hashes, so a login
