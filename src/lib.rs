@@ -5,13 +5,15 @@
 //! Layers, from the wire down: `app` assembles the server from `oauth` and
 //! `web` (the handlers), which reach shared parts through `state`; below
 //! them `manage` (admin operations), then `db`, `keys`, `password`, and the
-//! plain building blocks (`clock`, `config`, `scope`, `grant_type`, `secret`).
+//! plain building blocks (`clock`, `config`, `scope`, `grant_type`, `secret`,
+//! `files`).
 
 pub mod app; // assembles and runs the HTTP server
 pub mod cli; // the command line (serve, migrate, admin commands)
 pub mod clock; // the current time, passed in (settable in tests)
 pub mod config; // settings: flags, environment variables, defaults
 pub mod db; // storage over SQLite or PostgreSQL (diesel)
+pub mod files; // secret files: created 0600, refused when open to others
 pub mod grant_type; // the grant types a client may be registered for
 pub mod janitor; // periodic removal of expired token rows
 pub mod keys; // signing keys, rotation, the public JWK set

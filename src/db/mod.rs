@@ -87,6 +87,7 @@ pub fn connect(url: &DatabaseUrl) -> Result<AnyConnection, DbError> {
             .map(AnyConnection::Postgres)
             .map_err(failed),
         Backend::Sqlite => {
+            create_sqlite_file(url)?;
             let mut conn = SqliteConnection::establish(url.as_str()).map_err(failed)?;
             // WAL lets readers proceed during a write; FULL makes a commit
             // durable before we answer; busy_timeout turns lock contention
@@ -101,6 +102,41 @@ pub fn connect(url: &DatabaseUrl) -> Result<AnyConnection, DbError> {
             })?;
             Ok(AnyConnection::Sqlite(conn))
         }
+    }
+}
+
+/// Creates a missing SQLite database file with mode 0600 before SQLite
+/// opens it: SQLite would create it with the umask's mode (usually 0644),
+/// and it gives the `-wal` and `-shm` files the main file's mode, so all
+/// three stay private. An existing file is left as it is (see
+/// [`warn_if_sqlite_open_to_others`]).
+fn create_sqlite_file(url: &DatabaseUrl) -> Result<(), DbError> {
+    let path = url.as_str();
+    if path == ":memory:" {
+        return Ok(());
+    }
+    crate::files::ensure_private(std::path::Path::new(path))
+        .map(drop)
+        .map_err(|e| DbError::Connect {
+            url: url.redacted(),
+            reason: format!("cannot create the database file: {e}"),
+        })
+}
+
+/// Says at start when group or others may read an existing SQLite
+/// database (e.g. one created before authd made it private): it holds
+/// password hashes and sealed keys, and its `-wal`/`-shm` files copy its
+/// mode.
+fn warn_if_sqlite_open_to_others(url: &DatabaseUrl) {
+    if url.backend() != Backend::Sqlite || url.as_str() == ":memory:" {
+        return;
+    }
+    let path = std::path::Path::new(url.as_str());
+    if let Ok(Some(mode)) = crate::files::open_to_others(path) {
+        log::warn!(
+            "{}",
+            crate::files::too_open("the SQLite database", path, mode)
+        );
     }
 }
 
@@ -157,6 +193,7 @@ impl Db {
         // Check first with a direct connection: r2d2 would retry until its
         // timeout and then report only "timed out".
         connect(url)?;
+        warn_if_sqlite_open_to_others(url);
         let pool = r2d2::Pool::builder()
             .max_size(size.max(1))
             .min_idle(Some(1))

@@ -1,8 +1,8 @@
 //! Signing keys: generation, storage, rotation, and the public JWK set.
 //!
-//! Private keys live in the database as PKCS#8 PEM; the public half is
-//! stored beside them as a ready-made JWK so that publishing the JWKS never
-//! touches private material.
+//! Private keys live in the database as PKCS#8 PEM sealed by a
+//! [`KeyVault`]; the public half is stored beside them as a ready-made JWK
+//! so that publishing the JWKS never touches private material.
 
 mod ring;
 mod vault;

@@ -2,7 +2,6 @@
 //! key-encryption key kept outside the database, so that a database copy
 //! (a backup, a dump, a shared PostgreSQL) does not hold them in the clear.
 
-use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
@@ -13,6 +12,7 @@ use base64::Engine;
 use rand::RngExt;
 
 use super::KeyError;
+use crate::files;
 
 /// Marks a sealed value (and its format version).
 const PREFIX: &str = "enc:v1:";
@@ -54,20 +54,21 @@ impl KeyVault {
     }
 
     /// Reads the key file; with `may_create`, creates it (mode 0600) with a
-    /// fresh random key when it does not exist.
+    /// fresh random key when it does not exist. A key file that group or
+    /// others may access is refused: whoever reads it can open every
+    /// sealed signing key in a copy of the database.
     pub fn from_file(path: &Path, may_create: bool) -> Result<KeyVault, KeyError> {
+        // A missing file is handled with the read below.
+        if let Ok(Some(mode)) = files::open_to_others(path) {
+            return Err(bad(files::too_open("key file", path, mode)));
+        }
         match std::fs::read_to_string(path) {
             Ok(text) => KeyVault::from_base64(&text)
                 .map_err(|e| bad(format!("key file {}: {e}", path.display()))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && may_create => {
                 let mut bytes = [0u8; 32];
                 rand::rng().fill(&mut bytes);
-                let mut options = OpenOptions::new();
-                options.write(true).create_new(true);
-                #[cfg(unix)]
-                std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-                let mut file = options
-                    .open(path)
+                let mut file = files::create_private(path)
                     .map_err(|e| bad(format!("cannot create key file {}: {e}", path.display())))?;
                 writeln!(file, "{}", URL_SAFE_NO_PAD.encode(bytes))
                     .and_then(|()| file.sync_all())
@@ -162,5 +163,23 @@ mod tests {
             assert_eq!(mode & 0o777, 0o600);
         }
         assert!(KeyVault::from_base64("too short").is_err());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn key_file_open_to_others_is_refused_with_the_fix() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k");
+        KeyVault::from_file(&path, true).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let err = KeyVault::from_file(&path, false).unwrap_err().to_string();
+        assert!(err.contains("(mode 0644)"), "{err}");
+        assert!(
+            err.contains(&format!("chmod 600 {}", path.display())),
+            "{err}"
+        );
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        KeyVault::from_file(&path, false).unwrap();
     }
 }
