@@ -21,6 +21,7 @@ pub mod login; // password checks: lockout, per-address limit, bounded hashing
 pub mod manage; // users, roles and clients administration
 pub mod oauth; // the authorization-server protocol endpoints
 pub mod password; // Argon2id password hashing and policy
+mod redact; // Debug output without secrets
 pub mod scope; // scope syntax and the scope policy
 pub mod secret; // random secrets, their hashes, redacted Debug
 pub mod state; // what handlers share: pool, hasher, keys, issuer, clock

@@ -127,6 +127,16 @@ pub struct NewKey {
     pub public_jwk: String,
 }
 
+impl fmt::Debug for NewKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewKey")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .field("private_key_pem", &"[redacted]")
+            .finish_non_exhaustive()
+    }
+}
+
 /// Generates a fresh key pair (not yet stored).
 pub fn generate(alg: SigningAlg) -> Result<NewKey, KeyError> {
     let pkcs8: Vec<u8> = match alg {

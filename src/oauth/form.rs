@@ -14,9 +14,15 @@ use super::error::OAuthError;
 pub const MAX_BODY: usize = 16 * 1024;
 
 /// The parameters of a form body.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Form {
     params: HashMap<String, String>,
+}
+
+impl std::fmt::Debug for Form {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        crate::redact::form_debug(f, self.params.keys().map(String::as_str))
+    }
 }
 
 impl Form {
