@@ -6,9 +6,10 @@
 //! `web` (the handlers), which reach shared parts through `state`; below
 //! them `manage` (admin operations), then `db`, `keys`, `password`, and the
 //! plain building blocks (`clock`, `config`, `scope`, `grant_type`, `secret`,
-//! `files`).
+//! `files`, `audit`).
 
 pub mod app; // assembles and runs the HTTP server
+pub mod audit; // the audit trail: security events as log lines
 pub mod cli; // the command line (serve, migrate, admin commands)
 pub mod clock; // the current time, passed in (settable in tests)
 pub mod config; // settings: flags, environment variables, defaults

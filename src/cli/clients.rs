@@ -3,6 +3,7 @@
 use clap::Subcommand;
 
 use super::{output, CliError, Ctx};
+use crate::audit::{self, Actor};
 use crate::manage::clients::{self, ClientView, NewClient};
 
 /// Client commands.
@@ -75,6 +76,7 @@ pub(super) fn run(cmd: ClientCmd, ctx: &mut Ctx) -> Result<(), CliError> {
             };
             let created = clients::add(&mut ctx.conn, &new, ctx.clock.now())?;
             let c = &created.client;
+            audit::client_added(&c.client_id, &c.name, c.public, Actor::Cli);
             let mut json = serde_json::json!({
                 "client_id": c.client_id, "name": c.name,
                 "grants": c.grants, "scopes": c.scopes,
@@ -97,6 +99,7 @@ pub(super) fn run(cmd: ClientCmd, ctx: &mut Ctx) -> Result<(), CliError> {
         }
         ClientCmd::RotateSecret { client_id } => {
             let secret = clients::rotate_secret(&mut ctx.conn, &client_id, None, ctx.clock.now())?;
+            audit::client_secret_rotated(&client_id, Actor::Cli);
             let json = serde_json::json!({
                 "client_id": client_id, "client_secret": secret.expose(),
             });
@@ -108,6 +111,7 @@ pub(super) fn run(cmd: ClientCmd, ctx: &mut Ctx) -> Result<(), CliError> {
         }
         ClientCmd::Remove { client_id } => {
             clients::remove(&mut ctx.conn, &client_id, None)?;
+            audit::client_removed(&client_id, Actor::Cli);
             let json = serde_json::json!({ "client_id": client_id, "removed": true });
             output::print(ctx.json, &json, &format!("client '{client_id}' removed"));
         }

@@ -3,6 +3,7 @@
 use clap::Subcommand;
 
 use super::{output, CliError, Ctx};
+use crate::audit::{self, Actor};
 use crate::manage::roles;
 
 /// Role commands.
@@ -24,6 +25,7 @@ pub(super) fn run(cmd: RoleCmd, ctx: &mut Ctx) -> Result<(), CliError> {
     match cmd {
         RoleCmd::Add { name, scopes } => {
             let role = roles::add(&mut ctx.conn, &name, &scopes, ctx.clock.now())?;
+            audit::role_added(&role.name, &role.scopes, Actor::Cli);
             let text = format!(
                 "role '{}' created, grants: {}",
                 role.name,

@@ -3,6 +3,7 @@
 use clap::Subcommand;
 
 use super::{output, prompt, CliError, Ctx};
+use crate::audit::{self, Actor};
 use crate::manage::users::{self, UserView};
 use crate::manage::ManageError;
 use crate::password::Passwords;
@@ -86,6 +87,7 @@ pub(super) fn run(cmd: UserCmd, ctx: &mut Ctx) -> Result<(), CliError> {
             let password = prompt::new_password(password_stdin)?;
             let hash = passwords(ctx)?.hash_blocking(password.expose())?;
             let user = users::add(&mut ctx.conn, &username, &hash, &roles, ctx.clock.now())?;
+            audit::user_added(&user.id, &user.username, &user.roles, Actor::Cli);
             let json = serde_json::json!({
                 "id": user.id, "username": user.username, "roles": user.roles,
             });
@@ -102,20 +104,23 @@ pub(super) fn run(cmd: UserCmd, ctx: &mut Ctx) -> Result<(), CliError> {
         }
         UserCmd::Disable { username } => {
             let user = users::set_disabled(&mut ctx.conn, &username, true, ctx.clock.now())?;
+            audit::user_disabled(&user.id, &user.username, true, Actor::Cli);
             output::print(ctx.json, &user, &format!("user '{username}' disabled"));
         }
         UserCmd::Enable { username } => {
             let user = users::set_disabled(&mut ctx.conn, &username, false, ctx.clock.now())?;
+            audit::user_disabled(&user.id, &user.username, false, Actor::Cli);
             output::print(ctx.json, &user, &format!("user '{username}' enabled"));
         }
         UserCmd::SetPassword {
             username,
             password_stdin,
         } => {
-            users::get(&mut ctx.conn, &username)?;
+            let user = users::get(&mut ctx.conn, &username)?;
             let password = prompt::new_password(password_stdin)?;
             let hash = passwords(ctx)?.hash_blocking(password.expose())?;
             let revoked = users::set_password(&mut ctx.conn, &username, &hash, ctx.clock.now())?;
+            audit::password_set(&user.id, &username, revoked, Actor::Cli);
             let json = serde_json::json!({
                 "username": username, "refresh_tokens_revoked": revoked,
             });
@@ -124,10 +129,12 @@ pub(super) fn run(cmd: UserCmd, ctx: &mut Ctx) -> Result<(), CliError> {
         }
         UserCmd::GrantRole { username, role } => {
             let user = users::change_role(&mut ctx.conn, &username, &role, true)?;
+            audit::user_role_changed(&user.id, &username, &role, true, Actor::Cli);
             output::print(ctx.json, &user, &describe(&user));
         }
         UserCmd::RevokeRole { username, role } => {
             let user = users::change_role(&mut ctx.conn, &username, &role, false)?;
+            audit::user_role_changed(&user.id, &username, &role, false, Actor::Cli);
             output::print(ctx.json, &user, &describe(&user));
         }
     }

@@ -222,11 +222,11 @@ pub fn rotate(
         created_at: now,
         retired_at: None,
     };
-    conn.transaction(|conn| {
+    let retired = conn.transaction(|conn| {
         signing_keys::insert(conn, &row)?;
-        signing_keys::retire_others(conn, &row.kid, now)?;
-        Ok::<_, diesel::result::Error>(())
+        signing_keys::retire_others(conn, &row.kid, now)
     })?;
+    crate::audit::key_rotated(&row.kid, &row.alg, retired);
     Ok(row)
 }
 

@@ -108,10 +108,6 @@ pub fn present(
 
 fn reused(conn: &mut AnyConnection, row: RefreshToken, now: i64) -> diesel::QueryResult<Presented> {
     let n = refresh_tokens::revoke_family(conn, &row.family_id, now)?;
-    log::warn!(
-        "refresh token reuse detected (client {}, user {}): revoked {n} token(s) of its family",
-        row.client_id,
-        row.user_id
-    );
+    crate::audit::refresh_reused(&row.user_id, &row.client_id, &row.family_id, n);
     Ok(Presented::Reused(row))
 }

@@ -2,6 +2,8 @@
 //! naming one `token`, from a client authenticated exactly as at the token
 //! endpoint (RFC 7009 §2.1, RFC 7662 §2.1).
 
+use std::net::IpAddr;
+
 use actix_web::{web, HttpRequest};
 
 use super::client_auth::{ClientAuth, DbRegistrar};
@@ -23,6 +25,8 @@ pub struct TokenRequest {
     pub ctx: GrantCtx,
     /// The time of the request.
     pub now: i64,
+    /// Where the request came from (the TCP peer), for the audit trail.
+    pub remote: Option<IpAddr>,
 }
 
 /// Reads the form, then, off the workers, authenticates the client and
@@ -41,6 +45,7 @@ where
     let auth = ClientAuth::from_request(req, &form)?;
     let token = Secret::new(form.require("token")?);
     let ctx = GrantCtx::from_state(state);
+    let remote = req.peer_addr().map(|a| a.ip());
     state
         .db
         .run(move |conn| {
@@ -51,6 +56,7 @@ where
                 token,
                 ctx,
                 now,
+                remote,
             };
             f(conn, request)
         })

@@ -336,12 +336,17 @@ impl TestApp {
 
 /// Runs the real `authd` binary against `db` with `args`, feeding `stdin`.
 pub fn authd(db: &TestDb, args: &[&str], stdin: Option<&str>) -> Output {
+    authd_logging(db, args, stdin, "warn")
+}
+
+/// [`authd`] with `RUST_LOG=rust_log`: its log is on stderr.
+pub fn authd_logging(db: &TestDb, args: &[&str], stdin: Option<&str>, rust_log: &str) -> Output {
     let mut child = authd_command()
         .args(args)
         .env("DATABASE_URL", db.url())
         .env("AUTHD_KEY_FILE", db.key_file())
         .envs(cheap_argon2_env())
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", rust_log)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -1,0 +1,420 @@
+//! The audit trail: one log line per security-relevant event, under the
+//! log target `authd::audit` so that it can be filtered, routed or kept
+//! apart (`RUST_LOG=authd::audit=info`).
+//!
+//! Each line is `event=NAME outcome=WORD` followed by `key=value` fields in
+//! a fixed order per event. Text values are always quoted, with `"`, `\`
+//! and every control character escaped, so that a value chosen by a client
+//! (a username in a login attempt) cannot end the line or fake a field.
+//! An absent value is a bare `-`. No function here takes a password,
+//! secret or token: callers cannot log one by mistake.
+
+use std::fmt::Write;
+use std::net::IpAddr;
+
+/// The log target of every audit line.
+pub const TARGET: &str = "authd::audit";
+
+/// Longest text value kept, in characters: a login form can send a
+/// 16 KiB username, which must not become a 16 KiB log line.
+const MAX_VALUE_CHARS: usize = 256;
+
+/// Who made an administrative change.
+#[derive(Debug, Clone, Copy)]
+pub enum Actor<'a> {
+    /// The `authd` command line, run by whoever has the database and key.
+    Cli,
+    /// A logged-in user of the developer console.
+    Console {
+        /// The user's id.
+        user_id: &'a str,
+        /// Where the request came from.
+        remote: Option<IpAddr>,
+    },
+}
+
+/// Why a password login failed. Clients always get the same answer; the
+/// audit trail says which case it was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginFailure {
+    /// No user of that name.
+    UnknownUser,
+    /// The password did not match.
+    WrongPassword,
+    /// The user is disabled.
+    Disabled,
+    /// The username is locked after too many failures (no hash was run).
+    Locked,
+    /// The client address sent too many failures.
+    AddressLimited,
+}
+
+impl LoginFailure {
+    fn as_str(self) -> &'static str {
+        match self {
+            LoginFailure::UnknownUser => "unknown_user",
+            LoginFailure::WrongPassword => "wrong_password",
+            LoginFailure::Disabled => "disabled",
+            LoginFailure::Locked => "locked",
+            LoginFailure::AddressLimited => "address_limited",
+        }
+    }
+}
+
+/// What a revocation request (RFC 7009) found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revoked<'a> {
+    /// A refresh token: its whole family was revoked.
+    RefreshFamily {
+        /// The token's user.
+        user_id: &'a str,
+        /// The family.
+        family_id: &'a str,
+        /// How many tokens of the family this revoked.
+        count: usize,
+    },
+    /// An access token: its `jti` is now refused.
+    AccessToken {
+        /// Its `sub` (a user id, or the client for client_credentials).
+        subject: &'a str,
+        /// Its `jti`.
+        jti: &'a str,
+    },
+    /// Unknown, expired, or another client's token: nothing changed
+    /// (the client still gets 200, RFC 7009 §2.2).
+    Nothing,
+}
+
+/// One audit line being built.
+struct Line(String);
+
+impl Line {
+    fn new(event: &str, outcome: &str) -> Line {
+        Line(format!("event={event} outcome={outcome}"))
+    }
+
+    /// A quoted, escaped text value.
+    fn text(mut self, key: &str, value: &str) -> Line {
+        let _ = write!(self.0, " {key}=");
+        push_quoted(&mut self.0, value);
+        self
+    }
+
+    /// A text value that may be absent.
+    fn opt_text(self, key: &str, value: Option<&str>) -> Line {
+        match value {
+            Some(v) => self.text(key, v),
+            None => self.bare(key, "-"),
+        }
+    }
+
+    /// A value that cannot hold a space or quote (numbers, addresses).
+    fn bare(mut self, key: &str, value: impl std::fmt::Display) -> Line {
+        let _ = write!(self.0, " {key}={value}");
+        self
+    }
+
+    fn remote(self, remote: Option<IpAddr>) -> Line {
+        match remote {
+            Some(ip) => self.bare("remote", ip),
+            None => self.bare("remote", "-"),
+        }
+    }
+
+    /// Last on admin lines: who made the change (and from where, for a
+    /// request; the command line has no remote address).
+    fn actor(self, actor: Actor<'_>) -> Line {
+        match actor {
+            Actor::Cli => self.bare("actor", "cli"),
+            Actor::Console { user_id, remote } => self
+                .bare("actor", "console")
+                .text("actor_id", user_id)
+                .remote(remote),
+        }
+    }
+
+    fn info(self) {
+        log::info!(target: TARGET, "{}", self.0);
+    }
+
+    fn warn(self) {
+        log::warn!(target: TARGET, "{}", self.0);
+    }
+}
+
+/// Appends `value` in double quotes: `"` and `\` backslash-escaped, line
+/// breaks and other control characters (and the Unicode line and paragraph
+/// separators) as `\n`, `\r`, `\t` or `\u{..}`; cut at
+/// [`MAX_VALUE_CHARS`] with a trailing `…`.
+fn push_quoted(out: &mut String, value: &str) {
+    out.push('"');
+    for (i, c) in value.chars().enumerate() {
+        if i == MAX_VALUE_CHARS {
+            out.push('…');
+            break;
+        }
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() || c == '\u{2028}' || c == '\u{2029}' => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+// Logins (password grant and login form).
+
+/// A password login attempt: who it names, through which client, from
+/// where. Built once per attempt and passed to the login events.
+#[derive(Debug, Clone, Copy)]
+pub struct Attempt<'a> {
+    /// The username as typed (it may name no user).
+    pub username: &'a str,
+    /// The client; `None` on the login form.
+    pub client_id: Option<&'a str>,
+    /// The client address.
+    pub remote: Option<IpAddr>,
+}
+
+impl Attempt<'_> {
+    fn line(&self, event: &str, outcome: &str, user_id: Option<&str>) -> Line {
+        Line::new(event, outcome)
+            .opt_text("user_id", user_id)
+            .text("username", self.username)
+            .opt_text("client_id", self.client_id)
+            .remote(self.remote)
+    }
+}
+
+/// A password login succeeded for the user `user_id`.
+pub fn login_succeeded(attempt: &Attempt<'_>, user_id: &str) {
+    attempt.line("login", "success", Some(user_id)).info();
+}
+
+/// A password login failed; `user_id` when the username names a user.
+pub fn login_failed(attempt: &Attempt<'_>, user_id: Option<&str>, reason: LoginFailure) {
+    attempt
+        .line("login", "failure", user_id)
+        .bare("reason", reason.as_str())
+        .info();
+}
+
+/// This attempt's failure locked its username until `until` (Unix
+/// seconds); `user_id` when the username names a user.
+pub fn locked(attempt: &Attempt<'_>, user_id: Option<&str>, until: i64) {
+    attempt
+        .line("username_locked", "locked", user_id)
+        .bare("until", until)
+        .warn();
+}
+
+// Tokens.
+
+/// A used refresh token was presented again: its family, `count` tokens,
+/// was revoked (RFC 9700 §4.14.2). Either the client or a thief holds a
+/// stolen token.
+pub fn refresh_reused(user_id: &str, client_id: &str, family_id: &str, count: usize) {
+    Line::new("refresh_token_reused", "family_revoked")
+        .text("user_id", user_id)
+        .text("client_id", client_id)
+        .text("family_id", family_id)
+        .bare("revoked", count)
+        .warn();
+}
+
+/// A client asked to revoke a token (RFC 7009).
+pub fn revocation(client_id: &str, remote: Option<IpAddr>, what: Revoked<'_>) {
+    let line = match what {
+        Revoked::RefreshFamily {
+            user_id,
+            family_id,
+            count,
+        } => Line::new("token_revoked", "revoked")
+            .bare("kind", "refresh_token")
+            .text("user_id", user_id)
+            .text("family_id", family_id)
+            .bare("revoked", count),
+        Revoked::AccessToken { subject, jti } => Line::new("token_revoked", "revoked")
+            .bare("kind", "access_token")
+            .text("user_id", subject)
+            .text("jti", jti),
+        Revoked::Nothing => Line::new("token_revoked", "ignored").bare("kind", "-"),
+    };
+    line.text("client_id", client_id).remote(remote).info();
+}
+
+/// A new signing key became the active one.
+pub fn key_rotated(kid: &str, alg: &str, retired: usize) {
+    Line::new("key_rotated", "success")
+        .text("kid", kid)
+        .text("alg", alg)
+        .bare("retired", retired)
+        .info();
+}
+
+// Administration.
+
+fn user_change(event: &str, user_id: &str, username: &str) -> Line {
+    Line::new(event, "success")
+        .text("user_id", user_id)
+        .text("username", username)
+}
+
+/// A user was created with `roles`.
+pub fn user_added(user_id: &str, username: &str, roles: &[String], actor: Actor<'_>) {
+    user_change("user_added", user_id, username)
+        .text("roles", &roles.join(" "))
+        .actor(actor)
+        .info();
+}
+
+/// A user was disabled (their refresh tokens revoked) or enabled.
+pub fn user_disabled(user_id: &str, username: &str, disabled: bool, actor: Actor<'_>) {
+    let event = if disabled {
+        "user_disabled"
+    } else {
+        "user_enabled"
+    };
+    user_change(event, user_id, username).actor(actor).info();
+}
+
+/// A user's password was set; `revoked` refresh tokens stopped working.
+pub fn password_set(user_id: &str, username: &str, revoked: usize, actor: Actor<'_>) {
+    user_change("password_set", user_id, username)
+        .bare("revoked", revoked)
+        .actor(actor)
+        .info();
+}
+
+/// A role was granted to (`granted`) or revoked from a user.
+pub fn user_role_changed(
+    user_id: &str,
+    username: &str,
+    role: &str,
+    granted: bool,
+    actor: Actor<'_>,
+) {
+    let event = if granted {
+        "role_granted"
+    } else {
+        "role_revoked"
+    };
+    user_change(event, user_id, username)
+        .text("role", role)
+        .actor(actor)
+        .info();
+}
+
+/// A role was created.
+pub fn role_added(name: &str, scopes: &[String], actor: Actor<'_>) {
+    Line::new("role_added", "success")
+        .text("role", name)
+        .text("scopes", &scopes.join(" "))
+        .actor(actor)
+        .info();
+}
+
+/// A client was registered.
+pub fn client_added(client_id: &str, name: &str, public: bool, actor: Actor<'_>) {
+    Line::new("client_added", "success")
+        .text("client_id", client_id)
+        .text("name", name)
+        .bare("public", public)
+        .actor(actor)
+        .info();
+}
+
+/// A client got a new secret; the old one stopped working.
+pub fn client_secret_rotated(client_id: &str, actor: Actor<'_>) {
+    Line::new("client_secret_rotated", "success")
+        .text("client_id", client_id)
+        .actor(actor)
+        .info();
+}
+
+/// A client was removed.
+pub fn client_removed(client_id: &str, actor: Actor<'_>) {
+    Line::new("client_removed", "success")
+        .text("client_id", client_id)
+        .actor(actor)
+        .info();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn quoted(value: &str) -> String {
+        let mut out = String::new();
+        push_quoted(&mut out, value);
+        out
+    }
+
+    #[test]
+    fn values_cannot_end_the_line_or_fake_a_field() {
+        let forged = "alice\" outcome=success\nevent=login outcome=success user=\"root";
+        let q = quoted(forged);
+        assert!(!q.contains('\n'), "{q}");
+        assert_eq!(q.matches('"').count() - q.matches("\\\"").count(), 2, "{q}");
+        assert_eq!(
+            q,
+            r#""alice\" outcome=success\nevent=login outcome=success user=\"root""#
+        );
+        assert_eq!(
+            quoted("a\\b\r\t\u{1b}[31m\u{7f}"),
+            r#""a\\b\r\t\u{1b}[31m\u{7f}""#
+        );
+        assert_eq!(quoted("x\u{2028}y"), r#""x\u{2028}y""#);
+        assert_eq!(quoted("élan ok"), "\"élan ok\"");
+    }
+
+    #[test]
+    fn long_values_are_cut() {
+        let q = quoted(&"a".repeat(10_000));
+        assert_eq!(
+            q.chars().count(),
+            MAX_VALUE_CHARS + 3,
+            "quotes and the mark"
+        );
+        assert!(q.ends_with("…\""));
+    }
+
+    #[test]
+    fn fields_come_in_order_and_absent_values_are_a_dash() {
+        let attempt = Attempt {
+            username: "bob",
+            client_id: None,
+            remote: Some("10.0.0.1".parse().unwrap()),
+        };
+        let line = attempt
+            .line("login", "failure", None)
+            .bare("reason", LoginFailure::Locked.as_str());
+        assert_eq!(
+            line.0,
+            r#"event=login outcome=failure user_id=- username="bob" client_id=- remote=10.0.0.1 reason=locked"#
+        );
+        let line = Line::new("client_removed", "success")
+            .text("client_id", "c1")
+            .actor(Actor::Console {
+                user_id: "u1",
+                remote: None,
+            });
+        assert_eq!(
+            line.0,
+            r#"event=client_removed outcome=success client_id="c1" actor=console actor_id="u1" remote=-"#
+        );
+        let line = user_change("user_added", "u2", "eve")
+            .text("roles", "a b")
+            .actor(Actor::Cli);
+        assert_eq!(
+            line.0,
+            r#"event=user_added outcome=success user_id="u2" username="eve" roles="a b" actor=cli"#
+        );
+    }
+}
