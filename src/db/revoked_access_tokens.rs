@@ -5,15 +5,23 @@ use diesel::prelude::*;
 use super::schema::revoked_access_tokens as rat;
 use super::AnyConnection;
 
-/// Remembers a revoked `jti` until `expires_at` (idempotent).
+/// Remembers a revoked `jti` until `expires_at`. Idempotent in one
+/// statement: a check-then-insert lets two concurrent revocations of one
+/// token both pass the check, and the second insert then fails on the
+/// primary key (PostgreSQL's transactions do not serialize them).
 pub fn insert(conn: &mut AnyConnection, jti: &str, expires_at: i64) -> QueryResult<()> {
-    if is_revoked(conn, jti)? {
-        return Ok(());
-    }
-    diesel::insert_into(rat::table)
+    let insert = diesel::insert_into(rat::table)
         .values((rat::jti.eq(jti), rat::expires_at.eq(expires_at)))
-        .execute(conn)
-        .map(drop)
+        .on_conflict(rat::jti)
+        .do_nothing();
+    // Both backends speak `ON CONFLICT (jti) DO NOTHING`, but diesel's
+    // MultiConnection backend has no upsert support: run it on the inner
+    // connection (the caller's transaction lives there too).
+    match conn {
+        AnyConnection::Postgres(c) => insert.execute(c),
+        AnyConnection::Sqlite(c) => insert.execute(c),
+    }
+    .map(drop)
 }
 
 /// Whether the `jti` was revoked.

@@ -12,6 +12,7 @@ mod fixtures;
 mod health;
 mod helpers;
 mod lockout;
+mod races;
 mod refresh;
 mod reset_wins;
 mod resource;
