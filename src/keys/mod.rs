@@ -18,12 +18,11 @@ use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{EcdsaKeyPair, Ed25519KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use diesel::Connection;
 use jsonwebtoken::jwk::{Jwk, PublicKeyUse};
 use jsonwebtoken::{Algorithm, EncodingKey};
 
 use crate::db::signing_keys::{self, SigningKeyRow};
-use crate::db::{AnyConnection, DbError};
+use crate::db::{self, AnyConnection, DbError};
 use crate::secret::random_id;
 
 /// Grace added to a retired key's publication, for clock skew between
@@ -222,7 +221,7 @@ pub fn rotate(
         created_at: now,
         retired_at: None,
     };
-    let retired = conn.transaction(|conn| {
+    let retired = db::write_tx(conn, |conn| {
         signing_keys::insert(conn, &row)?;
         signing_keys::retire_others(conn, &row.kid, now)
     })?;

@@ -1,10 +1,9 @@
 //! Client apps: registration, listing, secret rotation, removal.
 
-use diesel::Connection;
 use serde::Serialize;
 
 use super::{parse_scopes, ManageError};
-use crate::db::{clients, AnyConnection};
+use crate::db::{self, clients, AnyConnection};
 use crate::grant_type::GrantType;
 use crate::scope;
 use crate::secret::{random_id, Secret};
@@ -184,7 +183,7 @@ pub fn rotate_secret(
     owner: Option<&str>,
     now: i64,
 ) -> Result<Secret, ManageError> {
-    conn.transaction(|conn| {
+    db::write_tx(conn, |conn| {
         let client = require(conn, client_id, owner)?;
         if client.is_public() {
             return Err(ManageError::Invalid(format!(
@@ -203,7 +202,7 @@ pub fn remove(
     client_id: &str,
     owner: Option<&str>,
 ) -> Result<(), ManageError> {
-    conn.transaction(|conn| {
+    db::write_tx(conn, |conn| {
         require(conn, client_id, owner)?;
         clients::delete(conn, client_id)?;
         Ok(())

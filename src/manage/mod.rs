@@ -1,6 +1,11 @@
 //! Administration of users, roles and clients: validation plus storage, each
 //! operation in one transaction so that a failure leaves nothing half-made.
 //! Shared by the admin CLI and the developer console.
+//!
+//! Operations that read, then write, use [`crate::db::write_tx`], the
+//! server's own kind of transaction: on SQLite a deferred one fails at once
+//! with "database is locked" when a busy server commits between its read
+//! and its write, so that the CLI could not be run beside a server.
 
 pub mod clients;
 pub mod roles;

@@ -2,7 +2,6 @@
 
 use std::collections::BTreeMap;
 
-use diesel::Connection;
 use serde::Serialize;
 
 use super::{check_name, parse_scopes, ManageError};
@@ -31,7 +30,7 @@ pub fn add(
             "role '{name}' needs at least one scope (--scope \"S1 S2\")"
         )));
     }
-    conn.transaction(|conn| {
+    db::write_tx(conn, |conn| {
         if roles::exists(conn, name)? {
             return Err(ManageError::RoleExists(name.to_string()));
         }

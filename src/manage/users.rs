@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 
-use diesel::Connection;
 use serde::Serialize;
 
 use super::{check_name, ManageError};
@@ -51,7 +50,7 @@ pub fn add(
         tokens_valid_after: now,
         credential_generation: 0,
     };
-    conn.transaction(|conn| {
+    db::write_tx(conn, |conn| {
         if users::by_username(conn, username)?.is_some() {
             return Err(ManageError::UserExists(username.to_string()));
         }
@@ -126,7 +125,7 @@ pub fn set_disabled(
     disabled: bool,
     now: i64,
 ) -> Result<UserView, ManageError> {
-    conn.transaction(|conn| {
+    db::write_tx(conn, |conn| {
         let user = require(conn, username)?;
         users::set_disabled(conn, &user.id, disabled, now)?;
         if disabled {
@@ -145,7 +144,7 @@ pub fn set_password(
     password_hash: &str,
     now: i64,
 ) -> Result<usize, ManageError> {
-    conn.transaction(|conn| {
+    db::write_tx(conn, |conn| {
         let user = require(conn, username)?;
         users::set_password_hash(conn, &user.id, password_hash, true, now)?;
         Ok(refresh_tokens::revoke_for_user(conn, &user.id, now)?)
@@ -159,7 +158,7 @@ pub fn change_role(
     role: &str,
     grant: bool,
 ) -> Result<UserView, ManageError> {
-    conn.transaction(|conn| {
+    db::write_tx(conn, |conn| {
         let user = require(conn, username)?;
         if !roles::exists(conn, role)? {
             return Err(ManageError::UnknownRole(role.to_string()));

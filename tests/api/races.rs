@@ -1,8 +1,11 @@
 //! Concurrency that must never end in a 500 or a failed command: requests
 //! racing each other, and admin commands beside a busy server.
 
-use crate::fixtures::{password_grant, post, standard};
-use crate::helpers::{backends, TestApp};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use crate::fixtures::{password_grant, post, standard, TestClient};
+use crate::helpers::{authd, backends, TestApp, TestDb};
 
 #[actix_web::test]
 async fn twenty_concurrent_revocations_of_one_access_token() {
@@ -24,6 +27,101 @@ async fn twenty_concurrent_revocations_of_one_access_token() {
             "[{}]",
             db.label()
         );
+        app.stop().await;
+    }
+}
+
+/// Admin commands that read, then write, one round of each, named by `i`.
+fn admin_round(db: &TestDb, i: usize) -> Vec<String> {
+    let (role, user, client) = (format!("r{i}"), format!("u{i}"), format!("c{i}"));
+    let password = Some("long enough password\n");
+    let mut failed = Vec::new();
+    let mut run = |args: &[&str], stdin: Option<&str>| {
+        let mut all = args.to_vec();
+        all.push("--json");
+        let out = authd(db, &all, stdin);
+        if !out.status.success() {
+            failed.push(format!(
+                "authd {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap_or_default()
+    };
+    run(&["role", "add", &role, "--scope", "posts:read"], None);
+    run(
+        &["user", "add", &user, "--role", &role, "--password-stdin"],
+        password,
+    );
+    run(&["user", "grant-role", &user, "writer"], None);
+    run(&["user", "disable", &user], None);
+    run(&["user", "enable", &user], None);
+    run(
+        &["user", "set-password", &user, "--password-stdin"],
+        password,
+    );
+    let added = run(&["client", "add", &client], None);
+    let id = added["client_id"].as_str().unwrap_or("missing").to_string();
+    run(&["client", "rotate-secret", &id], None);
+    run(&["client", "remove", &id], None);
+    run(&["keys", "rotate"], None);
+    failed
+}
+
+/// Logs alice in, then rotates her refresh token until `stop`; returns
+/// how many requests succeeded, or the first answer that was not a 200.
+async fn keep_refreshing(
+    app: &TestApp,
+    c: &TestClient,
+    stop: &AtomicBool,
+) -> Result<usize, String> {
+    let mut done = 0;
+    let mut token = String::new();
+    while !stop.load(Ordering::SeqCst) {
+        let r = if token.is_empty() {
+            password_grant(app, c, &[]).await
+        } else {
+            let form = [("grant_type", "refresh_token"), ("refresh_token", &token)];
+            post(app, "/oauth/token", Some(c), &form).await
+        };
+        if r.status != 200 {
+            return Err(r.raw);
+        }
+        token = r.body["refresh_token"].as_str().unwrap_or("").to_string();
+        done += 1;
+        // A fresh login now and then, so the password grant writes too.
+        if done % 10 == 0 {
+            token.clear();
+        }
+    }
+    Ok(done)
+}
+
+#[actix_web::test]
+async fn admin_commands_beside_a_busy_server() {
+    for db in backends() {
+        let db = Arc::new(db);
+        let app = TestApp::spawn_with(&db, &["--db-pool-size", "8"]).await;
+        let c = standard(&db);
+        let stop = AtomicBool::new(false);
+        let admin = {
+            let db = db.clone();
+            actix_web::rt::task::spawn_blocking(move || {
+                (0..3).flat_map(|i| admin_round(&db, i)).collect::<Vec<_>>()
+            })
+        };
+        let load = futures_util::future::join_all((0..6).map(|_| keep_refreshing(&app, &c, &stop)));
+        let stopper = async {
+            let failed = admin.await.expect("admin commands ran");
+            stop.store(true, Ordering::SeqCst);
+            failed
+        };
+        let (failed, load) = futures_util::future::join(stopper, load).await;
+        assert!(failed.is_empty(), "[{}]\n{}", db.label(), failed.join("\n"));
+        for l in load {
+            let done = l.unwrap_or_else(|e| panic!("[{}] server answered {e}", db.label()));
+            assert!(done > 0, "[{}] the server handled no request", db.label());
+        }
         app.stop().await;
     }
 }
