@@ -17,6 +17,7 @@ use oxide_auth::primitives::registrar::{
 use super::error::OAuthError;
 use super::form::Form;
 use super::issuer::NO_REDIRECT;
+use super::urlencoded::{self, NotUtf8};
 use crate::db::clients::{self, Client};
 use crate::db::AnyConnection;
 use crate::scope::{self, ScopeSet};
@@ -103,7 +104,11 @@ impl ClientAuth {
     }
 }
 
-/// Parses `Basic base64(urlencode(id):urlencode(secret))` (RFC 6749 §2.3.1).
+/// Parses `Basic base64(urlencode(id):urlencode(secret))` (RFC 6749
+/// §2.3.1). The first `:` separates id and secret (a user-id cannot hold
+/// one, RFC 7617 §2); each is then percent-decoded as a whole, so an `&`
+/// or `=` in it is part of it. Decoded bytes that are not UTF-8 are
+/// `invalid_request`, as in a form body.
 fn parse_basic(value: &str) -> Result<(String, Secret), OAuthError> {
     let bad = || OAuthError::InvalidClient("malformed HTTP Basic credentials".into());
     let (scheme, encoded) = value.trim().split_once(' ').ok_or_else(bad)?;
@@ -113,20 +118,18 @@ fn parse_basic(value: &str) -> Result<(String, Secret), OAuthError> {
         ));
     }
     let decoded = STANDARD.decode(encoded.trim()).map_err(|_| bad())?;
-    let decoded = String::from_utf8(decoded).map_err(|_| bad())?;
-    let (id, secret) = decoded.split_once(':').ok_or_else(bad)?;
-    let id = form_decode(id);
+    let colon = decoded.iter().position(|&b| b == b':').ok_or_else(bad)?;
+    let not_utf8 = |NotUtf8| {
+        OAuthError::InvalidRequest(
+            "HTTP Basic credentials must be UTF-8 once percent-decoded".into(),
+        )
+    };
+    let id = urlencoded::decode(&decoded[..colon]).map_err(not_utf8)?;
+    let secret = urlencoded::decode(&decoded[colon + 1..]).map_err(not_utf8)?;
     if id.is_empty() || id.contains('\0') {
         return Err(bad());
     }
-    Ok((id, Secret::new(form_decode(secret))))
-}
-
-fn form_decode(s: &str) -> String {
-    url::form_urlencoded::parse(format!("x={s}").as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
+    Ok((id, Secret::new(secret)))
 }
 
 /// oxide-auth's `Registrar` over the database, for one request. It keeps
@@ -289,6 +292,27 @@ mod tests {
         let (id, secret) = parse_basic(&format!("Basic {raw}")).unwrap();
         assert_eq!(id, "my app");
         assert_eq!(secret.expose(), "s:cret+ x");
+    }
+
+    fn basic(raw: &[u8]) -> Result<(String, Secret), OAuthError> {
+        parse_basic(&format!("Basic {}", STANDARD.encode(raw)))
+    }
+
+    #[test]
+    fn ampersand_and_equals_belong_to_the_secret() {
+        let (id, secret) = basic(b"app:secret&anything=x").unwrap();
+        assert_eq!(id, "app");
+        assert_eq!(secret.expose(), "secret&anything=x");
+        let (id, secret) = basic(b"a%26b%3Dc:s:t").unwrap();
+        assert_eq!(id, "a&b=c");
+        assert_eq!(secret.expose(), "s:t");
+    }
+
+    #[test]
+    fn basic_not_utf8_once_decoded_is_invalid_request() {
+        for raw in [&b"app:pass%FEword"[..], b"app%FE:secret", b"app:\xff"] {
+            assert_eq!(basic(raw).unwrap_err().code(), "invalid_request", "{raw:?}");
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Reading an `application/x-www-form-urlencoded` request body (RFC 6749
-//! §3.2) with the protocol's rules: bounded size, UTF-8, no repeated
-//! parameter (§3.1), and an empty value counts as absent (§3.1).
+//! §3.2) with the protocol's rules: bounded size, strictly UTF-8 values
+//! (Appendix B; see [`super::urlencoded`]), no repeated parameter (§3.1),
+//! and an empty value counts as absent (§3.1).
 
 use std::collections::HashMap;
 
@@ -9,6 +10,7 @@ use actix_web::{web, HttpRequest};
 use futures_util::StreamExt;
 
 use super::error::OAuthError;
+use super::urlencoded::{self, NotUtf8};
 
 /// Largest accepted body: token requests are a few hundred bytes.
 pub const MAX_BODY: usize = 16 * 1024;
@@ -54,13 +56,16 @@ impl Form {
         Form::parse(&body)
     }
 
-    /// Parses a form body.
+    /// Parses a form body. Values are decoded strictly: one whose
+    /// percent-decoding is not UTF-8 (Appendix B) is `invalid_request`.
     pub fn parse(body: &[u8]) -> Result<Form, OAuthError> {
-        if std::str::from_utf8(body).is_err() {
-            return Err(OAuthError::InvalidRequest("the body is not UTF-8".into()));
-        }
         let mut params = HashMap::new();
-        for (key, value) in url::form_urlencoded::parse(body) {
+        for pair in urlencoded::pairs(body) {
+            let (key, value) = pair.map_err(|NotUtf8| {
+                OAuthError::InvalidRequest(
+                    "every parameter must be UTF-8 once percent-decoded".into(),
+                )
+            })?;
             // No legitimate parameter holds a NUL, and PostgreSQL text
             // cannot store one: refuse it here rather than fail later.
             if key.contains('\0') || value.contains('\0') {
@@ -68,11 +73,12 @@ impl Form {
                     "parameters must not contain NUL characters".into(),
                 ));
             }
-            if params.insert(key.to_string(), value.into_owned()).is_some() {
+            if params.contains_key(&key) {
                 return Err(OAuthError::InvalidRequest(format!(
                     "parameter '{key}' is repeated"
                 )));
             }
+            params.insert(key, value);
         }
         Ok(Form { params })
     }
@@ -108,6 +114,18 @@ mod tests {
             Form::parse(b"username=a%00b").unwrap_err().code(),
             "invalid_request"
         );
+    }
+
+    #[test]
+    fn value_not_utf8_once_decoded_is_invalid_request() {
+        for body in [
+            &b"password=pass%FEword"[..],
+            b"pass%FEword=x",
+            b"password=\xff",
+        ] {
+            let err = Form::parse(body).unwrap_err();
+            assert_eq!(err.code(), "invalid_request", "{body:?}");
+        }
     }
 
     #[test]

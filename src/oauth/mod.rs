@@ -13,6 +13,7 @@ pub mod revoke; // POST /oauth/revoke (RFC 7009)
 pub mod rotation; // refresh-token liveness, claim and reuse detection
 pub mod token; // POST /oauth/token
 pub mod token_request; // the shared start of revoke and introspect
+pub mod urlencoded; // strict form-urlencoded decoding (bodies, Basic)
 
 use actix_web::web;
 

@@ -5,6 +5,7 @@ mod audit;
 mod bad_tokens;
 mod cli;
 mod cli_clients;
+mod client_auth;
 mod endpoints;
 mod environment;
 mod files;
