@@ -122,9 +122,7 @@ pub async fn token(
             grants::client_credentials::run(ctx, client, scope).await?
         }
         GrantRequest::AuthorizationCode { .. } => {
-            return Err(OAuthError::UnsupportedGrantType(
-                "authorization_code is not enabled on this server".into(),
-            ))
+            grants::authorization_code::run(ctx, client).await?
         }
     };
     Ok(issued.into_response())

@@ -97,6 +97,12 @@ impl<'a> ClientSpec<'a> {
         self
     }
 
+    /// A redirect URI (repeatable).
+    pub fn redirect_uri(mut self, uri: &str) -> Self {
+        self.new.redirect_uris.push(uri.to_string());
+        self
+    }
+
     /// The `aud` of its tokens.
     pub fn audience(mut self, audience: &str) -> Self {
         self.new.audience = Some(audience.to_string());

@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
 use serde_json::{json, Value};
 
 use crate::fixtures::{self, reply, standard, user, ClientSpec, Reply, TestClient};
@@ -13,7 +15,7 @@ enum Auth {
     None,
     Basic(TestClient),
     /// A raw `Authorization` header.
-    Header(&'static str),
+    Header(String),
 }
 
 /// What a case sends to /oauth/token.
@@ -23,7 +25,7 @@ enum Request {
     /// A POST with a JSON body.
     Json(Value),
     /// A POST of these bytes, labelled form-urlencoded.
-    RawForm(Vec<u8>),
+    RawForm(Auth, Vec<u8>),
     Get,
 }
 
@@ -104,10 +106,58 @@ fn login(auth: Auth, username: &str, password: &str) -> Request {
     )
 }
 
-/// `c` is the standard client (password + refresh_token, alice may use
-/// posts:read posts:write), `public` a public password client, and dora a
-/// disabled user with alice's roles.
-fn cases(c: &TestClient, public: &TestClient) -> Vec<Case> {
+/// `Basic base64(raw)`: credentials exactly as given, not encoded.
+fn basic_header(raw: &[u8]) -> Auth {
+    Auth::Header(format!("Basic {}", STANDARD.encode(raw)))
+}
+
+/// The clients of the table.
+struct Clients {
+    /// The standard client: password + refresh_token, alice may use
+    /// posts:read posts:write.
+    c: TestClient,
+    /// A public password client.
+    public: TestClient,
+    /// A confidential client_credentials client.
+    service: TestClient,
+    /// A confidential authorization_code client.
+    web: TestClient,
+}
+
+/// A request from `client_id` without its secret, for `grant_type` with
+/// otherwise complete parameters.
+fn without_secret(client_id: &str, grant_type: &'static str) -> Request {
+    let mut fields = vec![("grant_type", grant_type), ("client_id", client_id)];
+    fields.extend_from_slice(grant_params(grant_type));
+    form(Auth::None, &fields)
+}
+
+/// Complete parameters for each grant.
+fn grant_params(grant_type: &str) -> &'static [(&'static str, &'static str)] {
+    match grant_type {
+        "password" => &[("username", "alice"), ("password", "correct horse")],
+        "refresh_token" => &[("refresh_token", "some-refresh-token")],
+        "authorization_code" => &[
+            ("code", "some-code"),
+            ("redirect_uri", "https://app.example/cb"),
+            (
+                "code_verifier",
+                "some-verifier-some-verifier-some-verifier-1234",
+            ),
+        ],
+        _ => &[],
+    }
+}
+
+/// dora is a disabled user with alice's roles.
+fn cases(clients: &Clients) -> Vec<Case> {
+    let Clients {
+        c,
+        public,
+        service,
+        web,
+    } = clients;
+    let secret = c.secret.clone().unwrap_or_default();
     let with_secret = |id: &str, secret: &str| {
         Auth::Basic(TestClient {
             id: id.into(),
@@ -160,11 +210,70 @@ fn cases(c: &TestClient, public: &TestClient) -> Vec<Case> {
         Case::new(
             "Basic header that is not base64",
             form(
-                Auth::Header("Basic !!!not-base64"),
+                Auth::Header("Basic !!!not-base64".into()),
                 &[("grant_type", "client_credentials")],
             ),
         )
         .invalid_client(),
+        // A confidential client that sends no secret, whatever the grant
+        // (INTERFACE.md "Strict decoding").
+        Case::new(
+            "confidential client without its secret: refresh_token",
+            without_secret(&c.id, "refresh_token"),
+        )
+        .invalid_client(),
+        Case::new(
+            "confidential client without its secret: client_credentials",
+            without_secret(&service.id, "client_credentials"),
+        )
+        .invalid_client(),
+        Case::new(
+            "confidential client without its secret: authorization_code",
+            without_secret(&web.id, "authorization_code"),
+        )
+        .invalid_client(),
+        Case::new(
+            "confidential client with an empty client_secret",
+            form(
+                Auth::None,
+                &[
+                    ("grant_type", "password"),
+                    ("username", "alice"),
+                    ("password", "correct horse"),
+                    ("client_id", &c.id),
+                    ("client_secret", ""),
+                ],
+            ),
+        )
+        .invalid_client(),
+        // Basic credentials decode as a whole (RFC 6749 §2.3.1): what
+        // follows an `&` is part of the secret, so this one is wrong.
+        Case::new(
+            "Basic secret followed by &anything",
+            login(
+                with_secret(&c.id, &format!("{secret}&anything")),
+                "alice",
+                "correct horse",
+            ),
+        )
+        .invalid_client(),
+        Case::new(
+            "Basic credentials not UTF-8 once percent-decoded",
+            login(
+                basic_header(format!("{}:pass%FEword", c.id).as_bytes()),
+                "alice",
+                "correct horse",
+            ),
+        )
+        .fails(400, "invalid_request"),
+        Case::new(
+            "password not UTF-8 once percent-decoded",
+            Request::RawForm(
+                basic(c),
+                b"grant_type=password&username=alice&password=pass%FEword".to_vec(),
+            ),
+        )
+        .fails(400, "invalid_request"),
         // invalid_grant: wrong password, unknown user, disabled user — the
         // same bytes for all three, and the right password works (so each
         // failure is for the one thing changed).
@@ -196,6 +305,19 @@ fn cases(c: &TestClient, public: &TestClient) -> Vec<Case> {
             form(basic(c), &[("grant_type", "client_credentials")]),
         )
         .fails(400, "unauthorized_client"),
+        Case::new("authorization_code, not registered for it", {
+            let mut fields = vec![("grant_type", "authorization_code")];
+            fields.extend_from_slice(grant_params("authorization_code"));
+            form(basic(c), &fields)
+        })
+        .fails(400, "unauthorized_client"),
+        // Code exchange is not enabled: said only to an authenticated client.
+        Case::new("authorization_code, authenticated", {
+            let mut fields = vec![("grant_type", "authorization_code")];
+            fields.extend_from_slice(grant_params("authorization_code"));
+            form(basic(web), &fields)
+        })
+        .fails(400, "unsupported_grant_type"),
         Case::new(
             "client_credentials from a public client",
             form(
@@ -249,12 +371,12 @@ fn cases(c: &TestClient, public: &TestClient) -> Vec<Case> {
         .headers(&[("cache-control", "no-store"), ("pragma", "no-cache")]),
         Case::new(
             "body that is not UTF-8",
-            Request::RawForm(vec![0xff, 0xfe, b'=', 0x80]),
+            Request::RawForm(Auth::None, vec![0xff, 0xfe, b'=', 0x80]),
         )
         .fails(400, "invalid_request"),
         Case::new(
             "20,000 empty fields",
-            Request::RawForm("a=".repeat(20_000).into_bytes()),
+            Request::RawForm(Auth::None, "a=".repeat(20_000).into_bytes()),
         )
         .fails(400, "invalid_request"),
         // Input that a database could choke on is still a 4xx, never a 500.
@@ -275,21 +397,21 @@ fn cases(c: &TestClient, public: &TestClient) -> Vec<Case> {
 
 async fn send(app: &TestApp, request: &Request) -> Reply {
     let url = app.url("/oauth/token");
+    let authenticated = |req: reqwest::RequestBuilder, auth: &Auth| match auth {
+        Auth::None => req,
+        Auth::Basic(c) => req.basic_auth(&c.id, c.secret.as_deref()),
+        Auth::Header(value) => req.header("authorization", value),
+    };
     let req = match request {
-        Request::Form(auth, fields) => {
-            let req = app.http.post(&url).form(fields);
-            match auth {
-                Auth::None => req,
-                Auth::Basic(c) => req.basic_auth(&c.id, c.secret.as_deref()),
-                Auth::Header(value) => req.header("authorization", *value),
-            }
-        }
+        Request::Form(auth, fields) => authenticated(app.http.post(&url).form(fields), auth),
         Request::Json(body) => app.http.post(&url).json(body),
-        Request::RawForm(bytes) => app
-            .http
-            .post(&url)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(bytes.clone()),
+        Request::RawForm(auth, bytes) => authenticated(
+            app.http
+                .post(&url)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(bytes.clone()),
+            auth,
+        ),
         Request::Get => app.http.get(&url),
     };
     reply(req.send().await.unwrap()).await
@@ -329,12 +451,21 @@ async fn every_error_of_the_table() {
     let mut failures = Vec::new();
     for db in backends() {
         let app = TestApp::spawn(&db).await;
-        let c = standard(&db);
-        let public = ClientSpec::new(&db)
-            .grants(&["password"])
-            .scopes("posts:read")
-            .public()
-            .create();
+        let clients = Clients {
+            c: standard(&db),
+            public: ClientSpec::new(&db)
+                .grants(&["password"])
+                .scopes("posts:read")
+                .public()
+                .create(),
+            service: ClientSpec::new(&db)
+                .grants(&["client_credentials"])
+                .create(),
+            web: ClientSpec::new(&db)
+                .grants(&["authorization_code"])
+                .redirect_uri("https://app.example/cb")
+                .create(),
+        };
         user(&db, "dora", "correct horse", &["writer"]);
         authd::manage::users::set_disabled(
             &mut fixtures::conn(&db),
@@ -345,7 +476,7 @@ async fn every_error_of_the_table() {
         .unwrap();
 
         let mut bodies = HashMap::new();
-        for case in cases(&c, &public) {
+        for case in cases(&clients) {
             let r = send(&app, &case.request).await;
             let found = problems(&case, &r, &bodies);
             if !found.is_empty() {

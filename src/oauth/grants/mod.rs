@@ -1,6 +1,7 @@
 //! The grant types: each authenticates the client for its grant, applies
 //! its rules, and issues through [`crate::oauth::issuer::TokenIssuer`].
 
+pub mod authorization_code;
 pub mod client_credentials;
 pub mod password;
 pub mod refresh;
