@@ -29,6 +29,11 @@ pub enum ClientCmd {
         /// The `aud` of its access tokens (default: the issuer).
         #[arg(long)]
         audience: Option<String>,
+        /// Let this client (a resource server) introspect access tokens
+        /// whose `aud` is AUD, whoever they were issued to; may be
+        /// repeated. Without it, a client introspects only its own tokens.
+        #[arg(long = "introspects", value_name = "AUD")]
+        introspects: Vec<String>,
     },
     /// List clients (never their secrets).
     List,
@@ -46,12 +51,13 @@ pub enum ClientCmd {
 
 fn describe(c: &ClientView) -> String {
     format!(
-        "{}\t{}\t{}\tgrants: {}\tscopes: {}",
+        "{}\t{}\t{}\tgrants: {}\tscopes: {}\tintrospects: {}",
         c.client_id,
         c.name,
         if c.public { "public" } else { "confidential" },
         output::list(&c.grants),
         output::list(&c.scopes),
+        output::list(&c.introspects),
     )
 }
 
@@ -64,6 +70,7 @@ pub(super) fn run(cmd: ClientCmd, ctx: &mut Ctx) -> Result<(), CliError> {
             public,
             redirect_uris,
             audience,
+            introspects,
         } => {
             let new = NewClient {
                 name,
@@ -72,6 +79,7 @@ pub(super) fn run(cmd: ClientCmd, ctx: &mut Ctx) -> Result<(), CliError> {
                 public,
                 redirect_uris,
                 audience,
+                introspects,
                 owner_id: None,
             };
             let created = clients::add(&mut ctx.conn, &new, ctx.clock.now())?;
@@ -80,6 +88,7 @@ pub(super) fn run(cmd: ClientCmd, ctx: &mut Ctx) -> Result<(), CliError> {
             let mut json = serde_json::json!({
                 "client_id": c.client_id, "name": c.name,
                 "grants": c.grants, "scopes": c.scopes,
+                "introspects": c.introspects,
             });
             let mut text = format!("client created: {}", describe(c));
             if let Some(secret) = &created.secret {

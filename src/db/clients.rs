@@ -29,6 +29,9 @@ pub struct Client {
     pub created_at: i64,
     /// Last change (Unix seconds).
     pub updated_at: i64,
+    /// Audiences whose access tokens it may introspect besides its own,
+    /// space-separated (a resource server's).
+    pub introspects: String,
 }
 
 impl Client {
@@ -50,6 +53,17 @@ impl Client {
     /// The registered redirect URIs.
     pub fn redirect_uri_list(&self) -> Vec<String> {
         split(&self.redirect_uris)
+    }
+
+    /// The audiences whose access tokens it may introspect.
+    pub fn introspect_list(&self) -> Vec<String> {
+        split(&self.introspects)
+    }
+
+    /// Whether it may introspect other clients' access tokens for `aud`.
+    /// Never a public client, which cannot prove who it is.
+    pub fn introspects_audience(&self, aud: &str) -> bool {
+        !self.is_public() && self.introspects.split_whitespace().any(|a| a == aud)
     }
 
     /// Whether the client may use this grant type.

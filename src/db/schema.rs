@@ -46,6 +46,7 @@ diesel::table! {
         owner_id -> Nullable<Text>,
         created_at -> BigInt,
         updated_at -> BigInt,
+        introspects -> Text,
     }
 }
 

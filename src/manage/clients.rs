@@ -23,6 +23,9 @@ pub struct NewClient {
     pub redirect_uris: Vec<String>,
     /// `aud` of its tokens; `None` means the issuer.
     pub audience: Option<String>,
+    /// Audiences whose access tokens it may introspect besides its own
+    /// (a resource server's); confidential clients only.
+    pub introspects: Vec<String>,
     /// The user creating it (console), if any.
     pub owner_id: Option<String>,
 }
@@ -43,6 +46,8 @@ pub struct ClientView {
     /// `aud` of its tokens, when not the issuer.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub audience: Option<String>,
+    /// Audiences whose access tokens it may introspect besides its own.
+    pub introspects: Vec<String>,
     /// Whether it is public.
     pub public: bool,
     /// Creation time (Unix seconds).
@@ -58,6 +63,7 @@ impl From<&clients::Client> for ClientView {
             scopes: c.scope_list(),
             redirect_uris: c.redirect_uri_list(),
             audience: c.audience.clone(),
+            introspects: c.introspect_list(),
             public: c.is_public(),
             created_at: c.created_at,
         }
@@ -89,6 +95,37 @@ fn check_redirect_uri(uri: &str) -> Result<(), ManageError> {
         )));
     }
     Ok(())
+}
+
+/// The audiences a client may introspect: each one value without spaces
+/// (they are stored space-separated), and only for a confidential client:
+/// a public one cannot prove who is asking (RFC 7662 §4).
+fn check_introspects(new: &NewClient) -> Result<Vec<String>, ManageError> {
+    let mut audiences: Vec<String> = Vec::new();
+    for aud in &new.introspects {
+        let aud = aud.trim();
+        if aud.is_empty() {
+            return Err(ManageError::Invalid(
+                "--introspects must not be empty".into(),
+            ));
+        }
+        if aud.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(ManageError::Invalid(format!(
+                "--introspects '{}' must be one audience, without spaces (repeat the flag for more)",
+                aud.escape_debug()
+            )));
+        }
+        if !audiences.iter().any(|a| a == aud) {
+            audiences.push(aud.to_string());
+        }
+    }
+    if new.public && !audiences.is_empty() {
+        return Err(ManageError::Invalid(
+            "a public client cannot introspect other clients' tokens (drop --public or --introspects)"
+                .into(),
+        ));
+    }
+    Ok(audiences)
 }
 
 /// Validates and registers a client; returns it with its secret.
@@ -129,6 +166,7 @@ pub fn add(conn: &mut AnyConnection, new: &NewClient, now: i64) -> Result<Create
         }
         other => other.map(str::to_string),
     };
+    let introspects = check_introspects(new)?;
     let mut uris = new.redirect_uris.clone();
     uris.dedup();
     let secret = (!new.public).then(Secret::generate);
@@ -147,6 +185,7 @@ pub fn add(conn: &mut AnyConnection, new: &NewClient, now: i64) -> Result<Create
         owner_id: new.owner_id.clone(),
         created_at: now,
         updated_at: now,
+        introspects: introspects.join(" "),
     };
     clients::insert(conn, &row)?;
     Ok(Created {

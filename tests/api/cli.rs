@@ -19,14 +19,20 @@ fn user_count(db: &TestDb) -> usize {
         .len()
 }
 
+/// How many migrations the repository holds (one folder each).
+fn migration_count() -> usize {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations");
+    std::fs::read_dir(dir)
+        .expect("the migrations folder")
+        .filter(|e| e.as_ref().is_ok_and(|e| e.path().join("up.sql").exists()))
+        .count()
+}
+
 #[test]
 fn migrate_applies_once() {
     for db in backends() {
-        let all = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
-            .unwrap()
-            .count();
         let first = authd_json(&db, &["migrate"], None);
-        assert_eq!(first["applied"], all, "[{}]", db.label());
+        assert_eq!(first["applied"], migration_count(), "[{}]", db.label());
         let second = authd_json(&db, &["migrate"], None);
         assert_eq!(second["applied"], 0, "[{}]", db.label());
     }

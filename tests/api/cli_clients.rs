@@ -133,6 +133,74 @@ fn clients_lifecycle() {
 }
 
 #[test]
+fn clients_that_introspect_an_audience() {
+    for db in backends() {
+        let label = db.label();
+        let rs = authd_json(
+            &db,
+            &[
+                "client",
+                "add",
+                "posts-api",
+                "--grant",
+                "client_credentials",
+                "--introspects",
+                "https://api.example.com",
+                "--introspects",
+                "https://b.example.com",
+                "--introspects",
+                "https://api.example.com",
+            ],
+            None,
+        );
+        assert_eq!(
+            strings(&rs["introspects"]),
+            ["https://api.example.com", "https://b.example.com"],
+            "[{label}]"
+        );
+        for field in ["client_id", "client_secret", "name", "grants", "scopes"] {
+            assert!(rs.get(field).is_some(), "[{label}] {field} missing: {rs}");
+        }
+        let plain = authd_json(&db, &["client", "add", "plain"], None);
+        assert_eq!(plain["introspects"], serde_json::json!([]), "[{label}]");
+
+        let list = authd_json(&db, &["client", "list"], None);
+        let listed = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["client_id"] == rs["client_id"])
+            .unwrap();
+        assert_eq!(listed["introspects"], rs["introspects"], "[{label}]");
+        let text = String::from_utf8(authd(&db, &["client", "list"], None).stdout).unwrap();
+        assert!(
+            text.contains("introspects: https://api.example.com https://b.example.com"),
+            "[{label}] {text}"
+        );
+
+        for (args, message) in [
+            (
+                &["--public", "--introspects", "https://api.example.com"][..],
+                "public client cannot introspect",
+            ),
+            (&["--introspects", " "][..], "must not be empty"),
+            (&["--introspects", "a b"][..], "without spaces"),
+        ] {
+            let mut all = vec!["client", "add", "bad"];
+            all.extend_from_slice(args);
+            let err = authd_fails(&db, &all, None);
+            assert!(err.contains(message), "[{label}] {args:?}: {err}");
+        }
+        let list = authd_json(&db, &["client", "list"], None);
+        assert_eq!(
+            list.as_array().unwrap().len(),
+            2,
+            "[{label}] refused adds left a client"
+        );
+    }
+}
+
+#[test]
 fn keys_list_and_rotate() {
     for db in backends() {
         assert_eq!(

@@ -103,6 +103,12 @@ impl<'a> ClientSpec<'a> {
         self
     }
 
+    /// An audience whose access tokens it may introspect (repeatable).
+    pub fn introspects(mut self, audience: &str) -> Self {
+        self.new.introspects.push(audience.to_string());
+        self
+    }
+
     /// The `aud` of its tokens.
     pub fn audience(mut self, audience: &str) -> Self {
         self.new.audience = Some(audience.to_string());
