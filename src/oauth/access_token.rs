@@ -1,9 +1,12 @@
 //! The access token's claims (RFC 9068 §2.2) and how authd checks its own
-//! tokens for introspection and revocation.
+//! tokens for introspection and revocation: the signature and expiry, and
+//! whether the token still stands in the database's current state.
 
 use jsonwebtoken::{decode, decode_header, Validation};
 use serde::{Deserialize, Serialize};
 
+use crate::db::users::{self, User};
+use crate::db::{clients, revoked_access_tokens, AnyConnection};
 use crate::keys::KeySnapshot;
 
 /// The claims of an authd access token.
@@ -47,4 +50,47 @@ pub fn verify_own(keys: &KeySnapshot, issuer: &str, token: &str, now: i64) -> Op
     validation.set_required_spec_claims(&["exp", "iss", "sub"]);
     let claims = decode::<AccessClaims>(token, key, &validation).ok()?.claims;
     (claims.exp > now).then_some(claims)
+}
+
+/// Whom a live access token speaks for.
+pub enum Holder {
+    /// The client itself (client_credentials: `sub` is its id).
+    Client,
+    /// A user, as stored now.
+    User(User),
+}
+
+/// A verified access token that still stands.
+pub struct LiveAccess {
+    /// Its claims.
+    pub claims: AccessClaims,
+    /// Whom it speaks for.
+    pub holder: Holder,
+}
+
+/// Whether verified `claims` still stand: a self-contained JWT cannot be
+/// recalled, but authd's own answers about it (introspection, RFC 7662
+/// §2.2 "active") follow what happened since it was issued. Not if its
+/// `jti` was revoked (RFC 7009 §2), its client was removed, or its user
+/// is gone, disabled, or got a new password after `iat` (the rule refresh
+/// tokens follow in [`crate::oauth::rotation`]).
+pub fn standing(
+    conn: &mut AnyConnection,
+    claims: AccessClaims,
+) -> diesel::QueryResult<Option<LiveAccess>> {
+    if revoked_access_tokens::is_revoked(conn, &claims.jti)? {
+        return Ok(None);
+    }
+    if clients::find(conn, &claims.client_id)?.is_none() {
+        return Ok(None);
+    }
+    let holder = if claims.sub == claims.client_id {
+        Holder::Client
+    } else {
+        match users::by_id(conn, &claims.sub)? {
+            Some(u) if !u.disabled && claims.iat >= u.tokens_valid_after => Holder::User(u),
+            _ => return Ok(None),
+        }
+    };
+    Ok(Some(LiveAccess { claims, holder }))
 }

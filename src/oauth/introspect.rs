@@ -1,13 +1,23 @@
-//! `POST /oauth/introspect` (RFC 7662). Confidential clients (resource
-//! servers) may introspect any token; a public client, which cannot prove
-//! who it is, only its own. Anything not live is `{"active": false}`.
+//! `POST /oauth/introspect` (RFC 7662). A client learns about its own
+//! tokens only: every other token is `{"active": false}` to it, as if it
+//! did not exist (§4: the endpoint must not help a client probe others'
+//! tokens, and a username is personal data). The one exception is a
+//! resource server, a confidential client registered with
+//! `--introspects AUD`, which may introspect the access tokens meant for
+//! it (`aud` = AUD), never refresh tokens.
+//!
+//! The answer reflects the current state, not only the token's own
+//! claims: a token is inactive once revoked, expired, its client removed,
+//! or its user disabled or given a new password since it was issued.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
+use super::access_token::{AccessClaims, Holder, LiveAccess};
 use super::error::{no_store, OAuthError};
 use super::token_request::{authenticated, TokenRequest};
-use crate::db::{clients, users, AnyConnection};
+use crate::db::clients::Client;
+use crate::db::AnyConnection;
 use crate::state::AppState;
 
 /// The introspection response (RFC 7662 §2.2); only `active` when inactive.
@@ -60,16 +70,10 @@ pub async fn introspect(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
     let body = authenticated(&req, payload, &state, |conn, r| {
-        let found = match introspect_access(conn, &r)? {
-            Some(found) => found,
-            None => introspect_refresh(conn, &r)?,
-        };
-        let own = found.client_id.as_deref() == Some(r.client.client_id.as_str());
-        Ok(if r.client.is_public() && !own {
-            Introspection::inactive()
-        } else {
-            found
-        })
+        match introspect_access(conn, &r)? {
+            Some(found) => Ok(found),
+            None => introspect_refresh(conn, &r),
+        }
     })
     .await?;
     let mut res = HttpResponse::Ok().json(body);
@@ -77,26 +81,31 @@ pub async fn introspect(
     Ok(res)
 }
 
-/// `None` when `token` is not one of our access tokens at all.
+/// Whether `asker` may learn about this access token: its own, or one
+/// for an audience it introspects as a resource server.
+fn may_see_access(asker: &Client, claims: &AccessClaims) -> bool {
+    claims.client_id == asker.client_id || asker.introspects_audience(&claims.aud)
+}
+
+/// `None` when `token` is not a live access token of ours (it may be a
+/// refresh token).
 fn introspect_access(
     conn: &mut AnyConnection,
     r: &TokenRequest,
 ) -> Result<Option<Introspection>, OAuthError> {
-    let Some(c) = r
+    let live = r
         .ctx
         .token_issuer(conn, r.now)
-        .live_access(r.token.expose())?
-    else {
+        .live_access(r.token.expose())?;
+    let Some(LiveAccess { claims: c, holder }) = live else {
         return Ok(None);
     };
-    // A user's token carries the username; a disabled user's tokens are dead.
-    let username = if c.sub == c.client_id {
-        None
-    } else {
-        match users::by_id(conn, &c.sub)? {
-            Some(u) if !u.disabled => Some(u.username),
-            _ => return Ok(Some(Introspection::inactive())),
-        }
+    if !may_see_access(&r.client, &c) {
+        return Ok(Some(Introspection::inactive()));
+    }
+    let username = match holder {
+        Holder::User(user) => Some(user.username),
+        Holder::Client => None,
     };
     Ok(Some(Introspection {
         active: true,
@@ -113,6 +122,8 @@ fn introspect_access(
     }))
 }
 
+/// A refresh token is shown only to the client it was issued to: it is
+/// that client's credential, never a resource server's business.
 fn introspect_refresh(
     conn: &mut AnyConnection,
     r: &TokenRequest,
@@ -120,9 +131,11 @@ fn introspect_refresh(
     let Some((row, user)) = r.ctx.token_issuer(conn, r.now).live_refresh(&r.token)? else {
         return Ok(Introspection::inactive());
     };
-    let Some(client) = clients::find(conn, &row.client_id)? else {
+    // The asker authenticated, so when it is the token's client, that
+    // client still exists and its audience is at hand.
+    if row.client_id != r.client.client_id {
         return Ok(Introspection::inactive());
-    };
+    }
     let issuer = &r.ctx.issuer.issuer;
     Ok(Introspection {
         active: true,
@@ -133,7 +146,7 @@ fn introspect_refresh(
         exp: Some(row.expires_at),
         iat: Some(row.issued_at),
         sub: Some(row.user_id),
-        aud: Some(client.audience.unwrap_or_else(|| issuer.clone())),
+        aud: Some(r.client.audience.clone().unwrap_or_else(|| issuer.clone())),
         iss: Some(issuer.clone()),
         jti: None,
     })

@@ -12,13 +12,13 @@ use oxide_auth::endpoint::Issuer;
 use oxide_auth::primitives::grant::{Extensions, Grant, Value};
 use oxide_auth::primitives::issuer::{IssuedToken, RefreshedToken, TokenType};
 
-use super::access_token::{verify_own, AccessClaims};
+use super::access_token::{standing, verify_own, AccessClaims, LiveAccess};
 use super::error::OAuthError;
 use super::rotation::{self, Presented};
 use crate::config::IssuerSettings;
 use crate::db::refresh_tokens::{self, RefreshToken};
 use crate::db::users::User;
-use crate::db::{revoked_access_tokens, AnyConnection};
+use crate::db::AnyConnection;
 use crate::keys::KeySnapshot;
 use crate::secret::{random_id, Secret};
 
@@ -206,16 +206,14 @@ impl<'c> TokenIssuer<'c> {
         })
     }
 
-    /// The claims of a live access token of ours: signature by a published
-    /// key, not expired at this issuer's `now`, `jti` not revoked.
-    pub fn live_access(&self, token: &str) -> Result<Option<AccessClaims>, OAuthError> {
+    /// A live access token of ours: signature by a published key, not
+    /// expired at this issuer's `now`, and still standing (see
+    /// [`standing`]: not revoked, client and user as they were).
+    pub fn live_access(&self, token: &str) -> Result<Option<LiveAccess>, OAuthError> {
         let Some(claims) = verify_own(self.keys, &self.settings.issuer, token, self.now) else {
             return Ok(None);
         };
-        if revoked_access_tokens::is_revoked(&mut self.conn.borrow_mut(), &claims.jti)? {
-            return Ok(None);
-        }
-        Ok(Some(claims))
+        Ok(standing(&mut self.conn.borrow_mut(), claims)?)
     }
 
     /// The live refresh token behind `token`, with its user.
@@ -267,7 +265,7 @@ impl Issuer for TokenIssuer<'_> {
     }
 
     fn recover_token<'a>(&'a self, token: &'a str) -> Result<Option<Grant>, ()> {
-        let Some(claims) = self.live_access(token).map_err(logged)? else {
+        let Some(LiveAccess { claims, .. }) = self.live_access(token).map_err(logged)? else {
             return Ok(None);
         };
         Ok(Some(Grant {

@@ -41,11 +41,11 @@ fn revoke_token(conn: &mut AnyConnection, r: TokenRequest) -> Result<(), OAuthEr
         });
         return Ok(());
     }
-    let claims = r
+    let live = r
         .ctx
         .token_issuer(conn, r.now)
         .live_access(r.token.expose())?;
-    let Some(claims) = claims.filter(|c| c.client_id == client_id) else {
+    let Some(claims) = live.map(|l| l.claims).filter(|c| c.client_id == client_id) else {
         record(Revoked::Nothing);
         return Ok(());
     };

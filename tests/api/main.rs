@@ -13,6 +13,7 @@ mod fixtures;
 mod health;
 mod helpers;
 mod lockout;
+mod introspection;
 mod races;
 mod refresh;
 mod reset_wins;
