@@ -142,6 +142,7 @@ mod tests {
                 scopes: vec![],
                 redirect_uris: vec![],
                 audience: None,
+                introspects: vec![],
                 public: false,
                 created_at: 0,
             },
