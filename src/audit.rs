@@ -47,6 +47,9 @@ pub enum LoginFailure {
     Locked,
     /// The client address sent too many failures.
     AddressLimited,
+    /// The password matched, but it was changed or the user disabled
+    /// while it was being checked.
+    CredentialsChanged,
 }
 
 impl LoginFailure {
@@ -57,6 +60,7 @@ impl LoginFailure {
             LoginFailure::Disabled => "disabled",
             LoginFailure::Locked => "locked",
             LoginFailure::AddressLimited => "address_limited",
+            LoginFailure::CredentialsChanged => "credentials_changed",
         }
     }
 }

@@ -25,6 +25,12 @@ const KNOWN_PARAMS: &[&str] = &[
     "username",
 ];
 
+/// `name` if it is one of the protocol's parameter names: what may be
+/// echoed in an error or a log line.
+pub(crate) fn known_param(name: &str) -> Option<&'static str> {
+    KNOWN_PARAMS.iter().find(|k| **k == name).copied()
+}
+
 /// Formats a form by its parameter names (sorted), never its values.
 pub(crate) fn form_debug<'a>(
     f: &mut fmt::Formatter<'_>,
@@ -33,8 +39,8 @@ pub(crate) fn form_debug<'a>(
     let mut known = Vec::new();
     let mut others = 0usize;
     for name in names {
-        match KNOWN_PARAMS.iter().find(|k| **k == name) {
-            Some(k) => known.push(*k),
+        match known_param(name) {
+            Some(k) => known.push(k),
             None => others += 1,
         }
     }

@@ -10,6 +10,7 @@ pub mod lockout;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use crate::audit::{self, Attempt, LoginFailure};
 use crate::clock::Clock;
 use crate::config::LoginLimits;
 use crate::db::users::{self, User};
@@ -91,15 +92,17 @@ impl Logins {
         &self.limits.trusted_proxies
     }
 
-    /// Checks `password` for `username` from `remote`.
+    /// Checks the attempt's password; every outcome but success is
+    /// recorded in the audit trail here (success once tokens are issued).
     pub async fn check(
         &self,
-        username: &str,
+        attempt: &Attempt<'_>,
         password: Secret,
-        remote: Option<IpAddr>,
     ) -> Result<CheckedLogin, LoginError> {
+        let (username, remote) = (attempt.username, attempt.remote);
         let now = self.clock.now();
         if let Some(retry) = self.ip.retry_after(remote, now) {
+            audit::login_failed(attempt, None, LoginFailure::AddressLimited);
             return Err(LoginError::TooManyFailures(retry));
         }
         let key = hash_str(username);
@@ -115,9 +118,10 @@ impl Logins {
                 }
             })
             .await?;
+        let user_id = user.as_ref().map(|u| u.id.clone());
         if locked {
             // Answered like a wrong password, without hashing.
-            log::info!("login refused: username locked");
+            audit::login_failed(attempt, user_id.as_deref(), LoginFailure::Locked);
             return Err(LoginError::BadCredentials);
         }
         let stored = user.as_ref().map(|u| u.password_hash.clone());
@@ -133,15 +137,24 @@ impl Logins {
                 rehash,
                 key,
             }),
-            _ => {
-                self.failed(key, remote).await?;
+            (verified, user) => {
+                let reason = match (verified, &user) {
+                    (_, None) => LoginFailure::UnknownUser,
+                    (Verified::Match { .. }, Some(_)) => LoginFailure::Disabled,
+                    (Verified::Mismatch, Some(_)) => LoginFailure::WrongPassword,
+                };
+                audit::login_failed(attempt, user_id.as_deref(), reason);
+                if let Some(until) = self.failed(key, remote).await? {
+                    audit::locked(attempt, user_id.as_deref(), until);
+                }
                 Err(LoginError::BadCredentials)
             }
         }
     }
 
-    /// Counts a failure for the username and the address.
-    async fn failed(&self, key: String, remote: Option<IpAddr>) -> Result<(), LoginError> {
+    /// Counts a failure for the username and the address; the end of the
+    /// lock when this failure locked the username.
+    async fn failed(&self, key: String, remote: Option<IpAddr>) -> Result<Option<i64>, LoginError> {
         let now = self.clock.now();
         self.ip.record_failure(remote, now);
         let limits = self.limits.clone();
@@ -154,14 +167,11 @@ impl Logins {
                         lockout::settle(counted, now, limits.max_failures, limits.lockout);
                     login_failures::store(conn, &key, &settled)?;
                     let newly = settled.locked_until > now && settled != counted;
-                    Ok::<_, LoginError>(newly.then_some(settled.locked_until - now))
+                    Ok::<_, LoginError>(newly.then_some(settled.locked_until))
                 })
             })
             .await?;
-        if let Some(secs) = locked {
-            log::warn!("username locked for {secs} s after repeated failed logins");
-        }
-        Ok(())
+        Ok(locked)
     }
 }
 

@@ -11,6 +11,7 @@ use futures_util::StreamExt;
 
 use super::error::OAuthError;
 use super::urlencoded::{self, NotUtf8};
+use crate::redact::known_param;
 
 /// Largest accepted body: token requests are a few hundred bytes.
 pub const MAX_BODY: usize = 16 * 1024;
@@ -74,9 +75,12 @@ impl Form {
                 ));
             }
             if params.contains_key(&key) {
-                return Err(OAuthError::InvalidRequest(format!(
-                    "parameter '{key}' is repeated"
-                )));
+                // Name only parameters we know: an unknown "name" may be a
+                // secret sent without its "=".
+                return Err(OAuthError::InvalidRequest(match known_param(&key) {
+                    Some(name) => format!("parameter '{name}' is repeated"),
+                    None => "a parameter is repeated".into(),
+                }));
             }
             params.insert(key, value);
         }

@@ -25,7 +25,7 @@ pub struct TokenRequest {
     pub ctx: GrantCtx,
     /// The time of the request.
     pub now: i64,
-    /// Where the request came from (the TCP peer), for the audit trail.
+    /// The client address (as the login limits see it), for the audit trail.
     pub remote: Option<IpAddr>,
 }
 
@@ -45,7 +45,7 @@ where
     let auth = ClientAuth::from_request(req, &form)?;
     let token = Secret::new(form.require("token")?);
     let ctx = GrantCtx::from_state(state);
-    let remote = req.peer_addr().map(|a| a.ip());
+    let remote = crate::login::client_ip(req, state.logins.trusted_proxies());
     state
         .db
         .run(move |conn| {

@@ -143,8 +143,8 @@ async fn a_whole_run_logs_audit_events_and_no_secret() {
             );
         }
 
-        // Login events come from the password grant (see audit::login_*).
         for event in [
+            "login",
             "role_added",
             "user_added",
             "client_added",
@@ -168,6 +168,19 @@ async fn a_whole_run_logs_audit_events_and_no_secret() {
         assert!(
             reuse[0].contains("revoked=2"),
             "the used token and its successor: {reuse:?}"
+        );
+        let logins = events(&log, "login");
+        assert!(
+            logins
+                .iter()
+                .any(|l| l.contains("outcome=success") && l.contains(&user_id)),
+            "[{label}] {logins:?}"
+        );
+        assert!(
+            logins.iter().any(|l| l.contains("outcome=failure")
+                && l.contains("reason=wrong_password")
+                && l.contains("remote=127.0.0.1")),
+            "[{label}] {logins:?}"
         );
         let revoked = events(&log, "token_revoked");
         for kind in ["kind=refresh_token", "kind=access_token"] {

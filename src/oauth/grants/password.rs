@@ -6,6 +6,7 @@
 use std::net::IpAddr;
 
 use super::{authenticate_for, TokenResponse};
+use crate::audit::{self, Attempt, LoginFailure};
 use crate::db::clients::Client;
 use crate::db::{self, users, AnyConnection};
 use crate::grant_type::GrantType;
@@ -44,12 +45,17 @@ pub async fn run(ctx: GrantCtx, req: PasswordRequest) -> Result<TokenResponse, O
         })
         .await?;
 
-    let login = ctx
-        .logins
-        .check(&req.username, req.password, req.remote)
-        .await?;
+    let client_id = client.client_id.clone();
+    let attempt = Attempt {
+        username: &req.username,
+        client_id: Some(&client_id),
+        remote: req.remote,
+    };
+    let login = ctx.logins.check(&attempt, req.password).await?;
+    let user_id = login.user.id.clone();
 
-    ctx.db
+    let issued = ctx
+        .db
         .clone()
         .run(move |conn| {
             let now = ctx.clock.now();
@@ -57,7 +63,16 @@ pub async fn run(ctx: GrantCtx, req: PasswordRequest) -> Result<TokenResponse, O
                 issue(conn, &ctx, now, &client, &login, &offered)
             })
         })
-        .await
+        .await;
+    match &issued {
+        Ok(_) => audit::login_succeeded(&attempt, &user_id),
+        // The only invalid_grant left: the credentials changed meanwhile.
+        Err(OAuthError::InvalidGrant(_)) => {
+            audit::login_failed(&attempt, Some(&user_id), LoginFailure::CredentialsChanged)
+        }
+        Err(_) => {}
+    }
+    issued
 }
 
 /// Confirms the login still stands (no reset or disable since the check),
