@@ -187,11 +187,18 @@ pub struct Attempt<'a> {
 }
 
 impl Attempt<'_> {
+    /// The username only when it names a user: a name that names nobody
+    /// is often a password typed in the wrong field, so only a short hash
+    /// of it is kept (enough to see one name tried many times).
     fn line(&self, event: &str, outcome: &str, user_id: Option<&str>) -> Line {
-        Line::new(event, outcome)
-            .opt_text("user_id", user_id)
-            .text("username", self.username)
-            .opt_text("client_id", self.client_id)
+        let line = Line::new(event, outcome).opt_text("user_id", user_id);
+        let line = if user_id.is_some() {
+            line.text("username", self.username)
+        } else {
+            let hash = crate::secret::hash_str(self.username);
+            line.text("username_sha256", hash.get(..12).unwrap_or(&hash))
+        };
+        line.opt_text("client_id", self.client_id)
             .remote(self.remote)
     }
 }
@@ -397,11 +404,20 @@ mod tests {
             remote: Some("10.0.0.1".parse().unwrap()),
         };
         let line = attempt
-            .line("login", "failure", None)
+            .line("login", "failure", Some("u1"))
             .bare("reason", LoginFailure::Locked.as_str());
         assert_eq!(
             line.0,
-            r#"event=login outcome=failure user_id=- username="bob" client_id=- remote=10.0.0.1 reason=locked"#
+            r#"event=login outcome=failure user_id="u1" username="bob" client_id=- remote=10.0.0.1 reason=locked"#
+        );
+        // A name that names nobody is kept only as a short hash.
+        let line = attempt.line("login", "failure", None);
+        let hash = &crate::secret::hash_str("bob")[..12];
+        assert_eq!(
+            line.0,
+            format!(
+                r#"event=login outcome=failure user_id=- username_sha256="{hash}" client_id=- remote=10.0.0.1"#
+            )
         );
         let line = Line::new("client_removed", "success")
             .text("client_id", "c1")

@@ -5,9 +5,13 @@ ALTER TABLE users ADD COLUMN credential_generation BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE refresh_tokens ADD COLUMN generation BIGINT NOT NULL DEFAULT 0;
 
 -- The absolute end of a refresh family, counted from the login: rotation
--- never extends it. Rows from before get the default 30 days past now-ish.
+-- never extends it. Families from before end the default 30 days after
+-- their first token.
 ALTER TABLE refresh_tokens ADD COLUMN family_expires_at BIGINT NOT NULL DEFAULT 0;
-UPDATE refresh_tokens SET family_expires_at = issued_at + 2592000;
+UPDATE refresh_tokens SET family_expires_at = 2592000 + (
+    SELECT MIN(f.issued_at) FROM refresh_tokens f
+    WHERE f.family_id = refresh_tokens.family_id
+);
 
 -- Consecutive failed password checks per username (known or not), shared
 -- by every instance on this database. Keyed by SHA-256 of the username:

@@ -27,29 +27,29 @@ pub fn find(conn: &mut AnyConnection, key: &str) -> QueryResult<Option<Failures>
         .optional()
 }
 
-/// Counts one more failure and returns the record with it. Inside a write
-/// transaction: the UPDATE takes the row lock (PostgreSQL) or the database
-/// lock is already held (SQLite), so concurrent failures on several
-/// instances all count.
+/// Counts one more failure and returns the record with it, in one upsert
+/// (nothing can delete the row between creating and counting). Inside a
+/// write transaction: the upsert takes the row lock (PostgreSQL) or the
+/// database lock is already held (SQLite), so concurrent failures on
+/// several instances all count.
 pub fn add_failure(conn: &mut AnyConnection, key: &str, now: i64) -> QueryResult<Failures> {
-    let insert = diesel::insert_into(lf::table)
+    let upsert = diesel::insert_into(lf::table)
         .values((
             lf::username_hash.eq(key),
-            lf::failures.eq(0i64),
+            lf::failures.eq(1i64),
             lf::locks.eq(0i64),
             lf::locked_until.eq(0i64),
             lf::updated_at.eq(now),
         ))
-        .on_conflict_do_nothing();
-    // Both backends speak ON CONFLICT DO NOTHING, but diesel's
+        .on_conflict(lf::username_hash)
+        .do_update()
+        .set((lf::failures.eq(lf::failures + 1), lf::updated_at.eq(now)));
+    // Both backends speak ON CONFLICT … DO UPDATE, but diesel's
     // MultiBackend cannot express it: run it on the inner connection.
     match conn {
-        AnyConnection::Sqlite(c) => insert.execute(c)?,
-        AnyConnection::Postgres(c) => insert.execute(c)?,
+        AnyConnection::Sqlite(c) => upsert.execute(c)?,
+        AnyConnection::Postgres(c) => upsert.execute(c)?,
     };
-    diesel::update(lf::table.find(key))
-        .set((lf::failures.eq(lf::failures + 1), lf::updated_at.eq(now)))
-        .execute(conn)?;
     lf::table
         .find(key)
         .select(Failures::as_select())

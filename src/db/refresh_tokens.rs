@@ -66,17 +66,38 @@ pub enum Claim {
     NotFound,
 }
 
-/// Marks the token used if, and only if, it is unused, unrevoked and
-/// unexpired. The affected row count decides a race between concurrent
+/// Whether any token of the family was revoked: then the whole family is
+/// dead, including a successor that a concurrent rotation inserted after a
+/// revocation's UPDATE took its snapshot (PostgreSQL, READ COMMITTED).
+pub fn family_revoked(conn: &mut AnyConnection, family_id: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        rt::table
+            .filter(rt::family_id.eq(family_id))
+            .filter(rt::revoked_at.is_not_null()),
+    ))
+    .get_result(conn)
+}
+
+/// Marks the token used if, and only if, it is unused, unrevoked,
+/// unexpired, and no token of its family was revoked. The affected row count decides a race between concurrent
 /// refreshes: exactly one caller gets [`Claim::Claimed`].
 pub fn claim(conn: &mut AnyConnection, hash: &str, now: i64) -> QueryResult<Claim> {
+    let family = diesel::alias!(rt as family);
     let n = diesel::update(
         rt::table
             .filter(rt::token_hash.eq(hash))
             .filter(rt::used_at.is_null())
             .filter(rt::revoked_at.is_null())
             .filter(rt::expires_at.gt(now))
-            .filter(rt::family_expires_at.gt(now)),
+            .filter(rt::family_expires_at.gt(now))
+            .filter(diesel::dsl::not(diesel::dsl::exists(
+                family.filter(
+                    family
+                        .field(rt::family_id)
+                        .eq(rt::family_id)
+                        .and(family.field(rt::revoked_at).is_not_null()),
+                ),
+            ))),
     )
     .set(rt::used_at.eq(Some(now)))
     .execute(conn)?;

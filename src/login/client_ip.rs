@@ -6,10 +6,11 @@ use std::net::IpAddr;
 
 use actix_web::HttpRequest;
 
-/// The client address of `req`.
+/// The client address of `req`, canonical: an IPv4 client of a dual-stack
+/// listener (`::ffff:a.b.c.d`) is its IPv4 address.
 pub fn client_ip(req: &HttpRequest, trusted_proxies: &[IpAddr]) -> Option<IpAddr> {
-    let peer = req.peer_addr()?.ip();
-    if !trusted_proxies.contains(&peer) {
+    let peer = req.peer_addr()?.ip().to_canonical();
+    if !trusted_proxies.iter().any(|p| p.to_canonical() == peer) {
         return Some(peer);
     }
     let forwarded = req
@@ -18,8 +19,15 @@ pub fn client_ip(req: &HttpRequest, trusted_proxies: &[IpAddr]) -> Option<IpAddr
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .last()
-        .and_then(|last| last.trim().parse().ok());
-    Some(forwarded.unwrap_or(peer))
+        .and_then(|last| parse_hop(last.trim()));
+    Some(forwarded.unwrap_or(peer).to_canonical())
+}
+
+/// An address, with or without a port (`192.0.2.7:5000`, `[2001:db8::1]:5000`).
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    hop.parse::<IpAddr>()
+        .ok()
+        .or_else(|| hop.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()))
 }
 
 #[cfg(test)]
@@ -41,5 +49,16 @@ mod tests {
             .insert_header(("X-Forwarded-For", "not an address"))
             .to_http_request();
         assert_eq!(client_ip(&garbage, &[proxy]), Some(proxy));
+    }
+
+    #[test]
+    fn mapped_ipv4_is_ipv4_and_ports_are_dropped() {
+        let req = TestRequest::default()
+            .peer_addr("[::ffff:10.0.0.1]:4000".parse().unwrap())
+            .insert_header(("X-Forwarded-For", "192.0.2.7:5000"))
+            .to_http_request();
+        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
+        assert_eq!(client_ip(&req, &[]), Some(proxy));
+        assert_eq!(client_ip(&req, &[proxy]), "192.0.2.7".parse().ok());
     }
 }

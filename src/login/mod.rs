@@ -120,8 +120,16 @@ impl Logins {
             .await?;
         let user_id = user.as_ref().map(|u| u.id.clone());
         if locked {
-            // Answered like a wrong password, without hashing.
+            // Answered like a wrong password, without hashing; but through
+            // the same queue and address count, so that neither a full
+            // queue nor the address limit tells a lock apart.
             audit::login_failed(attempt, user_id.as_deref(), LoginFailure::Locked);
+            match self.passwords.pass_turn().await {
+                Err(PasswordError::Busy) => return Err(LoginError::Busy),
+                Err(e) => return Err(LoginError::Hash(e)),
+                Ok(()) => {}
+            }
+            self.ip.record_failure(remote, now);
             return Err(LoginError::BadCredentials);
         }
         let stored = user.as_ref().map(|u| u.password_hash.clone());
@@ -144,7 +152,9 @@ impl Logins {
                     (Verified::Mismatch, Some(_)) => LoginFailure::WrongPassword,
                 };
                 audit::login_failed(attempt, user_id.as_deref(), reason);
-                if let Some(until) = self.failed(key, remote).await? {
+                // A name that no user can have needs no lock: no row for it.
+                let lockable = crate::manage::users::check_username(username).is_ok();
+                if let Some(until) = self.failed(key, remote, lockable).await? {
                     audit::locked(attempt, user_id.as_deref(), until);
                 }
                 Err(LoginError::BadCredentials)
@@ -154,9 +164,17 @@ impl Logins {
 
     /// Counts a failure for the username and the address; the end of the
     /// lock when this failure locked the username.
-    async fn failed(&self, key: String, remote: Option<IpAddr>) -> Result<Option<i64>, LoginError> {
+    async fn failed(
+        &self,
+        key: String,
+        remote: Option<IpAddr>,
+        lockable: bool,
+    ) -> Result<Option<i64>, LoginError> {
         let now = self.clock.now();
         self.ip.record_failure(remote, now);
+        if !lockable {
+            return Ok(None);
+        }
         let limits = self.limits.clone();
         let locked = self
             .db
@@ -178,9 +196,14 @@ impl Logins {
 impl CheckedLogin {
     /// Inside the issuing write transaction: refuses if the user was
     /// disabled or got a new password (or was disabled and enabled) since
-    /// the check, stores a due rehash only over the hash that was verified,
-    /// and resets the username's failures. Returns the user as now stored.
-    pub fn confirm(&self, conn: &mut AnyConnection) -> Result<Option<User>, LoginError> {
+    /// the check, or if the username was locked meanwhile (a guess that
+    /// raced the lock must not get through, nor clear it); stores a due
+    /// rehash only over the hash that was verified, and resets the
+    /// username's failures. Returns the user as now stored.
+    pub fn confirm(&self, conn: &mut AnyConnection, now: i64) -> Result<Option<User>, LoginError> {
+        if login_failures::find(conn, &self.key)?.is_some_and(|f| f.locked_until > now) {
+            return Ok(None);
+        }
         let current = match users::by_id(conn, &self.user.id)? {
             Some(u)
                 if !u.disabled && u.credential_generation == self.user.credential_generation =>

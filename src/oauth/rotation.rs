@@ -33,7 +33,10 @@ pub fn state(
     if row.used_at.is_some() {
         return Ok(RefreshState::Used);
     }
-    if row.expires_at <= now || row.family_expires_at <= now {
+    if row.expires_at <= now
+        || row.family_expires_at <= now
+        || refresh_tokens::family_revoked(conn, &row.family_id)?
+    {
         return Ok(RefreshState::Dead);
     }
     Ok(match users::by_id(conn, &row.user_id)? {

@@ -254,3 +254,27 @@ async fn rotation_never_extends_a_family_past_its_absolute_lifetime() {
         app.stop().await;
     }
 }
+
+#[actix_web::test]
+async fn a_family_with_any_revoked_token_is_dead() {
+    // What a revocation racing a rotation leaves on PostgreSQL (READ
+    // COMMITTED): the old token revoked, the successor inserted meanwhile
+    // untouched. The successor must not work.
+    use diesel::prelude::*;
+    for db in backends() {
+        let app = TestApp::spawn(&db).await;
+        let c = standard(&db);
+        let first = rt(&password_grant(&app, &c, &[]).await);
+        let second = rt(&refresh(&app, &c, &first, None).await);
+        {
+            use authd::db::schema::refresh_tokens as t;
+            let hash = authd::secret::hash_str(&first);
+            diesel::update(t::table.find(hash))
+                .set(t::revoked_at.eq(Some(1i64)))
+                .execute(&mut conn(&db))
+                .unwrap();
+        }
+        assert_invalid_grant(&refresh(&app, &c, &second, None).await, &db);
+        app.stop().await;
+    }
+}

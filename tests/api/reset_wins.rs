@@ -75,3 +75,34 @@ async fn a_disable_during_a_login_wins() {
         app.stop().await;
     }
 }
+
+#[actix_web::test]
+async fn a_lock_landing_during_a_login_wins() {
+    for db in backends() {
+        let c = standard(&db);
+        let app = TestApp::spawn_with(&db, REHASH_SLOWLY).await;
+        let (reply, ()) = futures_util::join!(login(&app, &c, "correct horse"), async {
+            // What other instances' failures do meanwhile: lock the name.
+            while_hashing(&app, || {
+                let mut conn = conn(&db);
+                let key = authd::secret::hash_str("alice");
+                authd::db::login_failures::add_failure(&mut conn, &key, 0).unwrap();
+                let locked = authd::db::login_failures::Failures {
+                    failures: 0,
+                    locks: 1,
+                    locked_until: authd::clock::Clock::system().now() + 600,
+                };
+                authd::db::login_failures::store(&mut conn, &key, &locked).unwrap();
+            })
+            .await
+        });
+        reply.assert_error(400, "invalid_grant");
+        // ...and the lock was not cleared by the guess that raced it.
+        let mut conn = conn(&db);
+        let f = authd::db::login_failures::find(&mut conn, &authd::secret::hash_str("alice"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(f.locks, 1, "[{}]", db.label());
+        app.stop().await;
+    }
+}

@@ -66,7 +66,8 @@ pub async fn run(ctx: GrantCtx, req: PasswordRequest) -> Result<TokenResponse, O
         .await;
     match &issued {
         Ok(_) => audit::login_succeeded(&attempt, &user_id),
-        // The only invalid_grant left: the credentials changed meanwhile.
+        // The only invalid_grant left: the credentials changed or the
+        // name was locked meanwhile.
         Err(OAuthError::InvalidGrant(_)) => {
             audit::login_failed(&attempt, Some(&user_id), LoginFailure::CredentialsChanged)
         }
@@ -85,7 +86,7 @@ fn issue(
     login: &CheckedLogin,
     offered: &ScopeSet,
 ) -> Result<TokenResponse, OAuthError> {
-    let Some(user) = login.confirm(conn)? else {
+    let Some(user) = login.confirm(conn, now)? else {
         return Err(OAuthError::bad_credentials());
     };
     let user_scopes = users::scopes_of(conn, &user.id)?;
