@@ -57,20 +57,30 @@ struct Prepared {
 
 /// Opens and migrates the database and makes sure a signing key exists
 /// (blocking).
+///
+/// Several instances may start at once on one database: the steps that
+/// check and then create (migrations, the key file and the first signing
+/// key) each run under [`db::exclusive`], so the first instance creates and
+/// the others find. They use a connection of their own, dropped before
+/// serving, so that a lock can never outlive startup in a pooled session.
 fn prepare(settings: &Settings, now: i64) -> Result<Prepared, StartError> {
-    let db = Db::open(&settings.database_url, settings.db_pool_size)?;
-    let mut conn = db.get()?;
+    let mut conn = db::connect(&settings.database_url)?;
     let applied = db::migrate(&mut conn)?;
     if applied > 0 {
         log::info!("applied {applied} database migration(s)");
     }
-    let vault = settings.key_vault(&mut conn)?;
-    if let Some(key) = keys::ensure_active(&mut conn, &vault, settings.signing_alg, now)? {
+    let (vault, created) = db::exclusive(&mut conn, |conn| {
+        let vault = settings.key_vault(conn)?;
+        let created = keys::ensure_active(conn, &vault, settings.signing_alg, now)?;
+        Ok::<_, StartError>((vault, created))
+    })?;
+    if let Some(key) = created {
         log::info!("generated signing key {} ({})", key.kid, key.alg);
     }
     let no_users = users::count(&mut conn).map_err(DbError::from)? == 0;
     let keys = KeySnapshot::load(&mut conn, &vault, now, settings.access_token_ttl)?;
     drop(conn);
+    let db = Db::open(&settings.database_url, settings.db_pool_size)?;
     Ok(Prepared {
         db,
         no_users,

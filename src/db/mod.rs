@@ -89,12 +89,14 @@ pub fn connect(url: &DatabaseUrl) -> Result<AnyConnection, DbError> {
         Backend::Sqlite => {
             create_sqlite_file(url)?;
             let mut conn = SqliteConnection::establish(url.as_str()).map_err(failed)?;
-            // WAL lets readers proceed during a write; FULL makes a commit
-            // durable before we answer; busy_timeout turns lock contention
-            // into waiting instead of SQLITE_BUSY errors.
+            // busy_timeout turns lock contention into waiting instead of
+            // SQLITE_BUSY errors; it comes first because switching a new
+            // file to WAL takes a lock too, which instances starting at
+            // once contend for. WAL lets readers proceed during a write;
+            // FULL makes a commit durable before we answer.
             conn.batch_execute(
-                "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                 PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
+                 PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
             )
             .map_err(|e| DbError::Connect {
                 url: url.redacted(),
@@ -146,10 +148,62 @@ fn one_line(s: &str) -> String {
 }
 
 /// Applies every pending embedded migration; returns how many ran.
+///
+/// Safe to run from several processes at once on one database (instances
+/// starting together, an admin command beside a starting server): the
+/// work runs under [`exclusive`], so the first applies each migration and
+/// the others then find nothing pending. Without it, two processes both
+/// create `__diesel_schema_migrations` or both apply the same migration,
+/// and one of them fails.
 pub fn migrate(conn: &mut AnyConnection) -> Result<usize, DbError> {
-    conn.run_pending_migrations(MIGRATIONS)
-        .map(|done| done.len())
-        .map_err(|e| DbError::Migration(e.to_string()))
+    exclusive(conn, |conn| {
+        conn.run_pending_migrations(MIGRATIONS)
+            .map(|done| done.len())
+            .map_err(|e| DbError::Migration(e.to_string()))
+    })
+}
+
+/// The PostgreSQL advisory lock key that serializes [`exclusive`] work
+/// across processes: "authd" in ASCII, then 1. Any fixed value works as
+/// long as every authd uses the same one and nothing else on the database
+/// takes it.
+const STARTUP_LOCK_KEY: i64 = 0x6175_7468_6400_0001;
+
+/// Runs `f` while no other process runs `exclusive` work on this database,
+/// for startup steps that check and then create (migrations, the first
+/// signing key).
+///
+/// PostgreSQL: a session advisory lock ([`STARTUP_LOCK_KEY`]) held around
+/// `f` and released afterwards, whatever `f` returned; `f` may nest
+/// `exclusive` (the lock counts). If the session ends while holding it
+/// (a crash), the server releases it. SQLite: `f` runs in one `BEGIN
+/// IMMEDIATE` transaction (SQLite's write lock), committed when `f`
+/// succeeds and rolled back when it fails; it must not begin another
+/// transaction of its own with [`write_tx`] or nest `exclusive`.
+pub fn exclusive<T, E, F>(conn: &mut AnyConnection, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut AnyConnection) -> Result<T, E>,
+    E: From<DbError>,
+{
+    match conn {
+        AnyConnection::Sqlite(_) => in_write_tx(conn, f, |e| E::from(DbError::Query(e))),
+        AnyConnection::Postgres(_) => {
+            diesel::sql_query(format!("SELECT pg_advisory_lock({STARTUP_LOCK_KEY})"))
+                .execute(conn)
+                .map_err(|e| E::from(DbError::Query(e)))?;
+            let result = f(conn);
+            let unlocked =
+                diesel::sql_query(format!("SELECT pg_advisory_unlock({STARTUP_LOCK_KEY})"))
+                    .execute(conn);
+            match (result, unlocked) {
+                (Ok(value), Ok(_)) => Ok(value),
+                // Unlocking fails only on a broken session, and PostgreSQL
+                // releases a session's locks when it ends.
+                (Ok(_), Err(e)) => Err(E::from(DbError::Query(e))),
+                (Err(e), _) => Err(e),
+            }
+        }
+    }
 }
 
 /// r2d2 manager that opens connections with [`connect`].
@@ -252,20 +306,36 @@ where
     F: FnOnce(&mut AnyConnection) -> Result<T, E>,
     E: From<diesel::result::Error>,
 {
+    in_write_tx(conn, f, E::from)
+}
+
+/// [`write_tx`] with the transaction's own errors turned into `E` by
+/// `lift`, so that callers whose error type only wraps [`DbError`] can use
+/// it too.
+fn in_write_tx<T, E, F>(
+    conn: &mut AnyConnection,
+    f: F,
+    lift: impl Fn(diesel::result::Error) -> E,
+) -> Result<T, E>
+where
+    F: FnOnce(&mut AnyConnection) -> Result<T, E>,
+{
     use diesel::connection::{AnsiTransactionManager, TransactionManager};
     match conn {
         AnyConnection::Sqlite(c) => {
-            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?
+            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE").map_err(&lift)?
         }
         AnyConnection::Postgres(c) => {
-            <AnsiTransactionManager as TransactionManager<PgConnection>>::begin_transaction(c)?
+            <AnsiTransactionManager as TransactionManager<PgConnection>>::begin_transaction(c)
+                .map_err(&lift)?
         }
     }
     // Commit and rollback go through AnyConnection, which hands them to the
     // inner connection's manager, the one that began the transaction.
     match f(conn) {
         Ok(value) => {
-            <AnyConnection as Connection>::TransactionManager::commit_transaction(conn)?;
+            <AnyConnection as Connection>::TransactionManager::commit_transaction(conn)
+                .map_err(&lift)?;
             Ok(value)
         }
         Err(e) => {

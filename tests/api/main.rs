@@ -15,6 +15,7 @@ mod helpers;
 mod introspection;
 mod lockout;
 mod races;
+mod process;
 mod refresh;
 mod reset_wins;
 mod resource;

@@ -1,9 +1,13 @@
 //! The binary from a fresh directory: default SQLite file, migrations, a
-//! signing key, the address it bound, hints, health, clean shutdown.
+//! signing key, the address it bound, hints, health, clean shutdown; and
+//! several instances starting at once on one database.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use crate::helpers::backends;
+use crate::process::ServerProcess;
 
 #[actix_web::test]
 async fn fresh_start_creates_the_database_and_stops_on_sigterm() {
@@ -67,5 +71,83 @@ async fn fresh_start_creates_the_database_and_stops_on_sigterm() {
         }
         assert!(Instant::now() < deadline, "server did not stop on SIGTERM");
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// How many migrations the binary embeds: one folder each.
+fn migration_count() -> usize {
+    std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().join("up.sql").exists())
+        .count()
+}
+
+#[derive(diesel::QueryableByName)]
+struct Applied {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    version: String,
+}
+
+#[actix_web::test]
+async fn instances_starting_at_once_on_an_empty_database_migrate_once() {
+    use authd::db::schema::signing_keys;
+    use diesel::prelude::*;
+
+    for db in backends() {
+        // Three servers on one empty database (and one key file), started
+        // together: each must find or create the tables and the first key.
+        let starting: Vec<_> = (0..3)
+            .map(|_| {
+                let cmd = ServerProcess::command(&db, &[]);
+                std::thread::spawn(move || ServerProcess::spawn(cmd))
+            })
+            .collect();
+        let mut servers = Vec::new();
+        for start in starting {
+            match start.join() {
+                Ok(server) => servers.push(server),
+                Err(_) => panic!("[{}] an instance failed to start", db.label()),
+            }
+        }
+        let http = reqwest::Client::new();
+        for server in &servers {
+            let res = http.get(server.url("/healthz")).send().await.unwrap();
+            assert_eq!(res.status(), 200, "[{}] {}", db.label(), server.log());
+        }
+
+        let mut conn = crate::fixtures::conn(&db);
+        let mut applied: Vec<String> =
+            diesel::sql_query("SELECT version FROM __diesel_schema_migrations")
+                .load::<Applied>(&mut conn)
+                .unwrap()
+                .into_iter()
+                .map(|a| a.version)
+                .collect();
+        applied.sort();
+        let listed = applied.len();
+        applied.dedup();
+        assert_eq!(
+            (listed, applied.len()),
+            (migration_count(), migration_count()),
+            "[{}] each migration is recorded once: {applied:?}",
+            db.label()
+        );
+        let live_keys: i64 = signing_keys::table
+            .filter(signing_keys::retired_at.is_null())
+            .count()
+            .get_result(&mut conn)
+            .unwrap();
+        assert_eq!(live_keys, 1, "[{}] one signing key, made once", db.label());
+
+        for mut server in servers {
+            server.terminate();
+            let status = server.wait_exit(Duration::from_secs(20));
+            assert!(
+                status.is_some_and(|s| s.success()),
+                "[{}] clean exit: {status:?}\n{}",
+                db.label(),
+                server.log()
+            );
+        }
     }
 }
