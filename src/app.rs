@@ -80,7 +80,11 @@ fn prepare(settings: &Settings, now: i64) -> Result<Prepared, StartError> {
     let no_users = users::count(&mut conn).map_err(DbError::from)? == 0;
     let keys = KeySnapshot::load(&mut conn, &vault, now, settings.access_token_ttl)?;
     drop(conn);
-    let db = Db::open(&settings.database_url, settings.db_pool_size)?;
+    let db = Db::open(
+        &settings.database_url,
+        settings.db_pool_size,
+        settings.db_timeout,
+    )?;
     Ok(Prepared {
         db,
         no_users,

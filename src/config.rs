@@ -139,6 +139,13 @@ pub struct GlobalArgs {
           value_parser = value_parser!(u32).range(1..=1000))]
     pub db_pool_size: u32,
 
+    /// Seconds a request may wait for a database connection before it is
+    /// answered 503 (1 to 60); while the database is known to be
+    /// unreachable, requests are answered at once instead.
+    #[arg(long, env = "AUTHD_DB_TIMEOUT", default_value_t = 2, global = true,
+          value_parser = value_parser!(u64).range(1..=60))]
+    pub db_timeout: u64,
+
     /// HTTP worker threads (0 = number of cores).
     #[arg(long, env = "AUTHD_WORKERS", default_value_t = 0, global = true)]
     pub workers: usize,
@@ -202,6 +209,8 @@ pub struct Settings {
     pub password_queue: usize,
     /// Pool size.
     pub db_pool_size: u32,
+    /// Longest wait for a database connection.
+    pub db_timeout: std::time::Duration,
     /// HTTP workers (0 = cores).
     pub workers: usize,
     /// Where the key-encryption key lives.
@@ -325,6 +334,7 @@ impl Settings {
             password_concurrency: a.password_concurrency,
             password_queue: a.password_queue,
             db_pool_size: a.db_pool_size,
+            db_timeout: std::time::Duration::from_secs(a.db_timeout),
             workers: a.workers,
             key_file,
             key_encryption_key: a.key_encryption_key.clone(),
@@ -356,6 +366,7 @@ mod tests {
         assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
         assert_eq!(s.access_token_ttl, 900);
         assert_eq!(s.signing_alg, SigningAlg::Es256);
+        assert_eq!(s.db_timeout.as_secs(), 2);
     }
 
     #[test]
@@ -370,6 +381,7 @@ mod tests {
         assert!(settings(&["--issuer", "ftp://x"]).is_err());
         assert!(settings(&["--issuer", "https://x/?a=b"]).is_err());
         assert!(settings(&["--argon2-memory-kib", "1"]).is_err());
+        assert!(settings(&["--db-timeout", "0"]).is_err());
     }
 
     #[test]

@@ -16,6 +16,8 @@ pub mod signing_keys;
 mod url;
 pub mod users;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -206,10 +208,12 @@ where
     }
 }
 
-/// r2d2 manager that opens connections with [`connect`].
+/// Opens connections with [`connect`] for the pool, and records whether
+/// the last attempt reached the database.
 #[derive(Debug)]
 pub struct Manager {
     url: DatabaseUrl,
+    reachable: Arc<AtomicBool>,
 }
 
 impl ManageConnection for Manager {
@@ -217,7 +221,9 @@ impl ManageConnection for Manager {
     type Error = DbError;
 
     fn connect(&self) -> Result<AnyConnection, DbError> {
-        connect(&self.url)
+        let result = connect(&self.url);
+        mark_reachable(&self.reachable, result.is_ok());
+        result
     }
 
     fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), DbError> {
@@ -231,39 +237,95 @@ impl ManageConnection for Manager {
     }
 }
 
+/// Records whether the database answered, logging each change once
+/// (r2d2 logs every failed attempt; this says when an outage begins and
+/// ends).
+fn mark_reachable(flag: &AtomicBool, now: bool) {
+    let before = flag.swap(now, Ordering::SeqCst);
+    match (before, now) {
+        (true, false) => log::warn!(
+            "the database is unreachable: requests that need it get 503 until it answers again"
+        ),
+        (false, true) => log::info!("the database answers again"),
+        _ => {}
+    }
+}
+
 /// A pooled connection.
 pub type PooledConn = r2d2::PooledConnection<Manager>;
+
+/// How long a request waits for a connection while the database is known
+/// to be unreachable: enough to pick up a connection the pool's background
+/// retry has just made, short enough that an outage is answered with a
+/// quick 503 rather than a pile of requests each parked for the timeout.
+const UNREACHABLE_WAIT: Duration = Duration::from_millis(100);
+
+/// The longest `/healthz` waits for a connection, whatever the timeout:
+/// a probe must answer before the prober gives up on it.
+const PING_WAIT: Duration = Duration::from_secs(2);
 
 /// The connection pool, cheap to clone.
 #[derive(Clone)]
 pub struct Db {
     pool: r2d2::Pool<Manager>,
+    /// The longest wait for a connection while the database answers.
+    timeout: Duration,
+    /// False from a failed connection attempt until the next success.
+    reachable: Arc<AtomicBool>,
 }
 
 impl Db {
     /// Opens a pool of `size` connections (one is opened now, so that a bad
     /// URL or an unreachable server fails here with a clear message).
-    pub fn open(url: &DatabaseUrl, size: u32) -> Result<Db, DbError> {
+    /// Taking a connection waits at most `timeout`, then fails with
+    /// [`DbError::Pool`] (which requests answer with 503).
+    pub fn open(url: &DatabaseUrl, size: u32, timeout: Duration) -> Result<Db, DbError> {
         // Check first with a direct connection: r2d2 would retry until its
         // timeout and then report only "timed out".
         connect(url)?;
         warn_if_sqlite_open_to_others(url);
+        let reachable = Arc::new(AtomicBool::new(true));
         let pool = r2d2::Pool::builder()
             .max_size(size.max(1))
             .min_idle(Some(1))
-            .connection_timeout(Duration::from_secs(5))
+            .connection_timeout(timeout)
             // A PostgreSQL server restart kills every pooled connection;
             // testing on checkout replaces them instead of failing requests.
             // SQLite connections are files and do not break that way.
             .test_on_check_out(url.backend() == Backend::Postgres)
-            .build(Manager { url: url.clone() })
+            .build(Manager {
+                url: url.clone(),
+                reachable: reachable.clone(),
+            })
             .map_err(|e| DbError::Pool(e.to_string()))?;
-        Ok(Db { pool })
+        Ok(Db {
+            pool,
+            timeout,
+            reachable,
+        })
     }
 
-    /// Takes a connection, blocking until one is free.
+    /// Takes a connection, blocking until one is free: at most the pool's
+    /// timeout, or only briefly while the database is unreachable.
     pub fn get(&self) -> Result<PooledConn, DbError> {
-        self.pool.get().map_err(|e| DbError::Pool(e.to_string()))
+        self.checkout(self.timeout)
+    }
+
+    fn checkout(&self, limit: Duration) -> Result<PooledConn, DbError> {
+        let wait = if self.reachable.load(Ordering::SeqCst) {
+            limit
+        } else {
+            limit.min(UNREACHABLE_WAIT)
+        };
+        let conn = self
+            .pool
+            .get_timeout(wait)
+            .map_err(|e| DbError::Pool(e.to_string()))?;
+        // A connection came out of the pool (on PostgreSQL, tested with a
+        // query): the database answers, even if no new connection was
+        // needed to find out.
+        mark_reachable(&self.reachable, true);
+        Ok(conn)
     }
 
     /// Runs blocking storage work on actix's blocking thread pool.
@@ -286,10 +348,7 @@ impl Db {
     pub async fn ping(&self) -> bool {
         let db = self.clone();
         let probe = actix_web::web::block(move || -> Result<(), DbError> {
-            let mut conn = db
-                .pool
-                .get_timeout(Duration::from_secs(2))
-                .map_err(|e| DbError::Pool(e.to_string()))?;
+            let mut conn = db.checkout(db.timeout.min(PING_WAIT))?;
             diesel::sql_query("SELECT 1").execute(&mut *conn)?;
             Ok(())
         });

@@ -1,6 +1,73 @@
-//! `GET /healthz` on every backend.
+//! `GET /healthz` on every backend, and what requests get while
+//! PostgreSQL is unreachable: a quick RFC-shaped 503, then service again
+//! once it answers, without a restart.
 
-use crate::helpers::{backends, postgres_only, TestApp};
+use std::time::{Duration, Instant};
+
+use diesel::{Connection, PgConnection, RunQueryDsl};
+
+use crate::fixtures::{password_grant, standard, Reply};
+use crate::helpers::{backends, postgres_only, TestApp, TestDb};
+
+/// The test database's name on its PostgreSQL server.
+fn pg_name(db: &TestDb) -> String {
+    url::Url::parse(db.url())
+        .unwrap()
+        .path()
+        .trim_start_matches('/')
+        .to_string()
+}
+
+/// Runs `sql` on the server the test database lives on (as its admin,
+/// from another database).
+fn on_server(db: &TestDb, sql: &str) {
+    let mut conn = PgConnection::establish(db.admin_url().unwrap()).unwrap();
+    diesel::sql_query(sql).execute(&mut conn).unwrap();
+}
+
+/// Ends every session on the test database: what a server restart does to
+/// pooled connections.
+fn terminate_sessions(db: &TestDb) {
+    on_server(
+        db,
+        &format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{}'",
+            pg_name(db)
+        ),
+    );
+}
+
+/// Makes the test database refuse new sessions, or accept them again;
+/// with [`terminate_sessions`], an outage of this one database that the
+/// shared server and other tests do not notice.
+fn allow_connections(db: &TestDb, allow: bool) {
+    on_server(
+        db,
+        &format!(
+            "ALTER DATABASE {} WITH ALLOW_CONNECTIONS {allow}",
+            pg_name(db)
+        ),
+    );
+}
+
+fn assert_unavailable(r: &Reply, what: &str) {
+    r.assert_error(503, "temporarily_unavailable");
+    assert!(
+        r.header("retry-after")
+            .is_some_and(|v| v.parse::<u64>().is_ok()),
+        "{what}: Retry-After in seconds: {:?}",
+        r.headers
+    );
+    assert_eq!(r.header("cache-control"), Some("no-store"), "{what}");
+    assert!(r.body["error_description"].is_string(), "{what}: {}", r.raw);
+}
+
+/// Times a password grant.
+async fn timed_login(app: &TestApp, c: &crate::fixtures::TestClient) -> (Reply, Duration) {
+    let started = Instant::now();
+    let r = password_grant(app, c, &[]).await;
+    (r, started.elapsed())
+}
 
 #[actix_web::test]
 async fn healthz_is_ok_while_the_database_answers() {
@@ -66,25 +133,76 @@ async fn healthz_is_503_when_the_database_is_gone() {
 
 #[actix_web::test]
 async fn the_pool_recovers_when_postgres_drops_its_connections() {
-    use diesel::{Connection, PgConnection, RunQueryDsl};
     let Some(db) = postgres_only("the_pool_recovers_when_postgres_drops_its_connections") else {
         return;
     };
     let app = TestApp::spawn(&db).await;
-    assert_eq!(app.status("/healthz").await, 200);
-    // What a server restart does to every pooled connection.
-    let name = url::Url::parse(db.url())
-        .unwrap()
-        .path()
-        .trim_start_matches('/')
-        .to_string();
-    let mut conn = PgConnection::establish(db.admin_url().unwrap()).unwrap();
-    diesel::sql_query(format!(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
-    ))
-    .execute(&mut conn)
-    .unwrap();
+    let c = standard(&db);
+    assert_eq!(password_grant(&app, &c, &[]).await.status, 200);
+    terminate_sessions(&db);
     let res = app.http.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(res.status(), 200, "broken connections were handed out");
+    // A token request right after: served on a fresh connection, not
+    // failed on a dead one.
+    terminate_sessions(&db);
+    let r = password_grant(&app, &c, &[]).await;
+    assert_eq!(r.status, 200, "{}", r.raw);
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn token_requests_get_a_quick_503_during_an_outage_and_work_after_it() {
+    let Some(db) =
+        postgres_only("token_requests_get_a_quick_503_during_an_outage_and_work_after_it")
+    else {
+        return;
+    };
+    let app = TestApp::spawn_with(&db, &["--db-timeout", "2"]).await;
+    let c = standard(&db);
+    assert_eq!(password_grant(&app, &c, &[]).await.status, 200);
+
+    allow_connections(&db, false);
+    terminate_sessions(&db);
+    // The first request finds the pooled connections dead and cannot open
+    // a new one: it waits at most the timeout, never longer.
+    let (r, took) = timed_login(&app, &c).await;
+    assert_unavailable(&r, "first request of the outage");
+    assert!(
+        took < Duration::from_millis(3500),
+        "a 503 within the 2 s timeout, not a hang: {took:?}"
+    );
+    // Now the outage is known: answered at once.
+    let (r, took) = timed_login(&app, &c).await;
+    assert_unavailable(&r, "request during the outage");
+    assert!(
+        took < Duration::from_secs(1),
+        "a known outage is answered at once: {took:?}"
+    );
+    let refreshed = crate::fixtures::post(
+        &app,
+        "/oauth/token",
+        Some(&c),
+        &[("grant_type", "refresh_token"), ("refresh_token", "x")],
+    )
+    .await;
+    assert_unavailable(&refreshed, "refresh during the outage");
+    assert_eq!(app.status("/healthz").await, 503);
+
+    // The database comes back: the server serves again by itself.
+    allow_connections(&db, true);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = password_grant(&app, &c, &[]).await;
+        if r.status == 200 {
+            break;
+        }
+        assert_unavailable(&r, "request while reconnecting");
+        assert!(
+            Instant::now() < deadline,
+            "still 503 10 s after the database came back"
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(app.status("/healthz").await, 200);
     app.stop().await;
 }
