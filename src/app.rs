@@ -139,6 +139,9 @@ fn http_server(
     if settings.workers > 0 {
         server = server.workers(settings.workers);
     }
+    // On SIGTERM actix stops accepting at once and gives connections in
+    // flight this long to finish (its own default is 30 s).
+    server = server.shutdown_timeout(settings.shutdown_timeout.as_secs());
     Ok(server.run())
 }
 
@@ -246,7 +249,8 @@ impl Application {
         self.server.handle()
     }
 
-    /// Runs until stopped (Ctrl-C / SIGTERM stop it gracefully).
+    /// Runs until stopped: SIGTERM stops it gracefully (within the
+    /// shutdown timeout), SIGINT (Ctrl-C) and SIGQUIT at once.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
         for task in &self.background {

@@ -150,6 +150,13 @@ pub struct GlobalArgs {
     #[arg(long, env = "AUTHD_WORKERS", default_value_t = 0, global = true)]
     pub workers: usize,
 
+    /// On SIGTERM, seconds to let requests in flight finish before the
+    /// server stops anyway (0 to 3600); it accepts no new connection
+    /// meanwhile.
+    #[arg(long, env = "AUTHD_SHUTDOWN_TIMEOUT", default_value_t = 10, global = true,
+          value_parser = value_parser!(u64).range(0..=3600))]
+    pub shutdown_timeout: u64,
+
     /// Key file holding the key that seals private signing keys in the
     /// database (created on first start, mode 0600); default: next to a
     /// SQLite database (`authd.db.key`), else `authd.key`.
@@ -213,6 +220,8 @@ pub struct Settings {
     pub db_timeout: std::time::Duration,
     /// HTTP workers (0 = cores).
     pub workers: usize,
+    /// Longest wait for requests in flight on SIGTERM.
+    pub shutdown_timeout: std::time::Duration,
     /// Where the key-encryption key lives.
     pub key_file: PathBuf,
     /// The key-encryption key given directly (base64), if any.
@@ -336,6 +345,7 @@ impl Settings {
             db_pool_size: a.db_pool_size,
             db_timeout: std::time::Duration::from_secs(a.db_timeout),
             workers: a.workers,
+            shutdown_timeout: std::time::Duration::from_secs(a.shutdown_timeout),
             key_file,
             key_encryption_key: a.key_encryption_key.clone(),
         })
@@ -367,6 +377,7 @@ mod tests {
         assert_eq!(s.access_token_ttl, 900);
         assert_eq!(s.signing_alg, SigningAlg::Es256);
         assert_eq!(s.db_timeout.as_secs(), 2);
+        assert_eq!(s.shutdown_timeout.as_secs(), 10);
     }
 
     #[test]
@@ -382,6 +393,7 @@ mod tests {
         assert!(settings(&["--issuer", "https://x/?a=b"]).is_err());
         assert!(settings(&["--argon2-memory-kib", "1"]).is_err());
         assert!(settings(&["--db-timeout", "0"]).is_err());
+        assert!(settings(&["--shutdown-timeout", "3601"]).is_err());
     }
 
     #[test]

@@ -20,6 +20,7 @@ mod refresh;
 mod reset_wins;
 mod resource;
 mod served;
+mod shutdown;
 mod startup;
 mod token;
 mod token_errors;

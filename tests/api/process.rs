@@ -18,10 +18,17 @@ pub struct ServerProcess {
     child: Child,
     /// Base URL, e.g. http://127.0.0.1:PORT
     pub base: String,
+    /// The address it bound.
+    pub addr: std::net::SocketAddr,
     log: Arc<Mutex<String>>,
 }
 
 impl ServerProcess {
+    /// Starts [`ServerProcess::command`] as it is.
+    pub fn start(db: &TestDb, extra: &[&str]) -> ServerProcess {
+        ServerProcess::spawn(ServerProcess::command(db, extra))
+    }
+
     /// The command that runs `authd serve` on `db` with
     /// [`cheap_argon2_args`], port 0 and `extra`, for
     /// [`ServerProcess::spawn`].
@@ -74,7 +81,16 @@ impl ServerProcess {
                 }
             }
         };
-        ServerProcess { child, base, log }
+        let addr = base
+            .trim_start_matches("http://")
+            .parse()
+            .expect("the logged address is host:port");
+        ServerProcess {
+            child,
+            base,
+            addr,
+            log,
+        }
     }
 
     /// Full URL of a path.
