@@ -6,6 +6,7 @@ mod bad_tokens;
 mod cli;
 mod cli_clients;
 mod client_auth;
+mod crash;
 mod endpoints;
 mod environment;
 mod files;

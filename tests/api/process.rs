@@ -113,6 +113,12 @@ impl ServerProcess {
         assert!(sent.success(), "SIGTERM delivered");
     }
 
+    /// Sends SIGKILL (a crash: no clean-up of any kind) and reaps it.
+    pub fn kill(mut self) {
+        self.child.kill().expect("SIGKILL delivered");
+        self.child.wait().expect("reaped");
+    }
+
     /// Its exit status once it exits, or `None` if it is still running
     /// after `within`.
     pub fn wait_exit(&mut self, within: Duration) -> Option<ExitStatus> {
