@@ -380,6 +380,28 @@ where
     F: FnOnce(&mut AnyConnection) -> Result<T, E>,
 {
     use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    // Inside a transaction already (e.g. startup under `exclusive`), the
+    // lock is held: nest with a savepoint.
+    let depth = <AnyConnection as Connection>::TransactionManager::transaction_manager_status_mut(
+        conn,
+    )
+    .transaction_depth()
+    .map_err(&lift)?;
+    if depth.is_some() {
+        let mut inner = None;
+        let outcome = conn.transaction(|conn| match f(conn) {
+            Ok(value) => Ok(value),
+            Err(e) => {
+                inner = Some(e);
+                Err(diesel::result::Error::RollbackTransaction)
+            }
+        });
+        return match (outcome, inner) {
+            (Ok(value), _) => Ok(value),
+            (Err(_), Some(e)) => Err(e),
+            (Err(e), None) => Err(lift(e)),
+        };
+    }
     match conn {
         AnyConnection::Sqlite(c) => {
             AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE").map_err(&lift)?
