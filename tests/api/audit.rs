@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::fixtures::{reply, Reply};
 use crate::helpers::{authd_logging, backends, TestDb};
-use crate::served::Served;
+use crate::process::ServerProcess;
 
 const PASSWORD: &str = "correct horse battery staple";
 const WRONG_PASSWORD: &str = "Tr0ub4dor&3 not it";
@@ -73,7 +73,7 @@ fn events<'a>(log: &'a str, event: &str) -> Vec<&'a str> {
 async fn a_whole_run_logs_audit_events_and_no_secret() {
     for db in backends() {
         let label = db.label();
-        let served = Served::start(&db, "debug");
+        let server = ServerProcess::start_logging(&db, &[], "debug");
         let mut log = String::new();
         admin(
             &db,
@@ -102,7 +102,7 @@ async fn a_whole_run_logs_audit_events_and_no_secret() {
         );
         admin(&db, &mut log, &["keys", "rotate"], None);
         let client = Client {
-            base: served.base.clone(),
+            base: server.base.clone(),
             id: created["client_id"].as_str().unwrap().to_string(),
             secret: created["client_secret"].as_str().unwrap().to_string(),
             http: reqwest::Client::new(),
@@ -123,7 +123,7 @@ async fn a_whole_run_logs_audit_events_and_no_secret() {
             .login(WRONG_PASSWORD)
             .await
             .assert_error(400, "invalid_grant");
-        log.push_str(&served.stop());
+        log.push_str(&server.stop());
 
         let mut secrets = vec![
             PASSWORD.to_string(),

@@ -7,7 +7,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::helpers::{authd, authd_command, authd_fails, backends, TestApp, TestDb};
-use crate::served::Served;
+use crate::process::ServerProcess;
 
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path)
@@ -41,7 +41,7 @@ fn an_existing_sqlite_database_open_to_others_is_reported_at_start() {
     let path = db.sqlite_path().unwrap();
     assert!(authd(&db, &["migrate"], None).status.success());
     set_mode(&path, 0o644);
-    let log = Served::start(&db, "warn").stop();
+    let log = ServerProcess::start_logging(&db, &[], "warn").stop();
     assert!(
         log.contains(&format!("(mode 0644): run chmod 600 {}", path.display())),
         "{log}"

@@ -20,7 +20,6 @@ mod races;
 mod refresh;
 mod reset_wins;
 mod resource;
-mod served;
 mod shutdown;
 mod startup;
 mod token;
