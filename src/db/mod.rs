@@ -382,11 +382,10 @@ where
     use diesel::connection::{AnsiTransactionManager, TransactionManager};
     // Inside a transaction already (e.g. startup under `exclusive`), the
     // lock is held: nest with a savepoint.
-    let depth = <AnyConnection as Connection>::TransactionManager::transaction_manager_status_mut(
-        conn,
-    )
-    .transaction_depth()
-    .map_err(&lift)?;
+    let depth =
+        <AnyConnection as Connection>::TransactionManager::transaction_manager_status_mut(conn)
+            .transaction_depth()
+            .map_err(&lift)?;
     if depth.is_some() {
         let mut inner = None;
         let outcome = conn.transaction(|conn| match f(conn) {
