@@ -76,11 +76,13 @@ sleep 2
 others=$((DURATION - 4))
 FORM="grant_type=client_credentials" wrk -t1 -c2 -d"${others}s" --latency \
   -s benches/load/token.lua "$base/oauth/token" >"$dir/cc.txt" &
+cc=$!
 wrk -t2 -c2 -d"${others}s" --latency -s benches/load/refresh.lua \
   "$base/oauth/token" >"$dir/refresh.txt" &
+refresh=$!
 wrk -t1 -c2 -d"${others}s" --latency "$base/.well-known/jwks.json" >"$dir/jwks.txt" &
-wait $flood
-wait
+jwks=$!
+wait $flood $cc $refresh $jwks
 rm "$dir/sampling"; wait $sampler || true
 flood_peak=$(cat "$dir/peak")
 sleep 5

@@ -9,6 +9,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::secret::Secret;
 
+mod pool;
+use pool::HashPool;
+
 /// Shortest accepted password, in characters (NIST SP 800-63B §3.1.1.2).
 pub const MIN_CHARS: usize = 8;
 /// Longest accepted password, in bytes; longer input is refused before any
@@ -82,11 +85,13 @@ pub enum Verified {
 }
 
 /// Hashes and verifies passwords with a fixed cost: at most `limit` at
-/// once, at most `queue` more waiting, the rest refused at once.
+/// once (on as many threads of their own), at most `queue` more waiting,
+/// the rest refused at once.
 #[derive(Clone)]
 pub struct Passwords {
     params: Params,
     cost: Cost,
+    pool: HashPool,
     limit: Arc<Semaphore>,
     queue: usize,
     waiting: Arc<AtomicUsize>,
@@ -152,6 +157,7 @@ impl Passwords {
         Ok(Passwords {
             params,
             cost,
+            pool: HashPool::new(limit).map_err(|e| PasswordError::Hash(e.to_string()))?,
             limit: Arc::new(Semaphore::new(limit)),
             queue,
             waiting: Arc::new(AtomicUsize::new(0)),
@@ -228,22 +234,23 @@ impl Passwords {
         })
     }
 
-    /// Hashes off the async workers, within the concurrency limit.
+    /// Hashes on a hashing thread, within the concurrency limit.
     pub async fn hash(&self, password: Secret) -> Result<String, PasswordError> {
         check_policy(password.expose())?;
         let permit = self.admit().await?;
         let this = self.clone();
-        actix_web::web::block(move || {
-            // Running drops before the permit: the counter never shows
-            // more than the limit.
-            let _held = (Running::start(&this.running), permit);
-            this.hash_blocking(password.expose())
-        })
-        .await
-        .map_err(|e| PasswordError::Hash(e.to_string()))?
+        self.pool
+            .run(move || {
+                // Running drops before the permit: the counter never shows
+                // more than the limit.
+                let _held = (Running::start(&this.running), permit);
+                this.hash_blocking(password.expose())
+            })
+            .await
+            .ok_or_else(|| PasswordError::Hash("the hashing threads are gone".into()))?
     }
 
-    /// Verifies off the async workers, within the concurrency limit.
+    /// Verifies on a hashing thread, within the concurrency limit.
     pub async fn verify(
         &self,
         password: Secret,
@@ -251,14 +258,15 @@ impl Passwords {
     ) -> Result<Verified, PasswordError> {
         let permit = self.admit().await?;
         let this = self.clone();
-        actix_web::web::block(move || {
-            // Running drops before the permit: the counter never shows
-            // more than the limit.
-            let _held = (Running::start(&this.running), permit);
-            this.verify_blocking(password.expose(), stored.as_deref())
-        })
-        .await
-        .map_err(|e| PasswordError::Hash(e.to_string()))
+        self.pool
+            .run(move || {
+                // Running drops before the permit: the counter never shows
+                // more than the limit.
+                let _held = (Running::start(&this.running), permit);
+                this.verify_blocking(password.expose(), stored.as_deref())
+            })
+            .await
+            .ok_or_else(|| PasswordError::Hash("the hashing threads are gone".into()))
     }
 
     /// A hashing slot. The permit is owned and moves into the blocking job,
