@@ -272,6 +272,10 @@ pub struct Db {
     timeout: Duration,
     /// False from a failed connection attempt until the next success.
     reachable: Arc<AtomicBool>,
+    /// One permit per pooled connection: requests wait for a connection
+    /// here, asynchronously, rather than as blocking threads parked in
+    /// r2d2 (which grew to hundreds of threads under a flood).
+    slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl Db {
@@ -302,6 +306,7 @@ impl Db {
             pool,
             timeout,
             reachable,
+            slots: Arc::new(tokio::sync::Semaphore::new(size.max(1) as usize)),
         })
     }
 
@@ -335,8 +340,21 @@ impl Db {
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
+        let wait = if self.reachable.load(Ordering::SeqCst) {
+            self.timeout
+        } else {
+            self.timeout.min(UNREACHABLE_WAIT)
+        };
+        let slot = self.slots.clone().acquire_owned();
+        let permit = match tokio::time::timeout(wait, slot).await {
+            Ok(Ok(permit)) => permit,
+            _ => return Err(E::from(DbError::Pool("no database connection became free".into()))),
+        };
         let db = self.clone();
+        // The permit moves into the job: it is freed when the storage work
+        // is done, even if the request that asked for it has gone.
         actix_web::web::block(move || {
+            let _permit = permit;
             let mut conn = db.get()?;
             f(&mut conn)
         })

@@ -295,6 +295,12 @@ impl Passwords {
         self.admit().await.map(drop)
     }
 
+    /// Whether a check now would be refused as `Busy`: every slot taken and
+    /// the queue full. Lets a caller shed load before doing other work.
+    pub fn saturated(&self) -> bool {
+        self.limit.available_permits() == 0 && self.waiting() >= self.queue
+    }
+
     /// Hashes running now.
     pub fn running(&self) -> usize {
         self.running.now.load(Ordering::SeqCst)

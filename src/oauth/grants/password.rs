@@ -33,6 +33,11 @@ pub struct PasswordRequest {
 
 /// Runs the grant.
 pub async fn run(ctx: GrantCtx, req: PasswordRequest) -> Result<TokenResponse, OAuthError> {
+    // Shed first: when the hashing queue is full, answer before any
+    // storage work (the check itself enforces the bound again).
+    if ctx.logins.passwords().saturated() {
+        return Err(OAuthError::Busy);
+    }
     // The client first: an unknown client costs no hash.
     let (auth, requested) = (req.auth, req.requested);
     let (client, offered) = ctx
