@@ -348,7 +348,11 @@ impl Db {
         let slot = self.slots.clone().acquire_owned();
         let permit = match tokio::time::timeout(wait, slot).await {
             Ok(Ok(permit)) => permit,
-            _ => return Err(E::from(DbError::Pool("no database connection became free".into()))),
+            _ => {
+                return Err(E::from(DbError::Pool(
+                    "no database connection became free".into(),
+                )))
+            }
         };
         let db = self.clone();
         // The permit moves into the job: it is freed when the storage work

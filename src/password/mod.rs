@@ -4,11 +4,12 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use argon2::{Algorithm, Argon2, Params, PasswordHash, PasswordHasher, PasswordVerifier, Version};
+use argon2::{Params, PasswordHash};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::secret::Secret;
 
+mod phc;
 mod pool;
 use pool::HashPool;
 
@@ -166,17 +167,10 @@ impl Passwords {
         })
     }
 
-    fn argon2(&self) -> Argon2<'static> {
-        Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone())
-    }
-
     /// Checks the policy and hashes, blocking the calling thread.
     pub fn hash_blocking(&self, password: &str) -> Result<String, PasswordError> {
         check_policy(password)?;
-        self.argon2()
-            .hash_password(password.as_bytes())
-            .map(|h| h.to_string())
-            .map_err(|e| PasswordError::Hash(e.to_string()))
+        phc::hash(&self.params, password.as_bytes()).map_err(PasswordError::Hash)
     }
 
     /// Verifies, blocking the calling thread. `stored = None` (no such
@@ -194,10 +188,7 @@ impl Passwords {
         let Ok(parsed) = PasswordHash::new(phc) else {
             return Verified::Mismatch;
         };
-        let ok = self
-            .argon2()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok();
+        let ok = phc::verify(&parsed, password.as_bytes());
         if !(ok && real) {
             return Verified::Mismatch;
         }
@@ -227,10 +218,7 @@ impl Passwords {
     fn dummy_hash(&self) -> &str {
         self.dummy.get_or_init(|| {
             let filler = Secret::generate();
-            self.argon2()
-                .hash_password(filler.expose().as_bytes())
-                .map(|h| h.to_string())
-                .unwrap_or_default()
+            phc::hash(&self.params, filler.expose().as_bytes()).unwrap_or_default()
         })
     }
 
