@@ -23,6 +23,10 @@ pub enum OAuthError {
     /// Malformed request: missing, repeated or invalid parameter (§5.2).
     #[error("invalid_request: {0}")]
     InvalidRequest(String),
+    /// The body exceeds the size limit: 413 (RFC 9110 §15.5.14), so that a
+    /// client can tell it from a malformed request; code `invalid_request`.
+    #[error("invalid_request: the request body is too large")]
+    TooLarge,
     /// Client authentication failed (§5.2): 401 with a Basic challenge.
     #[error("invalid_client: {0}")]
     InvalidClient(String),
@@ -59,7 +63,7 @@ impl OAuthError {
     /// The RFC 6749 error code.
     pub fn code(&self) -> &'static str {
         match self {
-            OAuthError::InvalidRequest(_) => "invalid_request",
+            OAuthError::InvalidRequest(_) | OAuthError::TooLarge => "invalid_request",
             OAuthError::InvalidClient(_) => "invalid_client",
             OAuthError::InvalidGrant(_) => "invalid_grant",
             OAuthError::UnauthorizedClient(_) => "unauthorized_client",
@@ -80,6 +84,7 @@ impl OAuthError {
             | OAuthError::UnauthorizedClient(d)
             | OAuthError::UnsupportedGrantType(d)
             | OAuthError::InvalidScope(d) => d,
+            OAuthError::TooLarge => "the request body is too large",
             OAuthError::RateLimited(_) => "too many failed logins from this address, retry later",
             OAuthError::Busy => "too many logins are waiting, retry later",
             OAuthError::Unavailable(_) => "the service is temporarily unavailable, retry later",
@@ -174,6 +179,7 @@ impl ResponseError for OAuthError {
     fn status_code(&self) -> StatusCode {
         match self {
             OAuthError::InvalidClient(_) => StatusCode::UNAUTHORIZED,
+            OAuthError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             OAuthError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             OAuthError::Busy | OAuthError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             OAuthError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -240,4 +246,16 @@ pub async fn method_not_allowed() -> HttpResponse {
         });
     no_store(&mut res);
     res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn too_large_is_413_invalid_request() {
+        let res = OAuthError::TooLarge.error_response();
+        assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(OAuthError::TooLarge.code(), "invalid_request");
+    }
 }

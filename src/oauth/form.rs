@@ -48,9 +48,7 @@ impl Form {
                 OAuthError::InvalidRequest("the request body could not be read".into())
             })?;
             if body.len() + chunk.len() > MAX_BODY {
-                return Err(OAuthError::InvalidRequest(
-                    "the request body is too large".into(),
-                ));
+                return Err(OAuthError::TooLarge);
             }
             body.extend_from_slice(&chunk);
         }
