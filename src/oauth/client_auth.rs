@@ -50,6 +50,13 @@ pub enum ClientAuth {
 impl ClientAuth {
     /// Reads the client's credentials from the header and the form.
     pub fn from_request(req: &HttpRequest, form: &Form) -> Result<ClientAuth, OAuthError> {
+        // Authorization is not a list (RFC 9110 §11.6.2): with two field
+        // lines, which one counts would depend on who reads the request.
+        if req.headers().get_all(header::AUTHORIZATION).count() > 1 {
+            return Err(OAuthError::InvalidRequest(
+                "send one Authorization header, not several".into(),
+            ));
+        }
         let basic = match req.headers().get(header::AUTHORIZATION) {
             None => None,
             Some(value) => Some(parse_basic(value.to_str().unwrap_or(""))?),
@@ -325,5 +332,16 @@ mod tests {
         ] {
             assert_eq!(parse_basic(v).unwrap_err().code(), "invalid_client", "{v}");
         }
+    }
+
+    #[test]
+    fn two_authorization_headers_are_invalid_request() {
+        let basic = format!("Basic {}", STANDARD.encode("app:secret"));
+        let req = actix_web::test::TestRequest::default()
+            .append_header((header::AUTHORIZATION, basic.as_str()))
+            .append_header((header::AUTHORIZATION, basic.as_str()))
+            .to_http_request();
+        let err = ClientAuth::from_request(&req, &Form::default()).unwrap_err();
+        assert_eq!(err.code(), "invalid_request");
     }
 }
