@@ -115,8 +115,8 @@ impl ClientAuth {
 /// §2.3.1). The first `:` separates id and secret (a user-id cannot hold
 /// one, RFC 7617 §2); each is then percent-decoded as a whole, so an `&`
 /// or `=` in it is part of it. Decoded bytes that are not UTF-8 are
-/// `invalid_request`, as in a form body.
-fn parse_basic(value: &str) -> Result<(String, Secret), OAuthError> {
+/// `invalid_request`, as in a form body. Public for the fuzz targets.
+pub fn parse_basic(value: &str) -> Result<(String, Secret), OAuthError> {
     let bad = || OAuthError::InvalidClient("malformed HTTP Basic credentials".into());
     let (scheme, encoded) = value.trim().split_once(' ').ok_or_else(bad)?;
     if !scheme.eq_ignore_ascii_case("basic") {
