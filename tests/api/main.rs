@@ -17,6 +17,7 @@ mod introspection;
 mod lockout;
 mod process;
 mod races;
+mod parsers;
 mod refresh;
 mod reset_wins;
 mod resource;
