@@ -14,6 +14,7 @@ mod fixtures;
 mod health;
 mod helpers;
 mod introspection;
+mod hostile;
 mod lockout;
 mod process;
 mod races;
