@@ -168,6 +168,27 @@ struct Body<'a> {
     error_description: &'a str,
 }
 
+/// The longest `error_description` sent, in characters.
+const MAX_DESCRIPTION: usize = 200;
+
+/// A description as it may go on the wire. RFC 6749 §5.2 allows only
+/// %x20-21 / %x23-5B / %x5D-7E, and some descriptions quote what the client
+/// sent (a grant type, a scope, a parameter name): anything else becomes
+/// `?`, and the text is cut short, so that no request can make us echo
+/// control characters or kilobytes of its own bytes.
+fn wire_description(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(MAX_DESCRIPTION + 3));
+    for (i, c) in text.chars().enumerate() {
+        if i == MAX_DESCRIPTION {
+            out.push_str("...");
+            break;
+        }
+        let allowed = matches!(c, '\x20'..='\x21' | '\x23'..='\x5b' | '\x5d'..='\x7e');
+        out.push(if allowed { c } else { '?' });
+    }
+    out
+}
+
 /// Adds `Cache-Control: no-store` and `Pragma: no-cache` (RFC 6749 §5.1).
 pub fn no_store(res: &mut HttpResponse) {
     let headers = res.headers_mut();
@@ -192,7 +213,7 @@ impl ResponseError for OAuthError {
     fn error_response(&self) -> HttpResponse {
         let mut res = HttpResponse::build(self.status_code()).json(Body {
             error: self.code(),
-            error_description: self.description(),
+            error_description: &wire_description(self.description()),
         });
         if matches!(self, OAuthError::InvalidClient(_)) {
             res.headers_mut().insert(
@@ -257,5 +278,19 @@ mod tests {
         let res = OAuthError::TooLarge.error_response();
         assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
         assert_eq!(OAuthError::TooLarge.code(), "invalid_request");
+    }
+
+    #[test]
+    fn descriptions_keep_to_the_rfc_character_set() {
+        assert_eq!(
+            wire_description("grant_type 'a\u{1}\"\\é\n'"),
+            "grant_type 'a?????'"
+        );
+        let long = wire_description(&"x".repeat(10_000));
+        assert_eq!(long.len(), MAX_DESCRIPTION + 3);
+        assert_eq!(
+            wire_description("parameter 'scope' is repeated"),
+            "parameter 'scope' is repeated"
+        );
     }
 }

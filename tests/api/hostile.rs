@@ -377,8 +377,18 @@ fn problems(path: &str, case: &Case, r: &Reply) -> Vec<String> {
     if r.body["error"].as_str().is_none_or(str::is_empty) {
         found.push("no error code".into());
     }
-    if !r.body["error_description"].is_string() {
-        found.push("no error_description".into());
+    match r.body["error_description"].as_str() {
+        None => found.push("no error_description".into()),
+        // RFC 6749 §5.2's character set, and short: no echo of the request.
+        Some(d)
+            if !d
+                .bytes()
+                .all(|b| matches!(b, 0x20..=0x21 | 0x23..=0x5B | 0x5D..=0x7E)) =>
+        {
+            found.push("error_description outside RFC 6749's character set".into())
+        }
+        Some(d) if d.len() > 256 => found.push(format!("error_description of {} bytes", d.len())),
+        Some(_) => {}
     }
     found
 }
