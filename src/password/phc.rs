@@ -104,7 +104,9 @@ mod tests {
     fn agrees_with_the_argon2_crate_both_ways() {
         let ours = hash(&params(), b"correct horse").unwrap();
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params());
-        assert!(argon2.verify_password(b"correct horse", ours.as_str()).is_ok());
+        assert!(argon2
+            .verify_password(b"correct horse", ours.as_str())
+            .is_ok());
         let theirs = argon2.hash_password(b"correct horse").unwrap().to_string();
         let parsed = PasswordHash::new(&theirs).unwrap();
         assert!(verify(&parsed, b"correct horse"));
