@@ -1,0 +1,156 @@
+//! The token path's pieces, one at a time, so that a regression shows in
+//! review: signing an access token, authenticating a client, and a refresh
+//! rotation at the storage layer (claim + successor), one per transaction
+//! and several per transaction (what a group commit would do). SQLite in a
+//! temporary folder, synchronous=FULL as the server runs it.
+//!
+//!     cargo bench --bench tokens
+
+use std::hint::black_box;
+
+use authd::clock::Clock;
+use authd::db::refresh_tokens::{self, RefreshToken};
+use authd::db::{self, AnyConnection, DatabaseUrl};
+use authd::keys::{self, KeySnapshot, KeyVault, SigningAlg};
+use authd::manage::clients::{self, NewClient};
+use authd::oauth::access_token::AccessClaims;
+use authd::oauth::client_auth::{ClientAuth, DbRegistrar};
+use authd::secret::{random_id, Secret};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+
+fn open(dir: &std::path::Path) -> AnyConnection {
+    let url =
+        DatabaseUrl::parse(&format!("sqlite://{}", dir.join("bench.db").display())).expect("url");
+    let mut conn = db::connect(&url).expect("connect");
+    db::migrate(&mut conn).expect("migrate");
+    conn
+}
+
+fn sign(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut conn = open(dir.path());
+    let vault = KeyVault::from_base64(Secret::generate().expose()).expect("vault");
+    let now = Clock::system().now();
+    for alg in [SigningAlg::Es256, SigningAlg::EdDsa, SigningAlg::Rs256] {
+        keys::rotate(&mut conn, &vault, alg, now).expect("key");
+        let snapshot = KeySnapshot::load(&mut conn, &vault, now, 900).expect("snapshot");
+        let claims = AccessClaims {
+            iss: "https://issuer.example".into(),
+            sub: "user-1".into(),
+            aud: "https://api.example".into(),
+            exp: now + 900,
+            iat: now,
+            jti: random_id(),
+            client_id: "client-1".into(),
+            scope: "posts:read posts:write".into(),
+        };
+        c.bench_function(&format!("sign/{alg}"), |b| {
+            b.iter(|| snapshot.sign(black_box(&claims)).expect("signed"))
+        });
+    }
+}
+
+fn client_auth(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut conn = open(dir.path());
+    let created = clients::add(
+        &mut conn,
+        &NewClient {
+            name: "bench".into(),
+            grants: vec!["client_credentials".into()],
+            scopes: vec!["posts:read".into()],
+            ..NewClient::default()
+        },
+        Clock::system().now(),
+    )
+    .expect("client");
+    let auth = ClientAuth::Basic {
+        client_id: created.client.client_id.clone(),
+        secret: created.secret.expect("confidential"),
+    };
+    c.bench_function("client_auth/basic (SQLite lookup + SHA-256)", |b| {
+        b.iter(|| {
+            DbRegistrar::new(&mut conn)
+                .authenticate(black_box(&auth))
+                .expect("authenticated")
+        })
+    });
+}
+
+/// A live token row of `family` for `user`/`client`.
+fn row(user: &str, client: &str, family: &str, now: i64) -> (Secret, RefreshToken) {
+    let token = Secret::generate();
+    let row = RefreshToken {
+        token_hash: token.hash(),
+        family_id: family.into(),
+        parent_hash: None,
+        user_id: user.into(),
+        client_id: client.into(),
+        scope: "posts:read".into(),
+        issued_at: now,
+        expires_at: now + 3600,
+        used_at: None,
+        revoked_at: None,
+        generation: 0,
+        family_expires_at: now + 86_400,
+    };
+    (token, row)
+}
+
+fn rotation(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut conn = open(dir.path());
+    let now = Clock::system().now();
+    let client = clients::add(
+        &mut conn,
+        &NewClient {
+            name: "bench".into(),
+            grants: vec!["password".into(), "refresh_token".into()],
+            scopes: vec!["posts:read".into()],
+            ..NewClient::default()
+        },
+        now,
+    )
+    .expect("client")
+    .client
+    .client_id;
+    let user = authd::manage::users::add(&mut conn, "bench", "x", &[], now)
+        .expect("user")
+        .id;
+    // Setup and timed routine both need the connection.
+    let conn = std::cell::RefCell::new(conn);
+    let mut group = c.benchmark_group("rotation (SQLite, synchronous=FULL)");
+    for batch in [1usize, 16] {
+        group.bench_function(format!("{batch} per transaction"), |b| {
+            b.iter_batched(
+                || {
+                    // Fresh live tokens to claim, stored outside the timing.
+                    let rows: Vec<(Secret, RefreshToken)> = (0..batch)
+                        .map(|_| row(&user, &client, &random_id(), now))
+                        .collect();
+                    for (_, r) in &rows {
+                        refresh_tokens::insert(&mut conn.borrow_mut(), r).expect("insert");
+                    }
+                    rows
+                },
+                |rows| {
+                    db::write_tx(&mut conn.borrow_mut(), |conn| {
+                        for (token, old) in &rows {
+                            let claimed = refresh_tokens::claim(conn, &token.hash(), now)?;
+                            assert_eq!(claimed, refresh_tokens::Claim::Claimed);
+                            let (_, next) = row(&user, &client, &old.family_id, now);
+                            refresh_tokens::insert(conn, &next)?;
+                        }
+                        Ok::<_, diesel::result::Error>(())
+                    })
+                    .expect("rotated")
+                },
+                BatchSize::PerIteration,
+            )
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, sign, client_auth, rotation);
+criterion_main!(benches);
