@@ -90,6 +90,18 @@ pub struct GlobalArgs {
           value_delimiter = ' ', num_args = 0..)]
     pub trusted_proxies: Vec<std::net::IpAddr>,
 
+    /// Seconds a browser session (the login form's) may stay unused
+    /// before it ends (1 to 86400).
+    #[arg(long, env = "AUTHD_SESSION_IDLE", default_value_t = 1800, global = true,
+          value_parser = value_parser!(i64).range(1..=MAX_SESSION_IDLE))]
+    pub session_idle: i64,
+
+    /// Seconds a browser session lasts at most, however active, counted
+    /// from the login (1 to 31536000).
+    #[arg(long, env = "AUTHD_SESSION_LIFETIME", default_value_t = 43_200, global = true,
+          value_parser = value_parser!(i64).range(1..=31_536_000))]
+    pub session_lifetime: i64,
+
     /// Signing algorithm for new keys.
     #[arg(
         long,
@@ -189,6 +201,11 @@ fn parse_kek(s: &str) -> Result<Secret, String> {
     Ok(Secret::new(s))
 }
 
+/// The longest `--session-idle`: a session row unused for this long is
+/// dead under any setting, so the janitor may delete it without knowing
+/// the one in force.
+pub const MAX_SESSION_IDLE: i64 = 86_400;
+
 /// Validated settings.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -206,6 +223,8 @@ pub struct Settings {
     pub refresh_max_lifetime: i64,
     /// Brute-force defences.
     pub login: LoginLimits,
+    /// Browser session lifetimes.
+    pub sessions: SessionLimits,
     /// Algorithm for new signing keys.
     pub signing_alg: SigningAlg,
     /// Argon2id cost.
@@ -254,6 +273,15 @@ pub struct LoginLimits {
     pub ip_window: i64,
     /// Peers whose X-Forwarded-For is believed.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+}
+
+/// How long a browser session lasts (seconds, checked against the clock).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionLimits {
+    /// It ends after this long unused.
+    pub idle: i64,
+    /// It ends this long after the login, however active.
+    pub lifetime: i64,
 }
 
 /// Settings whose values are valid one by one but not together.
@@ -338,6 +366,10 @@ impl Settings {
                 ip_window: a.ip_failure_window,
                 trusted_proxies: a.trusted_proxies.clone(),
             },
+            sessions: SessionLimits {
+                idle: a.session_idle,
+                lifetime: a.session_lifetime,
+            },
             signing_alg: a.signing_alg,
             argon2,
             password_concurrency: a.password_concurrency,
@@ -378,6 +410,13 @@ mod tests {
         assert_eq!(s.signing_alg, SigningAlg::Es256);
         assert_eq!(s.db_timeout.as_secs(), 2);
         assert_eq!(s.shutdown_timeout.as_secs(), 10);
+        assert_eq!(
+            s.sessions,
+            SessionLimits {
+                idle: 1800,
+                lifetime: 43_200
+            }
+        );
     }
 
     #[test]
@@ -394,6 +433,9 @@ mod tests {
         assert!(settings(&["--argon2-memory-kib", "1"]).is_err());
         assert!(settings(&["--db-timeout", "0"]).is_err());
         assert!(settings(&["--shutdown-timeout", "3601"]).is_err());
+        assert!(settings(&["--session-idle", "0"]).is_err());
+        assert!(settings(&["--session-idle", "86401"]).is_err());
+        assert!(settings(&["--session-lifetime", "0"]).is_err());
     }
 
     #[test]

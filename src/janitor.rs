@@ -1,11 +1,14 @@
 //! Periodic clean-up: rows that can no longer matter (expired refresh
 //! tokens, revoked access-token ids past their expiry, stale login-failure
-//! counts).
+//! counts, browser sessions unused for longer than any idle setting).
 
 use std::time::Duration;
 
 use crate::clock::Clock;
-use crate::db::{self, login_failures, refresh_tokens, revoked_access_tokens, Db, DbError};
+use crate::config::MAX_SESSION_IDLE;
+use crate::db::{
+    self, login_failures, refresh_tokens, revoked_access_tokens, sessions, Db, DbError,
+};
 
 /// How often the clean-up runs.
 pub const INTERVAL: Duration = Duration::from_secs(600);
@@ -27,7 +30,13 @@ pub fn sweep(conn: &mut db::AnyConnection, now: i64) -> Result<usize, DbError> {
     let failures = db::write_tx(conn, |conn| {
         login_failures::purge(conn, now - FAILURE_MEMORY_SECS, now)
     })?;
-    Ok(tokens + jtis + failures)
+    // Sessions are checked against the settings whenever they are used,
+    // and a dead one is deleted then; this only removes the ones nobody
+    // comes back with, once they are dead under any idle setting.
+    let idle = db::write_tx(conn, |conn| {
+        sessions::purge_idle(conn, now - MAX_SESSION_IDLE)
+    })?;
+    Ok(tokens + jtis + failures + idle)
 }
 
 /// Runs [`sweep`] every [`INTERVAL`] on the current actix runtime.
@@ -39,7 +48,7 @@ pub fn spawn(db: Db, clock: Clock) -> actix_web::rt::task::JoinHandle<()> {
             let now = clock.now();
             match db.run(move |conn| sweep(conn, now)).await {
                 Ok(0) => {}
-                Ok(n) => log::info!("removed {n} expired token row(s)"),
+                Ok(n) => log::info!("removed {n} expired row(s)"),
                 Err(e) => log::warn!("clean-up failed: {e}"),
             }
         }

@@ -29,6 +29,17 @@ impl Secret {
         Secret(URL_SAFE_NO_PAD.encode(bytes))
     }
 
+    /// A value received from outside, if it has the shape that
+    /// [`Secret::generate`] gives (43 base64url characters): anything else
+    /// cannot be one of ours and is not looked up.
+    pub fn parse_generated(value: &str) -> Option<Secret> {
+        let shaped = value.len() == 43
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        shaped.then(|| Secret(value.to_string()))
+    }
+
     /// The value itself: call only where it leaves for its owner.
     pub fn expose(&self) -> &str {
         &self.0
@@ -79,6 +90,20 @@ mod tests {
         let b = Secret::generate();
         assert_eq!(URL_SAFE_NO_PAD.decode(a.expose()).unwrap().len(), 32);
         assert_ne!(a.expose(), b.expose());
+    }
+
+    #[test]
+    fn only_generated_shapes_parse() {
+        let s = Secret::generate();
+        assert!(Secret::parse_generated(s.expose()).is_some());
+        for bad in [
+            "",
+            "short",
+            &"a".repeat(44),
+            &format!("{}=", &"a".repeat(42)),
+        ] {
+            assert!(Secret::parse_generated(bad).is_none(), "{bad}");
+        }
     }
 
     #[test]

@@ -6,12 +6,14 @@
 //! through [`Db::run`], which moves the work off the actix workers.
 
 pub mod clients;
+pub mod csrf_keys;
 pub mod login_failures;
 pub mod refresh_tokens;
 pub mod revoked_access_tokens;
 pub mod roles;
 #[allow(missing_docs)]
 pub mod schema;
+pub mod sessions;
 pub mod signing_keys;
 mod url;
 pub mod users;
@@ -76,6 +78,23 @@ pub enum DbError {
     /// The blocking thread pool is gone (shutdown).
     #[error("background task failed")]
     Blocking,
+}
+
+impl DbError {
+    /// True when the database cannot serve now (unreachable, no free
+    /// connection, or the connection died under the query): worth a 503
+    /// and a retry, unlike a fault of ours.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            DbError::Pool(_)
+                | DbError::Connect { .. }
+                | DbError::Query(diesel::result::Error::DatabaseError(
+                    diesel::result::DatabaseErrorKind::ClosedConnection,
+                    _,
+                ))
+        )
+    }
 }
 
 /// Opens one connection of the backend the URL names.

@@ -110,6 +110,25 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    sessions (id_hash) {
+        id_hash -> Text,
+        user_id -> Text,
+        credential_generation -> BigInt,
+        csrf_secret -> Text,
+        created_at -> BigInt,
+        last_seen_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    csrf_keys (name) {
+        name -> Text,
+        secret -> Text,
+        created_at -> BigInt,
+    }
+}
+
 diesel::joinable!(role_scopes -> roles (role_name));
 diesel::joinable!(user_roles -> users (user_id));
 diesel::joinable!(user_roles -> roles (role_name));
@@ -118,6 +137,7 @@ diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(refresh_tokens -> clients (client_id));
 diesel::joinable!(auth_codes -> users (user_id));
 diesel::joinable!(auth_codes -> clients (client_id));
+diesel::joinable!(sessions -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -130,4 +150,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     signing_keys,
     revoked_access_tokens,
     login_failures,
+    sessions,
+    csrf_keys,
 );

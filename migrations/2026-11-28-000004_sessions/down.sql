@@ -1,0 +1,2 @@
+DROP TABLE csrf_keys;
+DROP TABLE sessions;

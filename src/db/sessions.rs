@@ -1,0 +1,90 @@
+//! The `sessions` table: browser sessions of the login form, found by the
+//! SHA-256 of their cookie value (the value itself is never stored).
+
+use diesel::prelude::*;
+
+use super::schema::{sessions as s, users};
+use super::AnyConnection;
+
+/// A session row. No `Debug`: it carries the session's CSRF token.
+#[derive(Queryable, Selectable, Insertable, Clone)]
+#[diesel(table_name = s)]
+pub struct SessionRow {
+    /// SHA-256 of the cookie value.
+    pub id_hash: String,
+    /// Whose session it is.
+    pub user_id: String,
+    /// The user's credential generation at login.
+    pub credential_generation: i64,
+    /// What the session's own forms must send back as `csrf_token`.
+    pub csrf_secret: String,
+    /// The login (Unix seconds).
+    pub created_at: i64,
+    /// The last request that used it (Unix seconds), kept up to date
+    /// coarsely (see [`touch`]).
+    pub last_seen_at: i64,
+}
+
+/// What a session's validity depends on in its user's row, as stored now.
+#[derive(Queryable, Clone, Debug, PartialEq, Eq)]
+pub struct Owner {
+    /// Login name.
+    pub username: String,
+    /// A disabled user has no live session.
+    pub disabled: bool,
+    /// Must still equal the session's generation.
+    pub credential_generation: i64,
+}
+
+/// Inserts a session.
+pub fn insert(conn: &mut AnyConnection, row: &SessionRow) -> QueryResult<()> {
+    diesel::insert_into(s::table)
+        .values(row)
+        .execute(conn)
+        .map(drop)
+}
+
+/// The session with this hash and its user, in one query; `None` when
+/// either is gone.
+pub fn find(conn: &mut AnyConnection, id_hash: &str) -> QueryResult<Option<(SessionRow, Owner)>> {
+    s::table
+        .inner_join(users::table)
+        .filter(s::id_hash.eq(id_hash))
+        .select((
+            SessionRow::as_select(),
+            (
+                users::username,
+                users::disabled,
+                users::credential_generation,
+            ),
+        ))
+        .first(conn)
+        .optional()
+}
+
+/// Records a use at `now`, only if the stored time is older than
+/// `before`: a page view then costs a write only once in a while, not
+/// every time.
+pub fn touch(conn: &mut AnyConnection, id_hash: &str, now: i64, before: i64) -> QueryResult<usize> {
+    diesel::update(s::table.find(id_hash).filter(s::last_seen_at.lt(before)))
+        .set(s::last_seen_at.eq(now))
+        .execute(conn)
+}
+
+/// Deletes a session (logout, a replaced or dead session).
+pub fn delete(conn: &mut AnyConnection, id_hash: &str) -> QueryResult<usize> {
+    diesel::delete(s::table.find(id_hash)).execute(conn)
+}
+
+/// How many sessions the user has (live or not yet swept).
+pub fn count_for_user(conn: &mut AnyConnection, user_id: &str) -> QueryResult<i64> {
+    s::table
+        .filter(s::user_id.eq(user_id))
+        .count()
+        .get_result(conn)
+}
+
+/// Deletes sessions unused since `before`.
+pub fn purge_idle(conn: &mut AnyConnection, before: i64) -> QueryResult<usize> {
+    diesel::delete(s::table.filter(s::last_seen_at.lt(before))).execute(conn)
+}
