@@ -211,6 +211,8 @@ impl Application {
             issuer: Arc::new(settings.issuer_settings(issuer.clone())),
             keys,
             clock,
+            sessions: settings.sessions,
+            csrf_key: Arc::default(),
         };
         let server = http_server(state, listener, &settings)?;
         log::info!("authd listening on http://{addr} (issuer {issuer})");

@@ -216,6 +216,14 @@ pub fn login_failed(attempt: &Attempt<'_>, user_id: Option<&str>, reason: LoginF
         .info();
 }
 
+/// A user ended their browser session (`POST /logout`).
+pub fn logout(user_id: &str, remote: Option<IpAddr>) {
+    Line::new("logout", "success")
+        .text("user_id", user_id)
+        .remote(remote)
+        .info();
+}
+
 /// This attempt's failure locked its username until `until` (Unix
 /// seconds); `user_id` when the username names a user.
 pub fn locked(attempt: &Attempt<'_>, user_id: Option<&str>, until: i64) {

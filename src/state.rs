@@ -5,10 +5,11 @@
 use std::sync::Arc;
 
 use crate::clock::Clock;
-use crate::config::IssuerSettings;
+use crate::config::{IssuerSettings, SessionLimits};
 use crate::db::Db;
 use crate::keys::KeyRing;
 use crate::login::Logins;
+use crate::secret::Secret;
 
 /// Shared state of the running server, cheap to clone.
 #[derive(Clone)]
@@ -23,4 +24,10 @@ pub struct AppState {
     pub keys: KeyRing,
     /// The time every token rule reads.
     pub clock: Clock,
+    /// Browser session lifetimes.
+    pub sessions: SessionLimits,
+    /// The key signing the login form's CSRF tokens: read from the
+    /// database (made there by the first instance that needs it) on first
+    /// use, so that every instance accepts every other one's forms.
+    pub csrf_key: Arc<tokio::sync::OnceCell<Secret>>,
 }

@@ -1,16 +1,33 @@
-//! HTTP routes outside the OAuth protocol endpoints: the home page and the
-//! health check, whose pages are askama templates on a shared layout.
+//! HTTP routes outside the OAuth protocol endpoints: the home page, the
+//! health check, and the browser side (the login form, sessions, CSRF),
+//! whose pages are askama templates on a shared layout.
 
 mod assets; // the stylesheet
+pub mod cookies; // our cookies' names and attributes
+pub mod csrf; // CSRF tokens of forms shown before a session exists
+pub mod error; // WebError -> HTML error pages (the only place)
 mod health; // GET /healthz
 mod home; // GET /
+mod login; // GET and POST /login
+mod logout; // POST /logout
+pub mod next; // where to go after login: local paths only
 pub mod page; // HTML responses and their security headers
+pub mod session; // sessions: start, check, end; the CurrentUser extractor
 
 use actix_web::web;
 
-/// Registers the home page, the health check and the stylesheet.
+pub use session::CurrentUser;
+
+/// Registers the home page, the health check, the stylesheet, and the
+/// login and logout endpoints.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(home::home))
         .route("/healthz", web::get().to(health::healthz))
-        .route("/static/authd.css", web::get().to(assets::stylesheet));
+        .route("/static/authd.css", web::get().to(assets::stylesheet))
+        .service(
+            web::resource("/login")
+                .route(web::get().to(login::form))
+                .route(web::post().to(login::submit)),
+        )
+        .route("/logout", web::post().to(logout::logout));
 }

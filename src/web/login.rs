@@ -1,0 +1,216 @@
+//! `GET /login` shows the login form; `POST /login` checks the password
+//! exactly as the password grant does (the same [`Logins`] check: address
+//! limit, username lock, bounded hashing, dummy hash, shared counters),
+//! then starts a session and sends the browser on (303).
+//!
+//! Every failed attempt gets the same page, status and message, whatever
+//! the reason (unknown user, wrong password, disabled, locked).
+//!
+//! [`Logins`]: crate::login::Logins
+
+use actix_web::http::header;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+
+use super::cookies::{self, Jar};
+use super::csrf::{self, FormNonce, Purpose};
+use super::error::WebError;
+use super::{next, page, session};
+use crate::audit::{self, Attempt, LoginFailure};
+use crate::db;
+use crate::login::{client_ip, LoginError};
+use crate::oauth::form::Form;
+use crate::secret::Secret;
+use crate::state::AppState;
+
+/// The one message of every failed attempt.
+const FAILED: &str = "Invalid username or password.";
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage<'a> {
+    /// Where the form posts: `/login`, with `next` when there is one.
+    action: &'a str,
+    csrf_token: &'a str,
+    /// The username as typed, shown again after a failure.
+    username: &'a str,
+    message: Option<&'a str>,
+}
+
+/// What a login page answer is made of.
+struct Answer<'a> {
+    status: StatusCode,
+    message: Option<&'a str>,
+    retry_after: Option<i64>,
+}
+
+impl Answer<'_> {
+    fn ok() -> Answer<'static> {
+        Answer {
+            status: StatusCode::OK,
+            message: None,
+            retry_after: None,
+        }
+    }
+
+    fn refused(status: StatusCode, message: &str) -> Answer<'_> {
+        Answer {
+            status,
+            message: Some(message),
+            retry_after: None,
+        }
+    }
+}
+
+/// The login page, setting the nonce cookie if the browser lacks it.
+fn render(
+    state: &AppState,
+    key: &Secret,
+    nonce: &FormNonce,
+    next: Option<&str>,
+    username: &str,
+    answer: Answer<'_>,
+) -> HttpResponse {
+    let mut b = page::builder(answer.status);
+    if let Some(c) = nonce.cookie(cookies::secure(state)) {
+        b.cookie(c);
+    }
+    if let Some(secs) = answer.retry_after {
+        b.insert_header((header::RETRY_AFTER, secs.max(1)));
+    }
+    let action = next::login_url(next);
+    page::html(
+        b,
+        &LoginPage {
+            action: &action,
+            csrf_token: &nonce.token(key, Purpose::Login),
+            username,
+            message: answer.message,
+        },
+    )
+}
+
+/// `GET /login`.
+pub(super) async fn form(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, WebError> {
+    let nonce = FormNonce::of(&req, cookies::secure(&state));
+    let key = csrf::form_key(&state).await?;
+    let next = next::from_query(&req);
+    Ok(render(
+        &state,
+        key,
+        &nonce,
+        next.as_deref(),
+        "",
+        Answer::ok(),
+    ))
+}
+
+/// `POST /login`.
+pub(super) async fn submit(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, WebError> {
+    let secure = cookies::secure(&state);
+    let next = next::from_query(&req);
+    let form = Form::read(&req, payload)
+        .await
+        .map_err(|_| WebError::BadRequest("the form could not be read"))?;
+    let key = csrf::form_key(&state).await?;
+    let nonce = FormNonce::of(&req, secure);
+    let username = form.get("username").unwrap_or("");
+    let page =
+        |nonce: &FormNonce, answer| render(&state, key, nonce, next.as_deref(), username, answer);
+
+    // Before anything else: a forged post costs no hash and counts no
+    // failure. The page gets a fresh nonce, so the user can simply retry.
+    if !nonce.verify(key, Purpose::Login, form.get("csrf_token")) {
+        let message = "This form has expired. Please sign in again.";
+        return Ok(page(
+            &FormNonce::fresh(),
+            Answer::refused(StatusCode::FORBIDDEN, message),
+        ));
+    }
+    let Some(password) = form.get("password").filter(|_| !username.is_empty()) else {
+        let message = "Enter your username and password.";
+        return Ok(page(
+            &nonce,
+            Answer::refused(StatusCode::BAD_REQUEST, message),
+        ));
+    };
+    let failed = || page(&nonce, Answer::refused(StatusCode::BAD_REQUEST, FAILED));
+
+    // Shed first, as the grant does: a full hashing queue is answered
+    // before any storage work.
+    if state.logins.passwords().saturated() {
+        return Ok(page(&nonce, busy()));
+    }
+    let attempt = Attempt {
+        username,
+        client_id: None,
+        remote: client_ip(&req, state.logins.trusted_proxies()),
+    };
+    let login = match state.logins.check(&attempt, Secret::new(password)).await {
+        Ok(login) => login,
+        Err(LoginError::BadCredentials) => return Ok(failed()),
+        Err(LoginError::TooManyFailures(secs)) => {
+            let message = "Too many failed sign-ins from your network. Try again later.";
+            return Ok(page(
+                &nonce,
+                Answer {
+                    retry_after: Some(secs),
+                    ..Answer::refused(StatusCode::TOO_MANY_REQUESTS, message)
+                },
+            ));
+        }
+        Err(LoginError::Busy) => return Ok(page(&nonce, busy())),
+        Err(e) => return Err(e.into()),
+    };
+    let user_id = login.user.id.clone();
+
+    // Confirm in the same write transaction that starts the session: a
+    // password change, disable or lock that landed while the password was
+    // hashing wins, as on the grant.
+    let replacing = session::presented(&req, secure);
+    let clock = state.clock.clone();
+    let started = state
+        .db
+        .run(move |conn| {
+            let now = clock.now();
+            db::write_tx(conn, |conn| match login.confirm(conn, now)? {
+                Some(user) => Ok(Some(session::start(
+                    conn,
+                    &user,
+                    replacing.as_deref(),
+                    now,
+                )?)),
+                None => Ok::<_, LoginError>(None),
+            })
+        })
+        .await?;
+    let Some(id) = started else {
+        audit::login_failed(&attempt, Some(&user_id), LoginFailure::CredentialsChanged);
+        return Ok(failed());
+    };
+    audit::login_succeeded(&attempt, &user_id);
+    Ok(page::see_other(next.as_deref().unwrap_or(next::DEFAULT))
+        .cookie(Jar::Session.make(id.expose(), secure))
+        // The form's nonce has done its job: the next form gets a new one.
+        .cookie(Jar::FormNonce.removal(secure))
+        .finish())
+}
+
+/// The answer while the hashing queue is full (503, as on the grant).
+fn busy() -> Answer<'static> {
+    Answer {
+        retry_after: Some(1),
+        ..Answer::refused(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Too many sign-ins are waiting. Try again in a moment.",
+        )
+    }
+}
