@@ -3,6 +3,7 @@
 
 mod audit;
 mod bad_tokens;
+mod browser;
 mod cli;
 mod cli_clients;
 mod client_auth;
@@ -17,6 +18,7 @@ mod hostile;
 mod introspection;
 mod lockout;
 mod parsers;
+mod login_form;
 mod process;
 mod races;
 mod refresh;
