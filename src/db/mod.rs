@@ -18,7 +18,7 @@ pub mod signing_keys;
 mod url;
 pub mod users;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -295,6 +295,17 @@ pub struct Db {
     /// here, asynchronously, rather than as blocking threads parked in
     /// r2d2 (which grew to hundreds of threads under a flood).
     slots: Arc<tokio::sync::Semaphore>,
+    /// Waits for a connection that ended without one, for the metrics.
+    timeouts: Arc<AtomicU64>,
+}
+
+/// How the pool's connections are used at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUse {
+    /// Connections lent out.
+    pub in_use: u32,
+    /// Connections open and free.
+    pub idle: u32,
 }
 
 impl Db {
@@ -326,7 +337,28 @@ impl Db {
             timeout,
             reachable,
             slots: Arc::new(tokio::sync::Semaphore::new(size.max(1) as usize)),
+            timeouts: Arc::new(AtomicU64::new(0)),
         })
+    }
+
+    /// The pool's connections now, lent out and free.
+    pub fn pool_use(&self) -> PoolUse {
+        let state = self.pool.state();
+        PoolUse {
+            in_use: state.connections.saturating_sub(state.idle_connections),
+            idle: state.idle_connections,
+        }
+    }
+
+    /// How many waits for a connection have ended without one.
+    pub fn timeouts(&self) -> u64 {
+        self.timeouts.load(Ordering::Relaxed)
+    }
+
+    /// Counts a wait for a connection that ended without one.
+    fn timed_out(&self, why: String) -> DbError {
+        self.timeouts.fetch_add(1, Ordering::Relaxed);
+        DbError::Pool(why)
     }
 
     /// Takes a connection, blocking until one is free: at most the pool's
@@ -344,7 +376,7 @@ impl Db {
         let conn = self
             .pool
             .get_timeout(wait)
-            .map_err(|e| DbError::Pool(e.to_string()))?;
+            .map_err(|e| self.timed_out(e.to_string()))?;
         // A connection came out of the pool (on PostgreSQL, tested with a
         // query): the database answers, even if no new connection was
         // needed to find out.
@@ -368,9 +400,8 @@ impl Db {
         let permit = match tokio::time::timeout(wait, slot).await {
             Ok(Ok(permit)) => permit,
             _ => {
-                return Err(E::from(DbError::Pool(
-                    "no database connection became free".into(),
-                )))
+                let why = "no database connection became free".to_string();
+                return Err(E::from(self.timed_out(why)));
             }
         };
         let db = self.clone();
