@@ -13,6 +13,7 @@ use crate::config::Settings;
 use crate::db::{self, users, Db, DbError};
 use crate::keys::{self, KeyError, KeyRing, KeySnapshot, KeyVault};
 use crate::login::Logins;
+use crate::metrics::{self, Metrics, MetricsError};
 use crate::password::{PasswordError, Passwords};
 use crate::state::AppState;
 
@@ -28,6 +29,9 @@ pub enum StartError {
     /// Bad password settings.
     #[error(transparent)]
     Password(#[from] PasswordError),
+    /// The metrics could not be registered (a bug).
+    #[error("cannot set up the metrics: {0}")]
+    Metrics(#[from] MetricsError),
     /// The address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -43,6 +47,8 @@ pub struct Application {
     passwords: Passwords,
     server: Server,
     addr: SocketAddr,
+    /// The metrics' own server and address, with `--metrics-bind`.
+    metrics_server: Option<(Server, SocketAddr)>,
     issuer: String,
     background: Vec<actix_web::rt::task::JoinHandle<()>>,
 }
@@ -102,12 +108,9 @@ async fn blocking<T: Send + 'static>(
         .map_err(|_| StartError::Db(DbError::Blocking))?
 }
 
-fn bind(settings: &Settings) -> Result<(TcpListener, SocketAddr), StartError> {
-    let failed = |source| StartError::Bind {
-        addr: settings.bind,
-        source,
-    };
-    let listener = TcpListener::bind(settings.bind).map_err(failed)?;
+fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError> {
+    let failed = |source| StartError::Bind { addr, source };
+    let listener = TcpListener::bind(addr).map_err(failed)?;
     let addr = listener.local_addr().map_err(failed)?;
     Ok((listener, addr))
 }
@@ -117,7 +120,11 @@ fn http_server(
     listener: TcpListener,
     settings: &Settings,
 ) -> Result<Server, StartError> {
+    // Without an address of their own, the metrics are served here.
+    let scrape_here = settings.metrics_bind.is_none();
     let mut server = HttpServer::new(move || {
+        // One per worker: its route map is the worker's own.
+        let requests = metrics::track(&state.metrics, crate::oauth::token::PATH);
         App::new()
             .app_data(web::Data::new(state.clone()))
             // %U is the path without its query string: queries can
@@ -128,8 +135,16 @@ fn http_server(
                     .exclude("/healthz"),
             )
             .wrap(from_fn(crate::oauth::error::log_failures))
+            // Outermost, so that the time counted covers the other
+            // middleware too.
+            .wrap(from_fn(move |req, next| requests.clone().record(req, next)))
             .configure(crate::oauth::routes)
             .configure(crate::web::routes)
+            .configure(|cfg| {
+                if scrape_here {
+                    metrics::endpoint::mount(cfg, &state.metrics);
+                }
+            })
     })
     .listen(listener)
     .map_err(|source| StartError::Bind {
@@ -185,7 +200,9 @@ impl Application {
         })
         .await?;
 
-        let (listener, addr) = bind(&settings)?;
+        let (listener, addr) = bind(settings.bind)?;
+        let metrics_listener = settings.metrics_bind.map(bind).transpose()?;
+        let metrics = Metrics::new(&passwords, &prepared.db)?;
         let issuer = settings
             .issuer
             .clone()
@@ -206,21 +223,35 @@ impl Application {
                 passwords.clone(),
                 settings.login.clone(),
                 clock.clone(),
+                metrics.clone(),
             ),
             db: prepared.db,
+            metrics: metrics.clone(),
             issuer: Arc::new(settings.issuer_settings(issuer.clone())),
             keys,
             clock,
             sessions: settings.sessions,
             csrf_key: Arc::default(),
         };
+        let metrics_server = match metrics_listener {
+            Some((listener, at)) => {
+                let server = metrics::endpoint::server(metrics, listener)
+                    .map_err(|source| StartError::Bind { addr: at, source })?;
+                Some((server, at))
+            }
+            None => None,
+        };
         let server = http_server(state, listener, &settings)?;
         log::info!("authd listening on http://{addr} (issuer {issuer})");
+        if let Some((_, at)) = &metrics_server {
+            log::info!("metrics on http://{at}{}", metrics::endpoint::PATH);
+        }
         log_first_steps(prepared.no_users);
         Ok(Application {
             passwords,
             server,
             addr,
+            metrics_server,
             issuer,
             background,
         })
@@ -241,6 +272,12 @@ impl Application {
         self.addr
     }
 
+    /// The address the metrics have to themselves (`--metrics-bind`), as
+    /// bound; `None` when they are served on [`Application::addr`].
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_server.as_ref().map(|(_, addr)| *addr)
+    }
+
     /// The issuer URL in force.
     pub fn issuer(&self) -> &str {
         &self.issuer
@@ -254,7 +291,18 @@ impl Application {
     /// Runs until stopped: SIGTERM stops it gracefully (within the
     /// shutdown timeout), SIGINT (Ctrl-C) and SIGQUIT at once.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        // The metrics server ignores signals: it stops after this one.
+        let metrics = self.metrics_server.map(|(server, _)| {
+            let handle = server.handle();
+            (handle, actix_web::rt::spawn(server))
+        });
         let result = self.server.await;
+        if let Some((handle, task)) = metrics {
+            handle.stop(true).await;
+            if let Ok(Err(e)) = task.await {
+                log::warn!("the metrics server: {e}");
+            }
+        }
         for task in &self.background {
             task.abort();
         }

@@ -36,6 +36,11 @@ pub struct GlobalArgs {
     )]
     pub bind: SocketAddr,
 
+    /// Serve GET /metrics (Prometheus) only on this address, a listener of
+    /// its own, and not on --bind; default: on the --bind listener.
+    #[arg(long, env = "AUTHD_METRICS_BIND", global = true)]
+    pub metrics_bind: Option<SocketAddr>,
+
     /// Issuer URL (the `iss` claim and the base of metadata URLs);
     /// default http://<the address actually bound>.
     #[arg(long, env = "AUTHD_ISSUER", global = true, value_parser = check_issuer)]
@@ -213,6 +218,8 @@ pub struct Settings {
     pub database_url: DatabaseUrl,
     /// Listen address (as given; port 0 allowed).
     pub bind: SocketAddr,
+    /// The metrics' own listen address; `None` serves them on `bind`.
+    pub metrics_bind: Option<SocketAddr>,
     /// Issuer override; `None` derives it from the bound address.
     pub issuer: Option<String>,
     /// Access-token lifetime (s).
@@ -355,6 +362,7 @@ impl Settings {
         Ok(Settings {
             database_url: a.database_url.clone(),
             bind: a.bind,
+            metrics_bind: a.metrics_bind,
             issuer: a.issuer.clone(),
             access_token_ttl: a.access_token_ttl,
             refresh_token_ttl: a.refresh_token_ttl,
@@ -417,6 +425,7 @@ mod tests {
                 lifetime: 43_200
             }
         );
+        assert_eq!(s.metrics_bind, None);
     }
 
     #[test]
@@ -436,6 +445,8 @@ mod tests {
         assert!(settings(&["--session-idle", "0"]).is_err());
         assert!(settings(&["--session-idle", "86401"]).is_err());
         assert!(settings(&["--session-lifetime", "0"]).is_err());
+        let e = settings(&["--metrics-bind", "localhost"]).unwrap_err();
+        assert!(e.contains("--metrics-bind"), "{e}");
     }
 
     #[test]

@@ -4,9 +4,9 @@
 //!
 //! Layers, from the wire down: `app` assembles the server from `oauth` and
 //! `web` (the handlers), which reach shared parts through `state`; below
-//! them `manage` (admin operations), then `db`, `keys`, `password`, and the
-//! plain building blocks (`clock`, `config`, `scope`, `grant_type`, `secret`,
-//! `files`, `audit`).
+//! them `manage` (admin operations) and `metrics` (counters the others
+//! move), then `db`, `keys`, `password`, and the plain building blocks
+//! (`clock`, `config`, `scope`, `grant_type`, `secret`, `files`, `audit`).
 
 pub mod app; // assembles and runs the HTTP server
 pub mod audit; // the audit trail: security events as log lines
@@ -20,6 +20,7 @@ pub mod janitor; // periodic removal of expired token rows
 pub mod keys; // signing keys, rotation, the public JWK set
 pub mod login; // password checks: lockout, per-address limit, bounded hashing
 pub mod manage; // users, roles and clients administration
+pub mod metrics; // Prometheus metrics: counters, request timing, GET /metrics
 pub mod oauth; // the authorization-server protocol endpoints
 pub mod password; // Argon2id password hashing and policy
 mod redact; // Debug output without secrets

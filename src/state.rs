@@ -10,6 +10,7 @@ use crate::db::Db;
 use crate::keys::KeyRing;
 use crate::login::Logins;
 use crate::secret::Secret;
+use crate::metrics::Metrics;
 
 /// Shared state of the running server, cheap to clone.
 #[derive(Clone)]
@@ -30,4 +31,6 @@ pub struct AppState {
     /// database (made there by the first instance that needs it) on first
     /// use, so that every instance accepts every other one's forms.
     pub csrf_key: Arc<tokio::sync::OnceCell<Secret>>,
+    /// The counters that requests move.
+    pub metrics: Metrics,
 }

@@ -15,6 +15,7 @@ use crate::clock::Clock;
 use crate::config::LoginLimits;
 use crate::db::users::{self, User};
 use crate::db::{self, login_failures, AnyConnection, Db, DbError};
+use crate::metrics::Metrics;
 use crate::password::{PasswordError, Passwords, Verified};
 use crate::secret::{hash_str, Secret};
 
@@ -68,18 +69,37 @@ pub struct Logins {
     limits: Arc<LoginLimits>,
     ip: IpLimiter,
     clock: Clock,
+    metrics: Metrics,
 }
 
 impl Logins {
-    /// A checker over this pool and hasher.
-    pub fn new(db: Db, passwords: Passwords, limits: LoginLimits, clock: Clock) -> Logins {
+    /// A checker over this pool and hasher, counting its refusals and
+    /// locks in `metrics`.
+    pub fn new(
+        db: Db,
+        passwords: Passwords,
+        limits: LoginLimits,
+        clock: Clock,
+        metrics: Metrics,
+    ) -> Logins {
         Logins {
             ip: IpLimiter::new(limits.ip_max_failures, limits.ip_window),
             limits: Arc::new(limits),
             db,
             passwords,
             clock,
+            metrics,
         }
+    }
+
+    /// True when the hashing queue is full: the login is to be answered
+    /// 503 before any storage work (and is counted as refused).
+    pub fn shed(&self) -> bool {
+        let full = self.passwords.saturated();
+        if full {
+            self.metrics.busy();
+        }
+        full
     }
 
     /// The hasher (for new passwords).
@@ -103,6 +123,7 @@ impl Logins {
         let now = self.clock.now();
         if let Some(retry) = self.ip.retry_after(remote, now) {
             audit::login_failed(attempt, None, LoginFailure::AddressLimited);
+            self.metrics.address_limited();
             return Err(LoginError::TooManyFailures(retry));
         }
         let key = hash_str(username);
@@ -125,7 +146,7 @@ impl Logins {
             // queue nor the address limit tells a lock apart.
             audit::login_failed(attempt, user_id.as_deref(), LoginFailure::Locked);
             match self.passwords.pass_turn().await {
-                Err(PasswordError::Busy) => return Err(LoginError::Busy),
+                Err(PasswordError::Busy) => return Err(self.busy()),
                 Err(e) => return Err(LoginError::Hash(e)),
                 Ok(()) => {}
             }
@@ -135,7 +156,7 @@ impl Logins {
         let stored = user.as_ref().map(|u| u.password_hash.clone());
         let verified = match self.passwords.verify(password, stored).await {
             Ok(v) => v,
-            Err(PasswordError::Busy) => return Err(LoginError::Busy),
+            Err(PasswordError::Busy) => return Err(self.busy()),
             Err(e) => return Err(LoginError::Hash(e)),
         };
         match (verified, user) {
@@ -156,10 +177,17 @@ impl Logins {
                 let lockable = crate::manage::users::check_username(username).is_ok();
                 if let Some(until) = self.failed(key, remote, lockable).await? {
                     audit::locked(attempt, user_id.as_deref(), until);
+                    self.metrics.username_locked();
                 }
                 Err(LoginError::BadCredentials)
             }
         }
+    }
+
+    /// A refusal for a full hashing queue, counted.
+    fn busy(&self) -> LoginError {
+        self.metrics.busy();
+        LoginError::Busy
     }
 
     /// Counts a failure for the username and the address; the end of the

@@ -15,6 +15,7 @@ use crate::db::clients::Client;
 use crate::db::{AnyConnection, Db};
 use crate::keys::KeySnapshot;
 use crate::login::Logins;
+use crate::metrics::Metrics;
 use crate::scope::{self, ScopeSet};
 use crate::state::AppState;
 
@@ -32,6 +33,8 @@ pub struct GrantCtx {
     pub keys: Arc<KeySnapshot>,
     /// The time every token rule reads.
     pub clock: Clock,
+    /// The counters a grant moves.
+    pub metrics: Metrics,
 }
 
 impl GrantCtx {
@@ -43,6 +46,7 @@ impl GrantCtx {
             issuer: state.issuer.clone(),
             keys: state.keys.current(),
             clock: state.clock.clone(),
+            metrics: state.metrics.clone(),
         }
     }
 

@@ -21,7 +21,7 @@ use actix_web::web;
 /// [`error::log_failures`] so that their 5xx causes reach the log.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        web::resource("/oauth/token")
+        web::resource(token::PATH)
             .route(web::post().to(token::token))
             .default_service(web::to(error::method_not_allowed)),
     )

@@ -8,10 +8,14 @@ use super::context::GrantCtx;
 use super::error::OAuthError;
 use super::form::Form;
 use super::grants;
+use crate::grant_type::GrantType;
 use crate::login::client_ip;
 use crate::scope::{self, ScopeSet};
 use crate::secret::Secret;
 use crate::state::AppState;
+
+/// Where the token endpoint is mounted.
+pub const PATH: &str = "/oauth/token";
 
 /// A token request, by grant type.
 #[derive(Debug)]
@@ -58,6 +62,16 @@ fn requested_scope(form: &Form) -> Result<Option<ScopeSet>, OAuthError> {
 }
 
 impl GrantRequest {
+    /// The grant type asked for.
+    pub fn grant_type(&self) -> GrantType {
+        match self {
+            GrantRequest::Password { .. } => GrantType::Password,
+            GrantRequest::RefreshToken { .. } => GrantType::RefreshToken,
+            GrantRequest::ClientCredentials { .. } => GrantType::ClientCredentials,
+            GrantRequest::AuthorizationCode { .. } => GrantType::AuthorizationCode,
+        }
+    }
+
     /// Reads the grant-specific parameters.
     pub fn from_form(form: &Form) -> Result<GrantRequest, OAuthError> {
         let grant_type = form.require("grant_type")?;
@@ -94,8 +108,12 @@ pub async fn token(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
-    let form = Form::read(&req, payload).await?;
+    let form = Form::read(&req, payload).await;
+    let named = form.as_ref().ok().and_then(|f| f.get("grant_type"));
+    crate::metrics::label_grant(&req, named);
+    let form = form?;
     let grant = GrantRequest::from_form(&form)?;
+    let grant_type = grant.grant_type();
     let client = ClientAuth::from_request(&req, &form)?;
     let ctx = GrantCtx::from_state(&state);
     let issued = match grant {
@@ -125,5 +143,6 @@ pub async fn token(
             grants::authorization_code::run(ctx, client).await?
         }
     };
+    state.metrics.token_issued(grant_type);
     Ok(issued.into_response())
 }

@@ -261,6 +261,8 @@ pub struct TestApp {
     pub clock: Clock,
     /// The server's password hasher (its counters).
     pub passwords: authd::password::Passwords,
+    /// Base URL of the metrics' own listener (`--metrics-bind`), if any.
+    pub metrics_base: Option<String>,
     handle: actix_web::dev::ServerHandle,
 }
 
@@ -286,6 +288,7 @@ impl TestApp {
         let issuer = app.issuer().to_string();
         let handle = app.handle();
         let passwords = app.passwords();
+        let metrics_base = app.metrics_addr().map(|a| format!("http://{a}"));
         actix_web::rt::spawn(app.run_until_stopped());
         TestApp {
             base,
@@ -296,6 +299,7 @@ impl TestApp {
                 .expect("client"),
             clock,
             passwords,
+            metrics_base,
             handle,
         }
     }

@@ -19,6 +19,7 @@ mod introspection;
 mod lockout;
 mod login_form;
 mod parsers;
+mod metrics;
 mod process;
 mod races;
 mod refresh;

@@ -35,7 +35,7 @@ pub struct PasswordRequest {
 pub async fn run(ctx: GrantCtx, req: PasswordRequest) -> Result<TokenResponse, OAuthError> {
     // Shed first: when the hashing queue is full, answer before any
     // storage work (the check itself enforces the bound again).
-    if ctx.logins.passwords().saturated() {
+    if ctx.logins.shed() {
         return Err(OAuthError::Busy);
     }
     // The client first: an unknown client costs no hash.

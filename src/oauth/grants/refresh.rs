@@ -54,7 +54,11 @@ fn rotate(
 ) -> Result<Result<TokenResponse, OAuthError>, OAuthError> {
     let (claimed, user) = match rotation::present(conn, presented, &client.client_id, now)? {
         Presented::Claimed { token, user } => (token, user),
-        Presented::Reused(_) | Presented::Invalid => return Ok(Err(invalid())),
+        Presented::Reused(_) => {
+            ctx.metrics.refresh_reused();
+            return Ok(Err(invalid()));
+        }
+        Presented::Invalid => return Ok(Err(invalid())),
     };
     let granted = narrow_scope(conn, &claimed, &user, client, requested)?;
     // The successor inherits the family's generation in `rotate`.
