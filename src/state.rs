@@ -9,8 +9,8 @@ use crate::config::{IssuerSettings, SessionLimits};
 use crate::db::Db;
 use crate::keys::KeyRing;
 use crate::login::Logins;
-use crate::secret::Secret;
 use crate::metrics::Metrics;
+use crate::secret::Secret;
 
 /// Shared state of the running server, cheap to clone.
 #[derive(Clone)]

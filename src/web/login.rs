@@ -146,7 +146,7 @@ pub(super) async fn submit(
 
     // Shed first, as the grant does: a full hashing queue is answered
     // before any storage work.
-    if state.logins.passwords().saturated() {
+    if state.logins.shed() {
         return Ok(page(&nonce, busy()));
     }
     let attempt = Attempt {
