@@ -28,6 +28,12 @@ pub struct AccessClaims {
     pub client_id: String,
     /// Granted scopes, space-separated.
     pub scope: String,
+    /// For a user's token: the user's credential generation when it was
+    /// issued, so that introspection knows a password change or disable
+    /// came after it even within the same second (a private claim,
+    /// RFC 9068 §2.2.3 allows them; absent in older tokens).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<i64>,
 }
 
 /// Verifies a token authd issued: signature by a published key, `typ`,
@@ -68,6 +74,15 @@ pub struct LiveAccess {
     pub holder: Holder,
 }
 
+/// Whether the user's credentials are those the token was issued under:
+/// the same generation, or for a token without one, no change after `iat`.
+fn still_current(claims: &AccessClaims, user: &User) -> bool {
+    match claims.generation {
+        Some(generation) => generation == user.credential_generation,
+        None => claims.iat >= user.tokens_valid_after,
+    }
+}
+
 /// Whether verified `claims` still stand: a self-contained JWT cannot be
 /// recalled, but authd's own answers about it (introspection, RFC 7662
 /// §2.2 "active") follow what happened since it was issued. Not if its
@@ -88,7 +103,7 @@ pub fn standing(
         Holder::Client
     } else {
         match users::by_id(conn, &claims.sub)? {
-            Some(u) if !u.disabled && claims.iat >= u.tokens_valid_after => Holder::User(u),
+            Some(u) if !u.disabled && still_current(&claims, &u) => Holder::User(u),
             _ => return Ok(None),
         }
     };

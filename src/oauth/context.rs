@@ -56,16 +56,17 @@ impl GrantCtx {
         TokenIssuer::new(conn, &self.keys, &self.issuer, now)
     }
 
-    /// The oxide-auth grant of `scope` to `owner` through `client`, with a
-    /// refresh token bound to the owner's credential generation when
-    /// `refresh_generation` is given. Its `until` is only a placeholder:
-    /// the Issuer sets lifetimes.
+    /// The oxide-auth grant of `scope` to `owner` through `client`: a
+    /// user's grant carries the user's credential `generation`, and comes
+    /// with a refresh token when `with_refresh`. Its `until` is only a
+    /// placeholder: the Issuer sets lifetimes.
     pub fn grant(
         &self,
         owner: &str,
         client: &Client,
         scope: &ScopeSet,
-        refresh_generation: Option<i64>,
+        generation: Option<i64>,
+        with_refresh: bool,
         now: i64,
     ) -> Result<Grant, OAuthError> {
         let audience = client.audience.as_deref().unwrap_or(&self.issuer.issuer);
@@ -77,7 +78,7 @@ impl GrantCtx {
                 .map_err(|_| OAuthError::internal("a valid scope set did not convert"))?,
             redirect_uri: no_redirect(),
             until: chrono::DateTime::from_timestamp(now, 0).unwrap_or_default(),
-            extensions: extensions(audience, refresh_generation),
+            extensions: extensions(audience, generation, with_refresh),
         })
     }
 }

@@ -36,26 +36,37 @@ pub fn no_redirect() -> url::Url {
 pub mod ext {
     /// The access token's `aud`.
     pub const AUDIENCE: &str = "authd.aud";
-    /// Present when the grant should come with a refresh token; its value
-    /// is the user's credential generation the family is bound to.
+    /// Present when the grant should come with a refresh token.
     pub const WITH_REFRESH: &str = "authd.refresh";
+    /// The owner's credential generation, for a user's grant.
+    pub const GENERATION: &str = "authd.gen";
 }
 
-/// Adds authd's extensions to a grant: the audience, and for a grant that
-/// comes with a refresh token the owner's credential generation.
-pub fn extensions(audience: &str, refresh_generation: Option<i64>) -> Extensions {
+/// Adds authd's extensions to a grant: the audience, the owner's
+/// credential generation (a user's grant), and whether a refresh token
+/// comes with it (which needs the generation).
+pub fn extensions(audience: &str, generation: Option<i64>, with_refresh: bool) -> Extensions {
     let mut ext = Extensions::new();
     ext.set_raw(
         ext::AUDIENCE.into(),
         Value::private(Some(audience.to_string())),
     );
-    if let Some(generation) = refresh_generation {
+    if let Some(generation) = generation {
         ext.set_raw(
-            ext::WITH_REFRESH.into(),
+            ext::GENERATION.into(),
             Value::private(Some(generation.to_string())),
         );
     }
+    if with_refresh {
+        ext.set_raw(ext::WITH_REFRESH.into(), Value::private(None));
+    }
     ext
+}
+
+fn generation_of(grant: &Grant) -> Option<i64> {
+    private_ext(grant, ext::GENERATION)
+        .flatten()
+        .and_then(|g| g.parse().ok())
 }
 
 fn private_ext(grant: &Grant, id: &str) -> Option<Option<String>> {
@@ -127,6 +138,7 @@ impl<'c> TokenIssuer<'c> {
             jti: random_id(),
             client_id: grant.client_id.clone(),
             scope: sorted(&grant.scope),
+            generation: generation_of(grant),
         };
         Ok((self.keys.sign(&claims)?, exp))
     }
@@ -161,9 +173,8 @@ impl<'c> TokenIssuer<'c> {
     pub fn issue_tokens(&self, grant: &Grant) -> Result<IssuedToken, OAuthError> {
         let (token, exp) = self.access_token(grant)?;
         let refresh = match private_ext(grant, ext::WITH_REFRESH) {
-            Some(generation) => {
-                let generation = generation
-                    .and_then(|g| g.parse().ok())
+            Some(_) => {
+                let generation = generation_of(grant)
                     .ok_or_else(|| OAuthError::internal("refresh grant without a generation"))?;
                 let family = Family {
                     id: random_id(),
@@ -274,7 +285,7 @@ impl Issuer for TokenIssuer<'_> {
             scope: claims.scope.parse().map_err(|_| ())?,
             redirect_uri: no_redirect(),
             until: at(claims.exp),
-            extensions: extensions(&claims.aud, None),
+            extensions: extensions(&claims.aud, claims.generation, false),
         }))
     }
 

@@ -208,3 +208,25 @@ async fn introspection_follows_the_current_state() {
         app.stop().await;
     }
 }
+
+#[actix_web::test]
+async fn a_password_set_within_the_same_second_is_told_apart() {
+    // Issuance, reset and the next login all in one second of the
+    // server's clock: the credential generation in the token decides.
+    for db in backends() {
+        let label = db.label();
+        let c = standard(&db);
+        let app = TestApp::spawn_clocked(&db, &[], authd::clock::Clock::manual_from_now()).await;
+        let (before, _) = login(&app, &c, "alice").await;
+        let now = app.clock.now();
+        users::set_password(&mut conn(&db), "alice", &hash_password("new horse"), now).unwrap();
+        assert_eq!(introspect(&app, &c, &before).await, inactive(), "[{label}]");
+        let (after, _) = login_with(&app, &c, "alice", "new horse").await;
+        assert_eq!(
+            introspect(&app, &c, &after).await["active"],
+            true,
+            "[{label}]"
+        );
+        app.stop().await;
+    }
+}

@@ -22,7 +22,7 @@ pub async fn run(
             let client = authenticate_for(&registrar, &auth, GrantType::ClientCredentials)?;
             let granted = registrar.negotiate_scope(&client, requested.as_ref())?;
             drop(registrar);
-            let grant = ctx.grant(&client.client_id, &client, &granted, None, now)?;
+            let grant = ctx.grant(&client.client_id, &client, &granted, None, false, now)?;
             let issued = ctx.token_issuer(conn, now).issue_tokens(&grant)?;
             Ok(TokenResponse::new(issued, &granted, ctx.issuer.access_ttl))
         })

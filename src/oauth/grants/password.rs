@@ -98,10 +98,9 @@ fn issue(
     let granted = scope::for_user(offered, &user_scopes).ok_or_else(|| {
         OAuthError::InvalidScope("the user's roles grant none of the requested scopes".into())
     })?;
-    let generation = client
-        .allows_grant(GrantType::RefreshToken.as_str())
-        .then_some(user.credential_generation);
-    let grant = ctx.grant(&user.id, client, &granted, generation, now)?;
+    let with_refresh = client.allows_grant(GrantType::RefreshToken.as_str());
+    let generation = Some(user.credential_generation);
+    let grant = ctx.grant(&user.id, client, &granted, generation, with_refresh, now)?;
     let issued = ctx.token_issuer(conn, now).issue_tokens(&grant)?;
     Ok(TokenResponse::new(issued, &granted, ctx.issuer.access_ttl))
 }

@@ -62,7 +62,14 @@ fn rotate(
     };
     let granted = narrow_scope(conn, &claimed, &user, client, requested)?;
     // The successor inherits the family's generation in `rotate`.
-    let grant = ctx.grant(&user.id, client, &granted, None, now)?;
+    let grant = ctx.grant(
+        &user.id,
+        client,
+        &granted,
+        Some(claimed.generation),
+        false,
+        now,
+    )?;
     let issued = ctx.token_issuer(conn, now).rotate(&claimed, &grant)?;
     Ok(Ok(TokenResponse::new(
         issued,
