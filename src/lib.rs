@@ -14,6 +14,7 @@ pub mod cli; // the command line (serve, migrate, admin commands)
 pub mod clock; // the current time, passed in (settable in tests)
 pub mod config; // settings: flags, environment variables, defaults
 pub mod db; // storage over SQLite or PostgreSQL (diesel)
+pub mod error_chain; // an error and its sources on one line, for the log
 pub mod files; // secret files: created 0600, refused when open to others
 pub mod grant_type; // the grant types a client may be registered for
 pub mod janitor; // periodic removal of expired token rows

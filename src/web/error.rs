@@ -88,14 +88,7 @@ impl WebError {
 
     /// The cause and its sources on one line, for the log.
     fn chain(&self) -> String {
-        let mut out = self.to_string();
-        let mut next = std::error::Error::source(self);
-        while let Some(e) = next {
-            out.push_str(": ");
-            out.push_str(&e.to_string());
-            next = e.source();
-        }
-        out
+        crate::error_chain::chain(self)
     }
 }
 

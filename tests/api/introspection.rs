@@ -5,7 +5,9 @@
 use authd::manage::{clients, users};
 use serde_json::{json, Value};
 
-use crate::fixtures::{conn, hash_password, post, standard, user, ClientSpec, TestClient};
+use crate::fixtures::{
+    conn, hash_password, login_as, post, standard, user, ClientSpec, TestClient,
+};
 use crate::helpers::{backends, TestApp, TestDb};
 
 const API: &str = "https://api.example.com";
@@ -28,17 +30,7 @@ async fn login_with(
     username: &str,
     password: &str,
 ) -> (String, String) {
-    let r = post(
-        app,
-        "/oauth/token",
-        Some(c),
-        &[
-            ("grant_type", "password"),
-            ("username", username),
-            ("password", password),
-        ],
-    )
-    .await;
+    let r = login_as(app, c, username, password).await;
     assert_eq!(r.status, 200, "{}", r.raw);
     let field = |f: &str| r.body[f].as_str().unwrap().to_string();
     (field("access_token"), field("refresh_token"))
