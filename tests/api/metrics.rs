@@ -114,6 +114,18 @@ fn parse(text: &str) -> Vec<Sample> {
 }
 
 /// The value of the sample with exactly these labels.
+/// The labels of a `/healthz` 200 and of a request no route matched.
+const HEALTHZ_OK: [(&str, &str); 3] = [
+    ("endpoint", "/healthz"),
+    ("grant_type", ""),
+    ("status", "2xx"),
+];
+const UNMATCHED_4XX: [(&str, &str); 3] = [
+    ("endpoint", "unmatched"),
+    ("grant_type", ""),
+    ("status", "4xx"),
+];
+
 fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     samples
         .iter()
@@ -223,17 +235,9 @@ async fn counters_follow_logins_refreshes_reuse_and_client_credentials() {
         assert_eq!(token_requests(&m, "refresh_token", "4xx"), Some(1.0));
         assert_eq!(token_requests(&m, "client_credentials", "2xx"), Some(1.0));
         assert_eq!(token_requests(&m, "other", "4xx"), Some(1.0));
-        let healthz = [
-            ("endpoint", "/healthz"),
-            ("grant_type", ""),
-            ("status", "2xx"),
-        ];
+        let healthz = HEALTHZ_OK;
         assert_eq!(value(&m, "authd_http_requests_total", &healthz), Some(1.0));
-        let unmatched = [
-            ("endpoint", "unmatched"),
-            ("grant_type", ""),
-            ("status", "4xx"),
-        ];
+        let unmatched = UNMATCHED_4XX;
         assert_eq!(
             value(&m, "authd_http_requests_total", &unmatched),
             Some(1.0)
@@ -381,17 +385,9 @@ async fn with_an_address_of_their_own_metrics_leave_the_main_listener() {
     assert_eq!(app.status("/healthz").await, 200);
     let m = scrape(&app, &own).await;
     // The main listener's requests are counted there, 404 included.
-    let healthz = [
-        ("endpoint", "/healthz"),
-        ("grant_type", ""),
-        ("status", "2xx"),
-    ];
+    let healthz = HEALTHZ_OK;
     assert_eq!(value(&m, "authd_http_requests_total", &healthz), Some(1.0));
-    let unmatched = [
-        ("endpoint", "unmatched"),
-        ("grant_type", ""),
-        ("status", "4xx"),
-    ];
+    let unmatched = UNMATCHED_4XX;
     assert_eq!(
         value(&m, "authd_http_requests_total", &unmatched),
         Some(1.0)
