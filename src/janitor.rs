@@ -46,7 +46,7 @@ pub fn spawn(db: Db, clock: Clock) -> actix_web::rt::task::JoinHandle<()> {
         loop {
             tick.tick().await;
             let now = clock.now();
-            match db.run(move |conn| sweep(conn, now)).await {
+            match db.write(move |conn| sweep(conn, now)).await {
                 Ok(0) => {}
                 Ok(n) => log::info!("removed {n} expired row(s)"),
                 Err(e) => log::warn!("clean-up failed: {e}"),

@@ -17,6 +17,7 @@ pub mod sessions;
 pub mod signing_keys;
 mod url;
 pub mod users;
+pub mod writer;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -75,9 +76,13 @@ pub enum DbError {
     /// A query failed.
     #[error("database error: {0}")]
     Query(#[from] diesel::result::Error),
-    /// The blocking thread pool is gone (shutdown).
+    /// The blocking thread pool or the writer is gone (shutdown).
     #[error("background task failed")]
     Blocking,
+    /// The write transaction this write was batched into failed as a
+    /// whole (its commit, or another write in it broke the transaction).
+    #[error("the write transaction failed")]
+    Batch(#[source] Arc<DbError>),
 }
 
 impl DbError {
@@ -87,7 +92,11 @@ impl DbError {
     pub fn is_unavailable(&self) -> bool {
         matches!(
             self,
-            DbError::Pool(_)
+            // A batch fails for a lock held elsewhere past the busy
+            // timeout, a full disk, or another write: nothing this request
+            // did, and worth a retry.
+            DbError::Batch(_)
+                | DbError::Pool(_)
                 | DbError::Connect { .. }
                 | DbError::Query(diesel::result::Error::DatabaseError(
                     diesel::result::DatabaseErrorKind::ClosedConnection,
@@ -297,6 +306,9 @@ pub struct Db {
     slots: Arc<tokio::sync::Semaphore>,
     /// Waits for a connection that ended without one, for the metrics.
     timeouts: Arc<AtomicU64>,
+    /// SQLite's single writer ([`writer`]); `None` on PostgreSQL, which
+    /// takes concurrent writers and groups their commits itself.
+    writer: Option<writer::Writer>,
 }
 
 /// How the pool's connections are used at one moment.
@@ -338,6 +350,10 @@ impl Db {
             reachable,
             slots: Arc::new(tokio::sync::Semaphore::new(size.max(1) as usize)),
             timeouts: Arc::new(AtomicU64::new(0)),
+            writer: match url.backend() {
+                Backend::Sqlite => Some(writer::Writer::start(url)?),
+                Backend::Postgres => None,
+            },
         })
     }
 
@@ -414,6 +430,33 @@ impl Db {
         })
         .await
         .map_err(|_| E::from(DbError::Blocking))?
+    }
+
+    /// Runs write work in a transaction of its own, committed before this
+    /// returns; `f`'s `Err` rolls its work back. On SQLite it goes through
+    /// the single writer (batched with other writes, one commit for all);
+    /// on PostgreSQL on a pooled connection like [`Db::run`].
+    ///
+    /// `f` should only read and write: CPU work (signing, hashing) inside
+    /// it holds up every other write on SQLite.
+    pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        match &self.writer {
+            Some(writer) => writer.write(self.timeout, f).await,
+            None => {
+                self.run(move |conn| in_write_tx(conn, f, |e| E::from(DbError::Query(e))))
+                    .await
+            }
+        }
+    }
+
+    /// What SQLite's writer has done; `None` on PostgreSQL.
+    pub fn writer_stats(&self) -> Option<&writer::WriterStats> {
+        self.writer.as_ref().map(|w| w.stats())
     }
 
     /// Answers whether the database responds (for `/healthz`).

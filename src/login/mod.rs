@@ -14,7 +14,7 @@ use crate::audit::{self, Attempt, LoginFailure};
 use crate::clock::Clock;
 use crate::config::LoginLimits;
 use crate::db::users::{self, User};
-use crate::db::{self, login_failures, AnyConnection, Db, DbError};
+use crate::db::{login_failures, AnyConnection, Db, DbError};
 use crate::metrics::Metrics;
 use crate::password::{PasswordError, Passwords, Verified};
 use crate::secret::{hash_str, Secret};
@@ -206,15 +206,12 @@ impl Logins {
         let limits = self.limits.clone();
         let locked = self
             .db
-            .run(move |conn| {
-                db::write_tx(conn, |conn| {
-                    let counted = login_failures::add_failure(conn, &key, now)?;
-                    let settled =
-                        lockout::settle(counted, now, limits.max_failures, limits.lockout);
-                    login_failures::store(conn, &key, &settled)?;
-                    let newly = settled.locked_until > now && settled != counted;
-                    Ok::<_, LoginError>(newly.then_some(settled.locked_until))
-                })
+            .write(move |conn| {
+                let counted = login_failures::add_failure(conn, &key, now)?;
+                let settled = lockout::settle(counted, now, limits.max_failures, limits.lockout);
+                login_failures::store(conn, &key, &settled)?;
+                let newly = settled.locked_until > now && settled != counted;
+                Ok::<_, LoginError>(newly.then_some(settled.locked_until))
             })
             .await?;
         Ok(locked)

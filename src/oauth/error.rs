@@ -112,15 +112,13 @@ impl OAuthError {
 
 impl From<DbError> for OAuthError {
     fn from(e: DbError) -> OAuthError {
-        match e {
-            // No connection to be had: the database is down or saturated;
-            // or the connection died under the query (a restart).
-            DbError::Pool(_) | DbError::Connect { .. } => OAuthError::Unavailable(e.into()),
-            DbError::Query(diesel::result::Error::DatabaseError(
-                diesel::result::DatabaseErrorKind::ClosedConnection,
-                _,
-            )) => OAuthError::Unavailable(e.into()),
-            _ => OAuthError::Internal(e.into()),
+        // No connection to be had (the database is down or saturated), the
+        // connection died under the query (a restart), or the batch failed
+        // as a whole: 503, worth a retry.
+        if e.is_unavailable() {
+            OAuthError::Unavailable(e.into())
+        } else {
+            OAuthError::Internal(e.into())
         }
     }
 }

@@ -99,6 +99,58 @@ struct Family {
     expires_at: i64,
 }
 
+/// Tokens issued and stored, whose access token is not signed yet.
+pub struct Unsigned {
+    claims: AccessClaims,
+    refresh: Option<Secret>,
+}
+
+impl std::fmt::Debug for Unsigned {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Unsigned")
+            .field("jti", &self.claims.jti)
+            .field("refresh", &self.refresh.as_ref().map(|_| "[redacted]"))
+            .finish()
+    }
+}
+
+impl Unsigned {
+    /// The access token's claims for `grant` at `now` (RFC 9068 §2.2).
+    pub fn new(
+        settings: &IssuerSettings,
+        now: i64,
+        grant: &Grant,
+        refresh: Option<Secret>,
+    ) -> Unsigned {
+        let aud = private_ext(grant, ext::AUDIENCE)
+            .flatten()
+            .unwrap_or_else(|| settings.issuer.clone());
+        let claims = AccessClaims {
+            iss: settings.issuer.clone(),
+            sub: grant.owner_id.clone(),
+            aud,
+            exp: now + settings.access_ttl,
+            iat: now,
+            jti: random_id(),
+            client_id: grant.client_id.clone(),
+            scope: sorted(&grant.scope),
+            generation: generation_of(grant),
+        };
+        Unsigned { claims, refresh }
+    }
+
+    /// Signs the access token with the active key: CPU work only, no
+    /// storage.
+    pub fn sign(self, keys: &KeySnapshot) -> Result<IssuedToken, OAuthError> {
+        Ok(IssuedToken {
+            token: keys.sign(&self.claims)?,
+            refresh: self.refresh.map(|s| s.expose().to_string()),
+            until: at(self.claims.exp),
+            token_type: TokenType::Bearer,
+        })
+    }
+}
+
 /// The token issuer for one request, over one connection (and so inside
 /// the caller's transaction), at one moment.
 pub struct TokenIssuer<'c> {
@@ -122,25 +174,6 @@ impl<'c> TokenIssuer<'c> {
             settings,
             now,
         }
-    }
-
-    fn access_token(&self, grant: &Grant) -> Result<(String, i64), OAuthError> {
-        let aud = private_ext(grant, ext::AUDIENCE)
-            .flatten()
-            .unwrap_or_else(|| self.settings.issuer.clone());
-        let exp = self.now + self.settings.access_ttl;
-        let claims = AccessClaims {
-            iss: self.settings.issuer.clone(),
-            sub: grant.owner_id.clone(),
-            aud,
-            exp,
-            iat: self.now,
-            jti: random_id(),
-            client_id: grant.client_id.clone(),
-            scope: sorted(&grant.scope),
-            generation: generation_of(grant),
-        };
-        Ok((self.keys.sign(&claims)?, exp))
     }
 
     /// Stores a refresh token of `family`; its idle lifetime never runs
@@ -167,11 +200,13 @@ impl<'c> TokenIssuer<'c> {
         Ok(token)
     }
 
-    /// Issues an access token, and a refresh token starting a new family
-    /// when the grant asks for one. `grant.until` is ignored: lifetimes come
-    /// from the settings.
-    pub fn issue_tokens(&self, grant: &Grant) -> Result<IssuedToken, OAuthError> {
-        let (token, exp) = self.access_token(grant)?;
+    /// Stores what a grant issues (a refresh token starting a new family,
+    /// when the grant asks for one) and returns the access token's claims
+    /// unsigned: sign them with [`Unsigned::sign`] once the transaction is
+    /// done, so that no connection (and on SQLite, not the writer) waits
+    /// for a signature. `grant.until` is ignored: lifetimes come from the
+    /// settings.
+    pub fn store_tokens(&self, grant: &Grant) -> Result<Unsigned, OAuthError> {
         let refresh = match private_ext(grant, ext::WITH_REFRESH) {
             Some(_) => {
                 let generation = generation_of(grant)
@@ -187,19 +222,18 @@ impl<'c> TokenIssuer<'c> {
             }
             None => None,
         };
-        Ok(IssuedToken {
-            token,
-            refresh: refresh.map(|s| s.expose().to_string()),
-            until: at(exp),
-            token_type: TokenType::Bearer,
-        })
+        Ok(Unsigned::new(self.settings, self.now, grant, refresh))
     }
 
-    /// Issues the successor of `claimed` (already claimed through
+    /// Stores the successor of `claimed` (already claimed through
     /// [`rotation::present`]) in the same family with the original scope
-    /// (RFC 6749 §6), and an access token for `grant.scope`, which may be
-    /// narrower.
-    pub fn rotate(&self, claimed: &RefreshToken, grant: &Grant) -> Result<IssuedToken, OAuthError> {
+    /// (RFC 6749 §6); the access token, unsigned, is for `grant.scope`,
+    /// which may be narrower.
+    pub fn store_rotation(
+        &self,
+        claimed: &RefreshToken,
+        grant: &Grant,
+    ) -> Result<Unsigned, OAuthError> {
         let family = Family {
             id: claimed.family_id.clone(),
             parent: Some(claimed.token_hash.clone()),
@@ -208,13 +242,17 @@ impl<'c> TokenIssuer<'c> {
             expires_at: claimed.family_expires_at,
         };
         let next = self.store_refresh(grant, family)?;
-        let (token, exp) = self.access_token(grant)?;
-        Ok(IssuedToken {
-            token,
-            refresh: Some(next.expose().to_string()),
-            until: at(exp),
-            token_type: TokenType::Bearer,
-        })
+        Ok(Unsigned::new(self.settings, self.now, grant, Some(next)))
+    }
+
+    /// [`TokenIssuer::store_tokens`], signed.
+    pub fn issue_tokens(&self, grant: &Grant) -> Result<IssuedToken, OAuthError> {
+        self.store_tokens(grant)?.sign(self.keys)
+    }
+
+    /// [`TokenIssuer::store_rotation`], signed.
+    pub fn rotate(&self, claimed: &RefreshToken, grant: &Grant) -> Result<IssuedToken, OAuthError> {
+        self.store_rotation(claimed, grant)?.sign(self.keys)
     }
 
     /// A live access token of ours: signature by a published key, not

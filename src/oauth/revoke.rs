@@ -8,53 +8,102 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use super::error::{no_store, OAuthError};
 use super::token_request::{authenticated, TokenRequest};
 use crate::audit::{self, Revoked};
-use crate::db::{self, refresh_tokens, revoked_access_tokens, AnyConnection};
+use crate::db::{refresh_tokens, revoked_access_tokens, AnyConnection};
 use crate::state::AppState;
 
-/// The handler.
+/// The handler: finds what the token names on a pooled connection, then
+/// revokes it in a write of its own (on SQLite, through the writer).
 pub async fn revoke(
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
-    authenticated(&req, payload, &state, revoke_token).await?;
+    let target = authenticated(&req, payload, &state, find_target).await?;
+    let now = state.clock.now();
+    match &target.what {
+        Target::Family { family_id, user_id } => {
+            let family = family_id.clone();
+            let count = state
+                .db
+                .write(move |conn| {
+                    refresh_tokens::revoke_family(conn, &family, now).map_err(OAuthError::from)
+                })
+                .await?;
+            target.record(Revoked::RefreshFamily {
+                user_id,
+                family_id,
+                count,
+            });
+        }
+        Target::Access { subject, jti, exp } => {
+            let (id, exp) = (jti.clone(), *exp);
+            state
+                .db
+                .write(move |conn| {
+                    revoked_access_tokens::insert(conn, &id, exp).map_err(OAuthError::from)
+                })
+                .await?;
+            target.record(Revoked::AccessToken { subject, jti });
+        }
+        Target::Nothing => target.record(Revoked::Nothing),
+    }
     let mut res = HttpResponse::Ok().finish();
     no_store(&mut res);
     Ok(res)
 }
 
-fn revoke_token(conn: &mut AnyConnection, r: TokenRequest) -> Result<(), OAuthError> {
-    let client_id = r.client.client_id.as_str();
-    let record = |what| audit::revocation(client_id, r.remote, what);
-    if let Some(row) = refresh_tokens::find(conn, &r.token.hash())? {
-        if row.client_id != client_id {
-            record(Revoked::Nothing);
-            return Ok(());
-        }
-        let count = db::write_tx(conn, |conn| {
-            refresh_tokens::revoke_family(conn, &row.family_id, r.now)
-        })?;
-        record(Revoked::RefreshFamily {
-            user_id: &row.user_id,
-            family_id: &row.family_id,
-            count,
-        });
-        return Ok(());
+/// What a revocation request names, and who asked.
+struct Revocation {
+    what: Target,
+    client_id: String,
+    remote: Option<std::net::IpAddr>,
+}
+
+enum Target {
+    /// A refresh token of the asking client: its family.
+    Family { family_id: String, user_id: String },
+    /// A live access token of the asking client.
+    Access {
+        subject: String,
+        jti: String,
+        exp: i64,
+    },
+    /// Unknown, dead, or another client's.
+    Nothing,
+}
+
+impl Revocation {
+    fn record(&self, what: Revoked<'_>) {
+        audit::revocation(&self.client_id, self.remote, what);
     }
-    let live = r
-        .ctx
-        .token_issuer(conn, r.now)
-        .live_access(r.token.expose())?;
-    let Some(claims) = live.map(|l| l.claims).filter(|c| c.client_id == client_id) else {
-        record(Revoked::Nothing);
-        return Ok(());
+}
+
+fn find_target(conn: &mut AnyConnection, r: TokenRequest) -> Result<Revocation, OAuthError> {
+    let client_id = r.client.client_id.clone();
+    let what = match refresh_tokens::find(conn, &r.token.hash())? {
+        Some(row) if row.client_id == client_id => Target::Family {
+            family_id: row.family_id,
+            user_id: row.user_id,
+        },
+        Some(_) => Target::Nothing,
+        None => {
+            let live = r
+                .ctx
+                .token_issuer(conn, r.now)
+                .live_access(r.token.expose())?;
+            match live.map(|l| l.claims).filter(|c| c.client_id == client_id) {
+                Some(claims) => Target::Access {
+                    subject: claims.sub,
+                    jti: claims.jti,
+                    exp: claims.exp,
+                },
+                None => Target::Nothing,
+            }
+        }
     };
-    db::write_tx(conn, |conn| {
-        revoked_access_tokens::insert(conn, &claims.jti, claims.exp)
-    })?;
-    record(Revoked::AccessToken {
-        subject: &claims.sub,
-        jti: &claims.jti,
-    });
-    Ok(())
+    Ok(Revocation {
+        what,
+        client_id,
+        remote: r.remote,
+    })
 }

@@ -51,7 +51,7 @@ pub async fn form_key(state: &AppState) -> Result<&Secret, DbError> {
             let (candidate, now) = (Secret::generate(), state.clock.now());
             let stored = state
                 .db
-                .run(move |conn| {
+                .write(move |conn| {
                     csrf_keys::get_or_create(conn, KEY_NAME, candidate.expose(), now)
                         .map_err(DbError::from)
                 })

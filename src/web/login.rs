@@ -18,7 +18,6 @@ use super::csrf::{self, FormNonce, Purpose};
 use super::error::WebError;
 use super::{next, page, session};
 use crate::audit::{self, Attempt, LoginFailure};
-use crate::db;
 use crate::login::{client_ip, LoginError};
 use crate::oauth::form::Form;
 use crate::secret::Secret;
@@ -179,9 +178,9 @@ pub(super) async fn submit(
     let clock = state.clock.clone();
     let started = state
         .db
-        .run(move |conn| {
+        .write(move |conn| {
             let now = clock.now();
-            db::write_tx(conn, |conn| match login.confirm(conn, now)? {
+            match login.confirm(conn, now)? {
                 Some(user) => Ok(Some(session::start(
                     conn,
                     &user,
@@ -189,7 +188,7 @@ pub(super) async fn submit(
                     now,
                 )?)),
                 None => Ok::<_, LoginError>(None),
-            })
+            }
         })
         .await?;
     let Some(id) = started else {

@@ -78,27 +78,39 @@ pub async fn current(req: &HttpRequest, state: &AppState) -> Result<Option<Sessi
     let Some(id_hash) = presented(req, cookies::secure(state)) else {
         return Ok(None);
     };
-    let (limits, clock) = (state.sessions, state.clock.clone());
-    state
+    let (limits, now) = (state.sessions, state.clock.now());
+    let key = id_hash.clone();
+    let found = state
         .db
-        .run(move |conn| {
-            let now = clock.now();
-            let Some((row, owner)) = sessions::find(conn, &id_hash)? else {
-                return Ok(None);
-            };
-            if !is_live(&row, &owner, now, limits) {
-                sessions::delete(conn, &id_hash)?;
-                return Ok(None);
-            }
-            sessions::touch(conn, &id_hash, now, now - touch_interval(limits))?;
-            Ok(Some(Session {
-                user_id: row.user_id,
-                username: owner.username,
-                id_hash,
-                csrf: Secret::new(row.csrf_secret),
-            }))
-        })
-        .await
+        .run(move |conn| sessions::find(conn, &key).map_err(DbError::from))
+        .await?;
+    let Some((row, owner)) = found else {
+        return Ok(None);
+    };
+    // The read above needs no write lock; a delete or a touch goes
+    // through the writer, and a touch only every so often.
+    if !is_live(&row, &owner, now, limits) {
+        let key = id_hash.clone();
+        state
+            .db
+            .write(move |conn| sessions::delete(conn, &key).map_err(DbError::from))
+            .await?;
+        return Ok(None);
+    }
+    if row.last_seen_at < now - touch_interval(limits) {
+        let key = id_hash.clone();
+        let stale = now - touch_interval(limits);
+        state
+            .db
+            .write(move |conn| sessions::touch(conn, &key, now, stale).map_err(DbError::from))
+            .await?;
+    }
+    Ok(Some(Session {
+        user_id: row.user_id,
+        username: owner.username,
+        id_hash,
+        csrf: Secret::new(row.csrf_secret),
+    }))
 }
 
 /// Inside the login's write transaction: a new session for `user`, after
@@ -132,7 +144,7 @@ pub fn start(
 pub async fn end(state: &AppState, session: Session) -> Result<(), DbError> {
     state
         .db
-        .run(move |conn| sessions::delete(conn, &session.id_hash).map_err(DbError::from))
+        .write(move |conn| sessions::delete(conn, &session.id_hash).map_err(DbError::from))
         .await
         .map(drop)
 }

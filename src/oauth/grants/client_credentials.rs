@@ -6,25 +6,28 @@ use crate::grant_type::GrantType;
 use crate::oauth::client_auth::{ClientAuth, DbRegistrar};
 use crate::oauth::context::GrantCtx;
 use crate::oauth::error::OAuthError;
+use crate::oauth::issuer::Unsigned;
 use crate::scope::ScopeSet;
 
-/// Runs the grant.
+/// Runs the grant. Nothing is stored: the client is read on a pooled
+/// connection and the token signed after it is given back, so signing
+/// never holds a connection.
 pub async fn run(
     ctx: GrantCtx,
     auth: ClientAuth,
     requested: Option<ScopeSet>,
 ) -> Result<TokenResponse, OAuthError> {
-    ctx.db
-        .clone()
+    let (client, granted) = ctx
+        .db
         .run(move |conn| {
-            let now = ctx.clock.now();
             let registrar = DbRegistrar::new(conn);
             let client = authenticate_for(&registrar, &auth, GrantType::ClientCredentials)?;
             let granted = registrar.negotiate_scope(&client, requested.as_ref())?;
-            drop(registrar);
-            let grant = ctx.grant(&client.client_id, &client, &granted, None, false, now)?;
-            let issued = ctx.token_issuer(conn, now).issue_tokens(&grant)?;
-            Ok(TokenResponse::new(issued, &granted, ctx.issuer.access_ttl))
+            Ok::<_, OAuthError>((client, granted))
         })
-        .await
+        .await?;
+    let now = ctx.clock.now();
+    let grant = ctx.grant(&client.client_id, &client, &granted, None, false, now)?;
+    let issued = Unsigned::new(&ctx.issuer, now, &grant, None).sign(&ctx.keys)?;
+    Ok(TokenResponse::new(issued, &granted, ctx.issuer.access_ttl))
 }

@@ -8,12 +8,13 @@ use std::net::IpAddr;
 use super::{authenticate_for, TokenResponse};
 use crate::audit::{self, Attempt, LoginFailure};
 use crate::db::clients::Client;
-use crate::db::{self, users, AnyConnection};
+use crate::db::{users, AnyConnection};
 use crate::grant_type::GrantType;
 use crate::login::CheckedLogin;
 use crate::oauth::client_auth::{ClientAuth, DbRegistrar};
 use crate::oauth::context::GrantCtx;
 use crate::oauth::error::OAuthError;
+use crate::oauth::issuer::Unsigned;
 use crate::scope::{self, ScopeSet};
 use crate::secret::Secret;
 
@@ -59,16 +60,19 @@ pub async fn run(ctx: GrantCtx, req: PasswordRequest) -> Result<TokenResponse, O
     let login = ctx.logins.check(&attempt, req.password).await?;
     let user_id = login.user.id.clone();
 
-    let issued = ctx
+    let work = ctx.clone();
+    let stored = ctx
         .db
-        .clone()
-        .run(move |conn| {
-            let now = ctx.clock.now();
-            db::write_tx(conn, |conn| {
-                issue(conn, &ctx, now, &client, &login, &offered)
-            })
+        .write(move |conn| {
+            let now = work.clock.now();
+            issue(conn, &work, now, &client, &login, &offered)
         })
         .await;
+    // Signed after the commit: no connection waits for the signature.
+    let issued = stored.and_then(|(unsigned, granted)| {
+        let issued = unsigned.sign(&ctx.keys)?;
+        Ok(TokenResponse::new(issued, &granted, ctx.issuer.access_ttl))
+    });
     match &issued {
         Ok(_) => audit::login_succeeded(&attempt, &user_id),
         // The only invalid_grant left: the credentials changed or the
@@ -82,7 +86,8 @@ pub async fn run(ctx: GrantCtx, req: PasswordRequest) -> Result<TokenResponse, O
 }
 
 /// Confirms the login still stands (no reset or disable since the check),
-/// narrows the scope to the user's roles, and issues, in one transaction.
+/// narrows the scope to the user's roles, and stores what it issues, in one
+/// transaction; the access token is signed by the caller.
 fn issue(
     conn: &mut AnyConnection,
     ctx: &GrantCtx,
@@ -90,7 +95,7 @@ fn issue(
     client: &Client,
     login: &CheckedLogin,
     offered: &ScopeSet,
-) -> Result<TokenResponse, OAuthError> {
+) -> Result<(Unsigned, ScopeSet), OAuthError> {
     let Some(user) = login.confirm(conn, now)? else {
         return Err(OAuthError::bad_credentials());
     };
@@ -101,6 +106,6 @@ fn issue(
     let with_refresh = client.allows_grant(GrantType::RefreshToken.as_str());
     let generation = Some(user.credential_generation);
     let grant = ctx.grant(&user.id, client, &granted, generation, with_refresh, now)?;
-    let issued = ctx.token_issuer(conn, now).issue_tokens(&grant)?;
-    Ok(TokenResponse::new(issued, &granted, ctx.issuer.access_ttl))
+    let unsigned = ctx.token_issuer(conn, now).store_tokens(&grant)?;
+    Ok((unsigned, granted))
 }

@@ -7,11 +7,12 @@ use super::{authenticate_for, TokenResponse};
 use crate::db::clients::Client;
 use crate::db::refresh_tokens::RefreshToken;
 use crate::db::users::{self, User};
-use crate::db::{self, AnyConnection};
+use crate::db::AnyConnection;
 use crate::grant_type::GrantType;
 use crate::oauth::client_auth::{ClientAuth, DbRegistrar};
 use crate::oauth::context::GrantCtx;
 use crate::oauth::error::OAuthError;
+use crate::oauth::issuer::Unsigned;
 use crate::oauth::rotation::{self, Presented};
 use crate::scope::{self, RefreshScopeError, ScopeSet};
 use crate::secret::Secret;
@@ -20,30 +21,35 @@ fn invalid() -> OAuthError {
     OAuthError::InvalidGrant("refresh token is invalid, expired or revoked".into())
 }
 
-/// Runs the grant.
+/// Runs the grant: authenticates the client on a pooled connection,
+/// claims and rotates in one write (on SQLite, batched by the writer with
+/// other writes), and signs the new access token after the commit.
 pub async fn run(
     ctx: GrantCtx,
     auth: ClientAuth,
     presented: Secret,
     requested: Option<ScopeSet>,
 ) -> Result<TokenResponse, OAuthError> {
-    ctx.db
-        .clone()
-        .run(move |conn| {
-            let now = ctx.clock.now();
-            let client = authenticate_for(&DbRegistrar::new(conn), &auth, GrantType::RefreshToken)?;
-            let answer = db::write_tx(conn, |conn| {
-                rotate(conn, &ctx, now, &client, &presented, requested.as_ref())
-            })?;
-            answer
+    let client = ctx
+        .db
+        .run(move |conn| authenticate_for(&DbRegistrar::new(conn), &auth, GrantType::RefreshToken))
+        .await?;
+    let work = ctx.clone();
+    let (unsigned, granted) = ctx
+        .db
+        .write(move |conn| {
+            let now = work.clock.now();
+            rotate(conn, &work, now, &client, &presented, requested.as_ref())
         })
-        .await
+        .await??;
+    let issued = unsigned.sign(&ctx.keys)?;
+    Ok(TokenResponse::new(issued, &granted, ctx.issuer.access_ttl))
 }
 
-/// Claims the presented token and issues its successor. The outer `Err`
-/// rolls the transaction back (the claim with it); the inner one is an
-/// answer that commits, so that a reuse's family revocation stands
-/// although the request fails.
+/// Claims the presented token and stores its successor. The outer `Err`
+/// rolls the write back (the claim with it); the inner one is an answer
+/// that commits, so that a reuse's family revocation stands although the
+/// request fails.
 fn rotate(
     conn: &mut AnyConnection,
     ctx: &GrantCtx,
@@ -51,7 +57,7 @@ fn rotate(
     client: &Client,
     presented: &Secret,
     requested: Option<&ScopeSet>,
-) -> Result<Result<TokenResponse, OAuthError>, OAuthError> {
+) -> Result<Result<(Unsigned, ScopeSet), OAuthError>, OAuthError> {
     let (claimed, user) = match rotation::present(conn, presented, &client.client_id, now)? {
         Presented::Claimed { token, user } => (token, user),
         Presented::Reused(_) => {
@@ -61,7 +67,7 @@ fn rotate(
         Presented::Invalid => return Ok(Err(invalid())),
     };
     let granted = narrow_scope(conn, &claimed, &user, client, requested)?;
-    // The successor inherits the family's generation in `rotate`.
+    // The successor inherits the family's generation in `store_rotation`.
     let grant = ctx.grant(
         &user.id,
         client,
@@ -70,12 +76,10 @@ fn rotate(
         false,
         now,
     )?;
-    let issued = ctx.token_issuer(conn, now).rotate(&claimed, &grant)?;
-    Ok(Ok(TokenResponse::new(
-        issued,
-        &granted,
-        ctx.issuer.access_ttl,
-    )))
+    let unsigned = ctx
+        .token_issuer(conn, now)
+        .store_rotation(&claimed, &grant)?;
+    Ok(Ok((unsigned, granted)))
 }
 
 /// Within the original grant (§6), and still within what the client and

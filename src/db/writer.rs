@@ -1,0 +1,446 @@
+//! The single SQLite writer: one connection on a thread of its own that
+//! runs every write of the server, so that no two of our write
+//! transactions ever contend for SQLite's one write lock (contending
+//! writers sleep in the busy handler, whose back-off reaches 100 ms a
+//! sleep: that was the refresh grant's 950 ms p99).
+//!
+//! Group commit: the writer takes every write queued while it was busy
+//! into one transaction, each in a savepoint of its own, so a batch costs
+//! one fsync however many writes it holds. A write whose own work fails is
+//! rolled back to its savepoint alone; the others commit. Each caller hears
+//! its result only after the transaction holding its write has committed
+//! (or failed), so an answer never reports work that a crash could undo.
+
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use diesel::connection::{AnsiTransactionManager, TransactionManager};
+use diesel::Connection;
+use tokio::sync::{mpsc, oneshot};
+
+use super::{connect, in_write_tx, AnyConnection, DatabaseUrl, DbError};
+
+/// The most writes one transaction takes: enough to share an fsync among
+/// all the connections a loaded server has, few enough that the first
+/// write of a batch does not wait long behind the others.
+const MAX_BATCH: usize = 256;
+
+/// Writes that may wait for the writer; beyond this, callers wait
+/// (asynchronously) for room, up to the database timeout.
+const QUEUE: usize = 4096;
+
+/// How long the writer waits before reopening a broken connection.
+const REOPEN_PAUSE: Duration = Duration::from_millis(200);
+
+/// Upper bounds of the batch-size histogram's buckets.
+pub const BATCH_BUCKETS: [u64; 9] = [1, 2, 4, 8, 16, 32, 64, 128, 256];
+
+/// One queued write: runs inside the batch's transaction, then hears how
+/// the batch ended.
+trait Job: Send {
+    /// Runs the write in a savepoint of its own.
+    fn run(&mut self, conn: &mut AnyConnection);
+    /// Answers the caller: its own result if the batch committed, else
+    /// the batch's failure.
+    fn finish(self: Box<Self>, batch: Result<(), Arc<DbError>>);
+}
+
+struct Typed<T, E, F> {
+    work: Option<F>,
+    result: Option<Result<T, E>>,
+    reply: oneshot::Sender<Result<T, E>>,
+}
+
+impl<T, E, F> Job for Typed<T, E, F>
+where
+    F: FnOnce(&mut AnyConnection) -> Result<T, E> + Send,
+    T: Send,
+    E: From<DbError> + Send,
+{
+    fn run(&mut self, conn: &mut AnyConnection) {
+        if let Some(work) = self.work.take() {
+            // Nested in the batch's transaction: a savepoint.
+            self.result = Some(in_write_tx(conn, work, |e| E::from(DbError::Query(e))));
+        }
+    }
+
+    fn finish(self: Box<Self>, batch: Result<(), Arc<DbError>>) {
+        let answer = match (batch, self.result) {
+            (Ok(()), Some(result)) => result,
+            (Err(failed), _) => Err(E::from(DbError::Batch(failed))),
+            (Ok(()), None) => Err(E::from(DbError::Blocking)),
+        };
+        // The caller may have gone (its client hung up): nobody to tell.
+        let _ = self.reply.send(answer);
+    }
+}
+
+/// What the writer has done, for the metrics.
+#[derive(Debug, Default)]
+pub struct WriterStats {
+    /// Transactions committed (or failed).
+    pub batches: AtomicU64,
+    /// Writes run.
+    pub writes: AtomicU64,
+    /// Batches per [`BATCH_BUCKETS`] bucket (not cumulative).
+    pub batch_sizes: [AtomicU64; BATCH_BUCKETS.len()],
+    /// Time spent committing (the fsync), in microseconds.
+    pub commit_micros: AtomicU64,
+    /// Batches whose transaction failed.
+    pub failed: AtomicU64,
+}
+
+impl WriterStats {
+    fn record(&self, size: usize, commit: Duration, ok: bool) {
+        self.batches.fetch_add(1, Ordering::Relaxed);
+        self.writes.fetch_add(size as u64, Ordering::Relaxed);
+        let bucket = BATCH_BUCKETS
+            .iter()
+            .position(|b| size as u64 <= *b)
+            .unwrap_or(BATCH_BUCKETS.len() - 1);
+        self.batch_sizes[bucket].fetch_add(1, Ordering::Relaxed);
+        self.commit_micros
+            .fetch_add(commit.as_micros() as u64, Ordering::Relaxed);
+        if !ok {
+            self.failed.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The handle requests send their writes through; cheap to clone.
+#[derive(Clone)]
+pub struct Writer {
+    jobs: mpsc::Sender<Box<dyn Job>>,
+    stats: Arc<WriterStats>,
+}
+
+impl Writer {
+    /// Opens the writer's connection and starts its thread. The thread
+    /// ends when every handle is dropped.
+    pub fn start(url: &DatabaseUrl) -> Result<Writer, DbError> {
+        let conn = connect(url)?;
+        let (jobs, queue) = mpsc::channel(QUEUE);
+        let stats = Arc::new(WriterStats::default());
+        let (url, thread_stats) = (url.clone(), stats.clone());
+        std::thread::Builder::new()
+            .name("authd-writer".into())
+            .spawn(move || serve(conn, &url, queue, &thread_stats))
+            .map_err(|e| DbError::Pool(format!("cannot start the writer thread: {e}")))?;
+        Ok(Writer { jobs, stats })
+    }
+
+    /// What the writer has done so far.
+    pub fn stats(&self) -> &WriterStats {
+        &self.stats
+    }
+
+    /// Queues `f` and waits until the transaction holding it has ended.
+    /// `f` runs in a savepoint: its `Err` undoes its own work only. Waiting
+    /// for room in the queue is bounded by `wait`; waiting for the commit
+    /// is not (the write is already under way).
+    pub async fn write<T, E, F>(&self, wait: Duration, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let job: Box<dyn Job> = Box::new(Typed {
+            work: Some(f),
+            result: None,
+            reply,
+        });
+        match tokio::time::timeout(wait, self.jobs.send(job)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => return Err(E::from(DbError::Blocking)),
+            Err(_) => {
+                return Err(E::from(DbError::Pool(
+                    "the database writer is overloaded".into(),
+                )))
+            }
+        }
+        answer.await.map_err(|_| E::from(DbError::Blocking))?
+    }
+}
+
+/// The writer thread: batches until every handle is gone.
+fn serve(
+    mut conn: AnyConnection,
+    url: &DatabaseUrl,
+    mut queue: mpsc::Receiver<Box<dyn Job>>,
+    stats: &WriterStats,
+) {
+    while let Some(first) = queue.blocking_recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let size = batch.len();
+        let (outcome, commit) = run_batch(&mut conn, &mut batch);
+        stats.record(size, commit, outcome.is_ok());
+        let outcome = outcome.map_err(Arc::new);
+        if let Err(e) = &outcome {
+            log::error!(
+                "a write transaction of {size} write(s) failed: {}",
+                crate::error_chain::chain(&**e)
+            );
+        }
+        for job in batch {
+            job.finish(outcome.clone());
+        }
+        if broken(&mut conn) {
+            conn = reopen(url);
+        }
+    }
+}
+
+/// True when the batch's transaction is open at its own level, as a write
+/// that ended cleanly (released or rolled back its savepoint) leaves it.
+fn still_in_batch(conn: &mut AnyConnection) -> bool {
+    let depth =
+        <AnyConnection as Connection>::TransactionManager::transaction_manager_status_mut(conn)
+            .transaction_depth();
+    matches!(depth, Ok(Some(d)) if d.get() == 1)
+}
+
+/// True when the connection is unusable between batches (diesel counts an
+/// open transaction as broken too, so only ask outside one).
+fn broken(conn: &mut AnyConnection) -> bool {
+    <AnyConnection as Connection>::TransactionManager::is_broken_transaction_manager(conn)
+}
+
+/// A fresh connection, retried until one opens (each failure logged).
+fn reopen(url: &DatabaseUrl) -> AnyConnection {
+    loop {
+        match connect(url) {
+            Ok(conn) => return conn,
+            Err(e) => {
+                log::error!("the database writer cannot reopen its connection: {e}");
+                std::thread::sleep(REOPEN_PAUSE);
+            }
+        }
+    }
+}
+
+/// Runs one batch in one `BEGIN IMMEDIATE` transaction; returns how it
+/// ended and how long the commit took.
+fn run_batch(
+    conn: &mut AnyConnection,
+    batch: &mut [Box<dyn Job>],
+) -> (Result<(), DbError>, Duration) {
+    if let Err(e) = begin(conn) {
+        return (Err(DbError::Query(e)), Duration::ZERO);
+    }
+    for job in batch.iter_mut() {
+        let ran = panic::catch_unwind(AssertUnwindSafe(|| job.run(conn)));
+        // A panic or a savepoint that could not be rolled back leaves the
+        // transaction in an unknown state: give the whole batch up.
+        if ran.is_err() || !still_in_batch(conn) {
+            rollback(conn);
+            let why = if ran.is_err() {
+                "a write panicked"
+            } else {
+                "a savepoint could not be rolled back"
+            };
+            return (Err(DbError::Pool(why.into())), Duration::ZERO);
+        }
+    }
+    let started = Instant::now();
+    let committed = <AnyConnection as Connection>::TransactionManager::commit_transaction(conn);
+    let took = started.elapsed();
+    match committed {
+        Ok(()) => (Ok(()), took),
+        Err(e) => {
+            rollback(conn);
+            (Err(DbError::Query(e)), took)
+        }
+    }
+}
+
+fn begin(conn: &mut AnyConnection) -> diesel::QueryResult<()> {
+    match conn {
+        AnyConnection::Sqlite(c) => {
+            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")
+        }
+        // Only SQLite has a writer; PostgreSQL groups commits itself.
+        AnyConnection::Postgres(c) => <AnsiTransactionManager as TransactionManager<
+            diesel::PgConnection,
+        >>::begin_transaction(c),
+    }
+}
+
+/// Rolls back every open level (a panic may leave a savepoint open); a
+/// failure leaves the connection broken, and the writer reopens it.
+fn rollback(conn: &mut AnyConnection) {
+    type Manager = <AnyConnection as Connection>::TransactionManager;
+    while let Ok(Some(_)) = Manager::transaction_manager_status_mut(conn).transaction_depth() {
+        if Manager::rollback_transaction(conn).is_err() {
+            break;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc as std_mpsc;
+
+    use actix_web::rt::{spawn, task::JoinHandle};
+    use diesel::RunQueryDsl;
+
+    use super::*;
+    use crate::db::{self, DatabaseUrl};
+
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        url: DatabaseUrl,
+        writer: Writer,
+    }
+
+    fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = DatabaseUrl::parse(&format!("sqlite://{}", dir.path().join("w.db").display()))
+            .expect("url");
+        db::migrate(&mut db::connect(&url).expect("connect")).expect("migrate");
+        let writer = Writer::start(&url).expect("writer");
+        Fixture {
+            _dir: dir,
+            url,
+            writer,
+        }
+    }
+
+    fn add_role(conn: &mut AnyConnection, name: &str) -> Result<(), DbError> {
+        diesel::sql_query(format!(
+            "INSERT INTO roles (name, created_at) VALUES ('{name}', 0)"
+        ))
+        .execute(conn)?;
+        Ok(())
+    }
+
+    fn roles(url: &DatabaseUrl) -> Vec<String> {
+        use crate::db::schema::roles::dsl;
+        use diesel::QueryDsl;
+        let mut conn = db::connect(url).expect("connect");
+        let mut names: Vec<String> = dsl::roles.select(dsl::name).load(&mut conn).expect("roles");
+        names.sort();
+        names
+    }
+
+    /// Holds the writer inside a first write until `release` is sent, so
+    /// that the writes queued meanwhile form one batch.
+    async fn hold(f: &Fixture) -> (std_mpsc::Sender<()>, JoinHandle<Result<(), DbError>>) {
+        let (release, held) = std_mpsc::channel::<()>();
+        let (started, running) = oneshot::channel::<()>();
+        let writer = f.writer.clone();
+        let first = spawn(async move {
+            writer
+                .write(Duration::from_secs(5), move |conn| {
+                    let _ = started.send(());
+                    let _ = held.recv();
+                    add_role(conn, "first")
+                })
+                .await
+        });
+        running.await.expect("the first write started");
+        (release, first)
+    }
+
+    async fn queue_then_release(
+        f: &Fixture,
+        names: &[&str],
+        failing: &str,
+    ) -> Vec<Result<(), DbError>> {
+        let (release, first) = hold(f).await;
+        let mut queued = Vec::new();
+        for name in names {
+            let (writer, name, failing) = (f.writer.clone(), name.to_string(), failing.to_string());
+            queued.push(spawn(async move {
+                writer
+                    .write(Duration::from_secs(5), move |conn| {
+                        add_role(conn, &name)?;
+                        if name == failing {
+                            return Err(DbError::Pool("refused".into()));
+                        }
+                        Ok(())
+                    })
+                    .await
+            }));
+        }
+        // Let every write reach the queue before the writer goes on.
+        while f.writer.jobs.capacity() > QUEUE - names.len() {
+            tokio::task::yield_now().await;
+        }
+        release.send(()).expect("release");
+        first.await.expect("join").expect("the first write");
+        let mut results = Vec::new();
+        for q in queued {
+            results.push(q.await.expect("join"));
+        }
+        results
+    }
+
+    #[actix_web::test]
+    async fn queued_writes_share_one_commit_and_fail_alone() {
+        let f = fixture();
+        let names = ["a", "b", "c", "d", "e"];
+        let results = queue_then_release(&f, &names, "c").await;
+        for (name, result) in names.iter().zip(&results) {
+            assert_eq!(result.is_ok(), *name != "c", "{name}: {result:?}");
+        }
+        // "c" rolled back to its savepoint; the others committed.
+        assert_eq!(roles(&f.url), ["a", "b", "d", "e", "first"]);
+        let stats = f.writer.stats();
+        assert_eq!(stats.writes.load(Ordering::Relaxed), 6);
+        // The held write alone, then the five queued behind it together.
+        assert_eq!(stats.batches.load(Ordering::Relaxed), 2);
+        assert_eq!(
+            stats.batch_sizes[3].load(Ordering::Relaxed),
+            1,
+            "a batch of 5"
+        );
+    }
+
+    #[actix_web::test]
+    async fn a_panicking_write_fails_its_batch_and_the_writer_goes_on() {
+        let f = fixture();
+        let (release, first) = hold(&f).await;
+        let writer = f.writer.clone();
+        let other = spawn(async move {
+            writer
+                .write(Duration::from_secs(5), |conn| add_role(conn, "other"))
+                .await
+        });
+        let writer = f.writer.clone();
+        let bad = spawn(async move {
+            writer
+                .write(Duration::from_secs(5), |_conn| -> Result<(), DbError> {
+                    panic!("a bug in a write")
+                })
+                .await
+        });
+        while f.writer.jobs.capacity() > QUEUE - 2 {
+            tokio::task::yield_now().await;
+        }
+        release.send(()).expect("release");
+        first.await.expect("join").expect("the first write");
+        assert!(matches!(other.await.expect("join"), Err(DbError::Batch(_))));
+        assert!(matches!(bad.await.expect("join"), Err(DbError::Batch(_))));
+        assert_eq!(
+            roles(&f.url),
+            ["first"],
+            "nothing of the failed batch stays"
+        );
+        // The writer still serves.
+        f.writer
+            .write(Duration::from_secs(5), |conn| add_role(conn, "after"))
+            .await
+            .expect("a write after the failed batch");
+        assert_eq!(roles(&f.url), ["after", "first"]);
+        assert_eq!(f.writer.stats().failed.load(Ordering::Relaxed), 1);
+    }
+}
