@@ -3,9 +3,11 @@
 //! whose pages are askama templates on a shared layout.
 
 mod assets; // the stylesheet
+pub mod console; // GET /console and its POSTs: a user's own clients
 pub mod cookies; // our cookies' names and attributes
 pub mod csrf; // CSRF tokens of forms shown before a session exists
 pub mod error; // WebError -> HTML error pages (the only place)
+pub mod form; // page form bodies, whose fields may repeat
 mod health; // GET /healthz
 mod home; // GET /
 mod login; // GET and POST /login
@@ -18,8 +20,8 @@ use actix_web::web;
 
 pub use session::CurrentUser;
 
-/// Registers the home page, the health check, the stylesheet, and the
-/// login and logout endpoints.
+/// Registers the home page, the health check, the stylesheet, the login
+/// and logout endpoints, and the console.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(home::home))
         .route("/healthz", web::get().to(health::healthz))
@@ -29,5 +31,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(login::form))
                 .route(web::post().to(login::submit)),
         )
-        .route("/logout", web::post().to(logout::logout));
+        .route("/logout", web::post().to(logout::logout))
+        .configure(console::routes);
 }
