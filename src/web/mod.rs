@@ -14,6 +14,7 @@ mod login; // GET and POST /login
 mod logout; // POST /logout
 pub mod next; // where to go after login: local paths only
 pub mod page; // HTML responses and their security headers
+mod register; // GET and POST /register, when registration is on
 pub mod session; // sessions: start, check, end; the CurrentUser extractor
 
 use actix_web::web;
@@ -21,7 +22,7 @@ use actix_web::web;
 pub use session::CurrentUser;
 
 /// Registers the home page, the health check, the stylesheet, the login
-/// and logout endpoints, and the console.
+/// and logout endpoints, registration and the console.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(home::home))
         .route("/healthz", web::get().to(health::healthz))
@@ -32,5 +33,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(login::submit)),
         )
         .route("/logout", web::post().to(logout::logout))
+        .service(
+            web::resource("/register")
+                .route(web::get().to(register::form))
+                .route(web::post().to(register::submit)),
+        )
         .configure(console::routes);
 }
