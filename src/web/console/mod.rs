@@ -68,21 +68,21 @@ pub const GRANT_OPTIONS: &[GrantOption] = &[
     GrantOption {
         value: "authorization_code",
         label: "Authorization code",
-        hint: "with PKCE; users sign in on authd's pages (recommended)",
+        hint: "With PKCE: users sign in on authd's own pages. Recommended.",
     },
     GrantOption {
         value: "refresh_token",
         label: "Refresh token",
-        hint: "keep users signed in without asking again",
+        hint: "Keeps users signed in without asking them again.",
     },
     GrantOption {
         value: "client_credentials",
         label: "Client credentials",
-        hint: "the app acts on its own behalf (confidential clients only)",
+        hint: "The app acts on its own behalf. Confidential clients only.",
     },
     GrantOption {
         value: "password",
         label: "Password",
-        hint: "the app sees the user's password (legacy apps only)",
+        hint: "The app sees the user's password. For legacy apps only.",
     },
 ];
