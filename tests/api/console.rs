@@ -308,7 +308,11 @@ async fn scopes_are_limited_to_what_the_users_roles_grant() {
             )
             .await;
         assert_eq!(r.status, 400, "[{}] {}", db.label(), r.raw);
-        assert!(r.raw.contains("not yours: posts:delete"), "{}", r.raw);
+        assert!(
+            r.raw.contains("Your roles do not grant posts:delete"),
+            "{}",
+            r.raw
+        );
         assert!(r.raw.contains(r#"value="posts:read posts:delete""#));
         assert!(owned(&db, &user_id(&db, "alice")).is_empty());
         // Within the roles: fine.

@@ -53,12 +53,22 @@ async fn register_sign_in_create_a_client_and_see_its_secret_once() {
         );
 
         // Create a confidential client (the form's default grants:
-        // authorization code and refresh token).
+        // authorization code and refresh token). A scope beyond the
+        // user's roles is refused first, with what was typed kept.
         chrome.fill("name", "Blog").await;
-        chrome.fill("scope", "posts:read posts:write").await;
+        chrome.fill("scope", "posts:read posts:delete").await;
         chrome
             .fill_css("#redirect_uri-1", "https://blog.example/callback")
             .await;
+        chrome.click("form.create button[type=submit]").await;
+        let refused = chrome.source().await;
+        assert!(
+            refused.contains("Your roles do not grant posts:delete"),
+            "{refused}"
+        );
+        assert_eq!(chrome.value("#name").await, "Blog");
+        chrome.screenshot("console-refused").await;
+        chrome.fill("scope", "posts:read posts:write").await;
         chrome.screenshot("console").await;
         chrome.click("form.create button[type=submit]").await;
         let client_page = chrome.current_path().await;

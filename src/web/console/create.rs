@@ -101,13 +101,13 @@ fn register(
     let allowed = users::scopes_of(conn, owner)?;
     let outside: Vec<String> = wanted.difference(&allowed).cloned().collect();
     if !outside.is_empty() {
-        let yours = if allowed.is_empty() {
-            "your roles grant no scopes".to_string()
+        let may = if allowed.is_empty() {
+            "your roles grant no scopes, so a client of yours can have none".to_string()
         } else {
-            format!("yours are: {}", scope::join(&allowed))
+            format!("a client of yours may have only {}", scope::join(&allowed))
         };
         return Err(ManageError::Invalid(format!(
-            "a client may only have scopes that your roles grant; not yours: {} ({yours})",
+            "your roles do not grant {}; {may}",
             outside.join(" ")
         )));
     }
