@@ -112,6 +112,8 @@ async fn a_created_client_is_listed_and_its_secret_shown_once() {
         people(&db);
         let app = TestApp::spawn(&db).await;
         let alice = logged_in(&app, "alice", "correct horse").await;
+        let home = alice.get("/").await;
+        assert!(home.raw.contains(r#"<a href="/console">"#), "{}", home.raw);
         let (page, token) = console(&alice).await;
         assert_safe_page(&page, "console");
         assert!(page.raw.contains("no client apps yet"), "{}", page.raw);
