@@ -110,6 +110,11 @@ async fn register_sign_in_create_a_client_and_see_its_secret_once() {
         chrome.back().await;
         assert_eq!(chrome.current_path().await, client_page, "{}", at("back"));
         assert!(!chrome.source().await.contains(&secret), "{}", at("back"));
+        // The start page leads back to the console.
+        chrome.goto(&app.url("/")).await;
+        chrome.screenshot("home").await;
+        chrome.click("a[href=\"/console\"]").await;
+        assert_eq!(chrome.current_path().await, "/console", "{}", at("home"));
         drop(chrome);
         app.stop().await;
     }

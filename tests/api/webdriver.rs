@@ -12,7 +12,7 @@
 //! chrome.goto(&app.url("/login")).await;
 //! chrome.fill("username", "alice").await;
 //! chrome.fill("password", "correct horse").await;
-//! chrome.click("button[type=submit]").await;
+//! chrome.click("button[type=submit]").await; // waits for the next page
 //! assert!(chrome.current_url().await.ends_with("/console"));
 //! chrome.screenshot("console").await; // target/screenshots/my-test-console.png
 //! ```
@@ -54,6 +54,9 @@ const CHROMIUM_FLAGS: &[&str] = &[
 
 /// How long chromedriver may take to answer its first status request.
 const DRIVER_START: Duration = Duration::from_secs(30);
+
+/// How long a click may take to bring the next page.
+const NAVIGATION: Duration = Duration::from_secs(20);
 
 /// A headless Chromium with one open window.
 pub struct Chrome {
@@ -232,9 +235,39 @@ impl Chrome {
             .await;
     }
 
-    /// Clicks the element the CSS selector finds (a button that submits
-    /// a form: the next page has loaded when this returns).
+    /// Clicks the element the CSS selector finds (a link, or a button
+    /// that submits a form) and waits until the next page has replaced
+    /// this one: WebDriver's click does not reliably wait for a navigation
+    /// (the spec only says "try"), and a form answered on the same URL
+    /// (a refused POST) would look unchanged.
     pub async fn click(&self, css: &str) {
+        let page = self.element("html").await;
+        self.press(css).await;
+        let deadline = Instant::now() + NAVIGATION;
+        loop {
+            // The old document's root turns stale once the new one is in.
+            let url = format!("{}/element/{page}/name", self.session);
+            let res = self
+                .http
+                .get(url)
+                .send()
+                .await
+                .expect("chromedriver answers");
+            if !res.status().is_success() {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{}: clicking {css} led to no new page within {NAVIGATION:?}",
+                self.name
+            );
+            actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Clicks the element the CSS selector finds and returns at once (a
+    /// checkbox, or anything that does not load a page).
+    pub async fn press(&self, css: &str) {
         let el = self.element(css).await;
         self.post(&format!("/element/{el}/click"), json!({})).await;
     }
