@@ -232,6 +232,7 @@ impl Application {
             clock,
             sessions: settings.sessions,
             csrf_key: Arc::default(),
+            registration: Arc::new(settings.registration.clone()),
         };
         let metrics_server = match metrics_listener {
             Some((listener, at)) => {

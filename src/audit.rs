@@ -31,6 +31,11 @@ pub enum Actor<'a> {
         /// Where the request came from.
         remote: Option<IpAddr>,
     },
+    /// Someone signing themselves up at `/register`.
+    Registration {
+        /// Where the request came from.
+        remote: Option<IpAddr>,
+    },
 }
 
 /// Why a password login failed. Clients always get the same answer; the
@@ -134,6 +139,7 @@ impl Line {
                 .bare("actor", "console")
                 .text("actor_id", user_id)
                 .remote(remote),
+            Actor::Registration { remote } => self.bare("actor", "registration").remote(remote),
         }
     }
 

@@ -191,6 +191,18 @@ pub struct GlobalArgs {
     )]
     pub key_encryption_key: Option<Secret>,
 
+    /// Let anyone create an account at /register (self-service sign-up;
+    /// AUTHD_ALLOW_REGISTRATION=true). Off by default: /register is 404.
+    #[arg(long, env = "AUTHD_ALLOW_REGISTRATION", global = true)]
+    pub allow_registration: bool,
+
+    /// Roles every self-registered user gets (space-separated role names;
+    /// default: none, so such users get no scopes until an admin grants
+    /// them a role).
+    #[arg(long, env = "AUTHD_REGISTRATION_ROLES", global = true,
+          value_delimiter = ' ', num_args = 0..)]
+    pub registration_roles: Vec<String>,
+
     /// Print exactly one JSON document on stdout (admin commands).
     #[arg(long, global = true)]
     pub json: bool,
@@ -252,6 +264,17 @@ pub struct Settings {
     pub key_file: PathBuf,
     /// The key-encryption key given directly (base64), if any.
     pub key_encryption_key: Option<Secret>,
+    /// Self-service sign-up at /register.
+    pub registration: Registration,
+}
+
+/// Self-service sign-up (`/register`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Registration {
+    /// Whether `/register` is served at all (else 404).
+    pub enabled: bool,
+    /// The roles a new user gets.
+    pub roles: Vec<String>,
 }
 
 /// What the token issuer needs to know, fixed once the server is bound.
@@ -388,8 +411,33 @@ impl Settings {
             shutdown_timeout: std::time::Duration::from_secs(a.shutdown_timeout),
             key_file,
             key_encryption_key: a.key_encryption_key.clone(),
+            registration: Registration {
+                enabled: a.allow_registration,
+                roles: registration_roles(&a.registration_roles)?,
+            },
         })
     }
+}
+
+/// The registration roles without repeats (an empty entry from a doubled
+/// space is skipped). Each must be a role name: no whitespace or control
+/// characters (whether the role exists is checked at each sign-up, since
+/// an admin may create it after the server starts).
+fn registration_roles(given: &[String]) -> Result<Vec<String>, ConfigError> {
+    let mut roles: Vec<String> = Vec::new();
+    for role in given.iter().filter(|r| !r.is_empty()) {
+        if role.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(ConfigError(format!(
+                "--registration-roles (AUTHD_REGISTRATION_ROLES): '{}' is not a role name \
+                 (separate names with single spaces)",
+                role.escape_debug()
+            )));
+        }
+        if !roles.contains(role) {
+            roles.push(role.clone());
+        }
+    }
+    Ok(roles)
 }
 
 #[cfg(test)]
@@ -426,6 +474,21 @@ mod tests {
             }
         );
         assert_eq!(s.metrics_bind, None);
+        assert_eq!(s.registration, Registration::default());
+    }
+
+    #[test]
+    fn registration_is_opt_in_with_its_roles() {
+        let s = settings(&[
+            "--allow-registration",
+            "--registration-roles",
+            "reader  writer reader",
+        ])
+        .unwrap();
+        assert!(s.registration.enabled);
+        assert_eq!(s.registration.roles, ["reader", "writer"]);
+        let e = settings(&["--registration-roles", "a\tb"]).unwrap_err();
+        assert!(e.contains("--registration-roles"), "{e}");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use crate::clock::Clock;
-use crate::config::{IssuerSettings, SessionLimits};
+use crate::config::{IssuerSettings, Registration, SessionLimits};
 use crate::db::Db;
 use crate::keys::KeyRing;
 use crate::login::Logins;
@@ -33,4 +33,7 @@ pub struct AppState {
     pub csrf_key: Arc<tokio::sync::OnceCell<Secret>>,
     /// The counters that requests move.
     pub metrics: Metrics,
+    /// Self-service sign-up: whether `/register` is served, and the roles
+    /// new users get.
+    pub registration: Arc<Registration>,
 }

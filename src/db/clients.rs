@@ -93,6 +93,21 @@ pub fn find(conn: &mut AnyConnection, client_id: &str) -> QueryResult<Option<Cli
         .optional()
 }
 
+/// The client with this id if `owner` created it (console): the owner is
+/// part of the query, so another user's client is simply not found.
+pub fn find_owned(
+    conn: &mut AnyConnection,
+    client_id: &str,
+    owner: &str,
+) -> QueryResult<Option<Client>> {
+    clients::table
+        .find(client_id)
+        .filter(clients::owner_id.eq(owner))
+        .select(Client::as_select())
+        .first(conn)
+        .optional()
+}
+
 /// Every client, by name; only those of `owner` when given.
 pub fn list(conn: &mut AnyConnection, owner: Option<&str>) -> QueryResult<Vec<Client>> {
     let mut query = clients::table.select(Client::as_select()).into_boxed();

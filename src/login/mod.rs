@@ -112,6 +112,25 @@ impl Logins {
         &self.limits.trusted_proxies
     }
 
+    /// For attempts that are not password checks but that an attacker
+    /// could repeat as cheaply (self-service sign-ups, which reveal
+    /// whether a username is taken and each start a hash): seconds until
+    /// `remote` may try again when it is over the per-address limit
+    /// (counted as limited), else `None`.
+    pub fn address_limited(&self, remote: Option<IpAddr>) -> Option<i64> {
+        let retry = self.ip.retry_after(remote, self.clock.now());
+        if retry.is_some() {
+            self.metrics.address_limited();
+        }
+        retry
+    }
+
+    /// Counts such an attempt from `remote` against the per-address
+    /// limit, as a failed login would be (SECURITY.md).
+    pub fn count_address(&self, remote: Option<IpAddr>) {
+        self.ip.record_failure(remote, self.clock.now());
+    }
+
     /// Checks the attempt's password; every outcome but success is
     /// recorded in the audit trail here (success once tokens are issued).
     pub async fn check(

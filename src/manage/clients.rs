@@ -209,10 +209,20 @@ fn require(
     client_id: &str,
     owner: Option<&str>,
 ) -> Result<clients::Client, ManageError> {
-    match clients::find(conn, client_id)? {
-        Some(c) if owner.is_none() || c.owner_id.as_deref() == owner => Ok(c),
-        _ => Err(ManageError::UnknownClient(client_id.to_string())),
-    }
+    let found = match owner {
+        Some(owner) => clients::find_owned(conn, client_id, owner)?,
+        None => clients::find(conn, client_id)?,
+    };
+    found.ok_or_else(|| ManageError::UnknownClient(client_id.to_string()))
+}
+
+/// The client, checked against `owner` when given.
+pub fn get(
+    conn: &mut AnyConnection,
+    client_id: &str,
+    owner: Option<&str>,
+) -> Result<ClientView, ManageError> {
+    require(conn, client_id, owner).map(|c| ClientView::from(&c))
 }
 
 /// Issues a new secret; the old one stops working at once.

@@ -18,6 +18,9 @@ pub enum Jar {
     /// The nonce behind the CSRF token of forms shown before a session
     /// exists (the login form).
     FormNonce,
+    /// A new client secret on its way from the console's POST to the one
+    /// page that shows it, sealed (see `console::reveal`).
+    Reveal,
 }
 
 impl Jar {
@@ -28,6 +31,8 @@ impl Jar {
             (Jar::Session, true) => "__Host-authd_session",
             (Jar::FormNonce, false) => "authd_form",
             (Jar::FormNonce, true) => "__Host-authd_form",
+            (Jar::Reveal, false) => "authd_reveal",
+            (Jar::Reveal, true) => "__Host-authd_reveal",
         }
     }
 
@@ -37,8 +42,10 @@ impl Jar {
             // from another site, later /oauth/authorize) is still logged
             // in; cross-site POSTs never carry it.
             Jar::Session => SameSite::Lax,
-            // Strict: only our own pages post the forms it guards.
-            Jar::FormNonce => SameSite::Strict,
+            // Strict: only our own pages post the forms it guards, and
+            // only our own pages' redirects lead to the page that reads
+            // the revealed secret.
+            Jar::FormNonce | Jar::Reveal => SameSite::Strict,
         }
     }
 

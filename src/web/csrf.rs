@@ -33,12 +33,15 @@ const KEY_NAME: &str = "form_csrf_v1";
 pub enum Purpose {
     /// `POST /login`.
     Login,
+    /// `POST /register`.
+    Register,
 }
 
 impl Purpose {
     fn label(self) -> &'static [u8] {
         match self {
             Purpose::Login => b"authd login form",
+            Purpose::Register => b"authd registration form",
         }
     }
 }
@@ -143,6 +146,7 @@ mod tests {
         assert!(!back.verify(&key, Purpose::Login, None));
         assert!(!back.verify(&key, Purpose::Login, Some("")));
         assert!(!back.verify(&key, Purpose::Login, Some(back.nonce.expose())));
+        assert!(!back.verify(&key, Purpose::Register, Some(&token)));
         let other = held(&FormNonce::fresh());
         assert!(!other.verify(&key, Purpose::Login, Some(&token)));
     }

@@ -23,6 +23,10 @@ pub enum WebError {
     /// A form of a session came without that session's CSRF token.
     #[error("missing or wrong CSRF token")]
     Forbidden,
+    /// No such page, or nothing of the user's at this address (another
+    /// user's client looks exactly like a missing one).
+    #[error("not found")]
+    NotFound,
     /// The page needs a logged-in user: `303` to this login URL.
     #[error("login required")]
     LoginRequired(String),
@@ -77,6 +81,7 @@ impl WebError {
                 "This form has expired or did not come from this site. Go back, \
                  reload the page and try again.",
             ),
+            WebError::NotFound => ("Not found", "There is nothing at this address."),
             WebError::LoginRequired(_) => ("Sign in required", "Please sign in."),
             WebError::Unavailable(_) => (
                 "Temporarily unavailable",
@@ -97,6 +102,7 @@ impl ResponseError for WebError {
         match self {
             WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
             WebError::Forbidden => StatusCode::FORBIDDEN,
+            WebError::NotFound => StatusCode::NOT_FOUND,
             WebError::LoginRequired(_) => StatusCode::SEE_OTHER,
             WebError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -35,6 +35,8 @@ struct LoginPage<'a> {
     /// The username as typed, shown again after a failure.
     username: &'a str,
     message: Option<&'a str>,
+    /// Whether to link to `/register`.
+    registration: bool,
 }
 
 /// What a login page answer is made of.
@@ -86,6 +88,7 @@ fn render(
             csrf_token: &nonce.token(key, Purpose::Login),
             username,
             message: answer.message,
+            registration: state.registration.enabled,
         },
     )
 }

@@ -3,23 +3,26 @@
 //! whose pages are askama templates on a shared layout.
 
 mod assets; // the stylesheet
+pub mod console; // GET /console and its POSTs: a user's own clients
 pub mod cookies; // our cookies' names and attributes
 pub mod csrf; // CSRF tokens of forms shown before a session exists
 pub mod error; // WebError -> HTML error pages (the only place)
+pub mod form; // page form bodies, whose fields may repeat
 mod health; // GET /healthz
 mod home; // GET /
 mod login; // GET and POST /login
 mod logout; // POST /logout
 pub mod next; // where to go after login: local paths only
 pub mod page; // HTML responses and their security headers
+mod register; // GET and POST /register, when registration is on
 pub mod session; // sessions: start, check, end; the CurrentUser extractor
 
 use actix_web::web;
 
 pub use session::CurrentUser;
 
-/// Registers the home page, the health check, the stylesheet, and the
-/// login and logout endpoints.
+/// Registers the home page, the health check, the stylesheet, the login
+/// and logout endpoints, registration and the console.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(home::home))
         .route("/healthz", web::get().to(health::healthz))
@@ -29,5 +32,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(login::form))
                 .route(web::post().to(login::submit)),
         )
-        .route("/logout", web::post().to(logout::logout));
+        .route("/logout", web::post().to(logout::logout))
+        .service(
+            web::resource("/register")
+                .route(web::get().to(register::form))
+                .route(web::post().to(register::submit)),
+        )
+        .configure(console::routes);
 }

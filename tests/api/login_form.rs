@@ -28,7 +28,7 @@ fn now() -> i64 {
 }
 
 /// The headers every page with a form must carry.
-fn assert_safe_page(r: &Reply, what: &str) {
+pub fn assert_safe_page(r: &Reply, what: &str) {
     let csp = r.header("content-security-policy").unwrap_or_default();
     for directive in [
         "default-src 'none'",

@@ -1,0 +1,149 @@
+//! One client of the user's: its page (with its secret, once, right after
+//! a create or rotation), and the POSTs that rotate its secret or delete
+//! it. Another user's client, like a missing one, is 404.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+
+use super::{actor, client_path, reveal, GRANT_OPTIONS};
+use crate::audit;
+use crate::manage::clients::{self, ClientView};
+use crate::manage::ManageError;
+use crate::state::AppState;
+use crate::web::cookies::{self, Jar};
+use crate::web::error::WebError;
+use crate::web::form::PageForm;
+use crate::web::page;
+use crate::web::session::{CurrentUser, Session};
+
+#[derive(Template)]
+#[template(path = "console_client.html")]
+struct ClientPage<'a> {
+    username: &'a str,
+    csrf_token: &'a str,
+    client: &'a ClientView,
+    /// The new secret, shown this once.
+    secret: Option<&'a str>,
+    /// The grants' names as the create form words them.
+    grant_labels: Vec<&'static str>,
+}
+
+/// The storage failures of a console change; a client that is not the
+/// user's is `NotFound`.
+fn refused(e: ManageError) -> WebError {
+    match e {
+        ManageError::UnknownClient(_) => WebError::NotFound,
+        ManageError::Db(e) => e.into(),
+        ManageError::Invalid(_) => WebError::BadRequest("this client cannot do that"),
+        other => WebError::Internal(other.into()),
+    }
+}
+
+/// `GET /console/clients/{client_id}`.
+pub(super) async fn page(
+    req: HttpRequest,
+    CurrentUser(session): CurrentUser,
+    client_id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, WebError> {
+    let (client_id, owner) = (client_id.into_inner(), session.user_id.clone());
+    let client = {
+        let id = client_id.clone();
+        state
+            .db
+            .run(move |conn| clients::get(conn, &id, Some(&owner)))
+            .await
+            .map_err(refused)?
+    };
+    let secure = cookies::secure(&state);
+    let secret = reveal::open(&req, &session, &client_id, secure);
+    let mut b = page::builder(StatusCode::OK);
+    if reveal::present(&req, secure) {
+        // Read once: a reload, or going back, shows no secret.
+        b.cookie(Jar::Reveal.removal(secure));
+    }
+    let grant_labels = client
+        .grants
+        .iter()
+        .map(|g| {
+            GRANT_OPTIONS
+                .iter()
+                .find(|o| o.value == g)
+                .map_or("unknown", |o| o.label)
+        })
+        .collect();
+    Ok(page::html(
+        b,
+        &ClientPage {
+            username: &session.username,
+            csrf_token: session.csrf_token(),
+            client: &client,
+            secret: secret.as_ref().map(|s| s.expose()),
+            grant_labels,
+        },
+    ))
+}
+
+/// Reads a change's form and checks its CSRF token.
+async fn checked_form(
+    req: &HttpRequest,
+    session: &Session,
+    payload: web::Payload,
+) -> Result<(), WebError> {
+    let form = PageForm::read(req, payload).await?;
+    if session.csrf_matches(form.get("csrf_token")) {
+        Ok(())
+    } else {
+        Err(WebError::Forbidden)
+    }
+}
+
+/// `POST /console/clients/{client_id}/rotate`: a new secret, shown on the
+/// client's page once; the old one stops working at once.
+pub(super) async fn rotate(
+    req: HttpRequest,
+    CurrentUser(session): CurrentUser,
+    client_id: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, WebError> {
+    checked_form(&req, &session, payload).await?;
+    let client_id = client_id.into_inner();
+    let (id, owner, clock) = (
+        client_id.clone(),
+        session.user_id.clone(),
+        state.clock.clone(),
+    );
+    let secret = state
+        .db
+        .run(move |conn| clients::rotate_secret(conn, &id, Some(&owner), clock.now()))
+        .await
+        .map_err(refused)?;
+    audit::client_secret_rotated(&client_id, actor(&session, &req, &state));
+    let mut answer = page::see_other(&client_path(&client_id));
+    if let Some(cookie) = reveal::seal(&session, &client_id, &secret, cookies::secure(&state)) {
+        answer.cookie(cookie);
+    }
+    Ok(answer.finish())
+}
+
+/// `POST /console/clients/{client_id}/delete`: its tokens stop working.
+pub(super) async fn delete(
+    req: HttpRequest,
+    CurrentUser(session): CurrentUser,
+    client_id: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, WebError> {
+    checked_form(&req, &session, payload).await?;
+    let client_id = client_id.into_inner();
+    let (id, owner) = (client_id.clone(), session.user_id.clone());
+    state
+        .db
+        .run(move |conn| clients::remove(conn, &id, Some(&owner)))
+        .await
+        .map_err(refused)?;
+    audit::client_removed(&client_id, actor(&session, &req, &state));
+    Ok(page::see_other("/console").finish())
+}

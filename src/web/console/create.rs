@@ -1,0 +1,170 @@
+//! `POST /console/clients`: creates a client owned by the user, with the
+//! same validation as `authd client add` (it is the same function), and
+//! scopes limited to what the user's own roles grant (INTERFACE.md). A
+//! refused form is shown again with a message and what was typed (400);
+//! a created client's page follows (303), with its secret once.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use super::list::{self, Draft};
+use super::{actor, client_path, reveal};
+use crate::audit;
+use crate::db::users;
+use crate::manage::clients::{self, Created, NewClient};
+use crate::manage::{parse_scopes, ManageError};
+use crate::scope;
+use crate::state::AppState;
+use crate::web::cookies;
+use crate::web::error::WebError;
+use crate::web::form::{sentence, PageForm};
+use crate::web::page;
+use crate::web::session::{CurrentUser, Session};
+
+impl Draft {
+    /// The values a submitted create form holds.
+    fn from_form(form: &PageForm) -> Draft {
+        Draft {
+            name: form.get("name").unwrap_or("").to_string(),
+            grants: form.all("grant").map(str::to_string).collect(),
+            scope: form.all("scope").collect::<Vec<_>>().join(" "),
+            redirect_uris: form
+                .all("redirect_uri")
+                .map(|u| u.trim().to_string())
+                .filter(|u| !u.is_empty())
+                .collect(),
+            public: form.checked("public"),
+        }
+        .padded()
+    }
+
+    /// What to register. The form's own wording for the refusals that
+    /// the CLI words in terms of its flags; everything else is left to
+    /// [`clients::add`], so that the rules are the CLI's.
+    fn to_new_client(&self, owner: &str) -> Result<NewClient, String> {
+        let has = |g| self.has_grant(g);
+        if self.grants.is_empty() {
+            return Err("Choose at least one grant type.".into());
+        }
+        if self.public && has("client_credentials") {
+            return Err(
+                "A public client cannot use client credentials: it has no secret to prove \
+                 who it is. Untick one of them."
+                    .into(),
+            );
+        }
+        let uris: Vec<String> = self
+            .redirect_uris
+            .iter()
+            .filter(|u| !u.is_empty())
+            .cloned()
+            .collect();
+        if has("authorization_code") && uris.is_empty() {
+            return Err("The authorization code grant needs at least one redirect URI.".into());
+        }
+        Ok(NewClient {
+            name: self.name.clone(),
+            grants: self.grants.clone(),
+            scopes: vec![self.scope.clone()],
+            public: self.public,
+            redirect_uris: uris,
+            owner_id: Some(owner.to_string()),
+            ..NewClient::default()
+        })
+    }
+}
+
+/// Why a create was refused: shown to the user, or a server failure.
+enum Refusal {
+    Form(String),
+    Server(WebError),
+}
+
+impl From<ManageError> for Refusal {
+    fn from(e: ManageError) -> Refusal {
+        match e {
+            ManageError::Db(e) => Refusal::Server(e.into()),
+            // Capitalised as a sentence on the page.
+            other => Refusal::Form(sentence(&other.to_string())),
+        }
+    }
+}
+
+/// Registers the client if its scopes are within the user's own.
+fn register(
+    conn: &mut crate::db::AnyConnection,
+    new: &NewClient,
+    owner: &str,
+    now: i64,
+) -> Result<Created, ManageError> {
+    let wanted = parse_scopes(&new.scopes)?;
+    let allowed = users::scopes_of(conn, owner)?;
+    let outside: Vec<String> = wanted.difference(&allowed).cloned().collect();
+    if !outside.is_empty() {
+        let may = if allowed.is_empty() {
+            "your roles grant no scopes, so a client of yours can have none".to_string()
+        } else {
+            format!("a client of yours may have only {}", scope::join(&allowed))
+        };
+        return Err(ManageError::Invalid(format!(
+            "your roles do not grant {}; {may}",
+            outside.join(" ")
+        )));
+    }
+    clients::add(conn, new, now)
+}
+
+/// `POST /console/clients`.
+pub(super) async fn create(
+    req: HttpRequest,
+    CurrentUser(session): CurrentUser,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, WebError> {
+    let form = PageForm::read(&req, payload).await?;
+    if !session.csrf_matches(form.get("csrf_token")) {
+        return Err(WebError::Forbidden);
+    }
+    let draft = Draft::from_form(&form);
+    let created = match submit(&state, &session, &draft).await {
+        Ok(created) => created,
+        Err(Refusal::Server(e)) => return Err(e),
+        Err(Refusal::Form(message)) => {
+            let loaded = list::load(&state, &session.user_id).await?;
+            return Ok(list::render(
+                StatusCode::BAD_REQUEST,
+                &session,
+                &loaded,
+                Some(&message),
+                &draft,
+            ));
+        }
+    };
+    let c = &created.client;
+    audit::client_added(
+        &c.client_id,
+        &c.name,
+        c.public,
+        actor(&session, &req, &state),
+    );
+    let mut answer = page::see_other(&client_path(&c.client_id));
+    if let Some(secret) = &created.secret {
+        if let Some(cookie) = reveal::seal(&session, &c.client_id, secret, cookies::secure(&state))
+        {
+            answer.cookie(cookie);
+        }
+    }
+    Ok(answer.finish())
+}
+
+async fn submit(state: &AppState, session: &Session, draft: &Draft) -> Result<Created, Refusal> {
+    let new = draft
+        .to_new_client(&session.user_id)
+        .map_err(Refusal::Form)?;
+    let (owner, clock) = (session.user_id.clone(), state.clock.clone());
+    state
+        .db
+        .run(move |conn| register(conn, &new, &owner, clock.now()))
+        .await
+        .map_err(Refusal::from)
+}

@@ -1,0 +1,232 @@
+//! `GET /register` and `POST /register`: self-service sign-up, served only
+//! with `--allow-registration` (otherwise 404, as if it did not exist).
+//!
+//! The rules are `authd user add`'s (the same username check, password
+//! policy and [`users::add`]); the password is hashed by the same bounded
+//! hasher as every login, never on a request thread. Every attempt that
+//! passes the CSRF check counts toward the per-address limit (an attempt
+//! tells whether a username is taken, and costs a hash), and over the
+//! limit the form answers 429 (SECURITY.md). A taken username or a refused
+//! password shows the form again with a message, and creates nothing.
+
+use actix_web::http::header;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+
+use super::cookies;
+use super::csrf::{self, FormNonce, Purpose};
+use super::error::WebError;
+use super::form::{sentence, PageForm};
+use super::page;
+use crate::audit::{self, Actor};
+use crate::db::users as stored_users;
+use crate::login::client_ip;
+use crate::manage::{users, ManageError};
+use crate::password::{self, PasswordError};
+use crate::secret::Secret;
+use crate::state::AppState;
+
+/// Where a new user goes: the login form, then the console.
+const AFTER: &str = "/login?next=%2Fconsole";
+
+const TAKEN: &str = "That username is taken. Choose another one.";
+
+#[derive(Template)]
+#[template(path = "register.html")]
+struct RegisterPage<'a> {
+    csrf_token: &'a str,
+    /// The username as typed, shown again after a refusal.
+    username: &'a str,
+    message: Option<&'a str>,
+}
+
+/// 404 unless registration is on.
+fn require_enabled(state: &AppState) -> Result<(), WebError> {
+    if state.registration.enabled {
+        Ok(())
+    } else {
+        Err(WebError::NotFound)
+    }
+}
+
+/// The form, setting the nonce cookie if the browser lacks it.
+fn render(
+    state: &AppState,
+    key: &Secret,
+    nonce: &FormNonce,
+    username: &str,
+    status: StatusCode,
+    message: Option<&str>,
+) -> HttpResponse {
+    let mut b = page::builder(status);
+    if let Some(c) = nonce.cookie(cookies::secure(state)) {
+        b.cookie(c);
+    }
+    page::html(
+        b,
+        &RegisterPage {
+            csrf_token: &nonce.token(key, Purpose::Register),
+            username,
+            message,
+        },
+    )
+}
+
+/// `GET /register`.
+pub(super) async fn form(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, WebError> {
+    require_enabled(&state)?;
+    let nonce = FormNonce::of(&req, cookies::secure(&state));
+    let key = csrf::form_key(&state).await?;
+    Ok(render(&state, key, &nonce, "", StatusCode::OK, None))
+}
+
+/// What became of a sign-up.
+enum Outcome {
+    Created,
+    Refused(StatusCode, String),
+}
+
+fn refused(message: impl Into<String>) -> Outcome {
+    Outcome::Refused(StatusCode::BAD_REQUEST, message.into())
+}
+
+/// `POST /register`.
+pub(super) async fn submit(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, WebError> {
+    require_enabled(&state)?;
+    let form = PageForm::read(&req, payload).await?;
+    let key = csrf::form_key(&state).await?;
+    let nonce = FormNonce::of(&req, cookies::secure(&state));
+    let username = form.get("username").unwrap_or("");
+    // A forged post counts nothing and hashes nothing.
+    if !nonce.verify(key, Purpose::Register, form.get("csrf_token")) {
+        let message = "This form has expired. Please try again.";
+        let fresh = FormNonce::fresh();
+        return Ok(render(
+            &state,
+            key,
+            &fresh,
+            username,
+            StatusCode::FORBIDDEN,
+            Some(message),
+        ));
+    }
+    let remote = client_ip(&req, state.logins.trusted_proxies());
+    if let Some(secs) = state.logins.address_limited(remote) {
+        let message = "Too many attempts from your network. Try again later.";
+        let mut answer = render(
+            &state,
+            key,
+            &nonce,
+            username,
+            StatusCode::TOO_MANY_REQUESTS,
+            Some(message),
+        );
+        if let Ok(v) = header::HeaderValue::from_str(&secs.max(1).to_string()) {
+            answer.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return Ok(answer);
+    }
+    state.logins.count_address(remote);
+    let outcome = sign_up(&state, &form, username, remote).await?;
+    Ok(match outcome {
+        Outcome::Created => page::see_other(AFTER).finish(),
+        Outcome::Refused(status, message) => {
+            let mut answer = render(&state, key, &nonce, username, status, Some(&message));
+            if status == StatusCode::SERVICE_UNAVAILABLE {
+                answer
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+            }
+            answer
+        }
+    })
+}
+
+/// Checks the form, hashes the password and creates the user.
+async fn sign_up(
+    state: &AppState,
+    form: &PageForm,
+    username: &str,
+    remote: Option<std::net::IpAddr>,
+) -> Result<Outcome, WebError> {
+    let (Some(password), Some(confirm)) = (form.get("password"), form.get("password_confirm"))
+    else {
+        return Ok(refused(
+            "Choose a username and a password, and type it twice.",
+        ));
+    };
+    if let Err(e) = users::check_username(username) {
+        return Ok(refused(sentence(&e.to_string())));
+    }
+    if password != confirm {
+        return Ok(refused("The two passwords do not match."));
+    }
+    if let Err(e) = password::check_policy(password) {
+        return Ok(refused(sentence(&e.to_string())));
+    }
+    // A taken name costs no hash (the insert checks again).
+    let name = username.to_string();
+    let taken = state
+        .db
+        .run(move |conn| stored_users::by_username(conn, &name).map_err(WebError::from))
+        .await?
+        .is_some();
+    if taken {
+        return Ok(refused(TAKEN));
+    }
+    if state.logins.shed() {
+        return Ok(busy());
+    }
+    let hash = match state.logins.passwords().hash(Secret::new(password)).await {
+        Ok(hash) => hash,
+        Err(PasswordError::Busy) => return Ok(busy()),
+        Err(e @ (PasswordError::TooShort | PasswordError::TooLong)) => {
+            return Ok(refused(sentence(&e.to_string())))
+        }
+        Err(e) => return Err(WebError::Internal(e.into())),
+    };
+    let (name, roles, clock) = (
+        username.to_string(),
+        state.registration.roles.clone(),
+        state.clock.clone(),
+    );
+    let added = state
+        .db
+        .run(move |conn| users::add(conn, &name, &hash, &roles, clock.now()))
+        .await;
+    match added {
+        Ok(user) => {
+            audit::user_added(
+                &user.id,
+                &user.username,
+                &user.roles,
+                Actor::Registration { remote },
+            );
+            Ok(Outcome::Created)
+        }
+        Err(ManageError::UserExists(_)) => Ok(refused(TAKEN)),
+        Err(ManageError::Invalid(m)) => Ok(refused(sentence(&m))),
+        Err(ManageError::Db(e)) => Err(e.into()),
+        // An unknown role in AUTHD_REGISTRATION_ROLES: the operator's to
+        // fix, logged with the role's name.
+        Err(e) => Err(WebError::Internal(
+            format!("registration (AUTHD_REGISTRATION_ROLES): {e}").into(),
+        )),
+    }
+}
+
+/// The answer while the hashing queue is full (503, as on the login form).
+fn busy() -> Outcome {
+    Outcome::Refused(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Too many requests are waiting. Try again in a moment.".into(),
+    )
+}
