@@ -1,6 +1,7 @@
 //! The authorization-server side of OAuth 2.0.
 
 pub mod access_token; // the JWT claims; checking our own tokens
+pub mod authorize; // GET /oauth/authorize: code + PKCE, login and consent
 pub mod client_auth; // client authentication and the oxide-auth Registrar
 pub mod codes; // the oxide-auth Authorizer: authorization codes
 pub mod context; // GrantCtx: what a protocol request may use
@@ -26,6 +27,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::resource(token::PATH)
             .route(web::post().to(token::token))
             .default_service(web::to(error::method_not_allowed)),
+    )
+    .service(
+        web::resource(authorize::PATH)
+            .route(web::get().to(authorize::authorize))
+            .route(web::post().to(authorize::authorize)),
     )
     .service(
         web::resource("/oauth/revoke")

@@ -23,6 +23,11 @@ pub enum WebError {
     /// A form of a session came without that session's CSRF token.
     #[error("missing or wrong CSRF token")]
     Forbidden,
+    /// An authorization request that must not be redirected (unknown
+    /// client, missing or unregistered redirect URI, RFC 6749 §4.1.2.1):
+    /// `400` with a page saying why.
+    #[error("invalid authorization request: {0}")]
+    InvalidAuthorization(&'static str),
     /// The page needs a logged-in user: `303` to this login URL.
     #[error("login required")]
     LoginRequired(String),
@@ -77,6 +82,7 @@ impl WebError {
                 "This form has expired or did not come from this site. Go back, \
                  reload the page and try again.",
             ),
+            WebError::InvalidAuthorization(why) => ("This sign-in link does not work", why),
             WebError::LoginRequired(_) => ("Sign in required", "Please sign in."),
             WebError::Unavailable(_) => (
                 "Temporarily unavailable",
@@ -95,7 +101,7 @@ impl WebError {
 impl ResponseError for WebError {
     fn status_code(&self) -> StatusCode {
         match self {
-            WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            WebError::BadRequest(_) | WebError::InvalidAuthorization(_) => StatusCode::BAD_REQUEST,
             WebError::Forbidden => StatusCode::FORBIDDEN,
             WebError::LoginRequired(_) => StatusCode::SEE_OTHER,
             WebError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,

@@ -2,11 +2,13 @@
 //! a fresh database per test on SQLite and (when configured) PostgreSQL.
 
 mod audit;
+mod authorize;
 mod bad_tokens;
 mod browser;
 mod cli;
 mod cli_clients;
 mod client_auth;
+mod code_flow;
 mod crash;
 mod endpoints;
 mod environment;
