@@ -1,22 +1,134 @@
-//! The authorization code grant at the token endpoint (RFC 6749 §4.1.3).
-//! Exchanging codes is not enabled in this build; the client is still
-//! authenticated first, as for every grant, so that a confidential client
-//! without its secret gets `invalid_client` whatever grant it names.
+//! The authorization code grant at the token endpoint (RFC 6749 §4.1.3,
+//! RFC 7636 §4.5): built on oxide-auth's primitives like the other grants
+//! (its AccessTokenFlow would answer an unknown code with
+//! `invalid_request` and omit `no-store`). The client authenticates as for
+//! every grant (a public client by its id alone); the code is claimed
+//! through our `Authorizer` for that client only; then the redirect URI
+//! must be identical and the PKCE verifier must match; the one Issuer
+//! issues. Every refusal is `invalid_grant`, and a claimed code is spent
+//! even when the request fails. A second use of a code revokes what the
+//! first issued, committed although the request fails.
 
 use super::{authenticate_for, TokenResponse};
+use crate::db::clients::Client;
+use crate::db::{self, auth_codes, refresh_tokens, users, AnyConnection};
 use crate::grant_type::GrantType;
+use crate::oauth::access_token::verify_own;
 use crate::oauth::client_auth::{ClientAuth, DbRegistrar};
+use crate::oauth::codes::{self, CodeStore};
 use crate::oauth::context::GrantCtx;
 use crate::oauth::error::OAuthError;
+use crate::scope::{self, RefreshScopeError};
+use crate::secret::Secret;
 
-/// Authenticates the client, then refuses the grant.
-pub async fn run(ctx: GrantCtx, auth: ClientAuth) -> Result<TokenResponse, OAuthError> {
+/// A code exchange request.
+pub struct CodeRequest {
+    /// How the client authenticated.
+    pub auth: ClientAuth,
+    /// The code.
+    pub code: Secret,
+    /// The redirect URI, as in the authorization request.
+    pub redirect_uri: String,
+    /// The PKCE verifier.
+    pub verifier: Secret,
+}
+
+fn invalid(why: &str) -> OAuthError {
+    OAuthError::InvalidGrant(why.into())
+}
+
+/// Runs the grant.
+pub async fn run(ctx: GrantCtx, req: CodeRequest) -> Result<TokenResponse, OAuthError> {
     ctx.db
+        .clone()
         .run(move |conn| {
-            authenticate_for(&DbRegistrar::new(conn), &auth, GrantType::AuthorizationCode)
+            let now = ctx.clock.now();
+            let registrar = DbRegistrar::new(conn);
+            let client = authenticate_for(&registrar, &req.auth, GrantType::AuthorizationCode)?;
+            drop(registrar);
+            let answer = db::write_tx(conn, |conn| exchange(conn, &ctx, now, &client, &req))?;
+            answer
         })
-        .await?;
-    Err(OAuthError::UnsupportedGrantType(
-        "authorization_code is not enabled on this server".into(),
-    ))
+        .await
+}
+
+/// Claims the code and issues. The outer `Err` rolls the transaction back
+/// (a fault of ours: the code stays usable); the inner one is an answer
+/// that commits (the claim, or a reuse's revocation).
+fn exchange(
+    conn: &mut AnyConnection,
+    ctx: &GrantCtx,
+    now: i64,
+    client: &Client,
+    req: &CodeRequest,
+) -> Result<Result<TokenResponse, OAuthError>, OAuthError> {
+    let claimed =
+        CodeStore::for_client(conn, &client.client_id, now).extract_code(req.code.expose())?;
+    let Some(grant) = claimed else {
+        return Ok(Err(invalid("the code is invalid, expired or used")));
+    };
+    if codes::redirect_uri_of(&grant) != Some(req.redirect_uri.as_str()) {
+        return Ok(Err(invalid(
+            "redirect_uri differs from the authorization request's",
+        )));
+    }
+    if !codes::verifier_matches(&grant, req.verifier.expose()) {
+        return Ok(Err(invalid(
+            "code_verifier does not match the code_challenge",
+        )));
+    }
+    // The user still stands as at consent: enabled, same credentials.
+    let user = users::by_id(conn, &grant.owner_id)?
+        .filter(|u| !u.disabled && Some(u.credential_generation) == codes::generation_of(&grant));
+    let Some(user) = user else {
+        return Ok(Err(invalid("the code is invalid, expired or used")));
+    };
+    // What was consented to, as far as the client and the user's roles
+    // still allow it (the refresh rule).
+    let consented = scope::parse(grant.scope.iter()).unwrap_or_default();
+    let registered = scope::parse([client.scopes.as_str()]).unwrap_or_default();
+    let user_scopes = users::scopes_of(conn, &user.id)?;
+    let granted = match scope::for_refresh(&consented, None, &registered, &user_scopes) {
+        Ok(granted) => granted,
+        Err(RefreshScopeError::NoneLeft | RefreshScopeError::ExceedsGrant) => {
+            return Ok(Err(OAuthError::InvalidScope(
+                "none of the consented scopes is still granted".into(),
+            )))
+        }
+    };
+    let with_refresh = client.allows_grant(GrantType::RefreshToken.as_str());
+    let generation = Some(user.credential_generation);
+    let token_grant = ctx.grant(&user.id, client, &granted, generation, with_refresh, now)?;
+    let issued = ctx.token_issuer(conn, now).issue_tokens(&token_grant)?;
+    link(conn, ctx, now, &req.code, &issued)?;
+    Ok(Ok(TokenResponse::new(
+        issued,
+        &granted,
+        ctx.issuer.access_ttl,
+    )))
+}
+
+/// Remembers what the code issued, so that a second use can revoke it.
+fn link(
+    conn: &mut AnyConnection,
+    ctx: &GrantCtx,
+    now: i64,
+    code: &Secret,
+    issued: &oxide_auth::primitives::issuer::IssuedToken,
+) -> Result<(), OAuthError> {
+    let claims = verify_own(&ctx.keys, &ctx.issuer.issuer, &issued.token, now)
+        .ok_or_else(|| OAuthError::internal("a token just issued does not verify"))?;
+    let family = match &issued.refresh {
+        Some(refresh) => refresh_tokens::find(conn, &Secret::new(refresh.as_str()).hash())?
+            .map(|row| row.family_id),
+        None => None,
+    };
+    auth_codes::link_tokens(
+        conn,
+        &code.hash(),
+        family.as_deref(),
+        &claims.jti,
+        claims.exp,
+    )?;
+    Ok(())
 }
