@@ -248,3 +248,29 @@ async fn codes_live_60_seconds_and_die_with_the_users_credentials() {
         app.stop().await;
     }
 }
+
+#[actix_web::test]
+async fn the_metadata_advertises_the_code_flow() {
+    for db in backends() {
+        let app = TestApp::spawn(&db).await;
+        let m: serde_json::Value = app
+            .get_json("/.well-known/oauth-authorization-server")
+            .await;
+        let grants = m["grant_types_supported"].as_array().unwrap();
+        assert!(grants.iter().any(|g| g == "authorization_code"), "{m}");
+        assert_eq!(
+            m["authorization_endpoint"],
+            format!("{}/oauth/authorize", app.issuer)
+        );
+        assert_eq!(m["response_types_supported"], serde_json::json!(["code"]));
+        assert_eq!(
+            m["code_challenge_methods_supported"],
+            serde_json::json!(["S256"])
+        );
+        let methods = m["token_endpoint_auth_methods_supported"]
+            .as_array()
+            .unwrap();
+        assert!(methods.iter().any(|x| x == "none"), "{m}");
+        app.stop().await;
+    }
+}
