@@ -177,10 +177,7 @@ async fn wrong_verifier_redirect_uri_or_client_is_invalid_grant() {
         assert_eq!(ok.status, 200, "[{}] {}", db.label(), ok.raw);
 
         // Unknown codes.
-        for bogus in [
-            "not-a-code",
-            &authd::secret::Secret::generate().expose().to_string(),
-        ] {
+        for bogus in ["not-a-code", authd::secret::Secret::generate().expose()] {
             exchange(&app, &c, bogus, REDIRECT, &verifier3)
                 .await
                 .assert_error(400, "invalid_grant");

@@ -46,8 +46,9 @@ pub async fn run(ctx: GrantCtx, req: CodeRequest) -> Result<TokenResponse, OAuth
             let registrar = DbRegistrar::new(conn);
             let client = authenticate_for(&registrar, &req.auth, GrantType::AuthorizationCode)?;
             drop(registrar);
-            let answer = db::write_tx(conn, |conn| exchange(conn, &ctx, now, &client, &req))?;
-            answer
+            // The outer `?` is the transaction's; the answer inside it
+            // is the response, after its commit.
+            db::write_tx(conn, |conn| exchange(conn, &ctx, now, &client, &req))?
         })
         .await
 }
