@@ -8,6 +8,7 @@ mod browser;
 mod cli;
 mod cli_clients;
 mod client_auth;
+mod code_audit;
 mod code_exchange;
 mod code_flow;
 mod crash;
