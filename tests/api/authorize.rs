@@ -106,14 +106,18 @@ async fn scopes_follow_the_client_and_the_users_roles() {
         let alice = logged_in(&app, "alice").await;
         let p = pkce();
 
-        // None requested: the client's scopes, narrowed to alice's roles.
-        let (page, _) = consent_page(&alice, &request(&c.id, &p.challenge, &[])).await;
-        assert!(
-            page.raw.contains("<code>posts:write</code>"),
-            "{}",
-            page.raw
-        );
-        assert!(!page.raw.contains("posts:delete"), "{}", page.raw);
+        // None requested (or an empty scope): the client's scopes,
+        // narrowed to alice's roles.
+        for extra in [&[][..], &[("scope", "")]] {
+            let (page, _) = consent_page(&alice, &request(&c.id, &p.challenge, extra)).await;
+            assert!(page.raw.contains("<code>posts:read</code>"), "{}", page.raw);
+            assert!(
+                page.raw.contains("<code>posts:write</code>"),
+                "{}",
+                page.raw
+            );
+            assert!(!page.raw.contains("posts:delete"), "{}", page.raw);
+        }
         // Only what her roles grant is left of what was asked.
         let path = request(&c.id, &p.challenge, &[("scope", "posts:read posts:delete")]);
         let (page, _) = consent_page(&alice, &path).await;

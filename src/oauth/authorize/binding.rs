@@ -66,6 +66,8 @@ impl Registrar for Flow<'_> {
         bound: BoundClient,
         scope: Option<Scope>,
     ) -> Result<PreGrant, RegistrarError> {
+        // An empty `scope` is an omitted one (RFC 6749 §3.1).
+        let scope = scope.filter(|s| s.iter().next().is_some());
         let requested: Option<ScopeSet> = scope
             .as_ref()
             .map(|s| s.iter().map(str::to_string).collect());

@@ -15,6 +15,7 @@
 
 use std::cell::{Cell, RefCell};
 
+use oxide_auth::code_grant::error::AuthorizationErrorType;
 use oxide_auth::endpoint::{
     Authorizer, Endpoint, Issuer, OAuthError as FlowError, OwnerSolicitor, Registrar, Scopes,
     Template, WebRequest,
@@ -155,9 +156,9 @@ impl<'c> Flow<'c> {
             .query()
             .map(|q| q.unique_value("response_type").is_none())
             .unwrap_or(true);
-        let unsupported = template.authorization_error().is_some_and(|e| {
-            e.kind() == oxide_auth::code_grant::error::AuthorizationErrorType::UnsupportedResponseType
-        });
+        let unsupported = template
+            .authorization_error()
+            .is_some_and(|e| e.kind() == AuthorizationErrorType::UnsupportedResponseType);
         (missing && unsupported)
             .then(|| OAuthError::InvalidRequest("missing parameter 'response_type'".into()))
     }
