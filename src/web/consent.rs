@@ -83,14 +83,22 @@ fn capitalised(s: &str) -> String {
 /// A URI without a host (a native app's `com.example:/cb`) is allowed by
 /// its scheme.
 pub fn form_targets(redirect_uri: &str) -> String {
-    let extra = match url::Url::parse(redirect_uri) {
+    format!("'self' {}", destination(redirect_uri))
+        .trim_end()
+        .to_string()
+}
+
+/// The origin the redirect URI belongs to, or its scheme when it has no
+/// host; empty if it does not parse (the registrar only binds ones that
+/// do).
+fn destination(redirect_uri: &str) -> String {
+    match url::Url::parse(redirect_uri) {
         Ok(u) => match u.origin() {
             url::Origin::Tuple(..) => u.origin().ascii_serialization(),
             url::Origin::Opaque(_) => format!("{}:", u.scheme()),
         },
         Err(_) => String::new(),
-    };
-    format!("'self' {extra}").trim_end().to_string()
+    }
 }
 
 /// The page's `Content-Security-Policy`: the standard one with
@@ -109,10 +117,7 @@ pub fn page(consent: &Consent) -> HttpResponse {
         header::CONTENT_SECURITY_POLICY,
         policy(&consent.redirect_uri),
     ));
-    let destination = url::Url::parse(&consent.redirect_uri)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_string))
-        .unwrap_or_else(|| consent.redirect_uri.clone());
+    let destination = destination(&consent.redirect_uri);
     page::html(
         b,
         &ConsentPage {

@@ -48,7 +48,7 @@ async fn login_consent_and_a_code_bound_to_the_request() {
             "<strong>alice</strong>",
             "See your posts <code>posts:read</code>",
             "Create and change your posts <code>posts:write</code>",
-            "app.example",
+            "sent back to <strong>https://app.example</strong>",
             r#"<form method="post" action="/oauth/authorize?"#,
             r#"<input type="hidden" name="csrf_token" value=""#,
             r#"<button type="submit" name="decision" value="allow">"#,
