@@ -271,3 +271,36 @@ async fn the_metadata_advertises_the_code_flow() {
         app.stop().await;
     }
 }
+
+#[actix_web::test]
+async fn of_concurrent_exchanges_of_one_code_exactly_one_wins() {
+    for db in backends() {
+        let c = setup(&db);
+        let app = TestApp::spawn_with(&db, &["--db-pool-size", "12"]).await;
+        let (code, verifier) = code(&app, &c).await;
+        let attempts = (0..12).map(|_| exchange(&app, &c, &code, REDIRECT, &verifier));
+        let replies = futures_util::future::join_all(attempts).await;
+        let won: Vec<_> = replies.iter().filter(|r| r.status == 200).collect();
+        assert_eq!(
+            won.len(),
+            1,
+            "[{}] {:?}",
+            db.label(),
+            replies.iter().map(|r| &r.raw).collect::<Vec<_>>()
+        );
+        for r in replies.iter().filter(|r| r.status != 200) {
+            r.assert_error(400, "invalid_grant");
+        }
+        // The losers were second uses: the winner's tokens are revoked.
+        let refresh = won[0].body["refresh_token"].as_str().unwrap();
+        post(
+            &app,
+            "/oauth/token",
+            Some(&c),
+            &[("grant_type", "refresh_token"), ("refresh_token", refresh)],
+        )
+        .await
+        .assert_error(400, "invalid_grant");
+        app.stop().await;
+    }
+}
