@@ -253,6 +253,27 @@ pub fn refresh_reused(user_id: &str, client_id: &str, family_id: &str, count: us
         .warn();
 }
 
+/// A used authorization code was presented again: the refresh family
+/// (`refresh` tokens) and the access token issued from it were revoked
+/// (RFC 6749 §4.1.2). The code leaked, or the client retried.
+pub fn code_reused(user_id: &str, client_id: &str, refresh: usize, access: bool) {
+    Line::new("authorization_code_reused", "tokens_revoked")
+        .text("user_id", user_id)
+        .text("client_id", client_id)
+        .bare("revoked_refresh", refresh)
+        .bare("revoked_access", access)
+        .warn();
+}
+
+/// A user answered a consent page: `allowed` or denied the client.
+pub fn consent(user_id: &str, client_id: &str, scope: &str, allowed: bool) {
+    Line::new("consent", if allowed { "allowed" } else { "denied" })
+        .text("user_id", user_id)
+        .text("client_id", client_id)
+        .text("scope", scope)
+        .info();
+}
+
 /// A client asked to revoke a token (RFC 7009).
 pub fn revocation(client_id: &str, remote: Option<IpAddr>, what: Revoked<'_>) {
     let line = match what {

@@ -1,5 +1,5 @@
 //! Periodic clean-up: rows that can no longer matter (expired refresh
-//! tokens, revoked access-token ids past their expiry, stale login-failure
+//! tokens and authorization codes, revoked access-token ids past their expiry, stale login-failure
 //! counts, browser sessions unused for longer than any idle setting).
 
 use std::time::Duration;
@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::clock::Clock;
 use crate::config::MAX_SESSION_IDLE;
 use crate::db::{
-    self, login_failures, refresh_tokens, revoked_access_tokens, sessions, Db, DbError,
+    self, auth_codes, login_failures, refresh_tokens, revoked_access_tokens, sessions, Db, DbError,
 };
 
 /// How often the clean-up runs.
@@ -26,6 +26,11 @@ pub fn sweep(conn: &mut db::AnyConnection, now: i64) -> Result<usize, DbError> {
     let tokens = db::write_tx(conn, |conn| {
         refresh_tokens::purge_expired(conn, now - REFRESH_GRACE_SECS)
     })?;
+    // Used codes are kept as long, so that a late second use still
+    // revokes what the first issued (RFC 6749 §4.1.2).
+    let codes = db::write_tx(conn, |conn| {
+        auth_codes::purge_expired(conn, now - REFRESH_GRACE_SECS)
+    })?;
     let jtis = db::write_tx(conn, |conn| revoked_access_tokens::purge_expired(conn, now))?;
     let failures = db::write_tx(conn, |conn| {
         login_failures::purge(conn, now - FAILURE_MEMORY_SECS, now)
@@ -36,7 +41,7 @@ pub fn sweep(conn: &mut db::AnyConnection, now: i64) -> Result<usize, DbError> {
     let idle = db::write_tx(conn, |conn| {
         sessions::purge_idle(conn, now - MAX_SESSION_IDLE)
     })?;
-    Ok(tokens + jtis + failures + idle)
+    Ok(tokens + codes + jtis + failures + idle)
 }
 
 /// Runs [`sweep`] every [`INTERVAL`] on the current actix runtime.

@@ -5,6 +5,7 @@
 //! inside one transaction. They are blocking: async code reaches them only
 //! through [`Db::run`], which moves the work off the actix workers.
 
+pub mod auth_codes;
 pub mod clients;
 pub mod csrf_keys;
 pub mod login_failures;

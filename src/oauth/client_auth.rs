@@ -172,6 +172,12 @@ impl<'c> DbRegistrar<'c> {
         Ok(found)
     }
 
+    /// The client the last lookup found, if any (so that a flow need not
+    /// load it again).
+    pub fn loaded(&self) -> Option<Client> {
+        self.client.borrow().clone()
+    }
+
     /// Authenticates the client; `invalid_client` on any failure.
     pub fn authenticate(&self, auth: &ClientAuth) -> Result<Client, OAuthError> {
         let secret = auth.secret().map(|s| s.expose().as_bytes());

@@ -139,6 +139,21 @@ impl Unsigned {
         Unsigned { claims, refresh }
     }
 
+    /// The access token's `jti`.
+    pub fn jti(&self) -> &str {
+        &self.claims.jti
+    }
+
+    /// The access token's `exp` (Unix seconds).
+    pub fn exp(&self) -> i64 {
+        self.claims.exp
+    }
+
+    /// The refresh token issued with it, if any.
+    pub fn refresh(&self) -> Option<&Secret> {
+        self.refresh.as_ref()
+    }
+
     /// Signs the access token with the active key: CPU work only, no
     /// storage.
     pub fn sign(self, keys: &KeySnapshot) -> Result<IssuedToken, OAuthError> {

@@ -56,15 +56,8 @@ impl Metadata {
             jwks_uri: format!("{iss}/.well-known/jwks.json"),
             revocation_endpoint: format!("{iss}/oauth/revoke"),
             introspection_endpoint: format!("{iss}/oauth/introspect"),
-            // The grants the token endpoint serves today.
-            grant_types_supported: [
-                GrantType::Password,
-                GrantType::RefreshToken,
-                GrantType::ClientCredentials,
-            ]
-            .iter()
-            .map(|g| g.as_str())
-            .collect(),
+            // Every grant the token endpoint serves.
+            grant_types_supported: GrantType::ALL.iter().map(|g| g.as_str()).collect(),
             response_types_supported: ["code"],
             scopes_supported: scopes,
             token_endpoint_auth_methods_supported: AUTH_METHODS,

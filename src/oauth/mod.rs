@@ -1,7 +1,9 @@
 //! The authorization-server side of OAuth 2.0.
 
 pub mod access_token; // the JWT claims; checking our own tokens
+pub mod authorize; // GET /oauth/authorize: code + PKCE, login and consent
 pub mod client_auth; // client authentication and the oxide-auth Registrar
+pub mod codes; // the oxide-auth Authorizer: authorization codes
 pub mod context; // GrantCtx: what a protocol request may use
 pub mod error; // OAuthError -> RFC 6749 §5.2 responses (the only place)
 pub mod form; // form bodies with the protocol's parsing rules
@@ -9,6 +11,7 @@ pub mod grants; // one module per grant type
 pub mod introspect; // POST /oauth/introspect (RFC 7662)
 pub mod issuer; // the oxide-auth Issuer: every token comes from here
 pub mod metadata; // RFC 8414 metadata and the JWKS
+pub mod pkce; // PKCE (RFC 7636), S256 only
 pub mod revoke; // POST /oauth/revoke (RFC 7009)
 pub mod rotation; // refresh-token liveness, claim and reuse detection
 pub mod token; // POST /oauth/token
@@ -24,6 +27,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::resource(token::PATH)
             .route(web::post().to(token::token))
             .default_service(web::to(error::method_not_allowed)),
+    )
+    .service(
+        web::resource(authorize::PATH)
+            .route(web::get().to(authorize::authorize))
+            .route(web::post().to(authorize::authorize)),
     )
     .service(
         web::resource("/oauth/revoke")

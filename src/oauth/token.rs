@@ -139,8 +139,18 @@ pub async fn token(
         GrantRequest::ClientCredentials { scope } => {
             grants::client_credentials::run(ctx, client, scope).await?
         }
-        GrantRequest::AuthorizationCode { .. } => {
-            grants::authorization_code::run(ctx, client).await?
+        GrantRequest::AuthorizationCode {
+            code,
+            redirect_uri,
+            code_verifier,
+        } => {
+            let request = grants::authorization_code::CodeRequest {
+                auth: client,
+                code,
+                redirect_uri,
+                verifier: code_verifier,
+            };
+            grants::authorization_code::run(ctx, request).await?
         }
     };
     state.metrics.token_issued(grant_type);

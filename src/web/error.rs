@@ -27,6 +27,11 @@ pub enum WebError {
     /// user's client looks exactly like a missing one).
     #[error("not found")]
     NotFound,
+    /// An authorization request that must not be redirected (unknown
+    /// client, missing or unregistered redirect URI, RFC 6749 §4.1.2.1):
+    /// `400` with a page saying why.
+    #[error("invalid authorization request: {0}")]
+    InvalidAuthorization(&'static str),
     /// The page needs a logged-in user: `303` to this login URL.
     #[error("login required")]
     LoginRequired(String),
@@ -82,6 +87,7 @@ impl WebError {
                  reload the page and try again.",
             ),
             WebError::NotFound => ("Not found", "There is nothing at this address."),
+            WebError::InvalidAuthorization(why) => ("This sign-in link does not work", why),
             WebError::LoginRequired(_) => ("Sign in required", "Please sign in."),
             WebError::Unavailable(_) => (
                 "Temporarily unavailable",
@@ -100,7 +106,7 @@ impl WebError {
 impl ResponseError for WebError {
     fn status_code(&self) -> StatusCode {
         match self {
-            WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            WebError::BadRequest(_) | WebError::InvalidAuthorization(_) => StatusCode::BAD_REQUEST,
             WebError::Forbidden => StatusCode::FORBIDDEN,
             WebError::NotFound => StatusCode::NOT_FOUND,
             WebError::LoginRequired(_) => StatusCode::SEE_OTHER,

@@ -3,6 +3,7 @@
 //! whose pages are askama templates on a shared layout.
 
 mod assets; // the stylesheet
+pub mod consent; // the consent page of /oauth/authorize
 pub mod console; // GET /console and its POSTs: a user's own clients
 pub mod cookies; // our cookies' names and attributes
 pub mod csrf; // CSRF tokens of forms shown before a session exists

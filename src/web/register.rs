@@ -200,7 +200,7 @@ async fn sign_up(
     );
     let added = state
         .db
-        .run(move |conn| users::add(conn, &name, &hash, &roles, clock.now()))
+        .write(move |conn| users::add(conn, &name, &hash, &roles, clock.now()))
         .await;
     match added {
         Ok(user) => {

@@ -29,6 +29,20 @@ impl Browser {
         }
     }
 
+    /// A browser for the server at `base` (a server process, say).
+    pub fn at(base: &str) -> Browser {
+        let jar = Arc::new(Jar::default());
+        Browser {
+            http: reqwest::Client::builder()
+                .cookie_provider(jar.clone())
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+            jar,
+            base: base.parse().expect("base URL"),
+        }
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}{}", self.base.as_str().trim_end_matches('/'), path)
     }

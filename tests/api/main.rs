@@ -2,11 +2,15 @@
 //! a fresh database per test on SQLite and (when configured) PostgreSQL.
 
 mod audit;
+mod authorize;
 mod bad_tokens;
 mod browser;
 mod cli;
 mod cli_clients;
 mod client_auth;
+mod code_audit;
+mod code_exchange;
+mod code_flow;
 mod console;
 mod console_browser;
 mod crash;

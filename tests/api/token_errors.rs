@@ -311,13 +311,13 @@ fn cases(clients: &Clients) -> Vec<Case> {
             form(basic(c), &fields)
         })
         .fails(400, "unauthorized_client"),
-        // Code exchange is not enabled: said only to an authenticated client.
-        Case::new("authorization_code, authenticated", {
+        // An unknown code, from an authenticated client.
+        Case::new("authorization_code, unknown code", {
             let mut fields = vec![("grant_type", "authorization_code")];
             fields.extend_from_slice(grant_params("authorization_code"));
             form(basic(web), &fields)
         })
-        .fails(400, "unsupported_grant_type"),
+        .fails(400, "invalid_grant"),
         Case::new(
             "client_credentials from a public client",
             form(

@@ -1,22 +1,131 @@
-//! The authorization code grant at the token endpoint (RFC 6749 §4.1.3).
-//! Exchanging codes is not enabled in this build; the client is still
-//! authenticated first, as for every grant, so that a confidential client
-//! without its secret gets `invalid_client` whatever grant it names.
+//! The authorization code grant at the token endpoint (RFC 6749 §4.1.3,
+//! RFC 7636 §4.5): built on oxide-auth's primitives like the other grants
+//! (its AccessTokenFlow would answer an unknown code with
+//! `invalid_request` and omit `no-store`). The client authenticates as for
+//! every grant (a public client by its id alone); the code is claimed
+//! through our `Authorizer` for that client only; then the redirect URI
+//! must be identical and the PKCE verifier must match; the one Issuer
+//! issues. Every refusal is `invalid_grant`, and a claimed code is spent
+//! even when the request fails. A second use of a code revokes what the
+//! first issued, committed although the request fails.
 
 use super::{authenticate_for, TokenResponse};
+use crate::db::clients::Client;
+use crate::db::{auth_codes, refresh_tokens, users, AnyConnection};
 use crate::grant_type::GrantType;
 use crate::oauth::client_auth::{ClientAuth, DbRegistrar};
+use crate::oauth::codes::{self, CodeStore};
 use crate::oauth::context::GrantCtx;
 use crate::oauth::error::OAuthError;
+use crate::oauth::issuer::Unsigned;
+use crate::scope::{self, RefreshScopeError, ScopeSet};
+use crate::secret::Secret;
 
-/// Authenticates the client, then refuses the grant.
-pub async fn run(ctx: GrantCtx, auth: ClientAuth) -> Result<TokenResponse, OAuthError> {
-    ctx.db
+/// A code exchange request.
+pub struct CodeRequest {
+    /// How the client authenticated.
+    pub auth: ClientAuth,
+    /// The code.
+    pub code: Secret,
+    /// The redirect URI, as in the authorization request.
+    pub redirect_uri: String,
+    /// The PKCE verifier.
+    pub verifier: Secret,
+}
+
+fn invalid(why: &str) -> OAuthError {
+    OAuthError::InvalidGrant(why.into())
+}
+
+/// Runs the grant: authenticates the client on a pooled connection,
+/// claims the code and stores what it issues in one write (on SQLite,
+/// through the writer), and signs after the commit.
+pub async fn run(ctx: GrantCtx, req: CodeRequest) -> Result<TokenResponse, OAuthError> {
+    let auth = req.auth.clone();
+    let client = ctx
+        .db
         .run(move |conn| {
             authenticate_for(&DbRegistrar::new(conn), &auth, GrantType::AuthorizationCode)
         })
         .await?;
-    Err(OAuthError::UnsupportedGrantType(
-        "authorization_code is not enabled on this server".into(),
-    ))
+    let work = ctx.clone();
+    // The outer `?` is the transaction's; the answer inside it is the
+    // response, after its commit.
+    let (unsigned, granted) = ctx
+        .db
+        .write(move |conn| {
+            let now = work.clock.now();
+            exchange(conn, &work, now, &client, &req)
+        })
+        .await??;
+    let issued = unsigned.sign(&ctx.keys)?;
+    Ok(TokenResponse::new(issued, &granted, ctx.issuer.access_ttl))
+}
+
+/// Claims the code and issues. The outer `Err` rolls the transaction back
+/// (a fault of ours: the code stays usable); the inner one is an answer
+/// that commits (the claim, or a reuse's revocation).
+fn exchange(
+    conn: &mut AnyConnection,
+    ctx: &GrantCtx,
+    now: i64,
+    client: &Client,
+    req: &CodeRequest,
+) -> Result<Result<(Unsigned, ScopeSet), OAuthError>, OAuthError> {
+    let claimed =
+        CodeStore::for_client(conn, &client.client_id, now).extract_code(req.code.expose())?;
+    let Some(grant) = claimed else {
+        return Ok(Err(invalid("the code is invalid, expired or used")));
+    };
+    if codes::redirect_uri_of(&grant) != Some(req.redirect_uri.as_str()) {
+        return Ok(Err(invalid(
+            "redirect_uri differs from the authorization request's",
+        )));
+    }
+    if !codes::verifier_matches(&grant, req.verifier.expose()) {
+        return Ok(Err(invalid(
+            "code_verifier does not match the code_challenge",
+        )));
+    }
+    // The user still stands as at consent: enabled, same credentials.
+    let user = users::by_id(conn, &grant.owner_id)?
+        .filter(|u| !u.disabled && Some(u.credential_generation) == codes::generation_of(&grant));
+    let Some(user) = user else {
+        return Ok(Err(invalid("the code is invalid, expired or used")));
+    };
+    // What was consented to, as far as the client and the user's roles
+    // still allow it (the refresh rule).
+    let consented = scope::parse(grant.scope.iter()).unwrap_or_default();
+    let registered = scope::parse([client.scopes.as_str()]).unwrap_or_default();
+    let user_scopes = users::scopes_of(conn, &user.id)?;
+    let granted = match scope::for_refresh(&consented, None, &registered, &user_scopes) {
+        Ok(granted) => granted,
+        Err(RefreshScopeError::NoneLeft | RefreshScopeError::ExceedsGrant) => {
+            return Ok(Err(OAuthError::InvalidScope(
+                "none of the consented scopes is still granted".into(),
+            )))
+        }
+    };
+    let with_refresh = client.allows_grant(GrantType::RefreshToken.as_str());
+    let generation = Some(user.credential_generation);
+    let token_grant = ctx.grant(&user.id, client, &granted, generation, with_refresh, now)?;
+    let unsigned = ctx.token_issuer(conn, now).store_tokens(&token_grant)?;
+    link(conn, &req.code, &unsigned)?;
+    Ok(Ok((unsigned, granted)))
+}
+
+/// Remembers what the code issued, so that a second use can revoke it.
+fn link(conn: &mut AnyConnection, code: &Secret, issued: &Unsigned) -> Result<(), OAuthError> {
+    let family = match issued.refresh() {
+        Some(refresh) => refresh_tokens::find(conn, &refresh.hash())?.map(|row| row.family_id),
+        None => None,
+    };
+    auth_codes::link_tokens(
+        conn,
+        &code.hash(),
+        family.as_deref(),
+        issued.jti(),
+        issued.exp(),
+    )?;
+    Ok(())
 }

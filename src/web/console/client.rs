@@ -117,7 +117,7 @@ pub(super) async fn rotate(
     );
     let secret = state
         .db
-        .run(move |conn| clients::rotate_secret(conn, &id, Some(&owner), clock.now()))
+        .write(move |conn| clients::rotate_secret(conn, &id, Some(&owner), clock.now()))
         .await
         .map_err(refused)?;
     audit::client_secret_rotated(&client_id, actor(&session, &req, &state));
@@ -141,7 +141,7 @@ pub(super) async fn delete(
     let (id, owner) = (client_id.clone(), session.user_id.clone());
     state
         .db
-        .run(move |conn| clients::remove(conn, &id, Some(&owner)))
+        .write(move |conn| clients::remove(conn, &id, Some(&owner)))
         .await
         .map_err(refused)?;
     audit::client_removed(&client_id, actor(&session, &req, &state));

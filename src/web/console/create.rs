@@ -164,7 +164,7 @@ async fn submit(state: &AppState, session: &Session, draft: &Draft) -> Result<Cr
     let (owner, clock) = (session.user_id.clone(), state.clock.clone());
     state
         .db
-        .run(move |conn| register(conn, &new, &owner, clock.now()))
+        .write(move |conn| register(conn, &new, &owner, clock.now()))
         .await
         .map_err(Refusal::from)
 }

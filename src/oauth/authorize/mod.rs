@@ -1,0 +1,116 @@
+//! `GET /oauth/authorize` (RFC 6749 §4.1.1, RFC 7636): the authorization
+//! code flow with PKCE, served by oxide-auth's `AuthorizationFlow` over
+//! oxide-auth-actix's `OAuthRequest`/`OAuthResponse`, with a [`Flow`] of
+//! ours as the endpoint. `POST` to the same URL is the consent form's
+//! answer; the authorization request stays in the query.
+//!
+//! The flow is synchronous and touches the database, so it runs inside
+//! [`Db::run`](crate::db::Db::run) (on the blocking pool, never on an actix
+//! worker), one connection per request and no shared actor.
+
+mod binding; // the Registrar: exact redirect URI, scope policy
+mod checks; // the extension: grant, query, PKCE
+mod consent; // the OwnerSolicitor: login, consent, decision
+mod flow; // the request's state and the Endpoint
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::Method;
+use actix_web::{web, HttpRequest, HttpResponse, Responder};
+use oxide_auth::endpoint::AuthorizationFlow;
+use oxide_auth_actix::OAuthRequest;
+
+use self::flow::{Flow, Owner, Shown};
+use crate::db::AnyConnection;
+use crate::oauth::form::Form;
+use crate::state::AppState;
+use crate::web::error::WebError;
+use crate::web::{consent as consent_page, next, page, session};
+
+/// Where the authorization endpoint is mounted.
+pub const PATH: &str = "/oauth/authorize";
+
+/// The handler of `GET` (the authorization request) and `POST` (the
+/// consent form) on [`PATH`].
+pub async fn authorize(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, WebError> {
+    // The query decoded strictly (UTF-8, no repeated parameter, §3.1):
+    // oxide-auth decodes leniently, so a refusal here is kept for the
+    // error redirect.
+    let malformed = Form::parse(req.query_string().as_bytes()).err();
+    let request = OAuthRequest::new(req.clone(), payload.into_inner())
+        .await
+        .map_err(|_| WebError::BadRequest("the authorization request could not be read"))?;
+    let session = session::current(&req, &state).await?;
+    let here = req
+        .uri()
+        .path_and_query()
+        .map_or(PATH, |p| p.as_str())
+        .to_string();
+    let post = req.method() == Method::POST;
+    let clock = state.clock.clone();
+    let back = here.clone();
+    let run_flow = move |conn: &mut AnyConnection| {
+        let now = clock.now();
+        let owner = match session {
+            Some(session) => Owner::load(conn, session)?,
+            None => None,
+        };
+        let mut flow = Flow::new(conn, now, owner, post, back, malformed);
+        let response = AuthorizationFlow::prepare(&mut flow)?.execute(request)?;
+        Ok::<_, WebError>((response, flow.outcome()))
+    };
+    // Only a consent decision (POST) can store a code: it goes through the
+    // writer on SQLite; showing the login or consent page only reads.
+    let (response, (shown, described)) = if post {
+        state.db.write(run_flow).await?
+    } else {
+        state.db.run(run_flow).await?
+    };
+    match shown {
+        Some(Shown::Login) => Ok(page::see_other(&next::login_url(Some(&here))).finish()),
+        Some(Shown::Consent(consent)) => Ok(consent_page::page(&consent)),
+        Some(Shown::Forbidden) => Err(WebError::Forbidden),
+        Some(Shown::NoDecision) => Err(WebError::BadRequest("the consent form sent no decision")),
+        None => redirect(&req, response, described),
+    }
+}
+
+/// oxide-auth's redirect back to the client, with `Cache-Control:
+/// no-store` (the URL carries the code) and no `Referer` for the client;
+/// an error redirect gets its `error_description` here (RFC 6749
+/// §4.1.2.1; see [`crate::oauth::error::authorization_redirect`]).
+fn redirect(
+    req: &HttpRequest,
+    response: oxide_auth_actix::OAuthResponse,
+    described: Option<String>,
+) -> Result<HttpResponse, WebError> {
+    let mut res = response.respond_to(req);
+    let Some(location) = res.headers().get(header::LOCATION) else {
+        return Err(WebError::Internal(
+            "the authorization flow answered without a redirect".into(),
+        ));
+    };
+    if let Some(description) = described {
+        let mut url = location
+            .to_str()
+            .ok()
+            .and_then(|l| url::Url::parse(l).ok())
+            .ok_or_else(|| WebError::Internal("the flow's redirect is not a URL".into()))?;
+        url.query_pairs_mut()
+            .append_pair("error_description", &description);
+        let value = HeaderValue::from_str(url.as_str())
+            .map_err(|_| WebError::Internal("the flow's redirect is not a header".into()))?;
+        res.headers_mut().insert(header::LOCATION, value);
+    }
+    let headers = res.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    Ok(res)
+}
