@@ -78,38 +78,87 @@ pub enum Presented {
     Invalid,
 }
 
+/// What reading a presented token found, before any write.
+pub enum Found {
+    /// Live, for this client: claim it with [`claim_found`].
+    Live {
+        /// The token as stored.
+        token: RefreshToken,
+        /// Its user.
+        user: User,
+    },
+    /// Exchanged before: revoke its family with [`reuse`].
+    Used(RefreshToken),
+    /// Unknown, another client's, revoked or expired: nothing to write.
+    Invalid,
+}
+
+/// Reads what `presented` is for `client_id`, without writing: the reads
+/// a refresh needs, done on a pooled connection so that the write itself
+/// (on SQLite, the single writer's time) is only the claim and the
+/// successor.
+pub fn look_up(
+    conn: &mut AnyConnection,
+    presented: &Secret,
+    client_id: &str,
+    now: i64,
+) -> diesel::QueryResult<Found> {
+    let Some(row) = refresh_tokens::find(conn, &presented.hash())? else {
+        return Ok(Found::Invalid);
+    };
+    // A token works only for the client it was issued to (§6); another
+    // client presenting it proves nothing about reuse.
+    if row.client_id != client_id {
+        return Ok(Found::Invalid);
+    }
+    Ok(match state(conn, &row, now)? {
+        RefreshState::Live(user) => Found::Live { token: row, user },
+        RefreshState::Used => Found::Used(row),
+        RefreshState::Dead => Found::Invalid,
+    })
+}
+
+/// Inside the write transaction: claims a token that [`look_up`] found
+/// live. The conditional UPDATE in [`refresh_tokens::claim`] decides a
+/// race between two presentations (or a revocation, a password change or
+/// a disable, which revoke the user's tokens, landing since the read):
+/// exactly one claims it; a second presentation finds it used, which is
+/// reuse.
+pub fn claim_found(
+    conn: &mut AnyConnection,
+    token: RefreshToken,
+    user: User,
+    now: i64,
+) -> diesel::QueryResult<Presented> {
+    match refresh_tokens::claim(conn, &token.token_hash, now)? {
+        Claim::Claimed => Ok(Presented::Claimed { token, user }),
+        Claim::AlreadyUsed => reuse(conn, token, now),
+        Claim::Unusable | Claim::NotFound => Ok(Presented::Invalid),
+    }
+}
+
 /// Claims `presented` for `client_id` inside the caller's write
-/// transaction. The conditional UPDATE in [`refresh_tokens::claim`]
-/// decides a race between two presentations: exactly one claims it, the
-/// other sees it used, which is reuse.
+/// transaction: [`look_up`], then [`claim_found`] or [`reuse`].
 pub fn present(
     conn: &mut AnyConnection,
     presented: &Secret,
     client_id: &str,
     now: i64,
 ) -> diesel::QueryResult<Presented> {
-    let hash = presented.hash();
-    let Some(row) = refresh_tokens::find(conn, &hash)? else {
-        return Ok(Presented::Invalid);
-    };
-    // A token works only for the client it was issued to (§6); another
-    // client presenting it proves nothing about reuse.
-    if row.client_id != client_id {
-        return Ok(Presented::Invalid);
-    }
-    let user = match state(conn, &row, now)? {
-        RefreshState::Live(user) => user,
-        RefreshState::Used => return reused(conn, row, now),
-        RefreshState::Dead => return Ok(Presented::Invalid),
-    };
-    match refresh_tokens::claim(conn, &hash, now)? {
-        Claim::Claimed => Ok(Presented::Claimed { token: row, user }),
-        Claim::AlreadyUsed => reused(conn, row, now),
-        Claim::Unusable | Claim::NotFound => Ok(Presented::Invalid),
+    match look_up(conn, presented, client_id, now)? {
+        Found::Live { token, user } => claim_found(conn, token, user, now),
+        Found::Used(row) => reuse(conn, row, now),
+        Found::Invalid => Ok(Presented::Invalid),
     }
 }
 
-fn reused(conn: &mut AnyConnection, row: RefreshToken, now: i64) -> diesel::QueryResult<Presented> {
+/// Inside the write transaction: a rotated token was presented again, so
+/// its whole family is revoked (RFC 9700 §4.14.2).
+pub fn reuse(
+    conn: &mut AnyConnection,
+    row: RefreshToken,
+    now: i64,
+) -> diesel::QueryResult<Presented> {
     let n = refresh_tokens::revoke_family(conn, &row.family_id, now)?;
     crate::audit::refresh_reused(&row.user_id, &row.client_id, &row.family_id, n);
     Ok(Presented::Reused(row))

@@ -13,7 +13,7 @@ use crate::oauth::client_auth::{ClientAuth, DbRegistrar};
 use crate::oauth::context::GrantCtx;
 use crate::oauth::error::OAuthError;
 use crate::oauth::issuer::Unsigned;
-use crate::oauth::rotation::{self, Presented};
+use crate::oauth::rotation::{self, Found, Presented};
 use crate::scope::{self, RefreshScopeError, ScopeSet};
 use crate::secret::Secret;
 
@@ -21,65 +21,95 @@ fn invalid() -> OAuthError {
     OAuthError::InvalidGrant("refresh token is invalid, expired or revoked".into())
 }
 
-/// Runs the grant: authenticates the client on a pooled connection,
-/// claims and rotates in one write (on SQLite, batched by the writer with
-/// other writes), and signs the new access token after the commit.
+/// Runs the grant in three steps: on a pooled connection, authenticate
+/// the client, read the token and its user and narrow the scope; in one
+/// write (on SQLite, batched by the single writer), claim the token and
+/// store its successor, or revoke a reused family; after the commit, sign.
+/// The write does no reads beyond the claim, so that SQLite's one writer
+/// spends its time on nothing else.
 pub async fn run(
     ctx: GrantCtx,
     auth: ClientAuth,
     presented: Secret,
     requested: Option<ScopeSet>,
 ) -> Result<TokenResponse, OAuthError> {
-    let client = ctx
+    let now = ctx.clock.now();
+    let (client, found, granted) = ctx
         .db
-        .run(move |conn| authenticate_for(&DbRegistrar::new(conn), &auth, GrantType::RefreshToken))
+        .run(move |conn| {
+            let client = authenticate_for(&DbRegistrar::new(conn), &auth, GrantType::RefreshToken)?;
+            let found = rotation::look_up(conn, &presented, &client.client_id, now)?;
+            // A scope refused here leaves the token unclaimed, as §6 wants
+            // for a failed request.
+            let granted = match &found {
+                Found::Live { token, user } => Some(narrow_scope(
+                    conn,
+                    token,
+                    user,
+                    &client,
+                    requested.as_ref(),
+                )?),
+                _ => None,
+            };
+            Ok::<_, OAuthError>((client, found, granted))
+        })
         .await?;
     let work = ctx.clone();
-    let (unsigned, granted) = ctx
-        .db
-        .write(move |conn| {
-            let now = work.clock.now();
-            rotate(conn, &work, now, &client, &presented, requested.as_ref())
-        })
-        .await??;
-    let issued = unsigned.sign(&ctx.keys)?;
-    Ok(TokenResponse::new(issued, &granted, ctx.issuer.access_ttl))
+    let outcome = match (found, granted) {
+        (Found::Invalid, _) | (Found::Live { .. }, None) => return Err(invalid()),
+        (Found::Used(row), _) => {
+            ctx.db
+                .write(move |conn| {
+                    rotation::reuse(conn, row, now)?;
+                    Ok::<_, OAuthError>(Rotated::Refused { reused: true })
+                })
+                .await?
+        }
+        (Found::Live { token, user }, Some(granted)) => {
+            ctx.db
+                .write(move |conn| {
+                    let presented = rotation::claim_found(conn, token, user, now)?;
+                    let Presented::Claimed { token, user } = presented else {
+                        let reused = matches!(presented, Presented::Reused(_));
+                        return Ok(Rotated::Refused { reused });
+                    };
+                    // The successor inherits the family's generation in
+                    // `store_rotation`.
+                    let grant = work.grant(
+                        &user.id,
+                        &client,
+                        &granted,
+                        Some(token.generation),
+                        false,
+                        now,
+                    )?;
+                    let unsigned = work
+                        .token_issuer(conn, now)
+                        .store_rotation(&token, &grant)?;
+                    Ok::<_, OAuthError>(Rotated::New(unsigned, granted))
+                })
+                .await?
+        }
+    };
+    match outcome {
+        Rotated::New(unsigned, granted) => {
+            let issued = unsigned.sign(&ctx.keys)?;
+            Ok(TokenResponse::new(issued, &granted, ctx.issuer.access_ttl))
+        }
+        Rotated::Refused { reused } => {
+            if reused {
+                ctx.metrics.refresh_reused();
+            }
+            Err(invalid())
+        }
+    }
 }
 
-/// Claims the presented token and stores its successor. The outer `Err`
-/// rolls the write back (the claim with it); the inner one is an answer
-/// that commits, so that a reuse's family revocation stands although the
-/// request fails.
-fn rotate(
-    conn: &mut AnyConnection,
-    ctx: &GrantCtx,
-    now: i64,
-    client: &Client,
-    presented: &Secret,
-    requested: Option<&ScopeSet>,
-) -> Result<Result<(Unsigned, ScopeSet), OAuthError>, OAuthError> {
-    let (claimed, user) = match rotation::present(conn, presented, &client.client_id, now)? {
-        Presented::Claimed { token, user } => (token, user),
-        Presented::Reused(_) => {
-            ctx.metrics.refresh_reused();
-            return Ok(Err(invalid()));
-        }
-        Presented::Invalid => return Ok(Err(invalid())),
-    };
-    let granted = narrow_scope(conn, &claimed, &user, client, requested)?;
-    // The successor inherits the family's generation in `store_rotation`.
-    let grant = ctx.grant(
-        &user.id,
-        client,
-        &granted,
-        Some(claimed.generation),
-        false,
-        now,
-    )?;
-    let unsigned = ctx
-        .token_issuer(conn, now)
-        .store_rotation(&claimed, &grant)?;
-    Ok(Ok((unsigned, granted)))
+/// What the write did: a successor stored, or a refusal (a reuse, whose
+/// family revocation commits although the request fails).
+enum Rotated {
+    New(Unsigned, ScopeSet),
+    Refused { reused: bool },
 }
 
 /// Within the original grant (§6), and still within what the client and
