@@ -86,7 +86,7 @@ pub async fn run(
                     let unsigned = work
                         .token_issuer(conn, now)
                         .store_rotation(&token, &grant)?;
-                    Ok::<_, OAuthError>(Rotated::New(unsigned, granted))
+                    Ok::<_, OAuthError>(Rotated::New(Box::new(unsigned), granted))
                 })
                 .await?
         }
@@ -108,7 +108,7 @@ pub async fn run(
 /// What the write did: a successor stored, or a refusal (a reuse, whose
 /// family revocation commits although the request fails).
 enum Rotated {
-    New(Unsigned, ScopeSet),
+    New(Box<Unsigned>, ScopeSet),
     Refused { reused: bool },
 }
 
