@@ -17,6 +17,10 @@
 //! | `db_connections_in_use` | gauge | |
 //! | `db_connections_idle` | gauge | |
 //! | `db_connection_timeouts_total` | counter | |
+//! | `db_writer_writes_total` | counter | | (SQLite only, as the next three)
+//! | `db_writer_batch_size` | histogram | |
+//! | `db_writer_commit_seconds_total` | counter | |
+//! | `db_writer_failed_batches_total` | counter | |
 //!
 //! Metrics belong to one [`crate::app::Application`], not to the process:
 //! tests run several servers in one process, each with its own counts.
@@ -24,6 +28,7 @@
 pub mod endpoint;
 pub mod http;
 mod pulled;
+mod writer;
 
 use std::sync::Arc;
 
@@ -117,6 +122,7 @@ impl Metrics {
             registry,
         };
         pulled::register(&inner.registry, passwords, db)?;
+        writer::register(&inner.registry, db)?;
         Ok(Metrics {
             inner: Arc::new(inner),
         })

@@ -12,7 +12,7 @@ use super::{MetricsError, NAMESPACE};
 use crate::db::Db;
 use crate::password::Passwords;
 
-fn name(short: &str) -> String {
+pub(super) fn name(short: &str) -> String {
     format!("{NAMESPACE}_{short}")
 }
 
@@ -72,13 +72,14 @@ pub(super) fn register(
 
 /// A counter whose value a function reports at each scrape: the
 /// counterpart of [`PullingGauge`], which the crate has only for gauges.
-struct PullingCounter {
+pub(super) struct PullingCounter {
     desc: Desc,
     value: Box<dyn Fn() -> f64 + Send + Sync>,
 }
 
 impl PullingCounter {
-    fn new(
+    /// A counter named `name` whose value `value` reports.
+    pub(super) fn new(
         name: String,
         help: &str,
         value: Box<dyn Fn() -> f64 + Send + Sync>,

@@ -230,6 +230,20 @@ async fn counters_follow_logins_refreshes_reuse_and_client_credentials() {
             "[{label}]"
         );
 
+        // SQLite's writer ran the login's, the rotation's and the reuse's
+        // writes (and maybe a session or janitor write); PostgreSQL has
+        // no writer and so none of its series.
+        let writes = value(&m, "authd_db_writer_writes_total", &[]);
+        let batches = value(&m, "authd_db_writer_batch_size_count", &[]);
+        if label == "sqlite" {
+            assert!(writes.is_some_and(|w| w >= 3.0), "[{label}] {writes:?}");
+            assert!(batches.is_some_and(|b| b >= 1.0), "[{label}] {batches:?}");
+            let summed = value(&m, "authd_db_writer_batch_size_sum", &[]);
+            assert_eq!(summed, writes, "[{label}] the histogram sums the writes");
+        } else {
+            assert_eq!((writes, batches), (None, None), "[{label}]");
+        }
+
         assert_eq!(token_requests(&m, "password", "2xx"), Some(1.0));
         assert_eq!(token_requests(&m, "refresh_token", "2xx"), Some(1.0));
         assert_eq!(token_requests(&m, "refresh_token", "4xx"), Some(1.0));
