@@ -136,8 +136,13 @@ run_backend() {
     issue_tokens "$dir/tokens" $((DURATION * runs * 3 / 2 + 2))
     split -n "l/$runs" -d "$dir/tokens" "$dir/tokens."
   fi
-  local pool=0
-  next_pool() { printf '%s/tokens.%02d' "$dir" "$pool"; pool=$((pool + 1)); }
+  pool=0
+  # Sets $tokens to the next unused share (not in a subshell: the count
+  # must advance).
+  next_pool() {
+    tokens=$(printf '%s/tokens.%02d' "$dir" "$pool")
+    pool=$((pool + 1))
+  }
 
   echo
   echo "== $label"
@@ -149,7 +154,8 @@ run_backend() {
       row password "$(limit argon2_verify)" "$PASSWORD_CONNS" "$base/oauth/token" BODY="$login_form" AUTH="Basic $BASIC"
       ;;
     refresh)
-      row refresh "$rl" "$CONNS" "$base/oauth/token" TOKENS="$(next_pool)" THREADS="$THREADS" AUTH="Basic $BASIC"
+      next_pool
+      row refresh "$rl" "$CONNS" "$base/oauth/token" TOKENS="$tokens" THREADS="$THREADS" AUTH="Basic $BASIC"
       ;;
     refresh_under_logins)
       # 4x the hashing capacity of password requests waiting meanwhile.
@@ -157,7 +163,8 @@ run_backend() {
         -s benches/load/scenario.lua "$base/oauth/token" >/dev/null 2>&1 &
       flood=$!
       sleep 1
-      row "refresh, logins waiting" "$rl" "$CONNS" "$base/oauth/token" TOKENS="$(next_pool)" THREADS="$THREADS" AUTH="Basic $BASIC"
+      next_pool
+      row "refresh, logins waiting" "$rl" "$CONNS" "$base/oauth/token" TOKENS="$tokens" THREADS="$THREADS" AUTH="Basic $BASIC"
       wait "$flood" 2>/dev/null || true
       flood=
       ;;
@@ -196,7 +203,8 @@ run_backend() {
   for w in $WORKERS_SWEEP; do
     start_server AUTHD_WORKERS="$w"
     row "client_credentials, $w workers" "$(limit es256_sign)" "$CONNS" "$base/oauth/token" BODY="$cc" AUTH="Basic $BASIC"
-    row "refresh, $w workers" "$rl" "$CONNS" "$base/oauth/token" TOKENS="$(next_pool)" THREADS="$THREADS" AUTH="Basic $BASIC"
+    next_pool
+    row "refresh, $w workers" "$rl" "$CONNS" "$base/oauth/token" TOKENS="$tokens" THREADS="$THREADS" AUTH="Basic $BASIC"
     stop_server
   done
 }
