@@ -80,6 +80,12 @@ impl<'a> ClientSpec<'a> {
         }
     }
 
+    /// The display name (the consent page shows it).
+    pub fn name(mut self, name: &str) -> Self {
+        self.new.name = name.to_string();
+        self
+    }
+
     pub fn grants(mut self, grants: &[&str]) -> Self {
         self.new.grants = grants.iter().map(|g| g.to_string()).collect();
         self

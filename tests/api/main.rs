@@ -3,8 +3,10 @@
 
 mod audit;
 mod authorize;
+mod authorize_browser;
 mod bad_tokens;
 mod browser;
+mod callback;
 mod cli;
 mod cli_clients;
 mod client_auth;
