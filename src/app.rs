@@ -10,7 +10,7 @@ use actix_web::{web, App, HttpServer};
 
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::db::{self, users, Db, DbError};
+use crate::db::{self, roles, users, Db, DbError};
 use crate::keys::{self, KeyError, KeyRing, KeySnapshot, KeyVault};
 use crate::login::Logins;
 use crate::metrics::{self, Metrics, MetricsError};
@@ -32,6 +32,9 @@ pub enum StartError {
     /// The metrics could not be registered (a bug).
     #[error("cannot set up the metrics: {0}")]
     Metrics(#[from] MetricsError),
+    /// A setting names something the database does not hold.
+    #[error("{0}")]
+    Config(String),
     /// The address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -83,6 +86,7 @@ fn prepare(settings: &Settings, now: i64) -> Result<Prepared, StartError> {
     if let Some(key) = created {
         log::info!("generated signing key {} ({})", key.kid, key.alg);
     }
+    check_registration_roles(&mut conn, settings)?;
     let no_users = users::count(&mut conn).map_err(DbError::from)? == 0;
     let keys = KeySnapshot::load(&mut conn, &vault, now, settings.access_token_ttl)?;
     drop(conn);
@@ -97,6 +101,28 @@ fn prepare(settings: &Settings, now: i64) -> Result<Prepared, StartError> {
         keys,
         vault,
     })
+}
+
+/// With registration on, every role it gives new users must exist: a typo
+/// in `AUTHD_REGISTRATION_ROLES` stops the start with what to do, rather
+/// than failing each sign-up later.
+fn check_registration_roles(
+    conn: &mut db::AnyConnection,
+    settings: &Settings,
+) -> Result<(), StartError> {
+    if !settings.registration.enabled {
+        return Ok(());
+    }
+    for role in &settings.registration.roles {
+        if !roles::exists(conn, role).map_err(DbError::from)? {
+            return Err(StartError::Config(format!(
+                "registration role '{role}' does not exist: create it with \
+                 'authd role add {role} --scope \"...\"' or change AUTHD_REGISTRATION_ROLES \
+                 (--registration-roles)"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Runs blocking startup work off the runtime's thread.

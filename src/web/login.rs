@@ -35,14 +35,20 @@ struct LoginPage<'a> {
     /// The username as typed, shown again after a failure.
     username: &'a str,
     message: Option<&'a str>,
+    /// A word on what just succeeded (an account created).
+    notice: Option<&'a str>,
     /// Whether to link to `/register`.
     registration: bool,
 }
+
+/// The query parameter that the registration form's redirect adds.
+const REGISTERED: &str = "registered=1";
 
 /// What a login page answer is made of.
 struct Answer<'a> {
     status: StatusCode,
     message: Option<&'a str>,
+    notice: Option<&'a str>,
     retry_after: Option<i64>,
 }
 
@@ -51,6 +57,7 @@ impl Answer<'_> {
         Answer {
             status: StatusCode::OK,
             message: None,
+            notice: None,
             retry_after: None,
         }
     }
@@ -59,6 +66,7 @@ impl Answer<'_> {
         Answer {
             status,
             message: Some(message),
+            notice: None,
             retry_after: None,
         }
     }
@@ -88,6 +96,7 @@ fn render(
             csrf_token: &nonce.token(key, Purpose::Login),
             username,
             message: answer.message,
+            notice: answer.notice,
             registration: state.registration.enabled,
         },
     )
@@ -101,14 +110,14 @@ pub(super) async fn form(
     let nonce = FormNonce::of(&req, cookies::secure(&state));
     let key = csrf::form_key(&state).await?;
     let next = next::from_query(&req);
-    Ok(render(
-        &state,
-        key,
-        &nonce,
-        next.as_deref(),
-        "",
-        Answer::ok(),
-    ))
+    // Set by the registration form's redirect; a forged one only shows
+    // this sentence.
+    let registered = req.query_string().split('&').any(|p| p == REGISTERED);
+    let answer = Answer {
+        notice: registered.then_some("Your account is ready. Sign in to continue."),
+        ..Answer::ok()
+    };
+    Ok(render(&state, key, &nonce, next.as_deref(), "", answer))
 }
 
 /// `POST /login`.

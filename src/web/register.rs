@@ -28,7 +28,7 @@ use crate::secret::Secret;
 use crate::state::AppState;
 
 /// Where a new user goes: the login form, then the console.
-const AFTER: &str = "/login?next=%2Fconsole";
+const AFTER: &str = "/login?registered=1&next=%2Fconsole";
 
 const TAKEN: &str = "That username is taken. Choose another one.";
 

@@ -37,9 +37,14 @@ async fn register_sign_in_create_a_client_and_see_its_secret_once() {
         // Registered: on to sign in, and from there to the console.
         assert_eq!(
             chrome.current_path().await,
-            "/login?next=%2Fconsole",
+            "/login?registered=1&next=%2Fconsole",
             "{}",
             at("after sign-up")
+        );
+        assert!(
+            chrome.source().await.contains("Your account is ready"),
+            "{}",
+            at("the sign-in page says the account was made")
         );
         chrome.fill("username", "dev").await;
         chrome.fill("password", PASSWORD).await;

@@ -92,7 +92,23 @@ async fn a_new_user_gets_the_registration_roles_and_can_sign_in() {
         assert!(page.raw.contains(r#"autocomplete="new-password""#));
         let r = sign_up(&browser, "dora", "a fine passphrase", "a fine passphrase").await;
         assert_eq!(r.status, 303, "[{}] {}", db.label(), r.raw);
-        assert_eq!(r.header("location"), Some("/login?next=%2Fconsole"));
+        let after = "/login?registered=1&next=%2Fconsole";
+        assert_eq!(r.header("location"), Some(after));
+        let welcome = browser.get(after).await;
+        assert_eq!(welcome.status, 200);
+        assert!(
+            welcome
+                .raw
+                .contains(r#"<p class="notice" role="status">Your account is ready."#),
+            "[{}] {}",
+            db.label(),
+            welcome.raw
+        );
+        let (plain, _) = browser.login_page(None).await;
+        assert!(
+            !plain.raw.contains("class=\"notice\""),
+            "no notice without it"
+        );
         let dora = users::get(&mut conn(&db), "dora").unwrap();
         assert_eq!(dora.roles, ["reader"], "[{}]", db.label());
         let stored = authd::db::users::by_username(&mut conn(&db), "dora")
@@ -108,6 +124,32 @@ async fn a_new_user_gets_the_registration_roles_and_can_sign_in() {
         assert!(console.raw.contains("<code>posts:read</code>"));
         assert!(!console.raw.contains("posts:write"));
         app.stop().await;
+    }
+}
+
+#[actix_web::test]
+async fn an_unknown_registration_role_stops_the_start() {
+    for db in backends() {
+        role(&db, "reader", "posts:read");
+        let args = [
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--allow-registration",
+            "--registration-roles",
+            "reader typo",
+        ];
+        let stderr = crate::helpers::authd_fails(&db, &args, None);
+        assert!(
+            stderr.contains("registration role 'typo' does not exist")
+                && stderr.contains("authd role add typo"),
+            "[{}] {stderr}",
+            db.label()
+        );
+        // Off, the same setting is not consulted: no reason to refuse.
+        let settings = crate::helpers::settings(&db, &["--registration-roles", "typo"]);
+        let app = authd::app::Application::build(settings).await;
+        assert!(app.is_ok(), "[{}] registration off starts", db.label());
     }
 }
 
