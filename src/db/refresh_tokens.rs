@@ -4,6 +4,7 @@
 use diesel::prelude::*;
 
 use super::schema::refresh_tokens as rt;
+use super::schema::users;
 use super::AnyConnection;
 
 /// A stored refresh token (only its hash: `Debug` shows no secret).
@@ -79,8 +80,10 @@ pub fn family_revoked(conn: &mut AnyConnection, family_id: &str) -> QueryResult<
 }
 
 /// Marks the token used if, and only if, it is unused, unrevoked,
-/// unexpired, and no token of its family was revoked. The affected row count decides a race between concurrent
-/// refreshes: exactly one caller gets [`Claim::Claimed`].
+/// unexpired, no token of its family was revoked, and its user is enabled
+/// with the credential generation it was issued under. The affected row
+/// count decides a race between concurrent refreshes: exactly one caller
+/// gets [`Claim::Claimed`].
 pub fn claim(conn: &mut AnyConnection, hash: &str, now: i64) -> QueryResult<Claim> {
     let family = diesel::alias!(rt as family);
     let n = diesel::update(
@@ -97,7 +100,17 @@ pub fn claim(conn: &mut AnyConnection, hash: &str, now: i64) -> QueryResult<Clai
                         .eq(rt::family_id)
                         .and(family.field(rt::revoked_at).is_not_null()),
                 ),
-            ))),
+            )))
+            // The user as the token was issued: enabled, same credential
+            // generation. The refresh grant reads the user before this
+            // write, so the claim itself must refuse a password change or
+            // a disable that landed in between.
+            .filter(diesel::dsl::exists(
+                users::table
+                    .filter(users::id.eq(rt::user_id))
+                    .filter(users::disabled.eq(false))
+                    .filter(users::credential_generation.eq(rt::generation)),
+            )),
     )
     .set(rt::used_at.eq(Some(now)))
     .execute(conn)?;

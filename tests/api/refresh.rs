@@ -278,3 +278,28 @@ async fn a_family_with_any_revoked_token_is_dead() {
         app.stop().await;
     }
 }
+
+/// The refresh grant reads the token's user before its write; the claim
+/// itself must refuse a token whose user changed in between (a password
+/// set or a disable that, for a token near its expiry, revoked nothing).
+#[actix_web::test]
+async fn the_claim_itself_refuses_a_user_whose_credentials_changed() {
+    use authd::db::refresh_tokens::{self, Claim};
+    use diesel::RunQueryDsl;
+    for db in backends() {
+        let c = standard(&db);
+        let app = TestApp::spawn(&db).await;
+        let login = password_grant(&app, &c, &[]).await;
+        let token = authd::secret::Secret::new(rt(&login));
+        let mut conn = conn(&db);
+        // What a password change does to the user, without the revocation
+        // of its tokens (which it skips for tokens already expired).
+        diesel::sql_query("UPDATE users SET credential_generation = credential_generation + 1")
+            .execute(&mut conn)
+            .expect("bump");
+        let now = Clock::system().now();
+        let claimed = refresh_tokens::claim(&mut conn, &token.hash(), now).expect("claim");
+        assert_eq!(claimed, Claim::Unusable, "[{}]", db.label());
+        app.stop().await;
+    }
+}

@@ -68,6 +68,8 @@ pub async fn run(
         (Found::Live { token, user }, Some(granted)) => {
             ctx.db
                 .write(move |conn| {
+                    // The time of the write, not of the read before it.
+                    let now = work.clock.now();
                     let presented = rotation::claim_found(conn, token, user, now)?;
                     let Presented::Claimed { token, user } = presented else {
                         let reused = matches!(presented, Presented::Reused(_));
