@@ -21,26 +21,20 @@ const REFRESH_GRACE_SECS: i64 = 86_400;
 /// (longer than the doubling memory of the lockout, an hour).
 const FAILURE_MEMORY_SECS: i64 = 86_400;
 
-/// Deletes what has expired; returns the number of rows removed.
+/// Deletes what has expired; returns the number of rows removed. Each
+/// delete stands alone; the server runs the whole sweep as one
+/// [`Db::write`] (on SQLite, one of the writer's jobs).
 pub fn sweep(conn: &mut db::AnyConnection, now: i64) -> Result<usize, DbError> {
-    let tokens = db::write_tx(conn, |conn| {
-        refresh_tokens::purge_expired(conn, now - REFRESH_GRACE_SECS)
-    })?;
+    let tokens = refresh_tokens::purge_expired(conn, now - REFRESH_GRACE_SECS)?;
     // Used codes are kept as long, so that a late second use still
     // revokes what the first issued (RFC 6749 §4.1.2).
-    let codes = db::write_tx(conn, |conn| {
-        auth_codes::purge_expired(conn, now - REFRESH_GRACE_SECS)
-    })?;
-    let jtis = db::write_tx(conn, |conn| revoked_access_tokens::purge_expired(conn, now))?;
-    let failures = db::write_tx(conn, |conn| {
-        login_failures::purge(conn, now - FAILURE_MEMORY_SECS, now)
-    })?;
+    let codes = auth_codes::purge_expired(conn, now - REFRESH_GRACE_SECS)?;
+    let jtis = revoked_access_tokens::purge_expired(conn, now)?;
+    let failures = login_failures::purge(conn, now - FAILURE_MEMORY_SECS, now)?;
     // Sessions are checked against the settings whenever they are used,
     // and a dead one is deleted then; this only removes the ones nobody
     // comes back with, once they are dead under any idle setting.
-    let idle = db::write_tx(conn, |conn| {
-        sessions::purge_idle(conn, now - MAX_SESSION_IDLE)
-    })?;
+    let idle = sessions::purge_idle(conn, now - MAX_SESSION_IDLE)?;
     Ok(tokens + codes + jtis + failures + idle)
 }
 
