@@ -16,11 +16,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use diesel::connection::{AnsiTransactionManager, TransactionManager};
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::Connection;
+use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{connect, in_write_tx, AnyConnection, DatabaseUrl, DbError};
+use super::{connect, AnyConnection, DatabaseUrl, DbError};
 
 /// The most writes one transaction takes: enough to share an fsync among
 /// all the connections a loaded server has, few enough that the first
@@ -37,11 +38,19 @@ const REOPEN_PAUSE: Duration = Duration::from_millis(200);
 /// Upper bounds of the batch-size histogram's buckets.
 pub const BATCH_BUCKETS: [u64; 9] = [1, 2, 4, 8, 16, 32, 64, 128, 256];
 
+/// The savepoint each write runs in. Ours, not diesel's: diesel hides a
+/// failed `ROLLBACK TO` (it reports the write's own error and marks the
+/// transaction for a later rollback we cannot see), and a batch that went
+/// on to commit would then keep half of that write.
+const SAVEPOINT: &str = "authd_write";
+
 /// One queued write: runs inside the batch's transaction, then hears how
 /// the batch ended.
 trait Job: Send {
-    /// Runs the write in a savepoint of its own.
-    fn run(&mut self, conn: &mut AnyConnection);
+    /// Runs the write in a savepoint of its own. `Err` when the savepoint
+    /// could not be released or rolled back: the transaction no longer
+    /// holds exactly the other writes' work, and the batch must fail.
+    fn run(&mut self, conn: &mut AnyConnection) -> diesel::QueryResult<()>;
     /// Answers the caller: its own result if the batch committed, else
     /// the batch's failure.
     fn finish(self: Box<Self>, batch: Result<(), Arc<DbError>>);
@@ -59,11 +68,19 @@ where
     T: Send,
     E: From<DbError> + Send,
 {
-    fn run(&mut self, conn: &mut AnyConnection) {
-        if let Some(work) = self.work.take() {
-            // Nested in the batch's transaction: a savepoint.
-            self.result = Some(in_write_tx(conn, work, |e| E::from(DbError::Query(e))));
-        }
+    fn run(&mut self, conn: &mut AnyConnection) -> diesel::QueryResult<()> {
+        let Some(work) = self.work.take() else {
+            return Ok(());
+        };
+        conn.batch_execute(&format!("SAVEPOINT {SAVEPOINT}"))?;
+        let result = work(conn);
+        // ROLLBACK TO leaves the savepoint open: release it either way.
+        let end = match result {
+            Ok(_) => format!("RELEASE {SAVEPOINT}"),
+            Err(_) => format!("ROLLBACK TO {SAVEPOINT}; RELEASE {SAVEPOINT}"),
+        };
+        self.result = Some(result);
+        conn.batch_execute(&end)
     }
 
     fn finish(self: Box<Self>, batch: Result<(), Arc<DbError>>) {
@@ -194,7 +211,10 @@ fn serve(
             job.finish(outcome.clone());
         }
         if broken(&mut conn) {
-            conn = reopen(url);
+            match reopen(url, &mut queue) {
+                Some(fresh) => conn = fresh,
+                None => return,
+            }
         }
     }
 }
@@ -214,16 +234,26 @@ fn broken(conn: &mut AnyConnection) -> bool {
     <AnyConnection as Connection>::TransactionManager::is_broken_transaction_manager(conn)
 }
 
-/// A fresh connection, retried until one opens (each failure logged).
-fn reopen(url: &DatabaseUrl) -> AnyConnection {
+/// A fresh connection, retried until one opens (each failure logged);
+/// `None` when every handle is gone meanwhile. While it cannot open, the
+/// writes queued are answered with a failure at once rather than left to
+/// wait for a database that may not come back.
+fn reopen(url: &DatabaseUrl, queue: &mut mpsc::Receiver<Box<dyn Job>>) -> Option<AnyConnection> {
     loop {
-        match connect(url) {
-            Ok(conn) => return conn,
-            Err(e) => {
-                log::error!("the database writer cannot reopen its connection: {e}");
-                std::thread::sleep(REOPEN_PAUSE);
+        let why = match connect(url) {
+            Ok(conn) => return Some(conn),
+            Err(e) => e,
+        };
+        log::error!("the database writer cannot reopen its connection: {why}");
+        let failed = Arc::new(why);
+        loop {
+            match queue.try_recv() {
+                Ok(job) => job.finish(Err(failed.clone())),
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => return None,
             }
         }
+        std::thread::sleep(REOPEN_PAUSE);
     }
 }
 
@@ -238,15 +268,17 @@ fn run_batch(
     }
     for job in batch.iter_mut() {
         let ran = panic::catch_unwind(AssertUnwindSafe(|| job.run(conn)));
-        // A panic or a savepoint that could not be rolled back leaves the
-        // transaction in an unknown state: give the whole batch up.
-        if ran.is_err() || !still_in_batch(conn) {
+        // A panic, or a savepoint that could not be released or rolled
+        // back, leaves the transaction in an unknown state: give the whole
+        // batch up.
+        let why = match ran {
+            Err(_) => Some("a write panicked"),
+            Ok(Err(_)) => Some("a write's savepoint could not be ended"),
+            Ok(Ok(())) if !still_in_batch(conn) => Some("a write left its transaction level"),
+            Ok(Ok(())) => None,
+        };
+        if let Some(why) = why {
             rollback(conn);
-            let why = if ran.is_err() {
-                "a write panicked"
-            } else {
-                "a savepoint could not be rolled back"
-            };
             return (Err(DbError::Pool(why.into())), Duration::ZERO);
         }
     }
@@ -442,5 +474,89 @@ mod tests {
             .expect("a write after the failed batch");
         assert_eq!(roles(&f.url), ["after", "first"]);
         assert_eq!(f.writer.stats().failed.load(Ordering::Relaxed), 1);
+    }
+
+    /// Runs `bad` in a batch beside a write adding "other".
+    async fn beside_other<F>(f: &Fixture, bad: F) -> (Result<(), DbError>, Result<(), DbError>)
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<(), DbError> + Send + 'static,
+    {
+        let (release, first) = hold(f).await;
+        let writer = f.writer.clone();
+        let other = spawn(async move {
+            writer
+                .write(Duration::from_secs(5), |conn| add_role(conn, "other"))
+                .await
+        });
+        let writer = f.writer.clone();
+        let bad = spawn(async move { writer.write(Duration::from_secs(5), bad).await });
+        while f.writer.jobs.capacity() > QUEUE - 2 {
+            tokio::task::yield_now().await;
+        }
+        release.send(()).expect("release");
+        first.await.expect("join").expect("the first write");
+        (other.await.expect("join"), bad.await.expect("join"))
+    }
+
+    #[actix_web::test]
+    async fn a_savepoint_that_cannot_be_rolled_back_fails_the_batch() {
+        let f = fixture();
+        // The write ends the writer's savepoint itself, so rolling its
+        // work back fails; committing the batch would keep "half".
+        let (other, bad) = beside_other(&f, |conn| {
+            add_role(conn, "half")?;
+            conn.batch_execute(&format!("RELEASE {SAVEPOINT}"))
+                .map_err(DbError::Query)?;
+            Err(DbError::Pool("refused".into()))
+        })
+        .await;
+        assert!(matches!(other, Err(DbError::Batch(_))), "{other:?}");
+        assert!(matches!(bad, Err(DbError::Batch(_))), "{bad:?}");
+        assert_eq!(
+            roles(&f.url),
+            ["first"],
+            "nothing of the failed batch stays"
+        );
+        assert_eq!(f.writer.stats().failed.load(Ordering::Relaxed), 1);
+    }
+
+    #[actix_web::test]
+    async fn while_no_connection_opens_queued_writes_fail_at_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let folder = dir.path().join("not-yet");
+        let url = DatabaseUrl::parse(&format!("sqlite://{}", folder.join("w.db").display()))
+            .expect("url");
+        let (jobs, mut queue) = mpsc::channel(QUEUE);
+        let writer = Writer {
+            jobs,
+            stats: Arc::default(),
+        };
+        let reopening = std::thread::spawn(move || reopen(&url, &mut queue).is_some());
+        let during = tokio::time::timeout(
+            Duration::from_secs(5),
+            writer.write(Duration::from_secs(5), |conn| add_role(conn, "during")),
+        )
+        .await
+        .expect("answered during the outage, not left waiting");
+        assert!(
+            matches!(&during, Err(e) if e.is_unavailable()),
+            "{during:?}"
+        );
+        // Once the database can be opened again, the writer has it.
+        std::fs::create_dir(&folder).expect("mkdir");
+        assert!(reopening.join().expect("join"), "reopened");
+    }
+
+    #[test]
+    fn reopening_ends_when_every_handle_is_gone() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = DatabaseUrl::parse(&format!(
+            "sqlite://{}",
+            dir.path().join("none").join("w.db").display()
+        ))
+        .expect("url");
+        let (jobs, mut queue) = mpsc::channel::<Box<dyn Job>>(QUEUE);
+        drop(jobs);
+        assert!(reopen(&url, &mut queue).is_none());
     }
 }
