@@ -66,6 +66,24 @@ pub struct CodeStore<'a> {
     conn: &'a mut AnyConnection,
     now: i64,
     client_id: Option<&'a str>,
+    reused: Option<CodeReuse>,
+}
+
+/// A used code presented again, and what its revocation ended.
+pub struct CodeReuse {
+    user_id: String,
+    client_id: String,
+    refresh: usize,
+    access: bool,
+}
+
+impl CodeReuse {
+    /// Writes the audit record. Call it once the revocation is committed:
+    /// a record written inside the transaction would stand even if the
+    /// commit failed and nothing was revoked.
+    pub fn audit(&self) {
+        crate::audit::code_reused(&self.user_id, &self.client_id, self.refresh, self.access);
+    }
 }
 
 impl<'a> CodeStore<'a> {
@@ -75,6 +93,7 @@ impl<'a> CodeStore<'a> {
             conn,
             now,
             client_id: None,
+            reused: None,
         }
     }
 
@@ -85,6 +104,7 @@ impl<'a> CodeStore<'a> {
             conn,
             now,
             client_id: Some(client_id),
+            reused: None,
         }
     }
 
@@ -124,7 +144,8 @@ impl<'a> CodeStore<'a> {
     /// Claims `code` for this store's client: its grant if it was live,
     /// `None` if it is unknown, expired, another client's, or used. A used
     /// code's tokens are revoked here, in the caller's transaction, which
-    /// must commit that although the request fails (RFC 6749 §4.1.2).
+    /// must commit that although the request fails (RFC 6749 §4.1.2), and
+    /// then audit what [`CodeStore::take_reuse`] returns.
     pub fn extract_code(&mut self, code: &str) -> Result<Option<Grant>, OAuthError> {
         let client_id = self
             .client_id
@@ -151,13 +172,18 @@ impl<'a> CodeStore<'a> {
         if let (Some(jti), Some(exp)) = (&row.access_jti, row.access_expires_at) {
             revoked_access_tokens::insert(self.conn, jti, exp)?;
         }
-        crate::audit::code_reused(
-            &row.user_id,
-            &row.client_id,
+        self.reused = Some(CodeReuse {
+            user_id: row.user_id.clone(),
+            client_id: row.client_id.clone(),
             refresh,
-            row.access_jti.is_some(),
-        );
+            access: row.access_jti.is_some(),
+        });
         Ok(())
+    }
+
+    /// The reuse the last extraction found, to audit after the commit.
+    pub fn take_reuse(&mut self) -> Option<CodeReuse> {
+        self.reused.take()
     }
 }
 
@@ -202,6 +228,12 @@ impl Authorizer for CodeStore<'_> {
     }
 
     fn extract(&mut self, code: &str) -> Result<Option<Grant>, ()> {
-        self.extract_code(code).map_err(logged)
+        let grant = self.extract_code(code).map_err(logged)?;
+        // oxide-auth's flow gives no hook after its commit: the record is
+        // written within the caller's transaction.
+        if let Some(reuse) = self.take_reuse() {
+            reuse.audit();
+        }
+        Ok(grant)
     }
 }

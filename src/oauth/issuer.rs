@@ -316,8 +316,15 @@ impl Issuer for TokenIssuer<'_> {
             self.now,
         )
         .map_err(|e| logged(e.into()))?;
-        let Presented::Claimed { token, .. } = claim else {
-            return Err(());
+        let token = match claim {
+            Presented::Claimed { token, .. } => token,
+            // oxide-auth's flow gives no hook after its commit: the record
+            // is written within the caller's transaction.
+            Presented::Reused(reuse) => {
+                reuse.audit();
+                return Err(());
+            }
+            Presented::Invalid => return Err(()),
         };
         let issued = self.rotate(&token, &grant).map_err(logged)?;
         Ok(RefreshedToken {

@@ -72,8 +72,8 @@ pub enum Presented {
         user: User,
     },
     /// It had been used before: its whole family is now revoked. The
-    /// caller must commit that and answer `invalid_grant`.
-    Reused(RefreshToken),
+    /// caller must commit that, then audit it, and answer `invalid_grant`.
+    Reused(Reuse),
     /// Unknown, another client's, revoked or expired.
     Invalid,
 }
@@ -152,14 +152,31 @@ pub fn present(
     }
 }
 
+/// A reuse detected and its family revoked.
+pub struct Reuse {
+    /// The token presented again.
+    pub token: RefreshToken,
+    /// How many tokens of its family the revocation ended.
+    pub revoked: usize,
+}
+
+impl Reuse {
+    /// Writes the audit record. Call it once the revocation is committed:
+    /// a record written inside the transaction would stand even if the
+    /// commit failed and nothing was revoked.
+    pub fn audit(&self) {
+        let t = &self.token;
+        crate::audit::refresh_reused(&t.user_id, &t.client_id, &t.family_id, self.revoked);
+    }
+}
+
 /// Inside the write transaction: a rotated token was presented again, so
 /// its whole family is revoked (RFC 9700 §4.14.2).
 pub fn reuse(
     conn: &mut AnyConnection,
-    row: RefreshToken,
+    token: RefreshToken,
     now: i64,
 ) -> diesel::QueryResult<Presented> {
-    let n = refresh_tokens::revoke_family(conn, &row.family_id, now)?;
-    crate::audit::refresh_reused(&row.user_id, &row.client_id, &row.family_id, n);
-    Ok(Presented::Reused(row))
+    let revoked = refresh_tokens::revoke_family(conn, &token.family_id, now)?;
+    Ok(Presented::Reused(Reuse { token, revoked }))
 }

@@ -14,7 +14,7 @@ use crate::db::clients::Client;
 use crate::db::{auth_codes, refresh_tokens, users, AnyConnection};
 use crate::grant_type::GrantType;
 use crate::oauth::client_auth::{ClientAuth, DbRegistrar};
-use crate::oauth::codes::{self, CodeStore};
+use crate::oauth::codes::{self, CodeReuse, CodeStore};
 use crate::oauth::context::GrantCtx;
 use crate::oauth::error::OAuthError;
 use crate::oauth::issuer::Unsigned;
@@ -51,29 +51,39 @@ pub async fn run(ctx: GrantCtx, req: CodeRequest) -> Result<TokenResponse, OAuth
     let work = ctx.clone();
     // The outer `?` is the transaction's; the answer inside it is the
     // response, after its commit.
-    let (unsigned, granted) = ctx
+    let (answer, reused) = ctx
         .db
         .write(move |conn| {
             let now = work.clock.now();
-            exchange(conn, &work, now, &client, &req)
+            let mut reused = None;
+            let answer = exchange(conn, &work, now, &client, &req, &mut reused)?;
+            Ok::<_, OAuthError>((answer, reused))
         })
-        .await??;
+        .await?;
+    // Committed by now: a reused code's tokens are revoked.
+    if let Some(reuse) = reused {
+        reuse.audit();
+    }
+    let (unsigned, granted) = answer?;
     let issued = unsigned.sign(&ctx.keys)?;
     Ok(TokenResponse::new(issued, &granted, ctx.issuer.access_ttl))
 }
 
 /// Claims the code and issues. The outer `Err` rolls the transaction back
 /// (a fault of ours: the code stays usable); the inner one is an answer
-/// that commits (the claim, or a reuse's revocation).
+/// that commits (the claim, or a reuse's revocation, left in `reused` to
+/// audit after the commit).
 fn exchange(
     conn: &mut AnyConnection,
     ctx: &GrantCtx,
     now: i64,
     client: &Client,
     req: &CodeRequest,
+    reused: &mut Option<CodeReuse>,
 ) -> Result<Result<(Unsigned, ScopeSet), OAuthError>, OAuthError> {
-    let claimed =
-        CodeStore::for_client(conn, &client.client_id, now).extract_code(req.code.expose())?;
+    let mut store = CodeStore::for_client(conn, &client.client_id, now);
+    let claimed = store.extract_code(req.code.expose())?;
+    *reused = store.take_reuse();
     let Some(grant) = claimed else {
         return Ok(Err(invalid("the code is invalid, expired or used")));
     };

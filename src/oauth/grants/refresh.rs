@@ -13,7 +13,7 @@ use crate::oauth::client_auth::{ClientAuth, DbRegistrar};
 use crate::oauth::context::GrantCtx;
 use crate::oauth::error::OAuthError;
 use crate::oauth::issuer::Unsigned;
-use crate::oauth::rotation::{self, Found, Presented};
+use crate::oauth::rotation::{self, Found, Presented, Reuse};
 use crate::scope::{self, RefreshScopeError, ScopeSet};
 use crate::secret::Secret;
 
@@ -60,8 +60,11 @@ pub async fn run(
         (Found::Used(row), _) => {
             ctx.db
                 .write(move |conn| {
-                    rotation::reuse(conn, row, now)?;
-                    Ok::<_, OAuthError>(Rotated::Refused { reused: true })
+                    let reused = match rotation::reuse(conn, row, now)? {
+                        Presented::Reused(reuse) => Some(reuse),
+                        _ => None,
+                    };
+                    Ok::<_, OAuthError>(Rotated::Refused { reused })
                 })
                 .await?
         }
@@ -71,9 +74,14 @@ pub async fn run(
                     // The time of the write, not of the read before it.
                     let now = work.clock.now();
                     let presented = rotation::claim_found(conn, token, user, now)?;
-                    let Presented::Claimed { token, user } = presented else {
-                        let reused = matches!(presented, Presented::Reused(_));
-                        return Ok(Rotated::Refused { reused });
+                    let (token, user) = match presented {
+                        Presented::Claimed { token, user } => (token, user),
+                        Presented::Reused(reuse) => {
+                            return Ok(Rotated::Refused {
+                                reused: Some(reuse),
+                            })
+                        }
+                        Presented::Invalid => return Ok(Rotated::Refused { reused: None }),
                     };
                     // The successor inherits the family's generation in
                     // `store_rotation`.
@@ -99,7 +107,9 @@ pub async fn run(
             Ok(TokenResponse::new(issued, &granted, ctx.issuer.access_ttl))
         }
         Rotated::Refused { reused } => {
-            if reused {
+            // Committed by now: the family is revoked.
+            if let Some(reuse) = reused {
+                reuse.audit();
                 ctx.metrics.refresh_reused();
             }
             Err(invalid())
@@ -107,11 +117,11 @@ pub async fn run(
     }
 }
 
-/// What the write did: a successor stored, or a refusal (a reuse, whose
-/// family revocation commits although the request fails).
+/// What the write did: a successor stored, or a refusal (with a reuse,
+/// whose family revocation commits although the request fails).
 enum Rotated {
     New(Box<Unsigned>, ScopeSet),
-    Refused { reused: bool },
+    Refused { reused: Option<Reuse> },
 }
 
 /// Within the original grant (§6), and still within what the client and
