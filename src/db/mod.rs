@@ -125,17 +125,33 @@ pub fn connect(url: &DatabaseUrl) -> Result<AnyConnection, DbError> {
             // file to WAL takes a lock too, which instances starting at
             // once contend for. WAL lets readers proceed during a write;
             // FULL makes a commit durable before we answer.
-            conn.batch_execute(
-                "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
-                 PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
-            )
-            .map_err(|e| DbError::Connect {
-                url: url.redacted(),
-                reason: e.to_string(),
-            })?;
-            Ok(AnyConnection::Sqlite(conn))
+            let pragmas = "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
+                 PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;";
+            // Switching to WAL can answer SQLITE_BUSY without waiting in
+            // the busy handler (another process holds a lock while it
+            // does the same): retry for as long as the busy timeout.
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            loop {
+                match conn.batch_execute(pragmas) {
+                    Ok(()) => return Ok(AnyConnection::Sqlite(conn)),
+                    Err(e) if is_locked(&e) && std::time::Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                    Err(e) => {
+                        return Err(DbError::Connect {
+                            url: url.redacted(),
+                            reason: e.to_string(),
+                        })
+                    }
+                }
+            }
         }
     }
+}
+
+/// True for SQLite's "database is locked" (SQLITE_BUSY).
+fn is_locked(e: &diesel::result::Error) -> bool {
+    matches!(e, diesel::result::Error::DatabaseError(_, info) if info.message().contains("locked"))
 }
 
 /// Creates a missing SQLite database file with mode 0600 before SQLite
