@@ -5,6 +5,7 @@ use diesel::prelude::*;
 
 use super::schema::refresh_tokens as rt;
 use super::schema::users;
+use super::users::User;
 use super::AnyConnection;
 
 /// A stored refresh token (only its hash: `Debug` shows no secret).
@@ -50,6 +51,33 @@ pub fn find(conn: &mut AnyConnection, hash: &str) -> QueryResult<Option<RefreshT
     rt::table
         .find(hash)
         .select(RefreshToken::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The token with this hash, its user (`None` if gone) and whether any
+/// token of its family was revoked (see [`family_revoked`]): all that
+/// deciding its state needs, in one query (one round trip).
+pub fn find_with_user(
+    conn: &mut AnyConnection,
+    hash: &str,
+) -> QueryResult<Option<(RefreshToken, Option<User>, bool)>> {
+    let family = diesel::alias!(rt as family);
+    rt::table
+        .left_join(users::table)
+        .filter(rt::token_hash.eq(hash))
+        .select((
+            RefreshToken::as_select(),
+            Option::<User>::as_select(),
+            diesel::dsl::exists(
+                family.filter(
+                    family
+                        .field(rt::family_id)
+                        .eq(rt::family_id)
+                        .and(family.field(rt::revoked_at).is_not_null()),
+                ),
+            ),
+        ))
         .first(conn)
         .optional()
 }

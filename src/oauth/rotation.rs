@@ -4,7 +4,7 @@
 //! go through here.
 
 use crate::db::refresh_tokens::{self, Claim, RefreshToken};
-use crate::db::users::{self, User};
+use crate::db::users::User;
 use crate::db::AnyConnection;
 use crate::secret::Secret;
 
@@ -20,31 +20,46 @@ pub enum RefreshState {
 }
 
 /// The rule: not revoked, not yet used, within its idle and its family's
-/// absolute lifetime, and issued under its user's current credential
-/// generation (no password change or disable since), user enabled.
+/// absolute lifetime, no token of its family revoked, and issued under its
+/// user's current credential generation (no password change or disable
+/// since), user enabled.
 pub fn state(
-    conn: &mut AnyConnection,
     row: &RefreshToken,
+    user: Option<User>,
+    family_revoked: bool,
     now: i64,
-) -> diesel::QueryResult<RefreshState> {
+) -> RefreshState {
     if row.revoked_at.is_some() {
-        return Ok(RefreshState::Dead);
+        return RefreshState::Dead;
     }
     if row.used_at.is_some() {
-        return Ok(RefreshState::Used);
+        return RefreshState::Used;
     }
-    if row.expires_at <= now
-        || row.family_expires_at <= now
-        || refresh_tokens::family_revoked(conn, &row.family_id)?
-    {
-        return Ok(RefreshState::Dead);
+    if row.expires_at <= now || row.family_expires_at <= now || family_revoked {
+        return RefreshState::Dead;
     }
-    Ok(match users::by_id(conn, &row.user_id)? {
+    match user {
         Some(u) if !u.disabled && row.generation == u.credential_generation => {
             RefreshState::Live(u)
         }
         _ => RefreshState::Dead,
-    })
+    }
+}
+
+/// The stored token behind `presented` and its state, read at once.
+fn read(
+    conn: &mut AnyConnection,
+    presented: &Secret,
+    now: i64,
+) -> diesel::QueryResult<Option<(RefreshToken, RefreshState)>> {
+    Ok(
+        refresh_tokens::find_with_user(conn, &presented.hash())?.map(
+            |(row, user, family_revoked)| {
+                let state = state(&row, user, family_revoked, now);
+                (row, state)
+            },
+        ),
+    )
 }
 
 /// The live token behind `presented`, with its user; `None` otherwise.
@@ -53,11 +68,8 @@ pub fn live(
     presented: &Secret,
     now: i64,
 ) -> diesel::QueryResult<Option<(RefreshToken, User)>> {
-    let Some(row) = refresh_tokens::find(conn, &presented.hash())? else {
-        return Ok(None);
-    };
-    Ok(match state(conn, &row, now)? {
-        RefreshState::Live(user) => Some((row, user)),
+    Ok(match read(conn, presented, now)? {
+        Some((row, RefreshState::Live(user))) => Some((row, user)),
         _ => None,
     })
 }
@@ -103,7 +115,7 @@ pub fn look_up(
     client_id: &str,
     now: i64,
 ) -> diesel::QueryResult<Found> {
-    let Some(row) = refresh_tokens::find(conn, &presented.hash())? else {
+    let Some((row, state)) = read(conn, presented, now)? else {
         return Ok(Found::Invalid);
     };
     // A token works only for the client it was issued to (§6); another
@@ -111,7 +123,7 @@ pub fn look_up(
     if row.client_id != client_id {
         return Ok(Found::Invalid);
     }
-    Ok(match state(conn, &row, now)? {
+    Ok(match state {
         RefreshState::Live(user) => Found::Live { token: row, user },
         RefreshState::Used => Found::Used(row),
         RefreshState::Dead => Found::Invalid,
