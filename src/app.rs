@@ -10,6 +10,7 @@ use actix_web::{web, App, HttpServer};
 
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::db::client_cache::ClientCache;
 use crate::db::{self, roles, users, Db, DbError};
 use crate::keys::{self, KeyError, KeyRing, KeySnapshot, KeyVault};
 use crate::login::Logins;
@@ -258,6 +259,7 @@ impl Application {
             clock,
             sessions: settings.sessions,
             csrf_key: Arc::default(),
+            clients: ClientCache::new(settings.client_cache_ttl),
             registration: Arc::new(settings.registration.clone()),
         };
         let metrics_server = match metrics_listener {

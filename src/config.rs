@@ -151,6 +151,14 @@ pub struct GlobalArgs {
     )]
     pub password_queue: usize,
 
+    /// Seconds a client record may be served from memory (0 = off, the
+    /// default; at most 300). A secret rotated or a client removed by
+    /// another process (the CLI, another instance) takes effect here
+    /// within this time; through this server's console, at once.
+    #[arg(long, env = "AUTHD_CLIENT_CACHE_TTL", default_value_t = 0, global = true,
+          value_parser = value_parser!(u64).range(0..=300))]
+    pub client_cache_ttl: u64,
+
     /// Database connections in the pool (1 to 1000).
     #[arg(long, env = "AUTHD_DB_POOL_SIZE", default_value_t = 10, global = true,
           value_parser = value_parser!(u32).range(1..=1000))]
@@ -252,6 +260,8 @@ pub struct Settings {
     pub password_concurrency: usize,
     /// Password checks that may wait for a slot.
     pub password_queue: usize,
+    /// How long a client record may be served from memory (zero: off).
+    pub client_cache_ttl: std::time::Duration,
     /// Pool size.
     pub db_pool_size: u32,
     /// Longest wait for a database connection.
@@ -405,6 +415,7 @@ impl Settings {
             argon2,
             password_concurrency: a.password_concurrency,
             password_queue: a.password_queue,
+            client_cache_ttl: std::time::Duration::from_secs(a.client_cache_ttl),
             db_pool_size: a.db_pool_size,
             db_timeout: std::time::Duration::from_secs(a.db_timeout),
             workers: a.workers,

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::clock::Clock;
 use crate::config::{IssuerSettings, Registration, SessionLimits};
+use crate::db::client_cache::ClientCache;
 use crate::db::Db;
 use crate::keys::KeyRing;
 use crate::login::Logins;
@@ -33,6 +34,8 @@ pub struct AppState {
     pub csrf_key: Arc<tokio::sync::OnceCell<Secret>>,
     /// The counters that requests move.
     pub metrics: Metrics,
+    /// Client records kept briefly in memory (off unless configured).
+    pub clients: ClientCache,
     /// Self-service sign-up: whether `/register` is served, and the roles
     /// new users get.
     pub registration: Arc<Registration>,

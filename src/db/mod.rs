@@ -6,6 +6,7 @@
 //! through [`Db::run`], which moves the work off the actix workers.
 
 pub mod auth_codes;
+pub mod client_cache;
 pub mod clients;
 pub mod csrf_keys;
 pub mod login_failures;

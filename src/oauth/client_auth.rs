@@ -103,7 +103,8 @@ impl ClientAuth {
         }
     }
 
-    fn secret(&self) -> Option<&Secret> {
+    /// The secret it presented; `None` for a public client.
+    pub fn secret(&self) -> Option<&Secret> {
         match self {
             ClientAuth::Basic { secret, .. } | ClientAuth::Post { secret, .. } => Some(secret),
             ClientAuth::Public { .. } => None,
@@ -142,7 +143,8 @@ pub fn parse_basic(value: &str) -> Result<(String, Secret), OAuthError> {
 /// oxide-auth's `Registrar` over the database, for one request. It keeps
 /// the client it authenticated so callers need not load it again.
 pub struct DbRegistrar<'c> {
-    conn: RefCell<&'c mut AnyConnection>,
+    /// `None`: only the client it was made with exists for it.
+    conn: Option<RefCell<&'c mut AnyConnection>>,
     client: RefCell<Option<Client>>,
 }
 
@@ -150,8 +152,17 @@ impl<'c> DbRegistrar<'c> {
     /// A registrar using this connection.
     pub fn new(conn: &'c mut AnyConnection) -> DbRegistrar<'c> {
         DbRegistrar {
-            conn: RefCell::new(conn),
+            conn: Some(RefCell::new(conn)),
             client: RefCell::new(None),
+        }
+    }
+
+    /// A registrar that knows only `client` (a record from the
+    /// [`crate::db::client_cache::ClientCache`]) and no database.
+    pub fn known(client: Client) -> DbRegistrar<'static> {
+        DbRegistrar {
+            conn: None,
+            client: RefCell::new(Some(client)),
         }
     }
 
@@ -164,7 +175,10 @@ impl<'c> DbRegistrar<'c> {
         {
             return Ok(Some(c.clone()));
         }
-        let found = clients::find(&mut self.conn.borrow_mut(), client_id).map_err(|e| {
+        let Some(conn) = &self.conn else {
+            return Ok(None);
+        };
+        let found = clients::find(&mut conn.borrow_mut(), client_id).map_err(|e| {
             log::error!("registrar: {e}");
             RegistrarError::PrimitiveError
         })?;

@@ -11,6 +11,7 @@ use super::error::OAuthError;
 use super::issuer::{extensions, no_redirect, TokenIssuer};
 use crate::clock::Clock;
 use crate::config::IssuerSettings;
+use crate::db::client_cache::ClientCache;
 use crate::db::clients::Client;
 use crate::db::{AnyConnection, Db};
 use crate::keys::KeySnapshot;
@@ -35,6 +36,8 @@ pub struct GrantCtx {
     pub clock: Clock,
     /// The counters a grant moves.
     pub metrics: Metrics,
+    /// Client records kept briefly in memory.
+    pub clients: ClientCache,
 }
 
 impl GrantCtx {
@@ -47,6 +50,7 @@ impl GrantCtx {
             keys: state.keys.current(),
             clock: state.clock.clone(),
             metrics: state.metrics.clone(),
+            clients: state.clients.clone(),
         }
     }
 

@@ -414,6 +414,60 @@ async fn rotating_shows_a_new_secret_once_and_deleting_removes_the_client() {
     }
 }
 
+/// The status of a client_credentials request with this secret.
+async fn client_credentials(app: &TestApp, client_id: &str, secret: &str) -> u16 {
+    let c = TestClient {
+        id: client_id.to_string(),
+        secret: Some(secret.to_string()),
+    };
+    post(
+        app,
+        "/oauth/token",
+        Some(&c),
+        &[("grant_type", "client_credentials")],
+    )
+    .await
+    .status
+}
+
+#[actix_web::test]
+async fn with_the_client_cache_on_rotating_and_deleting_take_effect_at_once() {
+    for db in backends() {
+        people(&db);
+        let app = TestApp::spawn_with(&db, &["--client-cache-ttl", "300"]).await;
+        let alice = logged_in(&app, "alice", "correct horse").await;
+        let (_, token) = console(&alice).await;
+        let form = [
+            ("name", "daemon"),
+            ("grant", "client_credentials"),
+            ("scope", "posts:read"),
+            ("csrf_token", &token),
+        ];
+        let to = create(&alice, &form).await;
+        let old = shown_secret(&alice.get(&to).await).unwrap();
+        let id = to.trim_start_matches("/console/clients/").to_string();
+        // Served twice: the second from the cache.
+        for _ in 0..2 {
+            assert_eq!(client_credentials(&app, &id, &old).await, 200);
+        }
+
+        alice
+            .post(&format!("{to}/rotate"), &[("csrf_token", &token)])
+            .await;
+        let new = shown_secret(&alice.get(&to).await).expect("the new secret");
+        let label = db.label();
+        assert_eq!(client_credentials(&app, &id, &old).await, 401, "[{label}]");
+        assert_eq!(client_credentials(&app, &id, &new).await, 200);
+        assert_eq!(client_credentials(&app, &id, &new).await, 200);
+
+        alice
+            .post(&format!("{to}/delete"), &[("csrf_token", &token)])
+            .await;
+        assert_eq!(client_credentials(&app, &id, &new).await, 401, "[{label}]");
+        app.stop().await;
+    }
+}
+
 #[actix_web::test]
 async fn every_console_post_needs_the_sessions_csrf_token() {
     for db in backends() {

@@ -10,6 +10,7 @@ mod callback;
 mod cli;
 mod cli_clients;
 mod client_auth;
+mod client_cache;
 mod code_audit;
 mod code_exchange;
 mod code_flow;

@@ -120,6 +120,7 @@ pub(super) async fn rotate(
         .write(move |conn| clients::rotate_secret(conn, &id, Some(&owner), clock.now()))
         .await
         .map_err(refused)?;
+    state.clients.forget(&client_id);
     audit::client_secret_rotated(&client_id, actor(&session, &req, &state));
     let mut answer = page::see_other(&client_path(&client_id));
     if let Some(cookie) = reveal::seal(&session, &client_id, &secret, cookies::secure(&state)) {
@@ -144,6 +145,7 @@ pub(super) async fn delete(
         .write(move |conn| clients::remove(conn, &id, Some(&owner)))
         .await
         .map_err(refused)?;
+    state.clients.forget(&client_id);
     audit::client_removed(&client_id, actor(&session, &req, &state));
     Ok(page::see_other("/console").finish())
 }
