@@ -74,13 +74,13 @@ idle=$(rss)
 
 echo "== flood: 256 connections on the password grant for ${DURATION}s"
 touch "$dir/sampling"; sample & sampler=$!
-FORM=$login_form nice -n "${FLOOD_NICE:-0}" wrk -t2 -c256 -d"${DURATION}s" --latency -s benches/load/token.lua \
-  "$base/oauth/token" >"$dir/password.txt" &
+BODY=$login_form AUTH="Basic $BASIC" nice -n "${FLOOD_NICE:-0}" wrk -t2 -c256 -d"${DURATION}s" --latency \
+  -s benches/load/scenario.lua "$base/oauth/token" >"$dir/password.txt" &
 flood=$!
 sleep 2
 others=$((DURATION - 4))
-FORM="grant_type=client_credentials" wrk -t1 -c2 -d"${others}s" --latency \
-  -s benches/load/token.lua "$base/oauth/token" >"$dir/cc.txt" &
+BODY="grant_type=client_credentials" AUTH="Basic $BASIC" wrk -t1 -c2 -d"${others}s" --latency \
+  -s benches/load/scenario.lua "$base/oauth/token" >"$dir/cc.txt" &
 cc=$!
 wrk -t2 -c2 -d"${others}s" --latency -s benches/load/refresh.lua \
   "$base/oauth/token" >"$dir/refresh.txt" &

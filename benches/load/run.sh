@@ -9,9 +9,9 @@
 #
 # Settings: DURATION (seconds per scenario, 10), CONNS (64), SCENARIOS
 # (default: all of password refresh refresh_under_logins client_credentials
-# introspection jwks posts), WORKERS_SWEEP (worker counts for the CPU per
-# request sweep of client_credentials and refresh; default "2 8 16", empty
-# to skip).
+# client_credentials_cached introspection jwks posts), WORKERS_SWEEP
+# (worker counts for the CPU per request sweep of client_credentials and
+# refresh; default "2 8 16", empty to skip).
 #
 # For each scenario it prints requests/s (2xx only), p50, p99, non-2xx
 # responses, the server's peak RSS during the scenario, its CPU time per
@@ -33,7 +33,7 @@ PASSWORD_CONNS=${PASSWORD_CONNS:-32}
 THREADS=${THREADS:-2}
 PORT=${PORT:-18181}
 POSTS_PORT=$((PORT + 1))
-SCENARIOS=${SCENARIOS:-"password refresh refresh_under_logins client_credentials introspection jwks posts"}
+SCENARIOS=${SCENARIOS:-"password refresh refresh_under_logins client_credentials client_credentials_cached introspection jwks posts"}
 WORKERS_SWEEP=${WORKERS_SWEEP-"2 8 16"}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl; }
@@ -170,6 +170,15 @@ run_backend() {
       ;;
     client_credentials)
       row client_credentials "$(limit es256_sign)" "$CONNS" "$base/oauth/token" BODY="$cc" AUTH="Basic $BASIC"
+      ;;
+    client_credentials_cached)
+      # The same with the client cache on (AUTHD_CLIENT_CACHE_TTL, off by
+      # default): no database trip at all.
+      stop_server
+      start_server AUTHD_CLIENT_CACHE_TTL=60
+      row "client_credentials, cache" "$(limit es256_sign)" "$CONNS" "$base/oauth/token" BODY="$cc" AUTH="Basic $BASIC"
+      stop_server
+      start_server
       ;;
     introspection)
       local at
