@@ -157,6 +157,11 @@ impl Writer {
     /// `f` runs in a savepoint: its `Err` undoes its own work only. Waiting
     /// for room in the queue is bounded by `wait`; waiting for the commit
     /// is not (the write is already under way).
+    ///
+    /// `f` must return the database errors it meets, not carry on past
+    /// them: after some (a full disk, an I/O error) SQLite has rolled the
+    /// whole transaction back, and statements run after that would commit
+    /// on their own, outside the batch.
     pub async fn write<T, E, F>(&self, wait: Duration, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,

@@ -446,7 +446,8 @@ async fn with_the_client_cache_on_rotating_and_deleting_take_effect_at_once() {
         let to = create(&alice, &form).await;
         let old = shown_secret(&alice.get(&to).await).unwrap();
         let id = to.trim_start_matches("/console/clients/").to_string();
-        // Served twice: the second from the cache.
+        // Twice: the second from the cache (client_cache.rs shows that
+        // the cache serves).
         for _ in 0..2 {
             assert_eq!(client_credentials(&app, &id, &old).await, 200);
         }

@@ -8,6 +8,7 @@ use askama::Template;
 
 use super::{actor, client_path, reveal, GRANT_OPTIONS};
 use crate::audit;
+use crate::db::{AnyConnection, DbError};
 use crate::manage::clients::{self, ClientView};
 use crate::manage::ManageError;
 use crate::state::AppState;
@@ -31,6 +32,28 @@ struct ClientPage<'a> {
 
 /// The storage failures of a console change; a client that is not the
 /// user's is `NotFound`.
+/// Runs a write that changes `client_id`, then forgets the client's
+/// cached record, whatever the write answered: in a task of its own, so
+/// that a browser hanging up cannot stop the forgetting after a commit.
+async fn changing<T, F>(state: &AppState, client_id: &str, f: F) -> Result<T, ManageError>
+where
+    F: FnOnce(&mut AnyConnection) -> Result<T, ManageError> + Send + 'static,
+    T: Send + 'static,
+{
+    let (db, cache, id) = (
+        state.db.clone(),
+        state.clients.clone(),
+        client_id.to_string(),
+    );
+    actix_web::rt::spawn(async move {
+        let result = db.write(f).await;
+        cache.forget(&id);
+        result
+    })
+    .await
+    .unwrap_or_else(|_| Err(ManageError::Db(DbError::Blocking)))
+}
+
 fn refused(e: ManageError) -> WebError {
     match e {
         ManageError::UnknownClient(_) => WebError::NotFound,
@@ -115,12 +138,11 @@ pub(super) async fn rotate(
         session.user_id.clone(),
         state.clock.clone(),
     );
-    let secret = state
-        .db
-        .write(move |conn| clients::rotate_secret(conn, &id, Some(&owner), clock.now()))
-        .await
-        .map_err(refused)?;
-    state.clients.forget(&client_id);
+    let secret = changing(&state, &client_id, move |conn| {
+        clients::rotate_secret(conn, &id, Some(&owner), clock.now())
+    })
+    .await
+    .map_err(refused)?;
     audit::client_secret_rotated(&client_id, actor(&session, &req, &state));
     let mut answer = page::see_other(&client_path(&client_id));
     if let Some(cookie) = reveal::seal(&session, &client_id, &secret, cookies::secure(&state)) {
@@ -140,12 +162,11 @@ pub(super) async fn delete(
     checked_form(&req, &session, payload).await?;
     let client_id = client_id.into_inner();
     let (id, owner) = (client_id.clone(), session.user_id.clone());
-    state
-        .db
-        .write(move |conn| clients::remove(conn, &id, Some(&owner)))
-        .await
-        .map_err(refused)?;
-    state.clients.forget(&client_id);
+    changing(&state, &client_id, move |conn| {
+        clients::remove(conn, &id, Some(&owner))
+    })
+    .await
+    .map_err(refused)?;
     audit::client_removed(&client_id, actor(&session, &req, &state));
     Ok(page::see_other("/console").finish())
 }
