@@ -18,8 +18,9 @@ use std::time::{Duration, Instant};
 use crate::db::clients::Client;
 use crate::secret::Secret;
 
-/// More clients than this and the cache starts over: it holds only
-/// clients that authenticated, so only registered ones fill it.
+/// More clients than this and the cache drops its expired records, or
+/// starts over if none has expired: it holds only clients that
+/// authenticated, so only registered ones fill it.
 const MAX_ENTRIES: usize = 10_000;
 
 struct Entry {
@@ -94,7 +95,11 @@ impl ClientCache {
             return;
         }
         if entries.len() >= MAX_ENTRIES {
-            entries.clear();
+            let now = Instant::now();
+            entries.retain(|_, e| e.until > now);
+            if entries.len() >= MAX_ENTRIES {
+                entries.clear();
+            }
         }
         entries.insert(
             client.client_id.clone(),
@@ -166,5 +171,30 @@ mod tests {
         cache.put(&client("app", Some("new")), cache.epoch());
         cache.forget("app");
         assert!(cache.hit("app", Some(&Secret::new("new"))).is_none());
+    }
+
+    #[test]
+    fn a_full_cache_drops_expired_records_first() {
+        let cache = ClientCache::new(Duration::from_secs(60));
+        for i in 0..MAX_ENTRIES - 1 {
+            cache.put(&client(&format!("c{i}"), Some("s")), cache.epoch());
+        }
+        // One record already expired: the first to go when the cache fills.
+        if let Ok(mut entries) = cache.entries.write() {
+            let stale = Entry {
+                client: client("stale", Some("s")),
+                until: Instant::now(),
+            };
+            entries.insert("stale".into(), stale);
+        }
+        cache.put(&client("new", Some("s")), cache.epoch());
+        let s = Secret::new("s");
+        assert!(cache.hit("new", Some(&s)).is_some());
+        assert!(cache.hit("c0", Some(&s)).is_some(), "live records stay");
+        assert!(cache
+            .entries
+            .read()
+            .map(|e| !e.contains_key("stale"))
+            .unwrap_or(false));
     }
 }
