@@ -119,6 +119,7 @@ pub fn connect(url: &DatabaseUrl) -> Result<AnyConnection, DbError> {
             .map(AnyConnection::Postgres)
             .map_err(failed),
         Backend::Sqlite => {
+            configure_sqlite();
             create_sqlite_file(url)?;
             let mut conn = SqliteConnection::establish(url.as_str()).map_err(failed)?;
             // busy_timeout turns lock contention into waiting instead of
@@ -148,6 +149,39 @@ pub fn connect(url: &DatabaseUrl) -> Result<AnyConnection, DbError> {
             }
         }
     }
+}
+
+/// Sets SQLite's process-wide options, once, before its first connection
+/// opens. Both remove locks that every SQLite call took and that the
+/// profile of the refresh grant showed contended between the pool's
+/// threads and the writer:
+/// - no memory statistics: with them, every allocation SQLite makes takes
+///   one global mutex (and asks malloc for the block's size);
+/// - multi-thread mode instead of serialized: no mutex per connection, as
+///   diesel already never lets two threads use one connection at once
+///   (`SqliteConnection` is not `Sync`; the pool lends each to one
+///   thread).
+fn configure_sqlite() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: sqlite3_config must run before SQLite initializes and
+        // not beside other SQLite calls; every connection of ours opens
+        // through `connect`, which runs this first, and `Once` makes the
+        // others wait. If something else initialized SQLite earlier, the
+        // calls answer SQLITE_MISUSE and change nothing.
+        let (memstatus, threading) = unsafe {
+            (
+                libsqlite3_sys::sqlite3_config(
+                    libsqlite3_sys::SQLITE_CONFIG_MEMSTATUS,
+                    0 as std::os::raw::c_int,
+                ),
+                libsqlite3_sys::sqlite3_config(libsqlite3_sys::SQLITE_CONFIG_MULTITHREAD),
+            )
+        };
+        if memstatus != libsqlite3_sys::SQLITE_OK || threading != libsqlite3_sys::SQLITE_OK {
+            log::debug!("SQLite was initialized already: its defaults stay");
+        }
+    });
 }
 
 /// True for SQLite's "database is locked" (SQLITE_BUSY).
