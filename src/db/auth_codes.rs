@@ -55,7 +55,7 @@ pub fn find(conn: &mut AnyConnection, hash: &str) -> QueryResult<Option<AuthCode
     ac::table
         .find(hash)
         .select(AuthCode::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 

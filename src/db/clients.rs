@@ -89,7 +89,7 @@ pub fn find(conn: &mut AnyConnection, client_id: &str) -> QueryResult<Option<Cli
     clients::table
         .find(client_id)
         .select(Client::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
@@ -104,7 +104,7 @@ pub fn find_owned(
         .find(client_id)
         .filter(clients::owner_id.eq(owner))
         .select(Client::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 

@@ -29,5 +29,5 @@ pub fn get_or_create(
         AnyConnection::Sqlite(c) => insert.execute(c)?,
         AnyConnection::Postgres(c) => insert.execute(c)?,
     };
-    k::table.find(name).select(k::secret).first(conn)
+    k::table.find(name).select(k::secret).get_result(conn)
 }

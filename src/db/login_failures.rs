@@ -23,7 +23,7 @@ pub fn find(conn: &mut AnyConnection, key: &str) -> QueryResult<Option<Failures>
     lf::table
         .find(key)
         .select(Failures::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
@@ -53,7 +53,7 @@ pub fn add_failure(conn: &mut AnyConnection, key: &str, now: i64) -> QueryResult
     lf::table
         .find(key)
         .select(Failures::as_select())
-        .first(conn)
+        .get_result(conn)
 }
 
 /// Stores the settled record.

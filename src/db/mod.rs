@@ -4,6 +4,11 @@
 //! Query functions take `&mut AnyConnection` so that callers compose them
 //! inside one transaction. They are blocking: async code reaches them only
 //! through [`Db::run`], which moves the work off the actix workers.
+//!
+//! Lookups by a primary or unique key use `get_result`, not `first`:
+//! `first` adds `LIMIT ?`, and SQLite (built with STAT4) marks a statement
+//! whose LIMIT is a bound value for re-preparing at every new binding, so
+//! the statement cache never saved the parse.
 
 pub mod auth_codes;
 pub mod client_cache;

@@ -58,7 +58,7 @@ pub fn find(conn: &mut AnyConnection, id_hash: &str) -> QueryResult<Option<(Sess
                 users::credential_generation,
             ),
         ))
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 

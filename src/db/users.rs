@@ -52,7 +52,7 @@ pub fn by_username(conn: &mut AnyConnection, username: &str) -> QueryResult<Opti
     users::table
         .filter(users::username.eq(username))
         .select(User::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
@@ -61,7 +61,7 @@ pub fn by_id(conn: &mut AnyConnection, id: &str) -> QueryResult<Option<User>> {
     users::table
         .find(id)
         .select(User::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
