@@ -9,8 +9,11 @@ use super::users::User;
 use super::AnyConnection;
 
 /// A stored refresh token (only its hash: `Debug` shows no secret).
+/// `None` is inserted as NULL, not as the column's default: the INSERT's
+/// SQL is then the same for every token, and its prepared statement is
+/// cached (diesel never caches one that says `DEFAULT` for some rows).
 #[derive(Queryable, Selectable, Insertable, Clone, Debug)]
-#[diesel(table_name = rt)]
+#[diesel(table_name = rt, treat_none_as_default_value = false)]
 pub struct RefreshToken {
     /// SHA-256 of the token.
     pub token_hash: String,
@@ -51,7 +54,7 @@ pub fn find(conn: &mut AnyConnection, hash: &str) -> QueryResult<Option<RefreshT
     rt::table
         .find(hash)
         .select(RefreshToken::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
@@ -78,7 +81,7 @@ pub fn find_with_user(
                 ),
             ),
         ))
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
@@ -113,35 +116,7 @@ pub fn family_revoked(conn: &mut AnyConnection, family_id: &str) -> QueryResult<
 /// count decides a race between concurrent refreshes: exactly one caller
 /// gets [`Claim::Claimed`].
 pub fn claim(conn: &mut AnyConnection, hash: &str, now: i64) -> QueryResult<Claim> {
-    let family = diesel::alias!(rt as family);
-    let n = diesel::update(
-        rt::table
-            .filter(rt::token_hash.eq(hash))
-            .filter(rt::used_at.is_null())
-            .filter(rt::revoked_at.is_null())
-            .filter(rt::expires_at.gt(now))
-            .filter(rt::family_expires_at.gt(now))
-            .filter(diesel::dsl::not(diesel::dsl::exists(
-                family.filter(
-                    family
-                        .field(rt::family_id)
-                        .eq(rt::family_id)
-                        .and(family.field(rt::revoked_at).is_not_null()),
-                ),
-            )))
-            // The user as the token was issued: enabled, same credential
-            // generation. The refresh grant reads the user before this
-            // write, so the claim itself must refuse a password change or
-            // a disable that landed in between.
-            .filter(diesel::dsl::exists(
-                users::table
-                    .filter(users::id.eq(rt::user_id))
-                    .filter(users::disabled.eq(false))
-                    .filter(users::credential_generation.eq(rt::generation)),
-            )),
-    )
-    .set(rt::used_at.eq(Some(now)))
-    .execute(conn)?;
+    let n = ClaimStatement { hash, now }.execute(conn)?;
     if n == 1 {
         return Ok(Claim::Claimed);
     }
@@ -151,6 +126,57 @@ pub fn claim(conn: &mut AnyConnection, hash: &str, now: i64) -> QueryResult<Clai
         Some(_) => Claim::Unusable,
     })
 }
+
+/// The claim's conditional UPDATE, written out rather than built with
+/// the query builder: diesel never caches an UPDATE's prepared statement
+/// (its SET list can depend on the values), and this one, with its two
+/// subqueries, runs once per refresh on SQLite's single writer. The SQL is
+/// fixed, so it is prepared once per connection.
+///
+/// Conditions: unused, unrevoked, unexpired (idle and family lifetime), no
+/// token of its family revoked, and its user enabled with the credential
+/// generation it was issued under (the refresh grant reads the user before
+/// this write, so the claim itself must refuse a password change or a
+/// disable that landed in between).
+struct ClaimStatement<'a> {
+    hash: &'a str,
+    now: i64,
+}
+
+type Backend = <AnyConnection as diesel::Connection>::Backend;
+
+impl diesel::query_builder::QueryFragment<Backend> for ClaimStatement<'_> {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, Backend>,
+    ) -> QueryResult<()> {
+        use diesel::sql_types::{BigInt, Text};
+        out.push_sql("UPDATE refresh_tokens SET used_at = ");
+        out.push_bind_param::<BigInt, _>(&self.now)?;
+        out.push_sql(" WHERE token_hash = ");
+        out.push_bind_param::<Text, _>(self.hash)?;
+        out.push_sql(" AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ");
+        out.push_bind_param::<BigInt, _>(&self.now)?;
+        out.push_sql(" AND family_expires_at > ");
+        out.push_bind_param::<BigInt, _>(&self.now)?;
+        out.push_sql(
+            " AND NOT EXISTS (SELECT 1 FROM refresh_tokens AS family \
+             WHERE family.family_id = refresh_tokens.family_id \
+             AND family.revoked_at IS NOT NULL) \
+             AND EXISTS (SELECT 1 FROM users WHERE users.id = refresh_tokens.user_id \
+             AND NOT users.disabled \
+             AND users.credential_generation = refresh_tokens.generation)",
+        );
+        Ok(())
+    }
+}
+
+impl diesel::query_builder::QueryId for ClaimStatement<'_> {
+    type QueryId = ClaimStatement<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl RunQueryDsl<AnyConnection> for ClaimStatement<'_> {}
 
 /// Revokes every token of a family (reuse detection, RFC 7009 revocation).
 pub fn revoke_family(conn: &mut AnyConnection, family_id: &str, now: i64) -> QueryResult<usize> {

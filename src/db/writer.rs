@@ -16,8 +16,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
-use diesel::Connection;
+use diesel::connection::{AnsiTransactionManager, TransactionManager};
+use diesel::{Connection, RunQueryDsl};
 use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::{mpsc, oneshot};
 
@@ -42,7 +42,40 @@ pub const BATCH_BUCKETS: [u64; 9] = [1, 2, 4, 8, 16, 32, 64, 128, 256];
 /// failed `ROLLBACK TO` (it reports the write's own error and marks the
 /// transaction for a later rollback we cannot see), and a batch that went
 /// on to commit would then keep half of that write.
+#[cfg(test)]
 const SAVEPOINT: &str = "authd_write";
+
+/// A statement of fixed SQL run as a prepared statement that diesel
+/// caches per connection (`batch_execute` parses its SQL at every call,
+/// and these run for every write).
+macro_rules! fixed_statement {
+    ($name:ident, $sql:literal) => {
+        struct $name;
+
+        impl diesel::query_builder::QueryFragment<Backend> for $name {
+            fn walk_ast<'b>(
+                &'b self,
+                mut out: diesel::query_builder::AstPass<'_, 'b, Backend>,
+            ) -> diesel::QueryResult<()> {
+                out.push_sql($sql);
+                Ok(())
+            }
+        }
+
+        impl diesel::query_builder::QueryId for $name {
+            type QueryId = $name;
+            const HAS_STATIC_QUERY_ID: bool = true;
+        }
+
+        impl RunQueryDsl<AnyConnection> for $name {}
+    };
+}
+
+type Backend = <AnyConnection as Connection>::Backend;
+
+fixed_statement!(Savepoint, "SAVEPOINT authd_write");
+fixed_statement!(Release, "RELEASE authd_write");
+fixed_statement!(RollbackTo, "ROLLBACK TO authd_write");
 
 /// One queued write: runs inside the batch's transaction, then hears how
 /// the batch ended.
@@ -72,15 +105,15 @@ where
         let Some(work) = self.work.take() else {
             return Ok(());
         };
-        conn.batch_execute(&format!("SAVEPOINT {SAVEPOINT}"))?;
+        Savepoint.execute(conn)?;
         let result = work(conn);
-        // ROLLBACK TO leaves the savepoint open: release it either way.
-        let end = match result {
-            Ok(_) => format!("RELEASE {SAVEPOINT}"),
-            Err(_) => format!("ROLLBACK TO {SAVEPOINT}; RELEASE {SAVEPOINT}"),
-        };
+        let failed = result.is_err();
         self.result = Some(result);
-        conn.batch_execute(&end)
+        if failed {
+            RollbackTo.execute(conn)?;
+        }
+        // ROLLBACK TO leaves the savepoint open: release it either way.
+        Release.execute(conn).map(drop)
     }
 
     fn finish(self: Box<Self>, batch: Result<(), Arc<DbError>>) {
@@ -327,7 +360,7 @@ mod tests {
     use std::sync::mpsc as std_mpsc;
 
     use actix_web::rt::{spawn, task::JoinHandle};
-    use diesel::RunQueryDsl;
+    use diesel::connection::SimpleConnection;
 
     use super::*;
     use crate::db::{self, DatabaseUrl};
