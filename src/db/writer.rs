@@ -478,28 +478,12 @@ mod tests {
     #[actix_web::test]
     async fn a_panicking_write_fails_its_batch_and_the_writer_goes_on() {
         let f = fixture();
-        let (release, first) = hold(&f).await;
-        let writer = f.writer.clone();
-        let other = spawn(async move {
-            writer
-                .write(Duration::from_secs(5), |conn| add_role(conn, "other"))
-                .await
-        });
-        let writer = f.writer.clone();
-        let bad = spawn(async move {
-            writer
-                .write(Duration::from_secs(5), |_conn| -> Result<(), DbError> {
-                    panic!("a bug in a write")
-                })
-                .await
-        });
-        while f.writer.jobs.capacity() > QUEUE - 2 {
-            tokio::task::yield_now().await;
-        }
-        release.send(()).expect("release");
-        first.await.expect("join").expect("the first write");
-        assert!(matches!(other.await.expect("join"), Err(DbError::Batch(_))));
-        assert!(matches!(bad.await.expect("join"), Err(DbError::Batch(_))));
+        let (other, bad) = beside_other(&f, |_conn| -> Result<(), DbError> {
+            panic!("a bug in a write")
+        })
+        .await;
+        assert!(matches!(other, Err(DbError::Batch(_))));
+        assert!(matches!(bad, Err(DbError::Batch(_))));
         assert_eq!(
             roles(&f.url),
             ["first"],

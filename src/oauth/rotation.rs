@@ -144,7 +144,7 @@ pub fn claim_found(
 ) -> diesel::QueryResult<Presented> {
     match refresh_tokens::claim(conn, &token.token_hash, now)? {
         Claim::Claimed => Ok(Presented::Claimed { token, user }),
-        Claim::AlreadyUsed => reuse(conn, token, now),
+        Claim::AlreadyUsed => reuse(conn, token, now).map(Presented::Reused),
         Claim::Unusable | Claim::NotFound => Ok(Presented::Invalid),
     }
 }
@@ -159,7 +159,7 @@ pub fn present(
 ) -> diesel::QueryResult<Presented> {
     match look_up(conn, presented, client_id, now)? {
         Found::Live { token, user } => claim_found(conn, token, user, now),
-        Found::Used(row) => reuse(conn, row, now),
+        Found::Used(row) => reuse(conn, row, now).map(Presented::Reused),
         Found::Invalid => Ok(Presented::Invalid),
     }
 }
@@ -188,7 +188,7 @@ pub fn reuse(
     conn: &mut AnyConnection,
     token: RefreshToken,
     now: i64,
-) -> diesel::QueryResult<Presented> {
+) -> diesel::QueryResult<Reuse> {
     let revoked = refresh_tokens::revoke_family(conn, &token.family_id, now)?;
-    Ok(Presented::Reused(Reuse { token, revoked }))
+    Ok(Reuse { token, revoked })
 }

@@ -60,10 +60,7 @@ pub async fn run(
         (Found::Used(row), _) => {
             ctx.db
                 .write(move |conn| {
-                    let reused = match rotation::reuse(conn, row, now)? {
-                        Presented::Reused(reuse) => Some(reuse),
-                        _ => None,
-                    };
+                    let reused = Some(rotation::reuse(conn, row, now)?);
                     Ok::<_, OAuthError>(Rotated::Refused { reused })
                 })
                 .await?
