@@ -5,6 +5,7 @@
 //! so that publishing the JWKS never touches private material.
 
 mod ring;
+mod signer;
 mod vault;
 
 pub use ring::{KeyRing, KeySnapshot};
@@ -296,17 +297,18 @@ pub fn status(row: &SigningKeyRow, now: i64, access_ttl: i64) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use jsonwebtoken::{decode, encode, DecodingKey, Header, Validation};
+    use jsonwebtoken::{decode, DecodingKey, Header, Validation};
 
     #[test]
     fn every_algorithm_signs_and_its_jwk_verifies() {
         for alg in [SigningAlg::Es256, SigningAlg::Rs256, SigningAlg::EdDsa] {
             let row = generate(alg).unwrap();
             let key = encoding_key(alg, &row.private_key_pem).unwrap();
+            let signer = signer::Signer::new(alg, key.as_bytes()).unwrap();
             let mut header = Header::new(alg.jwt());
             header.kid = Some(row.kid.clone());
             let claims = serde_json::json!({"sub": "x", "exp": 4_000_000_000u64});
-            let token = encode(&header, &claims, &key).unwrap();
+            let token = signer.jws(&header, &claims).unwrap();
             let jwk: Jwk = serde_json::from_str(&row.public_jwk).unwrap();
             assert_eq!(jwk.common.key_id.as_deref(), Some(row.kid.as_str()));
             assert!(!row.public_jwk.contains("\"d\""), "private part leaked");

@@ -6,9 +6,10 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use jsonwebtoken::jwk::{Jwk, JwkSet};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
+use jsonwebtoken::{Algorithm, DecodingKey, Header};
 use serde::Serialize;
 
+use super::signer::Signer;
 use super::{alg_of, encoding_key, is_published, KeyError, KeyVault, SigningAlg};
 use crate::clock::Clock;
 use crate::db::{signing_keys, AnyConnection, Db};
@@ -28,7 +29,7 @@ struct PublishedKey {
 pub struct KeySnapshot {
     kid: String,
     alg: SigningAlg,
-    encoding: EncodingKey,
+    signer: Signer,
     published: Vec<PublishedKey>,
     jwks: String,
 }
@@ -50,7 +51,7 @@ impl KeySnapshot {
             })?;
         let alg = alg_of(active)?;
         let pem = vault.open(&active.kid, &active.private_key_sealed)?;
-        let encoding = encoding_key(alg, &pem)?;
+        let signer = Signer::new(alg, encoding_key(alg, &pem)?.as_bytes())?;
         let mut published = Vec::new();
         let mut jwks = JwkSet { keys: Vec::new() };
         for row in rows.iter().filter(|r| is_published(r, now, access_ttl)) {
@@ -68,7 +69,7 @@ impl KeySnapshot {
         Ok(KeySnapshot {
             kid: active.kid.clone(),
             alg,
-            encoding,
+            signer,
             published,
             jwks,
         })
@@ -84,8 +85,7 @@ impl KeySnapshot {
         let mut header = Header::new(self.alg.jwt());
         header.typ = Some("at+jwt".into());
         header.kid = Some(self.kid.clone());
-        jsonwebtoken::encode(&header, claims, &self.encoding)
-            .map_err(|e| KeyError::Crypto(e.to_string()))
+        self.signer.jws(&header, claims)
     }
 
     /// The verification key and algorithm for `kid`, if still published.
