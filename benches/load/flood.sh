@@ -21,7 +21,9 @@ cd "$(dirname "$0")/../.."
 DURATION=${DURATION:-20}
 PORT=${PORT:-18182}
 cargo build --release --bin authd -q
-A=$PWD/target/release/authd
+T=${CARGO_TARGET_DIR:-target}
+case $T in /*) ;; *) T=$PWD/$T ;; esac
+A=$T/release/authd
 dir=$(mktemp -d)
 server=
 trap 'kill $server 2>/dev/null || true; rm -rf "$dir"' EXIT

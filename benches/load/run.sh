@@ -11,7 +11,8 @@
 # (default: all of password refresh refresh_under_logins client_credentials
 # client_credentials_cached introspection jwks posts), WORKERS_SWEEP
 # (worker counts for the CPU per request sweep of client_credentials and
-# refresh; default "2 8 16", empty to skip).
+# refresh; default "2 8 16", empty to skip), BACKENDS ("sqlite postgres";
+# postgres runs only with PG_URL).
 #
 # For each scenario it prints requests/s (2xx only), p50, p99, non-2xx
 # responses, the server's peak RSS during the scenario, its CPU time per
@@ -35,13 +36,15 @@ PORT=${PORT:-18181}
 POSTS_PORT=$((PORT + 1))
 SCENARIOS=${SCENARIOS:-"password refresh refresh_under_logins client_credentials client_credentials_cached introspection jwks posts"}
 WORKERS_SWEEP=${WORKERS_SWEEP-"2 8 16"}
+BACKENDS=${BACKENDS:-"sqlite postgres"}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl; }
 
 cargo build --release -q --bin authd --example posts_api
 T=${CARGO_TARGET_DIR:-target}
-A=$PWD/$T/release/authd
-POSTS=$PWD/$T/release/examples/posts_api
+case $T in /*) ;; *) T=$PWD/$T ;; esac
+A=$T/release/authd
+POSTS=$T/release/examples/posts_api
 dir=$(mktemp -d)
 server= posts= flood=
 cleanup() {
@@ -218,13 +221,15 @@ run_backend() {
   done
 }
 
-run_backend sqlite "sqlite://$dir/authd.db"
-if [ -n "${PG_URL:-}" ]; then
+case " $BACKENDS " in *" sqlite "*) run_backend sqlite "sqlite://$dir/authd.db" ;; esac
+if [ -n "${PG_URL:-}" ] && [[ " $BACKENDS " == *" postgres "* ]]; then
   name="authd_bench_$$"
   admin=$PG_URL
   psql "$admin" -qc "CREATE DATABASE $name" >/dev/null
   trap 'cleanup; psql "$admin" -qc "DROP DATABASE IF EXISTS $name WITH (FORCE)" >/dev/null 2>&1 || true' EXIT
-  run_backend postgres "${PG_URL%/*}/$name"
+  # Keep the URL's query (e.g. ?sslmode=disable) on the new database's URL.
+  pg_base=${PG_URL%%\?*}
+  run_backend postgres "${pg_base%/*}/$name${PG_URL#"$pg_base"}"
 fi
 echo
 echo "== summary (limits: $(awk '$1 == "limit" {printf "%s=%s ", $2, $3}' "$dir/limits"))"
