@@ -12,7 +12,7 @@
 //! (or failed), so an answer never reports work that a crash could undo.
 
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -93,6 +93,26 @@ struct Typed<T, E, F> {
     work: Option<F>,
     result: Option<Result<T, E>>,
     reply: oneshot::Sender<Result<T, E>>,
+    start: Arc<Start>,
+}
+
+/// Who decides a queued write's fate: the writer starting it, or its
+/// caller withdrawing it after waiting too long. Exactly one wins, so a
+/// write that was answered with a timeout never runs later, and one that
+/// started is always waited for (it may commit).
+#[derive(Default)]
+struct Start(AtomicU8);
+
+impl Start {
+    const QUEUED: u8 = 0;
+    const STARTED: u8 = 1;
+    const WITHDRAWN: u8 = 2;
+
+    fn take(&self, to: u8) -> bool {
+        self.0
+            .compare_exchange(Self::QUEUED, to, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
 }
 
 impl<T, E, F> Job for Typed<T, E, F>
@@ -105,6 +125,10 @@ where
         let Some(work) = self.work.take() else {
             return Ok(());
         };
+        if !self.start.take(Start::STARTED) {
+            // Its caller gave up waiting and answered already.
+            return Ok(());
+        }
         Savepoint.execute(conn)?;
         let result = work(conn);
         let failed = result.is_err();
@@ -188,8 +212,11 @@ impl Writer {
 
     /// Queues `f` and waits until the transaction holding it has ended.
     /// `f` runs in a savepoint: its `Err` undoes its own work only. Waiting
-    /// for room in the queue is bounded by `wait`; waiting for the commit
-    /// is not (the write is already under way).
+    /// for room in the queue and for the writer to start `f` is bounded by
+    /// `wait` (then `f` never runs, and the caller gets
+    /// [`DbError::Pool`], a 503: the writer may be stuck reopening a
+    /// locked file); waiting for the commit once `f` has started is not
+    /// (it may commit, and the answer must say so).
     ///
     /// `f` must return the database errors it meets, not carry on past
     /// them: after some (a full disk, an I/O error) SQLite has rolled the
@@ -201,22 +228,28 @@ impl Writer {
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
-        let (reply, answer) = oneshot::channel();
+        let deadline = tokio::time::Instant::now() + wait;
+        let (reply, mut answer) = oneshot::channel();
+        let start = Arc::new(Start::default());
         let job: Box<dyn Job> = Box::new(Typed {
             work: Some(f),
             result: None,
             reply,
+            start: start.clone(),
         });
-        match tokio::time::timeout(wait, self.jobs.send(job)).await {
+        let late = || E::from(DbError::Pool("the database writer is overloaded".into()));
+        match tokio::time::timeout_at(deadline, self.jobs.send(job)).await {
             Ok(Ok(())) => {}
             Ok(Err(_)) => return Err(E::from(DbError::Blocking)),
-            Err(_) => {
-                return Err(E::from(DbError::Pool(
-                    "the database writer is overloaded".into(),
-                )))
-            }
+            Err(_) => return Err(late()),
         }
-        answer.await.map_err(|_| E::from(DbError::Blocking))?
+        let gone = |_| E::from(DbError::Blocking);
+        match tokio::time::timeout_at(deadline, &mut answer).await {
+            Ok(answer) => answer.map_err(gone)?,
+            Err(_) if start.take(Start::WITHDRAWN) => Err(late()),
+            // Started meanwhile: its outcome is on its way.
+            Err(_) => answer.await.map_err(gone)?,
+        }
     }
 }
 
@@ -452,6 +485,28 @@ mod tests {
             results.push(q.await.expect("join"));
         }
         results
+    }
+
+    #[actix_web::test]
+    async fn a_write_not_started_in_time_is_withdrawn_and_never_runs() {
+        let f = fixture();
+        let (release, first) = hold(&f).await;
+        let waited = f
+            .writer
+            .write(Duration::from_millis(50), |conn| add_role(conn, "late"))
+            .await;
+        assert!(
+            matches!(&waited, Err(e) if e.is_unavailable()),
+            "a 503 for the caller: {waited:?}"
+        );
+        release.send(()).expect("release");
+        first.await.expect("join").expect("the first write");
+        // The writer has passed the withdrawn write by now.
+        f.writer
+            .write(Duration::from_secs(5), |conn| add_role(conn, "after"))
+            .await
+            .expect("a later write");
+        assert_eq!(roles(&f.url), ["after", "first"]);
     }
 
     #[actix_web::test]
