@@ -311,8 +311,21 @@ impl ManageConnection for Manager {
         result
     }
 
+    /// Whether an idle PostgreSQL connection still stands, without a
+    /// round trip (a `SELECT 1` here cost one on every request): a server
+    /// that ended the session (a restart, `pg_terminate_backend`) has sent
+    /// its last message and closed the socket, and reading what is waiting
+    /// there without blocking finds the end of the stream. The first read
+    /// may only take that last message; the second meets the end. A
+    /// healthy idle connection has nothing to read (authd never LISTENs).
     fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), DbError> {
-        diesel::sql_query("SELECT 1").execute(conn)?;
+        if let AnyConnection::Postgres(pg) = conn {
+            for _ in 0..2 {
+                if let Some(Err(e)) = pg.notifications_iter().next() {
+                    return Err(DbError::Query(e));
+                }
+            }
+        }
         Ok(())
     }
 
@@ -393,8 +406,9 @@ impl Db {
             .min_idle(Some(1))
             .connection_timeout(timeout)
             // A PostgreSQL server restart kills every pooled connection;
-            // testing on checkout replaces them instead of failing requests.
-            // SQLite connections are files and do not break that way.
+            // testing on checkout ([`Manager::is_valid`], no round trip)
+            // replaces them instead of failing requests. SQLite
+            // connections are files and do not break that way.
             .test_on_check_out(url.backend() == Backend::Postgres)
             .build(Manager {
                 url: url.clone(),

@@ -26,12 +26,14 @@ fn on_server(db: &TestDb, sql: &str) {
 }
 
 /// Ends every session on the test database: what a server restart does to
-/// pooled connections.
+/// pooled connections. Each termination waits (up to 5 s) until its
+/// backend has exited and so closed its socket, as a restart has by the
+/// time it accepts connections again.
 fn terminate_sessions(db: &TestDb) {
     on_server(
         db,
         &format!(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{}'",
+            "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE datname = '{}'",
             pg_name(db)
         ),
     );
