@@ -120,6 +120,55 @@ pub fn claim(conn: &mut AnyConnection, hash: &str, now: i64) -> QueryResult<Clai
     if n == 1 {
         return Ok(Claim::Claimed);
     }
+    why_unclaimed(conn, hash)
+}
+
+/// [`claim`]s the token with hash `hash` and, if this caller claimed it,
+/// stores `successor`: both or neither. On PostgreSQL that is one
+/// statement (the claim's UPDATE feeding the INSERT), atomic without a
+/// transaction and one round trip; on SQLite, which has no data-modifying
+/// CTE, two statements in the caller's transaction (the writer's batch)
+/// or in one of their own.
+pub fn rotate(
+    conn: &mut AnyConnection,
+    hash: &str,
+    successor: &RefreshToken,
+    now: i64,
+) -> QueryResult<Claim> {
+    let claimed = match conn {
+        AnyConnection::Postgres(_) => {
+            RotateStatement {
+                claim: ClaimStatement { hash, now },
+                successor,
+            }
+            .execute(conn)?
+                == 1
+        }
+        AnyConnection::Sqlite(_) => {
+            let both = |conn: &mut AnyConnection| {
+                let claimed = ClaimStatement { hash, now }.execute(conn)? == 1;
+                if claimed {
+                    insert(conn, successor)?;
+                }
+                Ok::<_, diesel::result::Error>(claimed)
+            };
+            // The writer's batch is a transaction already (and each write
+            // in it has a savepoint): a nested one would only cost.
+            if super::in_transaction(conn)? {
+                both(conn)?
+            } else {
+                super::write_tx(conn, both)?
+            }
+        }
+    };
+    if claimed {
+        return Ok(Claim::Claimed);
+    }
+    why_unclaimed(conn, hash)
+}
+
+/// Why a claim's UPDATE changed no row (rare: it reads once more).
+fn why_unclaimed(conn: &mut AnyConnection, hash: &str) -> QueryResult<Claim> {
     Ok(match find(conn, hash)? {
         None => Claim::NotFound,
         Some(row) if row.used_at.is_some() && row.revoked_at.is_none() => Claim::AlreadyUsed,
@@ -177,6 +226,63 @@ impl diesel::query_builder::QueryId for ClaimStatement<'_> {
 }
 
 impl RunQueryDsl<AnyConnection> for ClaimStatement<'_> {}
+
+/// PostgreSQL's rotation in one statement: the claim as a data-modifying
+/// CTE, and the successor inserted only for the row it claimed. Its
+/// INSERT's row count is the claim's. Fixed SQL, prepared once.
+struct RotateStatement<'a> {
+    claim: ClaimStatement<'a>,
+    successor: &'a RefreshToken,
+}
+
+impl diesel::query_builder::QueryFragment<Backend> for RotateStatement<'_> {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, Backend>,
+    ) -> QueryResult<()> {
+        use diesel::sql_types::{BigInt, Nullable, Text};
+        let t = self.successor;
+        out.push_sql("WITH claimed AS (");
+        self.claim.walk_ast(out.reborrow())?;
+        out.push_sql(
+            " RETURNING 1) INSERT INTO refresh_tokens (token_hash, family_id, parent_hash, \
+             user_id, client_id, scope, issued_at, expires_at, used_at, revoked_at, \
+             generation, family_expires_at) SELECT ",
+        );
+        out.push_bind_param::<Text, _>(&t.token_hash)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&t.family_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&t.parent_hash)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&t.user_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&t.client_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&t.scope)?;
+        out.push_sql(", ");
+        out.push_bind_param::<BigInt, _>(&t.issued_at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<BigInt, _>(&t.expires_at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<BigInt>, _>(&t.used_at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<BigInt>, _>(&t.revoked_at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<BigInt, _>(&t.generation)?;
+        out.push_sql(", ");
+        out.push_bind_param::<BigInt, _>(&t.family_expires_at)?;
+        out.push_sql(" FROM claimed");
+        Ok(())
+    }
+}
+
+impl diesel::query_builder::QueryId for RotateStatement<'_> {
+    type QueryId = RotateStatement<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl RunQueryDsl<AnyConnection> for RotateStatement<'_> {}
 
 /// Revokes every token of a family (reuse detection, RFC 7009 revocation).
 pub fn revoke_family(conn: &mut AnyConnection, family_id: &str, now: i64) -> QueryResult<usize> {

@@ -14,7 +14,7 @@ use oxide_auth::primitives::issuer::{IssuedToken, RefreshedToken, TokenType};
 
 use super::access_token::{standing, verify_own, AccessClaims, LiveAccess};
 use super::error::OAuthError;
-use super::rotation::{self, Presented};
+use super::rotation::{self, Found, Presented};
 use crate::config::IssuerSettings;
 use crate::db::refresh_tokens::{self, RefreshToken};
 use crate::db::users::User;
@@ -97,6 +97,52 @@ struct Family {
     scope: String,
     generation: i64,
     expires_at: i64,
+}
+
+/// A new refresh token of `family` for `grant` at `now`, and its row; its
+/// idle lifetime never runs past the family's end.
+fn new_refresh(
+    settings: &IssuerSettings,
+    now: i64,
+    grant: &Grant,
+    family: Family,
+) -> (Secret, RefreshToken) {
+    let token = Secret::generate();
+    let row = RefreshToken {
+        token_hash: token.hash(),
+        family_id: family.id,
+        parent_hash: family.parent,
+        user_id: grant.owner_id.clone(),
+        client_id: grant.client_id.clone(),
+        scope: family.scope,
+        issued_at: now,
+        expires_at: (now + settings.refresh_ttl).min(family.expires_at),
+        used_at: None,
+        revoked_at: None,
+        generation: family.generation,
+        family_expires_at: family.expires_at,
+    };
+    (token, row)
+}
+
+/// The successor of `claimed`, to store with [`rotation::rotate_found`]:
+/// the same family with the original scope (RFC 6749 §6), and the access
+/// token, unsigned, for `grant.scope`, which may be narrower.
+pub fn successor(
+    settings: &IssuerSettings,
+    now: i64,
+    claimed: &RefreshToken,
+    grant: &Grant,
+) -> (RefreshToken, Unsigned) {
+    let family = Family {
+        id: claimed.family_id.clone(),
+        parent: Some(claimed.token_hash.clone()),
+        scope: claimed.scope.clone(),
+        generation: claimed.generation,
+        expires_at: claimed.family_expires_at,
+    };
+    let (token, row) = new_refresh(settings, now, grant, family);
+    (row, Unsigned::new(settings, now, grant, Some(token)))
 }
 
 /// Tokens issued and stored, whose access token is not signed yet.
@@ -191,27 +237,10 @@ impl<'c> TokenIssuer<'c> {
         }
     }
 
-    /// Stores a refresh token of `family`; its idle lifetime never runs
-    /// past the family's end.
+    /// Stores a new refresh token of `family`.
     fn store_refresh(&self, grant: &Grant, family: Family) -> Result<Secret, OAuthError> {
-        let token = Secret::generate();
-        refresh_tokens::insert(
-            &mut self.conn.borrow_mut(),
-            &RefreshToken {
-                token_hash: token.hash(),
-                family_id: family.id,
-                parent_hash: family.parent,
-                user_id: grant.owner_id.clone(),
-                client_id: grant.client_id.clone(),
-                scope: family.scope,
-                issued_at: self.now,
-                expires_at: (self.now + self.settings.refresh_ttl).min(family.expires_at),
-                used_at: None,
-                revoked_at: None,
-                generation: family.generation,
-                family_expires_at: family.expires_at,
-            },
-        )?;
+        let (token, row) = new_refresh(self.settings, self.now, grant, family);
+        refresh_tokens::insert(&mut self.conn.borrow_mut(), &row)?;
         Ok(token)
     }
 
@@ -240,34 +269,9 @@ impl<'c> TokenIssuer<'c> {
         Ok(Unsigned::new(self.settings, self.now, grant, refresh))
     }
 
-    /// Stores the successor of `claimed` (already claimed through
-    /// [`rotation::present`]) in the same family with the original scope
-    /// (RFC 6749 §6); the access token, unsigned, is for `grant.scope`,
-    /// which may be narrower.
-    pub fn store_rotation(
-        &self,
-        claimed: &RefreshToken,
-        grant: &Grant,
-    ) -> Result<Unsigned, OAuthError> {
-        let family = Family {
-            id: claimed.family_id.clone(),
-            parent: Some(claimed.token_hash.clone()),
-            scope: claimed.scope.clone(),
-            generation: claimed.generation,
-            expires_at: claimed.family_expires_at,
-        };
-        let next = self.store_refresh(grant, family)?;
-        Ok(Unsigned::new(self.settings, self.now, grant, Some(next)))
-    }
-
     /// [`TokenIssuer::store_tokens`], signed.
     pub fn issue_tokens(&self, grant: &Grant) -> Result<IssuedToken, OAuthError> {
         self.store_tokens(grant)?.sign(self.keys)
-    }
-
-    /// [`TokenIssuer::store_rotation`], signed.
-    pub fn rotate(&self, claimed: &RefreshToken, grant: &Grant) -> Result<IssuedToken, OAuthError> {
-        self.store_rotation(claimed, grant)?.sign(self.keys)
     }
 
     /// A live access token of ours: signature by a published key, not
@@ -309,30 +313,36 @@ impl Issuer for TokenIssuer<'_> {
     /// revokes the family (within the caller's transaction).
     fn refresh(&mut self, refresh: &str, grant: Grant) -> Result<RefreshedToken, ()> {
         let presented = Secret::new(refresh);
-        let claim = rotation::present(
-            &mut self.conn.borrow_mut(),
-            &presented,
-            &grant.client_id,
-            self.now,
-        )
-        .map_err(|e| logged(e.into()))?;
-        let token = match claim {
-            Presented::Claimed { token, .. } => token,
+        let conn = &mut self.conn.borrow_mut();
+        let found = rotation::look_up(conn, &presented, &grant.client_id, self.now)
+            .map_err(|e| logged(e.into()))?;
+        let outcome = match found {
+            Found::Live { token, .. } => {
+                let (next, unsigned) = successor(self.settings, self.now, &token, &grant);
+                rotation::rotate_found(conn, token, &next, self.now).map(|p| (p, Some(unsigned)))
+            }
+            Found::Used(token) => rotation::reuse(conn, token, self.now)
+                .map(|r| (Presented::Reused(Box::new(r)), None)),
+            Found::Invalid => Ok((Presented::Invalid, None)),
+        };
+        match outcome.map_err(|e| logged(e.into()))? {
+            (Presented::Rotated, Some(unsigned)) => {
+                let issued = unsigned.sign(self.keys).map_err(logged)?;
+                Ok(RefreshedToken {
+                    token: issued.token,
+                    refresh: issued.refresh,
+                    until: issued.until,
+                    token_type: issued.token_type,
+                })
+            }
             // oxide-auth's flow gives no hook after its commit: the record
             // is written within the caller's transaction.
-            Presented::Reused(reuse) => {
+            (Presented::Reused(reuse), _) => {
                 reuse.audit();
-                return Err(());
+                Err(())
             }
-            Presented::Invalid => return Err(()),
-        };
-        let issued = self.rotate(&token, &grant).map_err(logged)?;
-        Ok(RefreshedToken {
-            token: issued.token,
-            refresh: issued.refresh,
-            until: issued.until,
-            token_type: issued.token_type,
-        })
+            _ => Err(()),
+        }
     }
 
     fn recover_token<'a>(&'a self, token: &'a str) -> Result<Option<Grant>, ()> {

@@ -74,19 +74,15 @@ pub fn live(
     })
 }
 
-/// What presenting a refresh token did.
+/// What presenting a live refresh token did.
 pub enum Presented {
-    /// It was live and is now used: the caller issues its successor.
-    Claimed {
-        /// The token as stored.
-        token: RefreshToken,
-        /// Its user.
-        user: User,
-    },
+    /// It was live and is now used, its successor stored: the caller
+    /// signs the access token.
+    Rotated,
     /// It had been used before: its whole family is now revoked. The
     /// caller must commit that, then audit it, and answer `invalid_grant`.
-    Reused(Reuse),
-    /// Unknown, another client's, revoked or expired.
+    Reused(Box<Reuse>),
+    /// Revoked, expired, or its user changed since it was read.
     Invalid,
 }
 
@@ -130,37 +126,23 @@ pub fn look_up(
     })
 }
 
-/// Inside the write transaction: claims a token that [`look_up`] found
-/// live. The conditional UPDATE in [`refresh_tokens::claim`] decides a
-/// race between two presentations (or a revocation, a password change or
-/// a disable, which revoke the user's tokens, landing since the read):
-/// exactly one claims it; a second presentation finds it used, which is
-/// reuse.
-pub fn claim_found(
+/// In the write: rotates a token that [`look_up`] found live, claiming
+/// it and storing `successor` (built with
+/// [`crate::oauth::issuer::successor`]), both or neither. The conditional
+/// claim in [`refresh_tokens::rotate`] decides a race between two
+/// presentations (or a revocation, a password change or a disable landing
+/// since the read): exactly one rotates it; a second presentation finds it
+/// used, which is reuse, and revokes the family.
+pub fn rotate_found(
     conn: &mut AnyConnection,
     token: RefreshToken,
-    user: User,
+    successor: &RefreshToken,
     now: i64,
 ) -> diesel::QueryResult<Presented> {
-    match refresh_tokens::claim(conn, &token.token_hash, now)? {
-        Claim::Claimed => Ok(Presented::Claimed { token, user }),
-        Claim::AlreadyUsed => reuse(conn, token, now).map(Presented::Reused),
+    match refresh_tokens::rotate(conn, &token.token_hash, successor, now)? {
+        Claim::Claimed => Ok(Presented::Rotated),
+        Claim::AlreadyUsed => Ok(Presented::Reused(Box::new(reuse(conn, token, now)?))),
         Claim::Unusable | Claim::NotFound => Ok(Presented::Invalid),
-    }
-}
-
-/// Claims `presented` for `client_id` inside the caller's write
-/// transaction: [`look_up`], then [`claim_found`] or [`reuse`].
-pub fn present(
-    conn: &mut AnyConnection,
-    presented: &Secret,
-    client_id: &str,
-    now: i64,
-) -> diesel::QueryResult<Presented> {
-    match look_up(conn, presented, client_id, now)? {
-        Found::Live { token, user } => claim_found(conn, token, user, now),
-        Found::Used(row) => reuse(conn, row, now).map(Presented::Reused),
-        Found::Invalid => Ok(Presented::Invalid),
     }
 }
 

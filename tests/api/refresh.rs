@@ -297,9 +297,18 @@ async fn the_claim_itself_refuses_a_user_whose_credentials_changed() {
         diesel::sql_query("UPDATE users SET credential_generation = credential_generation + 1")
             .execute(&mut conn)
             .expect("bump");
+        // The rotation as the grant makes it (on PostgreSQL one statement,
+        // on SQLite the claim and the insert): refused, nothing stored.
         let now = Clock::system().now();
-        let claimed = refresh_tokens::claim(&mut conn, &token.hash(), now).expect("claim");
+        let mut next = refresh_tokens::find(&mut conn, &token.hash())
+            .expect("read")
+            .expect("stored");
+        next.parent_hash = Some(next.token_hash.clone());
+        next.token_hash = authd::secret::Secret::generate().hash();
+        let claimed = refresh_tokens::rotate(&mut conn, &token.hash(), &next, now).expect("rotate");
         assert_eq!(claimed, Claim::Unusable, "[{}]", db.label());
+        let stored = refresh_tokens::find(&mut conn, &next.token_hash).expect("read");
+        assert!(stored.is_none(), "[{}] successor stored", db.label());
         app.stop().await;
     }
 }

@@ -7,12 +7,12 @@ use super::{authenticate_for, TokenResponse};
 use crate::db::clients::Client;
 use crate::db::refresh_tokens::RefreshToken;
 use crate::db::users::{self, User};
-use crate::db::AnyConnection;
+use crate::db::{AnyConnection, Then};
 use crate::grant_type::GrantType;
 use crate::oauth::client_auth::{ClientAuth, DbRegistrar};
 use crate::oauth::context::GrantCtx;
 use crate::oauth::error::OAuthError;
-use crate::oauth::issuer::Unsigned;
+use crate::oauth::issuer::{self, Unsigned};
 use crate::oauth::rotation::{self, Found, Presented, Reuse};
 use crate::scope::{self, RefreshScopeError, ScopeSet};
 use crate::secret::Secret;
@@ -21,12 +21,15 @@ fn invalid() -> OAuthError {
     OAuthError::InvalidGrant("refresh token is invalid, expired or revoked".into())
 }
 
-/// Runs the grant in three steps: on a pooled connection, authenticate
-/// the client, read the token and its user and narrow the scope; in one
-/// write (on SQLite, batched by the single writer), claim the token and
-/// store its successor, or revoke a reused family; after the commit, sign.
-/// The write does no reads beyond the claim, so that SQLite's one writer
-/// spends its time on nothing else.
+/// Runs the grant in three steps: read (authenticate the client, read
+/// the token and its user, narrow the scope), write (claim the token and
+/// store its successor, or revoke a reused family), then, after the
+/// commit, sign. The write does no reads beyond the claim, so that on
+/// SQLite the single writer's time goes to nothing else; on PostgreSQL
+/// read and write share one connection and one blocking job, and the
+/// write is one statement ([`Db::read_then_write`]).
+///
+/// [`Db::read_then_write`]: crate::db::Db::read_then_write
 pub async fn run(
     ctx: GrantCtx,
     auth: ClientAuth,
@@ -34,70 +37,30 @@ pub async fn run(
     requested: Option<ScopeSet>,
 ) -> Result<TokenResponse, OAuthError> {
     let now = ctx.clock.now();
-    let (client, found, granted) = ctx
+    let work = ctx.clone();
+    let outcome = ctx
         .db
-        .run(move |conn| {
+        .read_then_write(move |conn| {
             let client = authenticate_for(&DbRegistrar::new(conn), &auth, GrantType::RefreshToken)?;
-            let found = rotation::look_up(conn, &presented, &client.client_id, now)?;
-            // A scope refused here leaves the token unclaimed, as §6 wants
-            // for a failed request.
-            let granted = match &found {
-                Found::Live { token, user } => Some(narrow_scope(
-                    conn,
-                    token,
-                    user,
-                    &client,
-                    requested.as_ref(),
-                )?),
-                _ => None,
+            let write = match rotation::look_up(conn, &presented, &client.client_id, now)? {
+                Found::Invalid => return Ok(Then::Done(Rotated::Refused { reused: None })),
+                Found::Used(row) => Write::Revoke(row),
+                Found::Live { token, user } => {
+                    // A scope refused here leaves the token unclaimed, as
+                    // §6 wants for a failed request.
+                    let granted = narrow_scope(conn, &token, &user, &client, requested.as_ref())?;
+                    Write::Rotate {
+                        token,
+                        client: Box::new(client),
+                        granted,
+                    }
+                }
             };
-            Ok::<_, OAuthError>((client, found, granted))
+            Ok(Then::Write(move |conn: &mut AnyConnection| {
+                write.apply(conn, &work)
+            }))
         })
         .await?;
-    let work = ctx.clone();
-    let outcome = match (found, granted) {
-        (Found::Invalid, _) | (Found::Live { .. }, None) => return Err(invalid()),
-        (Found::Used(row), _) => {
-            ctx.db
-                .write(move |conn| {
-                    let reused = Some(rotation::reuse(conn, row, now)?);
-                    Ok::<_, OAuthError>(Rotated::Refused { reused })
-                })
-                .await?
-        }
-        (Found::Live { token, user }, Some(granted)) => {
-            ctx.db
-                .write(move |conn| {
-                    // The time of the write, not of the read before it.
-                    let now = work.clock.now();
-                    let presented = rotation::claim_found(conn, token, user, now)?;
-                    let (token, user) = match presented {
-                        Presented::Claimed { token, user } => (token, user),
-                        Presented::Reused(reuse) => {
-                            return Ok(Rotated::Refused {
-                                reused: Some(reuse),
-                            })
-                        }
-                        Presented::Invalid => return Ok(Rotated::Refused { reused: None }),
-                    };
-                    // The successor inherits the family's generation in
-                    // `store_rotation`.
-                    let grant = work.grant(
-                        &user.id,
-                        &client,
-                        &granted,
-                        Some(token.generation),
-                        false,
-                        now,
-                    )?;
-                    let unsigned = work
-                        .token_issuer(conn, now)
-                        .store_rotation(&token, &grant)?;
-                    Ok::<_, OAuthError>(Rotated::New(Box::new(unsigned), granted))
-                })
-                .await?
-        }
-    };
     match outcome {
         Rotated::New(unsigned, granted) => {
             let issued = unsigned.sign(&ctx.keys)?;
@@ -114,7 +77,54 @@ pub async fn run(
     }
 }
 
-/// What the write did: a successor stored, or a refusal (with a reuse,
+/// The write a refresh makes, decided by its read.
+enum Write {
+    /// A used token presented again: revoke its family.
+    Revoke(RefreshToken),
+    /// A live token: rotate it and issue for `granted`.
+    Rotate {
+        token: RefreshToken,
+        client: Box<Client>,
+        granted: ScopeSet,
+    },
+}
+
+impl Write {
+    fn apply(self, conn: &mut AnyConnection, ctx: &GrantCtx) -> Result<Rotated, OAuthError> {
+        // The time of the write, not of the read before it.
+        let now = ctx.clock.now();
+        let (token, client, granted) = match self {
+            Write::Revoke(row) => {
+                let reused = Some(rotation::reuse(conn, row, now)?);
+                return Ok(Rotated::Refused { reused });
+            }
+            Write::Rotate {
+                token,
+                client,
+                granted,
+            } => (token, client, granted),
+        };
+        // The successor inherits the family's generation.
+        let grant = ctx.grant(
+            &token.user_id,
+            &client,
+            &granted,
+            Some(token.generation),
+            false,
+            now,
+        )?;
+        let (next, unsigned) = issuer::successor(&ctx.issuer, now, &token, &grant);
+        Ok(match rotation::rotate_found(conn, token, &next, now)? {
+            Presented::Rotated => Rotated::New(Box::new(unsigned), granted),
+            Presented::Reused(reuse) => Rotated::Refused {
+                reused: Some(*reuse),
+            },
+            Presented::Invalid => Rotated::Refused { reused: None },
+        })
+    }
+}
+
+/// What the grant did: a successor stored, or a refusal (with a reuse,
 /// whose family revocation commits although the request fails).
 enum Rotated {
     New(Box<Unsigned>, ScopeSet),
