@@ -1,6 +1,8 @@
 //! The `refresh_tokens` table. Tokens are stored by SHA-256 only; each
 //! belongs to a family (every token rotated from one original grant).
 
+use std::collections::BTreeSet;
+
 use diesel::prelude::*;
 
 use super::schema::refresh_tokens as rt;
@@ -83,6 +85,63 @@ pub fn find_with_user(
         ))
         .get_result(conn)
         .optional()
+}
+
+/// [`find_with_user`] and, in the same round trip, the scopes the user's
+/// roles grant today (what a refresh narrows its scope to): the roles
+/// are joined in, one row per scope, the token's columns repeated.
+pub fn find_for_refresh(conn: &mut AnyConnection, hash: &str) -> QueryResult<Option<ForRefresh>> {
+    use super::schema::{role_scopes, user_roles};
+    let family = diesel::alias!(rt as family);
+    let rows: Vec<(RefreshToken, Option<User>, bool, Option<String>)> = rt::table
+        .left_join(users::table)
+        .left_join(user_roles::table.on(user_roles::user_id.nullable().eq(users::id.nullable())))
+        .left_join(
+            role_scopes::table.on(role_scopes::role_name
+                .nullable()
+                .eq(user_roles::role_name.nullable())),
+        )
+        .filter(rt::token_hash.eq(hash))
+        .select((
+            RefreshToken::as_select(),
+            Option::<User>::as_select(),
+            diesel::dsl::exists(
+                family.filter(
+                    family
+                        .field(rt::family_id)
+                        .eq(rt::family_id)
+                        .and(family.field(rt::revoked_at).is_not_null()),
+                ),
+            ),
+            role_scopes::scope.nullable(),
+        ))
+        .load(conn)?;
+    let mut rows = rows.into_iter();
+    let Some((token, user, family_revoked, first)) = rows.next() else {
+        return Ok(None);
+    };
+    let scopes = first
+        .into_iter()
+        .chain(rows.filter_map(|(_, _, _, scope)| scope))
+        .collect();
+    Ok(Some(ForRefresh {
+        token,
+        user,
+        family_revoked,
+        scopes,
+    }))
+}
+
+/// What [`find_for_refresh`] read.
+pub struct ForRefresh {
+    /// The token.
+    pub token: RefreshToken,
+    /// Its user (`None` if gone).
+    pub user: Option<User>,
+    /// Whether any token of its family was revoked.
+    pub family_revoked: bool,
+    /// The scopes the user's roles grant.
+    pub scopes: BTreeSet<String>,
 }
 
 /// What [`claim`] did.

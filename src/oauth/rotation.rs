@@ -3,6 +3,8 @@
 //! RFC 9700 §4.14.2). The refresh grant, introspection and the Issuer all
 //! go through here.
 
+use std::collections::BTreeSet;
+
 use crate::db::refresh_tokens::{self, Claim, RefreshToken};
 use crate::db::users::User;
 use crate::db::AnyConnection;
@@ -94,6 +96,8 @@ pub enum Found {
         token: RefreshToken,
         /// Its user.
         user: User,
+        /// The scopes the user's roles grant now.
+        scopes: BTreeSet<String>,
     },
     /// Exchanged before: revoke its family with [`reuse`].
     Used(RefreshToken),
@@ -102,25 +106,31 @@ pub enum Found {
 }
 
 /// Reads what `presented` is for `client_id`, without writing: the reads
-/// a refresh needs, done on a pooled connection so that the write itself
-/// (on SQLite, the single writer's time) is only the claim and the
-/// successor.
+/// a refresh needs, in one query on a pooled connection, so that the
+/// write itself (on SQLite, the single writer's time) is only the claim
+/// and the successor.
 pub fn look_up(
     conn: &mut AnyConnection,
     presented: &Secret,
     client_id: &str,
     now: i64,
 ) -> diesel::QueryResult<Found> {
-    let Some((row, state)) = read(conn, presented, now)? else {
+    let Some(read) = refresh_tokens::find_for_refresh(conn, &presented.hash())? else {
         return Ok(Found::Invalid);
     };
+    let (row, scopes) = (read.token, read.scopes);
+    let state = state(&row, read.user, read.family_revoked, now);
     // A token works only for the client it was issued to (§6); another
     // client presenting it proves nothing about reuse.
     if row.client_id != client_id {
         return Ok(Found::Invalid);
     }
     Ok(match state {
-        RefreshState::Live(user) => Found::Live { token: row, user },
+        RefreshState::Live(user) => Found::Live {
+            token: row,
+            user,
+            scopes,
+        },
         RefreshState::Used => Found::Used(row),
         RefreshState::Dead => Found::Invalid,
     })

@@ -312,3 +312,59 @@ async fn the_claim_itself_refuses_a_user_whose_credentials_changed() {
         app.stop().await;
     }
 }
+
+#[actix_web::test]
+async fn a_refresh_grants_what_the_users_roles_grant_now() {
+    use diesel::RunQueryDsl;
+    for db in backends() {
+        let app = TestApp::spawn(&db).await;
+        // Two roles, their scopes read with the token in one query.
+        fixtures::role(&db, "reader", "posts:read");
+        fixtures::role(&db, "deleter", "posts:delete");
+        fixtures::user(&db, "bob", "correct horse", &["reader", "deleter"]);
+        let c = ClientSpec::new(&db)
+            .grants(&["password", "refresh_token"])
+            .scopes("posts:read posts:write posts:delete")
+            .create();
+        let login = post(
+            &app,
+            "/oauth/token",
+            Some(&c),
+            &[
+                ("grant_type", "password"),
+                ("username", "bob"),
+                ("password", "correct horse"),
+                ("scope", "posts:read posts:delete"),
+            ],
+        )
+        .await;
+        assert_eq!(login.status, 200, "{}", login.raw);
+        let r1 = refresh(&app, &c, &rt(&login), None).await;
+        assert_eq!(
+            r1.body["scope"],
+            "posts:delete posts:read",
+            "[{}] {}",
+            db.label(),
+            r1.raw
+        );
+
+        let unassign = |role: &str| {
+            diesel::sql_query(format!("DELETE FROM user_roles WHERE role_name = '{role}'"))
+                .execute(&mut conn(&db))
+                .expect("unassign");
+        };
+        unassign("deleter");
+        let r2 = refresh(&app, &c, &rt(&r1), None).await;
+        assert_eq!(
+            r2.body["scope"],
+            "posts:read",
+            "[{}] {}",
+            db.label(),
+            r2.raw
+        );
+        unassign("reader");
+        let r3 = refresh(&app, &c, &rt(&r2), None).await;
+        r3.assert_error(400, "invalid_scope");
+        app.stop().await;
+    }
+}

@@ -3,10 +3,11 @@
 //! presenting a retired token revokes its whole family. The rules
 //! themselves live in [`crate::oauth::rotation`].
 
+use std::collections::BTreeSet;
+
 use super::{authenticate_for, TokenResponse};
 use crate::db::clients::Client;
 use crate::db::refresh_tokens::RefreshToken;
-use crate::db::users::{self, User};
 use crate::db::{AnyConnection, Then};
 use crate::grant_type::GrantType;
 use crate::oauth::client_auth::{ClientAuth, DbRegistrar};
@@ -45,10 +46,10 @@ pub async fn run(
             let write = match rotation::look_up(conn, &presented, &client.client_id, now)? {
                 Found::Invalid => return Ok(Then::Done(Rotated::Refused { reused: None })),
                 Found::Used(row) => Write::Revoke(row),
-                Found::Live { token, user } => {
+                Found::Live { token, scopes, .. } => {
                     // A scope refused here leaves the token unclaimed, as
                     // §6 wants for a failed request.
-                    let granted = narrow_scope(conn, &token, &user, &client, requested.as_ref())?;
+                    let granted = narrow_scope(&token, &scopes, &client, requested.as_ref())?;
                     Write::Rotate {
                         token,
                         client: Box::new(client),
@@ -132,18 +133,16 @@ enum Rotated {
 }
 
 /// Within the original grant (§6), and still within what the client and
-/// the user's roles allow today.
+/// the user's roles (`user_scopes`, read with the token) allow today.
 fn narrow_scope(
-    conn: &mut AnyConnection,
     claimed: &RefreshToken,
-    user: &User,
+    user_scopes: &BTreeSet<String>,
     client: &Client,
     requested: Option<&ScopeSet>,
 ) -> Result<ScopeSet, OAuthError> {
     let original = scope::parse([claimed.scope.as_str()]).unwrap_or_default();
     let registered = scope::parse([client.scopes.as_str()]).unwrap_or_default();
-    let user_scopes = users::scopes_of(conn, &user.id)?;
-    scope::for_refresh(&original, requested, &registered, &user_scopes).map_err(|e| {
+    scope::for_refresh(&original, requested, &registered, user_scopes).map_err(|e| {
         OAuthError::InvalidScope(
             match e {
                 RefreshScopeError::ExceedsGrant => "the requested scope exceeds the original grant",
