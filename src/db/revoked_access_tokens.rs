@@ -33,6 +33,21 @@ pub fn is_revoked(conn: &mut AnyConnection, jti: &str) -> QueryResult<bool> {
         .map(|n| n > 0)
 }
 
+/// Whether the `jti` is unrevoked and its client still registered, in
+/// one round trip (introspection and revocation ask both of every token).
+pub fn unrevoked_with_client(
+    conn: &mut AnyConnection,
+    jti: &str,
+    client_id: &str,
+) -> QueryResult<bool> {
+    use super::schema::clients;
+    use diesel::dsl::{exists, not};
+    diesel::select(not(exists(rat::table.filter(rat::jti.eq(jti)))).and(exists(
+        clients::table.filter(clients::client_id.eq(client_id)),
+    )))
+    .get_result(conn)
+}
+
 /// Forgets entries whose tokens have expired anyway.
 pub fn purge_expired(conn: &mut AnyConnection, now: i64) -> QueryResult<usize> {
     diesel::delete(rat::table.filter(rat::expires_at.le(now))).execute(conn)

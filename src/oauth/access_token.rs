@@ -6,7 +6,7 @@ use jsonwebtoken::{decode, decode_header, Validation};
 use serde::{Deserialize, Serialize};
 
 use crate::db::users::{self, User};
-use crate::db::{clients, revoked_access_tokens, AnyConnection};
+use crate::db::{revoked_access_tokens, AnyConnection};
 use crate::keys::KeySnapshot;
 
 /// The claims of an authd access token.
@@ -93,10 +93,7 @@ pub fn standing(
     conn: &mut AnyConnection,
     claims: AccessClaims,
 ) -> diesel::QueryResult<Option<LiveAccess>> {
-    if revoked_access_tokens::is_revoked(conn, &claims.jti)? {
-        return Ok(None);
-    }
-    if clients::find(conn, &claims.client_id)?.is_none() {
+    if !revoked_access_tokens::unrevoked_with_client(conn, &claims.jti, &claims.client_id)? {
         return Ok(None);
     }
     let holder = if claims.sub == claims.client_id {
