@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 
 use diesel::prelude::*;
 
+use super::clients::Client;
 use super::schema::refresh_tokens as rt;
 use super::schema::users;
 use super::users::User;
@@ -87,29 +88,48 @@ pub fn find_with_user(
         .optional()
 }
 
-/// [`find_with_user`] and, in the same round trip, the scopes the user's
-/// roles grant today (what a refresh narrows its scope to): the roles
-/// are joined in, one row per scope, the token's columns repeated.
-pub fn find_for_refresh(conn: &mut AnyConnection, hash: &str) -> QueryResult<Option<ForRefresh>> {
-    use super::schema::{role_scopes, user_roles};
+/// All that a refresh reads, in one query (one round trip): the client
+/// `client_id` names (to authenticate) and, if the token with this hash is
+/// stored, the token with its user, whether its family was revoked (see
+/// [`family_revoked`]) and the scopes the user's roles grant today (what
+/// a refresh narrows its scope to). The query starts from the client and
+/// joins the rest in, one row per scope, the other columns repeated.
+/// `None` when no such client is registered.
+pub fn find_for_refresh(
+    conn: &mut AnyConnection,
+    client_id: &str,
+    hash: &str,
+) -> QueryResult<Option<(Client, Option<ForRefresh>)>> {
+    use super::schema::{clients, role_scopes, user_roles};
     let family = diesel::alias!(rt as family);
-    let rows: Vec<(RefreshToken, Option<User>, bool, Option<String>)> = rt::table
-        .left_join(users::table)
+    type Row = (
+        Client,
+        Option<RefreshToken>,
+        Option<User>,
+        bool,
+        Option<String>,
+    );
+    let rows: Vec<Row> = clients::table
+        // Owned: the family subquery needs a `'static` FROM clause.
+        .left_join(rt::table.on(rt::token_hash.eq(hash.to_string())))
+        .left_join(users::table.on(users::id.nullable().eq(rt::user_id.nullable())))
         .left_join(user_roles::table.on(user_roles::user_id.nullable().eq(users::id.nullable())))
         .left_join(
             role_scopes::table.on(role_scopes::role_name
                 .nullable()
                 .eq(user_roles::role_name.nullable())),
         )
-        .filter(rt::token_hash.eq(hash))
+        .filter(clients::client_id.eq(client_id))
         .select((
-            RefreshToken::as_select(),
+            Client::as_select(),
+            Option::<RefreshToken>::as_select(),
             Option::<User>::as_select(),
             diesel::dsl::exists(
                 family.filter(
                     family
                         .field(rt::family_id)
-                        .eq(rt::family_id)
+                        .nullable()
+                        .eq(rt::family_id.nullable())
                         .and(family.field(rt::revoked_at).is_not_null()),
                 ),
             ),
@@ -117,19 +137,19 @@ pub fn find_for_refresh(conn: &mut AnyConnection, hash: &str) -> QueryResult<Opt
         ))
         .load(conn)?;
     let mut rows = rows.into_iter();
-    let Some((token, user, family_revoked, first)) = rows.next() else {
+    let Some((client, token, user, family_revoked, first)) = rows.next() else {
         return Ok(None);
     };
-    let scopes = first
-        .into_iter()
-        .chain(rows.filter_map(|(_, _, _, scope)| scope))
-        .collect();
-    Ok(Some(ForRefresh {
+    let token = token.map(|token| ForRefresh {
         token,
         user,
         family_revoked,
-        scopes,
-    }))
+        scopes: first
+            .into_iter()
+            .chain(rows.filter_map(|(.., scope)| scope))
+            .collect(),
+    });
+    Ok(Some((client, token)))
 }
 
 /// What [`find_for_refresh`] read.

@@ -160,9 +160,15 @@ impl<'c> DbRegistrar<'c> {
     /// A registrar that knows only `client` (a record from the
     /// [`crate::db::client_cache::ClientCache`]) and no database.
     pub fn known(client: Client) -> DbRegistrar<'static> {
+        DbRegistrar::only(Some(client))
+    }
+
+    /// A registrar that knows only the record read already (`None`: the
+    /// client is not registered, and every check fails) and no database.
+    pub fn only(client: Option<Client>) -> DbRegistrar<'static> {
         DbRegistrar {
             conn: None,
-            client: RefCell::new(Some(client)),
+            client: RefCell::new(client),
         }
     }
 

@@ -314,7 +314,8 @@ impl Issuer for TokenIssuer<'_> {
     fn refresh(&mut self, refresh: &str, grant: Grant) -> Result<RefreshedToken, ()> {
         let presented = Secret::new(refresh);
         let conn = &mut self.conn.borrow_mut();
-        let found = rotation::look_up(conn, &presented, &grant.client_id, self.now)
+        // oxide-auth has authenticated the client already.
+        let (_, found) = rotation::look_up(conn, &presented, &grant.client_id, self.now)
             .map_err(|e| logged(e.into()))?;
         let outcome = match found {
             Found::Live { token, .. } => {

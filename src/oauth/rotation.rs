@@ -5,6 +5,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::db::clients::Client;
 use crate::db::refresh_tokens::{self, Claim, RefreshToken};
 use crate::db::users::User;
 use crate::db::AnyConnection;
@@ -105,27 +106,32 @@ pub enum Found {
     Invalid,
 }
 
-/// Reads what `presented` is for `client_id`, without writing: the reads
-/// a refresh needs, in one query on a pooled connection, so that the
-/// write itself (on SQLite, the single writer's time) is only the claim
-/// and the successor.
+/// Reads what `presented` is for `client_id`, without writing, together
+/// with that client's record (for the caller to authenticate; `None` if
+/// unregistered): the reads a refresh needs, in one query on a pooled
+/// connection, so that the write itself (on SQLite, the single writer's
+/// time) is only the claim and the successor.
 pub fn look_up(
     conn: &mut AnyConnection,
     presented: &Secret,
     client_id: &str,
     now: i64,
-) -> diesel::QueryResult<Found> {
-    let Some(read) = refresh_tokens::find_for_refresh(conn, &presented.hash())? else {
-        return Ok(Found::Invalid);
+) -> diesel::QueryResult<(Option<Client>, Found)> {
+    let Some((client, read)) =
+        refresh_tokens::find_for_refresh(conn, client_id, &presented.hash())?
+    else {
+        return Ok((None, Found::Invalid));
+    };
+    let Some(read) = read else {
+        return Ok((Some(client), Found::Invalid));
     };
     let (row, scopes) = (read.token, read.scopes);
-    let state = state(&row, read.user, read.family_revoked, now);
     // A token works only for the client it was issued to (§6); another
     // client presenting it proves nothing about reuse.
     if row.client_id != client_id {
-        return Ok(Found::Invalid);
+        return Ok((Some(client), Found::Invalid));
     }
-    Ok(match state {
+    let found = match state(&row, read.user, read.family_revoked, now) {
         RefreshState::Live(user) => Found::Live {
             token: row,
             user,
@@ -133,7 +139,8 @@ pub fn look_up(
         },
         RefreshState::Used => Found::Used(row),
         RefreshState::Dead => Found::Invalid,
-    })
+    };
+    Ok((Some(client), found))
 }
 
 /// In the write: rotates a token that [`look_up`] found live, claiming

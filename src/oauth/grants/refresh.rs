@@ -22,8 +22,9 @@ fn invalid() -> OAuthError {
     OAuthError::InvalidGrant("refresh token is invalid, expired or revoked".into())
 }
 
-/// Runs the grant in three steps: read (authenticate the client, read
-/// the token and its user, narrow the scope), write (claim the token and
+/// Runs the grant in three steps: read (the client, the token, its user
+/// and the user's scopes in one query; authenticate the client, narrow
+/// the scope), write (claim the token and
 /// store its successor, or revoke a reused family), then, after the
 /// commit, sign. The write does no reads beyond the claim, so that on
 /// SQLite the single writer's time goes to nothing else; on PostgreSQL
@@ -42,8 +43,10 @@ pub async fn run(
     let outcome = ctx
         .db
         .read_then_write(move |conn| {
-            let client = authenticate_for(&DbRegistrar::new(conn), &auth, GrantType::RefreshToken)?;
-            let write = match rotation::look_up(conn, &presented, &client.client_id, now)? {
+            let (client, found) = rotation::look_up(conn, &presented, auth.client_id(), now)?;
+            let client =
+                authenticate_for(&DbRegistrar::only(client), &auth, GrantType::RefreshToken)?;
+            let write = match found {
                 Found::Invalid => return Ok(Then::Done(Rotated::Refused { reused: None })),
                 Found::Used(row) => Write::Revoke(row),
                 Found::Live { token, scopes, .. } => {
