@@ -387,7 +387,18 @@ pub fn revoke_for_user(conn: &mut AnyConnection, user_id: &str, now: i64) -> Que
     .execute(conn)
 }
 
-/// Deletes tokens that expired before `cutoff`.
+/// Deletes tokens that expired before `cutoff`, except a revoked one
+/// whose family has not ended: it is the family's tombstone. A
+/// revocation racing a rotation on PostgreSQL can miss the successor,
+/// which stays dead only because its family has a revoked token
+/// ([`family_revoked`]); purging that token would bring it back.
 pub fn purge_expired(conn: &mut AnyConnection, cutoff: i64) -> QueryResult<usize> {
-    diesel::delete(rt::table.filter(rt::expires_at.lt(cutoff))).execute(conn)
+    diesel::delete(
+        rt::table.filter(rt::expires_at.lt(cutoff)).filter(
+            rt::revoked_at
+                .is_null()
+                .or(rt::family_expires_at.lt(cutoff)),
+        ),
+    )
+    .execute(conn)
 }

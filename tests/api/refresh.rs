@@ -4,6 +4,7 @@
 use crate::fixtures::{self, conn, password_grant, post, standard, ClientSpec, Reply, TestClient};
 use crate::helpers::{backends, TestApp, TestDb};
 use authd::clock::Clock;
+use authd::db::refresh_tokens::RefreshToken;
 
 async fn refresh(app: &TestApp, c: &TestClient, token: &str, scope: Option<&str>) -> Reply {
     let mut form = vec![("grant_type", "refresh_token"), ("refresh_token", token)];
@@ -197,7 +198,7 @@ fn the_janitor_removes_only_what_expired() {
             .clone();
         let row = |hash: &str, expires_at: i64| authd::db::refresh_tokens::RefreshToken {
             token_hash: hash.into(),
-            family_id: "f".into(),
+            family_id: hash.into(),
             parent_hash: None,
             user_id: user.id.clone(),
             client_id: client_id.clone(),
@@ -212,6 +213,27 @@ fn the_janitor_removes_only_what_expired() {
         let now = 10_000_000;
         authd::db::refresh_tokens::insert(&mut c, &row("old", now - 200_000)).unwrap();
         authd::db::refresh_tokens::insert(&mut c, &row("live", now + 10)).unwrap();
+        // A revoked token long expired, in a family that lives on with a
+        // successor its revocation missed: the tombstone stays.
+        let tombstone = authd::db::refresh_tokens::RefreshToken {
+            revoked_at: Some(now - 300_000),
+            family_expires_at: now + 1_000,
+            ..row("tomb", now - 200_000)
+        };
+        let missed = authd::db::refresh_tokens::RefreshToken {
+            parent_hash: Some("tomb".into()),
+            family_expires_at: now + 1_000,
+            ..row("missed", now + 10)
+        };
+        authd::db::refresh_tokens::insert(&mut c, &tombstone).unwrap();
+        authd::db::refresh_tokens::insert(
+            &mut c,
+            &RefreshToken {
+                family_id: "tomb".into(),
+                ..missed
+            },
+        )
+        .unwrap();
         authd::db::revoked_access_tokens::insert(&mut c, "gone", now - 1).unwrap();
         authd::db::revoked_access_tokens::insert(&mut c, "kept", now + 100).unwrap();
         assert_eq!(
@@ -227,6 +249,11 @@ fn the_janitor_removes_only_what_expired() {
             .unwrap()
             .is_some());
         assert!(authd::db::revoked_access_tokens::is_revoked(&mut c, "kept").unwrap());
+        assert!(
+            authd::db::refresh_tokens::family_revoked(&mut c, "tomb").unwrap(),
+            "[{}] the purge revived a revoked family",
+            db.label()
+        );
     }
 }
 
