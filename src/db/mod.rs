@@ -28,7 +28,7 @@ pub mod writer;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
 use diesel::r2d2::{self, ManageConnection};
@@ -301,37 +301,78 @@ pub struct Manager {
     reachable: Arc<AtomicBool>,
 }
 
+/// A pooled connection with the time it was last lent out.
+pub struct PoolConn {
+    conn: AnyConnection,
+    lent: Instant,
+}
+
+impl std::ops::Deref for PoolConn {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for PoolConn {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.conn
+    }
+}
+
+/// A PostgreSQL connection lent out this recently is trusted without a
+/// round trip; one idle longer is tested with a query, since a peer that
+/// vanished without closing (a failover, a middlebox's idle timeout)
+/// shows only when something is sent.
+const TRUSTED_IDLE: Duration = Duration::from_secs(1);
+
 impl ManageConnection for Manager {
-    type Connection = AnyConnection;
+    type Connection = PoolConn;
     type Error = DbError;
 
-    fn connect(&self) -> Result<AnyConnection, DbError> {
+    fn connect(&self) -> Result<PoolConn, DbError> {
         let result = connect(&self.url);
         mark_reachable(&self.reachable, result.is_ok());
-        result
+        Ok(PoolConn {
+            conn: result?,
+            lent: Instant::now(),
+        })
     }
 
-    /// Whether an idle PostgreSQL connection still stands, without a
-    /// round trip (a `SELECT 1` here cost one on every request): a server
-    /// that ended the session (a restart, `pg_terminate_backend`) has sent
-    /// its last message and closed the socket, and reading what is waiting
-    /// there without blocking finds the end of the stream. The first read
-    /// may only take that last message; the second meets the end. A
+    /// Whether an idle PostgreSQL connection still stands. First without
+    /// a round trip: a server that ended the session (a restart,
+    /// `pg_terminate_backend`) has sent its last message and closed the
+    /// socket, and two non-blocking reads of what waits there find the end
+    /// of the stream (the first may only take that last message). A
     /// healthy idle connection has nothing to read (authd never LISTENs).
-    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), DbError> {
-        if let AnyConnection::Postgres(pg) = conn {
-            for _ in 0..2 {
-                if let Some(Err(e)) = pg.notifications_iter().next() {
-                    return Err(DbError::Query(e));
-                }
+    /// Then, only for a connection idle longer than [`TRUSTED_IDLE`] or
+    /// while the database is believed unreachable, a `SELECT 1`: under
+    /// load connections are lent again within milliseconds, and the query
+    /// was one of the two round trips of every client_credentials request.
+    fn is_valid(&self, pooled: &mut PoolConn) -> Result<(), DbError> {
+        let idle = pooled.lent.elapsed();
+        pooled.lent = Instant::now();
+        let AnyConnection::Postgres(pg) = &mut pooled.conn else {
+            return Ok(());
+        };
+        for _ in 0..2 {
+            if let Some(Err(e)) = pg.notifications_iter().next() {
+                return Err(DbError::Query(e));
             }
+        }
+        if idle > TRUSTED_IDLE || !self.reachable.load(Ordering::SeqCst) {
+            diesel::sql_query("SELECT 1").execute(pg)?;
+            // It answered, even if no new connection was needed to say so.
+            mark_reachable(&self.reachable, true);
         }
         Ok(())
     }
 
-    fn has_broken(&self, conn: &mut AnyConnection) -> bool {
+    fn has_broken(&self, pooled: &mut PoolConn) -> bool {
         use diesel::connection::TransactionManager;
-        <AnyConnection as Connection>::TransactionManager::is_broken_transaction_manager(conn)
+        <AnyConnection as Connection>::TransactionManager::is_broken_transaction_manager(
+            &mut pooled.conn,
+        )
     }
 }
 
@@ -414,8 +455,8 @@ impl Db {
             .min_idle(Some(1))
             .connection_timeout(timeout)
             // A PostgreSQL server restart kills every pooled connection;
-            // testing on checkout ([`Manager::is_valid`], no round trip)
-            // replaces them instead of failing requests. SQLite
+            // testing on checkout ([`Manager::is_valid`]) replaces them
+            // instead of failing requests. SQLite
             // connections are files and do not break that way.
             .test_on_check_out(url.backend() == Backend::Postgres)
             .build(Manager {
@@ -468,15 +509,12 @@ impl Db {
         } else {
             limit.min(UNREACHABLE_WAIT)
         };
-        let conn = self
-            .pool
+        // On PostgreSQL the checkout's test marks the database reachable
+        // when a query proved it ([`Manager::is_valid`]); SQLite's files
+        // are reachable once opened.
+        self.pool
             .get_timeout(wait)
-            .map_err(|e| self.timed_out(e.to_string()))?;
-        // A connection came out of the pool (on PostgreSQL, tested with a
-        // query): the database answers, even if no new connection was
-        // needed to find out.
-        mark_reachable(&self.reachable, true);
-        Ok(conn)
+            .map_err(|e| self.timed_out(e.to_string()))
     }
 
     /// Runs blocking storage work on actix's blocking thread pool.
@@ -573,7 +611,7 @@ impl Db {
         let db = self.clone();
         let probe = actix_web::web::block(move || -> Result<(), DbError> {
             let mut conn = db.checkout(db.timeout.min(PING_WAIT))?;
-            diesel::sql_query("SELECT 1").execute(&mut *conn)?;
+            diesel::sql_query("SELECT 1").execute(&mut **conn)?;
             Ok(())
         });
         matches!(probe.await, Ok(Ok(())))
