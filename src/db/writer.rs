@@ -87,6 +87,8 @@ trait Job: Send {
     /// Answers the caller: its own result if the batch committed, else
     /// the batch's failure.
     fn finish(self: Box<Self>, batch: Result<(), Arc<DbError>>);
+    /// True when its caller withdrew it before it started.
+    fn withdrawn(&self) -> bool;
 }
 
 struct Typed<T, E, F> {
@@ -94,6 +96,15 @@ struct Typed<T, E, F> {
     result: Option<Result<T, E>>,
     reply: oneshot::Sender<Result<T, E>>,
     start: Arc<Start>,
+}
+
+/// Withdraws its write, if not started yet, when dropped.
+struct Withdraw(Arc<Start>);
+
+impl Drop for Withdraw {
+    fn drop(&mut self) {
+        self.0.take(Start::WITHDRAWN);
+    }
 }
 
 /// Who decides a queued write's fate: the writer starting it, or its
@@ -138,6 +149,10 @@ where
         }
         // ROLLBACK TO leaves the savepoint open: release it either way.
         Release.execute(conn).map(drop)
+    }
+
+    fn withdrawn(&self) -> bool {
+        self.start.0.load(Ordering::Acquire) == Start::WITHDRAWN
     }
 
     fn finish(self: Box<Self>, batch: Result<(), Arc<DbError>>) {
@@ -237,6 +252,10 @@ impl Writer {
             reply,
             start: start.clone(),
         });
+        // A caller dropped before the write started (its client hung up)
+        // withdraws it too: a refresh nobody will hear of is better not
+        // made, or the client's retry would count as reuse.
+        let guard = Withdraw(start.clone());
         let late = || E::from(DbError::Pool("the database writer is overloaded".into()));
         match tokio::time::timeout_at(deadline, self.jobs.send(job)).await {
             Ok(Ok(())) => {}
@@ -244,12 +263,14 @@ impl Writer {
             Err(_) => return Err(late()),
         }
         let gone = |_| E::from(DbError::Blocking);
-        match tokio::time::timeout_at(deadline, &mut answer).await {
+        let outcome = match tokio::time::timeout_at(deadline, &mut answer).await {
             Ok(answer) => answer.map_err(gone)?,
             Err(_) if start.take(Start::WITHDRAWN) => Err(late()),
             // Started meanwhile: its outcome is on its way.
             Err(_) => answer.await.map_err(gone)?,
-        }
+        };
+        drop(guard);
+        outcome
     }
 }
 
@@ -334,6 +355,11 @@ fn run_batch(
     conn: &mut AnyConnection,
     batch: &mut [Box<dyn Job>],
 ) -> (Result<(), DbError>, Duration) {
+    // Nothing to do for writes whose callers gave up (and no reason to
+    // wait for SQLite's lock).
+    if batch.iter().all(|job| job.withdrawn()) {
+        return (Ok(()), Duration::ZERO);
+    }
     if let Err(e) = begin(conn) {
         return (Err(DbError::Query(e)), Duration::ZERO);
     }
@@ -502,6 +528,31 @@ mod tests {
         release.send(()).expect("release");
         first.await.expect("join").expect("the first write");
         // The writer has passed the withdrawn write by now.
+        f.writer
+            .write(Duration::from_secs(5), |conn| add_role(conn, "after"))
+            .await
+            .expect("a later write");
+        assert_eq!(roles(&f.url), ["after", "first"]);
+    }
+
+    #[actix_web::test]
+    async fn a_write_whose_caller_is_gone_before_it_starts_never_runs() {
+        let f = fixture();
+        let (release, first) = hold(&f).await;
+        let writer = f.writer.clone();
+        let abandoned = spawn(async move {
+            writer
+                .write(Duration::from_secs(5), |conn| add_role(conn, "abandoned"))
+                .await
+        });
+        while f.writer.jobs.capacity() > QUEUE - 1 {
+            tokio::task::yield_now().await;
+        }
+        // What actix does to a handler whose client hung up.
+        abandoned.abort();
+        let _ = abandoned.await;
+        release.send(()).expect("release");
+        first.await.expect("join").expect("the first write");
         f.writer
             .write(Duration::from_secs(5), |conn| add_role(conn, "after"))
             .await

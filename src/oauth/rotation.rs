@@ -91,7 +91,7 @@ pub enum Presented {
 
 /// What reading a presented token found, before any write.
 pub enum Found {
-    /// Live, for this client: claim it with [`claim_found`].
+    /// Live, for this client: rotate it with [`rotate_found`].
     Live {
         /// The token as stored.
         token: RefreshToken,

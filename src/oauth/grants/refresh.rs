@@ -26,10 +26,11 @@ fn invalid() -> OAuthError {
 /// and the user's scopes in one query; authenticate the client, narrow
 /// the scope), write (claim the token and
 /// store its successor, or revoke a reused family), then, after the
-/// commit, sign. The write does no reads beyond the claim, so that on
-/// SQLite the single writer's time goes to nothing else; on PostgreSQL
-/// read and write share one connection and one blocking job, and the
-/// write is one statement ([`Db::read_then_write`]).
+/// commit, sign. The write reads only when its claim fails (to tell
+/// reuse from a dead token), so that on SQLite the single writer's time
+/// goes to little else; on PostgreSQL read and write share one connection
+/// and one blocking job, and a successful rotation is one statement
+/// ([`Db::read_then_write`]).
 ///
 /// [`Db::read_then_write`]: crate::db::Db::read_then_write
 pub async fn run(
