@@ -13,7 +13,8 @@
 # (worker counts for the CPU per request sweep of client_credentials and
 # refresh; default "2 8 16", empty to skip), BACKENDS ("sqlite postgres";
 # postgres runs only with PG_URL), REFRESH_RATE (fresh refresh tokens
-# pre-issued per second of each refresh run, 6000).
+# pre-issued per second of each refresh run, 6000), AUTHD (a server binary
+# to run instead of the one built here, for A/B runs of two builds).
 #
 # For each scenario it prints requests/s (2xx only), p50, p99, non-2xx
 # responses, the server's peak RSS during the scenario, its CPU time per
@@ -45,7 +46,7 @@ command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq cur
 cargo build --release -q --bin authd --example posts_api
 T=${CARGO_TARGET_DIR:-target}
 case $T in /*) ;; *) T=$PWD/$T ;; esac
-A=$T/release/authd
+A=${AUTHD:-$T/release/authd}
 POSTS=$T/release/examples/posts_api
 dir=$(mktemp -d)
 server= posts= flood=
