@@ -513,6 +513,24 @@ mod tests {
         results
     }
 
+    /// Releases the held first write, makes one more, and checks that
+    /// only those two committed: a withdrawn write queued between them
+    /// never ran (the writer has passed it by the time the later one is
+    /// answered).
+    async fn assert_only_held_and_later_committed(
+        f: &Fixture,
+        release: std_mpsc::Sender<()>,
+        first: JoinHandle<Result<(), DbError>>,
+    ) {
+        release.send(()).expect("release");
+        first.await.expect("join").expect("the first write");
+        f.writer
+            .write(Duration::from_secs(5), |conn| add_role(conn, "after"))
+            .await
+            .expect("a later write");
+        assert_eq!(roles(&f.url), ["after", "first"]);
+    }
+
     #[actix_web::test]
     async fn a_write_not_started_in_time_is_withdrawn_and_never_runs() {
         let f = fixture();
@@ -525,14 +543,7 @@ mod tests {
             matches!(&waited, Err(e) if e.is_unavailable()),
             "a 503 for the caller: {waited:?}"
         );
-        release.send(()).expect("release");
-        first.await.expect("join").expect("the first write");
-        // The writer has passed the withdrawn write by now.
-        f.writer
-            .write(Duration::from_secs(5), |conn| add_role(conn, "after"))
-            .await
-            .expect("a later write");
-        assert_eq!(roles(&f.url), ["after", "first"]);
+        assert_only_held_and_later_committed(&f, release, first).await;
     }
 
     #[actix_web::test]
@@ -551,13 +562,7 @@ mod tests {
         // What actix does to a handler whose client hung up.
         abandoned.abort();
         let _ = abandoned.await;
-        release.send(()).expect("release");
-        first.await.expect("join").expect("the first write");
-        f.writer
-            .write(Duration::from_secs(5), |conn| add_role(conn, "after"))
-            .await
-            .expect("a later write");
-        assert_eq!(roles(&f.url), ["after", "first"]);
+        assert_only_held_and_later_committed(&f, release, first).await;
     }
 
     #[actix_web::test]
