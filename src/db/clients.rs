@@ -135,6 +135,29 @@ pub fn set_secret_hash(
 }
 
 /// Deletes the client; its refresh tokens and codes go with it (cascade).
+///
+/// On PostgreSQL the caller's transaction first locks those rows, in key
+/// order, and only then the client's. A rotation (or a code exchange)
+/// locks its token (its code) and then, checking the successor's foreign
+/// key, shares a lock on the client row. Deleting the client row first
+/// would make the cascade wait for the token while the rotation waits for
+/// the client row: a deadlock, and PostgreSQL aborts one of the two.
+/// Taken in this order, the delete waits for the rotation, which finishes.
 pub fn delete(conn: &mut AnyConnection, client_id: &str) -> QueryResult<usize> {
+    if let AnyConnection::Postgres(pg) = conn {
+        use super::schema::{auth_codes, refresh_tokens};
+        refresh_tokens::table
+            .filter(refresh_tokens::client_id.eq(client_id))
+            .select(refresh_tokens::token_hash)
+            .order(refresh_tokens::token_hash)
+            .for_update()
+            .execute(pg)?;
+        auth_codes::table
+            .filter(auth_codes::client_id.eq(client_id))
+            .select(auth_codes::code_hash)
+            .order(auth_codes::code_hash)
+            .for_update()
+            .execute(pg)?;
+    }
     diesel::delete(clients::table.find(client_id)).execute(conn)
 }

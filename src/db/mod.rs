@@ -94,7 +94,8 @@ pub enum DbError {
 
 impl DbError {
     /// True when the database cannot serve now (unreachable, no free
-    /// connection, or the connection died under the query): worth a 503
+    /// connection, the connection died under the query, or PostgreSQL
+    /// aborted it for a concurrent update, SQLSTATE 40001): worth a 503
     /// and a retry, unlike a fault of ours.
     pub fn is_unavailable(&self) -> bool {
         matches!(
@@ -106,7 +107,8 @@ impl DbError {
                 | DbError::Pool(_)
                 | DbError::Connect { .. }
                 | DbError::Query(diesel::result::Error::DatabaseError(
-                    diesel::result::DatabaseErrorKind::ClosedConnection,
+                    diesel::result::DatabaseErrorKind::ClosedConnection
+                        | diesel::result::DatabaseErrorKind::SerializationFailure,
                     _,
                 ))
         )

@@ -216,12 +216,22 @@ pub fn rotate(
 ) -> QueryResult<Claim> {
     let claimed = match conn {
         AnyConnection::Postgres(_) => {
-            RotateStatement {
+            let rotated = RotateStatement {
                 claim: ClaimStatement { hash, now },
                 successor,
             }
-            .execute(conn)?
-                == 1
+            .execute(conn);
+            match rotated {
+                Ok(n) => n == 1,
+                // The successor's client or user was deleted since the
+                // claim's snapshot: the statement did nothing (it is one),
+                // and the token went with its owner, so it is not found.
+                Err(diesel::result::Error::DatabaseError(
+                    diesel::result::DatabaseErrorKind::ForeignKeyViolation,
+                    _,
+                )) => false,
+                Err(e) => return Err(e),
+            }
         }
         AnyConnection::Sqlite(_) => {
             let both = |conn: &mut AnyConnection| {
@@ -365,6 +375,10 @@ impl RunQueryDsl<AnyConnection> for RotateStatement<'_> {}
 
 /// Revokes every token of a family (reuse detection, RFC 7009 revocation).
 pub fn revoke_family(conn: &mut AnyConnection, family_id: &str, now: i64) -> QueryResult<usize> {
+    if let AnyConnection::Postgres(pg) = conn {
+        let live = "family_id = $2 AND revoked_at IS NULL";
+        return revoke_in_order(pg, live, family_id, now);
+    }
     diesel::update(
         rt::table
             .filter(rt::family_id.eq(family_id))
@@ -376,6 +390,10 @@ pub fn revoke_family(conn: &mut AnyConnection, family_id: &str, now: i64) -> Que
 
 /// Revokes every live refresh token of a user (password set, disable).
 pub fn revoke_for_user(conn: &mut AnyConnection, user_id: &str, now: i64) -> QueryResult<usize> {
+    if let AnyConnection::Postgres(pg) = conn {
+        let live = "user_id = $2 AND revoked_at IS NULL AND used_at IS NULL AND expires_at > $1";
+        return revoke_in_order(pg, live, user_id, now);
+    }
     diesel::update(
         rt::table
             .filter(rt::user_id.eq(user_id))
@@ -385,6 +403,29 @@ pub fn revoke_for_user(conn: &mut AnyConnection, user_id: &str, now: i64) -> Que
     )
     .set(rt::revoked_at.eq(Some(now)))
     .execute(conn)
+}
+
+/// PostgreSQL: sets `revoked_at = now` on the rows `live` selects (SQL
+/// over `$1` = now and `$2` = key), locking them in `token_hash` order
+/// first. Two revocations (a family's and a user's, say) that lock
+/// overlapping rows in the order of different indexes can deadlock, and
+/// PostgreSQL then aborts one; in one order, one waits for the other.
+/// SQLite's single writer never runs two writes at once. (Written out:
+/// diesel's query builder takes no locking subquery in an UPDATE.)
+fn revoke_in_order(
+    pg: &mut diesel::PgConnection,
+    live: &'static str,
+    key: &str,
+    now: i64,
+) -> QueryResult<usize> {
+    use diesel::sql_types::{BigInt, Text};
+    diesel::sql_query(format!(
+        "UPDATE refresh_tokens SET revoked_at = $1 WHERE token_hash IN \
+         (SELECT token_hash FROM refresh_tokens WHERE {live} ORDER BY token_hash FOR UPDATE)"
+    ))
+    .bind::<BigInt, _>(now)
+    .bind::<Text, _>(key)
+    .execute(pg)
 }
 
 /// Deletes tokens that expired before `cutoff`, except a revoked one

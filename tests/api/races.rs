@@ -125,3 +125,72 @@ async fn admin_commands_beside_a_busy_server() {
         app.stop().await;
     }
 }
+
+/// PostgreSQL: removing a client while one of its tokens is being rotated.
+/// The rotation holds its token's row lock and then needs a share lock on
+/// the client row for the successor's foreign key; a removal that deleted
+/// the client row first would wait on the token in its cascade, and
+/// PostgreSQL would abort one of the two (a deadlock). Here the rotation's
+/// first half runs by hand in a transaction that holds the token's lock
+/// while the CLI removes the client.
+#[actix_web::test]
+async fn removing_a_client_during_a_rotation_waits_for_it() {
+    use diesel::{Connection, PgConnection, RunQueryDsl};
+    let Some(db) =
+        crate::helpers::postgres_only("removing_a_client_during_a_rotation_waits_for_it")
+    else {
+        return;
+    };
+    let db = Arc::new(db);
+    let app = TestApp::spawn(&db).await;
+    let c = standard(&db);
+    password_grant(&app, &c, &[]).await;
+    app.stop().await;
+
+    let mut rotation = PgConnection::establish(db.url()).unwrap();
+    let sql = |conn: &mut PgConnection, q: String| diesel::sql_query(q).execute(conn);
+    sql(&mut rotation, "BEGIN".into()).unwrap();
+    let locked = sql(
+        &mut rotation,
+        format!(
+            "SELECT 1 FROM refresh_tokens WHERE client_id = '{}' FOR UPDATE",
+            c.id
+        ),
+    )
+    .unwrap();
+    assert_eq!(locked, 1);
+
+    let removal = {
+        let (db, id) = (db.clone(), c.id.clone());
+        std::thread::spawn(move || authd(&db, &["client", "remove", &id], None))
+    };
+    // Long enough for the removal to reach the row it must wait for.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(
+        !removal.is_finished(),
+        "the removal did not wait for the rotation"
+    );
+    // The rotation's second half: the successor, under the foreign key.
+    let inserted = sql(
+        &mut rotation,
+        "INSERT INTO refresh_tokens (token_hash, family_id, parent_hash, user_id, client_id, \
+         scope, issued_at, expires_at, generation, family_expires_at) \
+         SELECT 'successor', family_id, token_hash, user_id, client_id, scope, issued_at, \
+         expires_at, generation, family_expires_at FROM refresh_tokens"
+            .into(),
+    );
+    assert_eq!(
+        inserted.map_err(|e| e.to_string()),
+        Ok(1),
+        "the rotation's insert"
+    );
+    sql(&mut rotation, "COMMIT".into()).unwrap();
+    let out = removal.join().unwrap();
+    assert!(
+        out.status.success(),
+        "the removal failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let left = sql(&mut rotation, "SELECT 1 FROM refresh_tokens".into()).unwrap();
+    assert_eq!(left, 0, "the client's tokens outlived it");
+}
