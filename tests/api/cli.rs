@@ -265,3 +265,53 @@ fn password_prompt_asks_twice_without_echo() {
         .collect();
     assert_eq!(names, ["bob"]);
 }
+
+/// PostgreSQL: `refresh_tokens` pages keep room, so that a claim (which
+/// changes no indexed column) is a HOT update, not five index inserts.
+/// 500 tokens inserted at once, then each claimed on its own, as the
+/// refresh grant does. At the default fill factor a token's page is full
+/// and only the space that pruning frees makes a claim HOT.
+#[test]
+fn postgres_claims_update_refresh_tokens_in_place() {
+    use diesel::connection::SimpleConnection;
+    use diesel::{Connection, PgConnection, RunQueryDsl};
+    let Some(db) = crate::helpers::postgres_only("postgres_claims_update_refresh_tokens_in_place")
+    else {
+        return;
+    };
+    authd_json(&db, &["migrate"], None);
+    authd_json(&db, &["migrate"], None);
+    let mut conn = PgConnection::establish(db.url()).unwrap();
+    conn.batch_execute(
+        "INSERT INTO users (id, username, password_hash, created_at, updated_at, \
+           tokens_valid_after) VALUES ('u', 'u', 'x', 0, 0, 0); \
+         INSERT INTO clients (client_id, name, grants, scopes, redirect_uris, created_at, \
+           updated_at) VALUES ('c', 'c', 'refresh_token', '', '', 0, 0); \
+         INSERT INTO refresh_tokens (token_hash, family_id, user_id, client_id, scope, \
+           issued_at, expires_at, generation, family_expires_at) \
+           SELECT 'h' || i, 'f' || i, 'u', 'c', 'a b', 0, 1, 0, 1 \
+           FROM generate_series(1, 500) i;",
+    )
+    .unwrap();
+    for i in 1..=500 {
+        let claim = format!("UPDATE refresh_tokens SET used_at = 1 WHERE token_hash = 'h{i}'");
+        assert_eq!(diesel::sql_query(claim).execute(&mut conn), Ok(1));
+    }
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    conn.batch_execute("SELECT pg_stat_force_next_flush()")
+        .unwrap();
+    let hot: Count = diesel::sql_query(
+        "SELECT n_tup_hot_upd AS n FROM pg_stat_user_tables WHERE relname = 'refresh_tokens'",
+    )
+    .get_result(&mut conn)
+    .unwrap();
+    assert!(
+        hot.n >= 490,
+        "only {} of 500 claims were HOT updates",
+        hot.n
+    );
+}
