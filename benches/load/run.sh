@@ -9,10 +9,11 @@
 #
 # Settings: DURATION (seconds per scenario, 10), CONNS (64), SCENARIOS
 # (default: all of password refresh refresh_under_logins client_credentials
-# client_credentials_cached introspection jwks posts), WORKERS_SWEEP
-# (worker counts for the CPU per request sweep of client_credentials and
-# refresh; default "2 8 16", empty to skip), BACKENDS ("sqlite postgres";
-# postgres runs only with PG_URL), REFRESH_RATE (fresh refresh tokens
+# client_credentials_cached introspection introspection_cached jwks posts),
+# WORKERS_SWEEP (worker counts for the CPU per request sweep of
+# client_credentials and refresh; default "2 8 16", empty to skip),
+# BACKENDS ("sqlite postgres"; postgres runs only with PG_URL),
+# REFRESH_RATE (fresh refresh tokens
 # pre-issued per second of each refresh run, 6000), AUTHD (a server binary
 # to run instead of the one built here, for A/B runs of two builds).
 #
@@ -36,7 +37,7 @@ PASSWORD_CONNS=${PASSWORD_CONNS:-32}
 THREADS=${THREADS:-2}
 PORT=${PORT:-18181}
 POSTS_PORT=$((PORT + 1))
-SCENARIOS=${SCENARIOS:-"password refresh refresh_under_logins client_credentials client_credentials_cached introspection jwks posts"}
+SCENARIOS=${SCENARIOS:-"password refresh refresh_under_logins client_credentials client_credentials_cached introspection introspection_cached jwks posts"}
 WORKERS_SWEEP=${WORKERS_SWEEP-"2 8 16"}
 BACKENDS=${BACKENDS:-"sqlite postgres"}
 REFRESH_RATE=${REFRESH_RATE:-6000}
@@ -196,6 +197,16 @@ run_backend() {
       local at
       at=$(curl -s -u "$(echo "$BASIC" | base64 -d)" -d "$cc" "$base/oauth/token" | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
       row introspection "" "$CONNS" "$base/oauth/introspect" BODY="token=$at" AUTH="Basic $BASIC"
+      ;;
+    introspection_cached)
+      # The asking client from the client cache: one query less.
+      stop_server
+      start_server AUTHD_CLIENT_CACHE_TTL=60
+      local at
+      at=$(curl -s -u "$(echo "$BASIC" | base64 -d)" -d "$cc" "$base/oauth/token" | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
+      row "introspection, cache" "" "$CONNS" "$base/oauth/introspect" BODY="token=$at" AUTH="Basic $BASIC"
+      stop_server
+      start_server
       ;;
     jwks)
       row jwks "" "$CONNS" "$base/.well-known/jwks.json"

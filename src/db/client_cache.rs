@@ -1,6 +1,7 @@
 //! A short-lived cache of `clients` rows, so that a grant which needs
 //! nothing else from the database (client_credentials) authenticates its
-//! client without a trip to the pool.
+//! client without a trip to the pool, and introspection and revocation
+//! without one query.
 //!
 //! Off unless `AUTHD_CLIENT_CACHE_TTL` is set. Its staleness bound: a
 //! change made through this server (the console) takes effect at once; one

@@ -8,15 +8,18 @@ use std::time::Duration;
 use crate::fixtures::{post, ClientSpec, TestClient};
 use crate::helpers::{authd_json, backends, TestApp, TestDb};
 
-async fn client_credentials(app: &TestApp, c: &TestClient) -> u16 {
-    post(
-        app,
-        "/oauth/token",
-        Some(c),
-        &[("grant_type", "client_credentials")],
-    )
-    .await
-    .status
+/// The statuses of a client_credentials grant and of an introspection
+/// (of a token that is not ours: 200 with `active: false` once the client
+/// authenticates) for `c`: both use the cache.
+async fn statuses(app: &TestApp, c: &TestClient) -> (u16, u16) {
+    let grant = [("grant_type", "client_credentials")];
+    let token = post(app, "/oauth/token", Some(c), &grant).await.status;
+    let asked = [("token", "not-a-token")];
+    let introspection = post(app, "/oauth/introspect", Some(c), &asked).await;
+    if introspection.status == 200 {
+        assert_eq!(introspection.body, serde_json::json!({"active": false}));
+    }
+    (token, introspection.status)
 }
 
 fn daemon(db: &TestDb) -> TestClient {
@@ -43,24 +46,24 @@ async fn cli_changes_bite_after(args: &[&str], bite: Duration, cached: bool) {
         let old = daemon(&db);
         let app = TestApp::spawn_with(&db, args).await;
         let label = db.label();
-        assert_eq!(client_credentials(&app, &old).await, 200);
+        assert_eq!(statuses(&app, &old).await, (200, 200));
         let new = rotate(&db, &old);
         if cached {
             // The documented staleness: the old secret is served from the
             // cache until the TTL ends (asked first: the new secret's
             // lookup replaces the record).
-            assert_eq!(client_credentials(&app, &old).await, 200, "[{label}]");
+            assert_eq!(statuses(&app, &old).await, (200, 200), "[{label}]");
         }
         // At once even with the old record cached: a secret that does not
         // match it is checked against the database.
-        assert_eq!(client_credentials(&app, &new).await, 200, "[{label}]");
+        assert_eq!(statuses(&app, &new).await, (200, 200), "[{label}]");
         tokio::time::sleep(bite).await;
-        assert_eq!(client_credentials(&app, &old).await, 401, "[{label}]");
-        assert_eq!(client_credentials(&app, &new).await, 200);
+        assert_eq!(statuses(&app, &old).await, (401, 401), "[{label}]");
+        assert_eq!(statuses(&app, &new).await, (200, 200));
 
         authd_json(&db, &["client", "remove", &new.id], None);
         tokio::time::sleep(bite).await;
-        assert_eq!(client_credentials(&app, &new).await, 401, "[{label}]");
+        assert_eq!(statuses(&app, &new).await, (401, 401), "[{label}]");
         app.stop().await;
     }
 }
