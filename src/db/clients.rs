@@ -145,19 +145,15 @@ pub fn set_secret_hash(
 /// Taken in this order, the delete waits for the rotation, which finishes.
 pub fn delete(conn: &mut AnyConnection, client_id: &str) -> QueryResult<usize> {
     if let AnyConnection::Postgres(pg) = conn {
-        use super::schema::{auth_codes, refresh_tokens};
-        refresh_tokens::table
-            .filter(refresh_tokens::client_id.eq(client_id))
-            .select(refresh_tokens::token_hash)
-            .order(refresh_tokens::token_hash)
-            .for_update()
-            .execute(pg)?;
-        auth_codes::table
-            .filter(auth_codes::client_id.eq(client_id))
-            .select(auth_codes::code_hash)
-            .order(auth_codes::code_hash)
-            .for_update()
-            .execute(pg)?;
+        // Counted on the server: a client may hold millions of tokens.
+        for rows in [
+            "SELECT 1 FROM refresh_tokens WHERE client_id = $1 ORDER BY token_hash FOR UPDATE",
+            "SELECT 1 FROM auth_codes WHERE client_id = $1 ORDER BY code_hash FOR UPDATE",
+        ] {
+            diesel::sql_query(format!("SELECT count(*) FROM ({rows}) AS locked"))
+                .bind::<diesel::sql_types::Text, _>(client_id)
+                .execute(pg)?;
+        }
     }
     diesel::delete(clients::table.find(client_id)).execute(conn)
 }

@@ -264,6 +264,10 @@ pub fn migrate(conn: &mut AnyConnection) -> Result<usize, DbError> {
 /// a token's page is full long before the token is rotated. Not a
 /// migration: a storage parameter is PostgreSQL's own syntax, and the
 /// migrations are portable SQL. It applies to pages filled from now on.
+///
+/// Only while the table has no fill factor at all, so one an operator set
+/// stays. Never fatal: a role that does not own the table, or a lock that
+/// a VACUUM holds past the timeout, leaves the default and a warning.
 fn leave_room_for_claims(conn: &mut AnyConnection) -> Result<(), DbError> {
     #[derive(diesel::QueryableByName)]
     struct Set {
@@ -271,12 +275,27 @@ fn leave_room_for_claims(conn: &mut AnyConnection) -> Result<(), DbError> {
         set: bool,
     }
     let Set { set } = diesel::sql_query(
-        "SELECT COALESCE('fillfactor=70' = ANY (reloptions), false) AS set \
+        "SELECT COALESCE(EXISTS (SELECT 1 FROM unnest(reloptions) o \
+           WHERE o LIKE 'fillfactor=%'), false) AS set \
          FROM pg_class WHERE oid = 'refresh_tokens'::regclass",
     )
     .get_result(conn)?;
-    if !set {
-        diesel::sql_query("ALTER TABLE refresh_tokens SET (fillfactor = 70)").execute(conn)?;
+    if set {
+        return Ok(());
+    }
+    let altered = diesel::sql_query("SET lock_timeout = '2s'")
+        .execute(conn)
+        .and_then(|_| {
+            diesel::sql_query("ALTER TABLE refresh_tokens SET (fillfactor = 70)").execute(conn)
+        });
+    diesel::sql_query("RESET lock_timeout").execute(conn)?;
+    if let Err(e) = altered {
+        log::warn!(
+            "could not set fillfactor = 70 on refresh_tokens ({}); rotations stay correct \
+             but cost PostgreSQL more. Run `ALTER TABLE refresh_tokens SET (fillfactor = 70)` \
+             as the table's owner",
+            one_line(&e.to_string())
+        );
     }
     Ok(())
 }

@@ -433,7 +433,20 @@ fn revoke_in_order(
 /// revocation racing a rotation on PostgreSQL can miss the successor,
 /// which stays dead only because its family has a revoked token
 /// ([`family_revoked`]); purging that token would bring it back.
+///
+/// On PostgreSQL it skips rows another transaction has locked (a
+/// revocation, a client removal): it never waits, so it never takes part
+/// in a deadlock, and the next run gets them.
 pub fn purge_expired(conn: &mut AnyConnection, cutoff: i64) -> QueryResult<usize> {
+    if let AnyConnection::Postgres(pg) = conn {
+        return diesel::sql_query(
+            "DELETE FROM refresh_tokens WHERE token_hash IN (SELECT token_hash \
+             FROM refresh_tokens WHERE expires_at < $1 \
+             AND (revoked_at IS NULL OR family_expires_at < $1) FOR UPDATE SKIP LOCKED)",
+        )
+        .bind::<diesel::sql_types::BigInt, _>(cutoff)
+        .execute(pg);
+    }
     diesel::delete(
         rt::table.filter(rt::expires_at.lt(cutoff)).filter(
             rt::revoked_at

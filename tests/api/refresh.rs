@@ -395,3 +395,44 @@ async fn a_refresh_grants_what_the_users_roles_grant_now() {
         app.stop().await;
     }
 }
+
+/// PostgreSQL: the janitor skips a row another transaction holds (here an
+/// expired token being revoked) instead of waiting for it, so it never
+/// takes part in a deadlock; the next sweep removes it.
+#[test]
+fn the_janitor_skips_rows_locked_elsewhere() {
+    use diesel::connection::SimpleConnection;
+    use diesel::{Connection, PgConnection};
+    let Some(db) = crate::helpers::postgres_only("the_janitor_skips_rows_locked_elsewhere") else {
+        return;
+    };
+    let mut c = conn(&db);
+    standard(&db);
+    let mut holder = PgConnection::establish(db.url()).unwrap();
+    holder
+        .batch_execute(
+            "INSERT INTO refresh_tokens (token_hash, family_id, user_id, client_id, scope, \
+               issued_at, expires_at, generation, family_expires_at) \
+             SELECT h, h, u.id, c.client_id, '', 0, 1, 0, 1 \
+             FROM (VALUES ('held'), ('free')) AS t(h), users u, clients c",
+        )
+        .unwrap();
+    // Apart: in one string, BEGIN would take the INSERT into its transaction.
+    holder
+        .batch_execute("BEGIN; SELECT 1 FROM refresh_tokens WHERE token_hash = 'held' FOR UPDATE")
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let swept = authd::janitor::sweep(&mut c, 10_000_000).map_err(|e| e.to_string());
+        let _ = tx.send((swept, c));
+    });
+    let (swept, mut c) = rx
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("the sweep waited for the locked row");
+    assert_eq!(swept, Ok(1));
+    holder.batch_execute("COMMIT").unwrap();
+    assert_eq!(
+        authd::janitor::sweep(&mut c, 10_000_000).map_err(|e| e.to_string()),
+        Ok(1)
+    );
+}
