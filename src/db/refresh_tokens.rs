@@ -216,22 +216,12 @@ pub fn rotate(
 ) -> QueryResult<Claim> {
     let claimed = match conn {
         AnyConnection::Postgres(_) => {
-            let rotated = RotateStatement {
+            RotateStatement {
                 claim: ClaimStatement { hash, now },
                 successor,
             }
-            .execute(conn);
-            match rotated {
-                Ok(n) => n == 1,
-                // The successor's client or user was deleted since the
-                // claim's snapshot: the statement did nothing (it is one),
-                // and the token went with its owner, so it is not found.
-                Err(diesel::result::Error::DatabaseError(
-                    diesel::result::DatabaseErrorKind::ForeignKeyViolation,
-                    _,
-                )) => false,
-                Err(e) => return Err(e),
-            }
+            .execute(conn)?
+                == 1
         }
         AnyConnection::Sqlite(_) => {
             let both = |conn: &mut AnyConnection| {
