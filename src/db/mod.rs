@@ -15,9 +15,11 @@ pub mod client_cache;
 pub mod clients;
 pub mod csrf_keys;
 pub mod login_failures;
+pub mod refresh_batch;
 pub mod refresh_tokens;
 pub mod revoked_access_tokens;
 pub mod roles;
+mod rotator;
 #[allow(missing_docs)]
 pub mod schema;
 pub mod sessions;
@@ -470,14 +472,9 @@ pub struct Db {
     /// SQLite's single writer ([`writer`]); `None` on PostgreSQL, which
     /// takes concurrent writers and groups their commits itself.
     writer: Option<writer::Writer>,
-}
-
-/// What the read of [`Db::read_then_write`] decided.
-pub enum Then<T, W> {
-    /// The answer, with nothing to write.
-    Done(T),
-    /// The write to make; its result is the answer.
-    Write(W),
+    /// PostgreSQL's combined refresh rotations ([`rotator`]); `None` on
+    /// SQLite, whose writer batches them with every other write.
+    rotator: Option<rotator::Rotator>,
 }
 
 /// How the pool's connections are used at one moment.
@@ -500,15 +497,19 @@ impl Db {
         connect(url)?;
         warn_if_sqlite_open_to_others(url);
         let reachable = Arc::new(AtomicBool::new(true));
+        let postgres = url.backend() == Backend::Postgres;
+        // On PostgreSQL the rotation lanes have connections of their own
+        // on top of the `size` that requests share.
+        let reserved = if postgres { rotator::LANES as u32 } else { 0 };
         let pool = r2d2::Pool::builder()
-            .max_size(size.max(1))
+            .max_size(size.max(1) + reserved)
             .min_idle(Some(1))
             .connection_timeout(timeout)
             // A PostgreSQL server restart kills every pooled connection;
             // testing on checkout ([`Manager::is_valid`]) replaces them
             // instead of failing requests. SQLite
             // connections are files and do not break that way.
-            .test_on_check_out(url.backend() == Backend::Postgres)
+            .test_on_check_out(postgres)
             .build(Manager {
                 url: url.clone(),
                 reachable: reachable.clone(),
@@ -524,6 +525,7 @@ impl Db {
                 Backend::Sqlite => Some(writer::Writer::start(url)?),
                 Backend::Postgres => None,
             },
+            rotator: postgres.then(rotator::Rotator::default),
         })
     }
 
@@ -621,39 +623,52 @@ impl Db {
         }
     }
 
-    /// Reads on a pooled connection, then makes the write the read asked
-    /// for, if any, in as few hops as the backend allows. On SQLite the
-    /// write goes to the single writer, in a transaction (its batch's) like
-    /// [`Db::write`]. On PostgreSQL it runs in the same blocking job, on the
-    /// same connection, right after the read and with no transaction of its
-    /// own: every statement it makes must be atomic alone and safe to stop
-    /// after (a claim-and-insert in one statement, say), which spares a
-    /// second checkout and the BEGIN and COMMIT round trips.
-    pub async fn read_then_write<T, E, R, W>(&self, read: R) -> Result<T, E>
+    /// Runs blocking work on a connection reserved for the rotation lanes
+    /// (at most [`rotator::LANES`] at once, so the pool always has one for
+    /// them): no wait behind requests queued for the others.
+    async fn run_reserved<T, F>(&self, f: F) -> Result<T, DbError>
     where
-        R: FnOnce(&mut AnyConnection) -> Result<Then<T, W>, E> + Send + 'static,
-        W: FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,
+        F: FnOnce(&mut AnyConnection) -> Result<T, DbError> + Send + 'static,
         T: Send + 'static,
-        E: From<DbError> + Send + 'static,
     {
-        match &self.writer {
-            Some(writer) => match self.run(read).await? {
-                Then::Done(value) => Ok(value),
-                Then::Write(write) => writer.write(self.timeout, write).await,
-            },
+        let db = self.clone();
+        actix_web::web::block(move || {
+            let mut conn = db.get()?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|_| DbError::Blocking)?
+    }
+
+    /// Claims the token with hash `rotation.hash` and, if this caller
+    /// claimed it, stores `rotation.successor`: both or neither, committed
+    /// before this returns ([`refresh_tokens::rotate`]). On SQLite through
+    /// the single writer; on PostgreSQL combined with the rotations of
+    /// other requests into one statement ([`rotator`]).
+    pub async fn rotate(
+        &self,
+        rotation: refresh_batch::Rotation,
+    ) -> Result<refresh_tokens::Claim, DbError> {
+        match &self.rotator {
+            Some(rotator) => rotator.rotate(self, rotation).await,
             None => {
-                self.run(move |conn| match read(conn)? {
-                    Then::Done(value) => Ok(value),
-                    Then::Write(write) => write(conn),
+                self.write(move |conn| {
+                    let r = rotation;
+                    refresh_tokens::rotate(conn, &r.hash, &r.successor, r.now)
+                        .map_err(DbError::Query)
                 })
                 .await
             }
         }
     }
 
-    /// What SQLite's writer has done; `None` on PostgreSQL.
+    /// What SQLite's writer, or PostgreSQL's rotation lanes, have done.
     pub fn writer_stats(&self) -> Option<&writer::WriterStats> {
-        self.writer.as_ref().map(|w| w.stats())
+        match (&self.writer, &self.rotator) {
+            (Some(writer), _) => Some(writer.stats()),
+            (None, Some(rotator)) => Some(rotator.stats()),
+            (None, None) => None,
+        }
     }
 
     /// Answers whether the database responds (for `/healthz`).

@@ -247,7 +247,7 @@ pub fn rotate(
 }
 
 /// Why a claim's UPDATE changed no row (rare: it reads once more).
-fn why_unclaimed(conn: &mut AnyConnection, hash: &str) -> QueryResult<Claim> {
+pub(super) fn why_unclaimed(conn: &mut AnyConnection, hash: &str) -> QueryResult<Claim> {
     Ok(match find(conn, hash)? {
         None => Claim::NotFound,
         Some(row) if row.used_at.is_some() && row.revoked_at.is_none() => Claim::AlreadyUsed,
@@ -273,6 +273,17 @@ struct ClaimStatement<'a> {
 
 type Backend = <AnyConnection as diesel::Connection>::Backend;
 
+/// The claim's conditions on the token's standing beyond its own row: no
+/// token of its family revoked, and its user enabled with the credential
+/// generation it was issued under. Shared with the batched rotation
+/// ([`super::refresh_batch`]).
+pub(super) const STANDING: &str = " AND NOT EXISTS (SELECT 1 FROM refresh_tokens AS family \
+     WHERE family.family_id = refresh_tokens.family_id \
+     AND family.revoked_at IS NOT NULL) \
+     AND EXISTS (SELECT 1 FROM users WHERE users.id = refresh_tokens.user_id \
+     AND NOT users.disabled \
+     AND users.credential_generation = refresh_tokens.generation)";
+
 impl diesel::query_builder::QueryFragment<Backend> for ClaimStatement<'_> {
     fn walk_ast<'b>(
         &'b self,
@@ -287,14 +298,7 @@ impl diesel::query_builder::QueryFragment<Backend> for ClaimStatement<'_> {
         out.push_bind_param::<BigInt, _>(&self.now)?;
         out.push_sql(" AND family_expires_at > ");
         out.push_bind_param::<BigInt, _>(&self.now)?;
-        out.push_sql(
-            " AND NOT EXISTS (SELECT 1 FROM refresh_tokens AS family \
-             WHERE family.family_id = refresh_tokens.family_id \
-             AND family.revoked_at IS NOT NULL) \
-             AND EXISTS (SELECT 1 FROM users WHERE users.id = refresh_tokens.user_id \
-             AND NOT users.disabled \
-             AND users.credential_generation = refresh_tokens.generation)",
-        );
+        out.push_sql(STANDING);
         Ok(())
     }
 }

@@ -182,7 +182,7 @@ pub struct WriterStats {
 }
 
 impl WriterStats {
-    fn record(&self, size: usize, commit: Duration, ok: bool) {
+    pub(super) fn record(&self, size: usize, commit: Duration, ok: bool) {
         self.batches.fetch_add(1, Ordering::Relaxed);
         self.writes.fetch_add(size as u64, Ordering::Relaxed);
         let bucket = BATCH_BUCKETS

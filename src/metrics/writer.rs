@@ -1,7 +1,8 @@
-//! The SQLite writer's metrics, read from its counters at each scrape:
+//! The database writer's metrics, read from its counters at each scrape:
 //! how many writes each transaction carried (the group commit at work)
-//! and how long commits took. PostgreSQL has no writer: none of these
-//! series exist there.
+//! and how long commits took. On SQLite that is the single writer; on
+//! PostgreSQL, which takes concurrent writers, the refresh rotation lanes,
+//! whose statements each carry every rotation queued.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -15,7 +16,7 @@ use super::MetricsError;
 use crate::db::writer::BATCH_BUCKETS;
 use crate::db::Db;
 
-/// Registers the writer's series when `db` has a writer.
+/// Registers the writer's series when `db` has a writer or rotation lanes.
 pub(super) fn register(registry: &Registry, db: &Db) -> Result<(), MetricsError> {
     if db.writer_stats().is_none() {
         return Ok(());
@@ -24,12 +25,12 @@ pub(super) fn register(registry: &Registry, db: &Db) -> Result<(), MetricsError>
     let counters: [(&str, &str, Read); 3] = [
         (
             "db_writer_writes_total",
-            "Writes run by the SQLite writer.",
+            "Writes run by the SQLite writer, or rotations by the PostgreSQL rotation lanes.",
             |s| s.writes.load(Ordering::Relaxed) as f64,
         ),
         (
             "db_writer_commit_seconds_total",
-            "Time the SQLite writer spent committing (divide by batches for the mean commit).",
+            "Time spent committing batches (on PostgreSQL, running rotation statements); divide by batches for the mean.",
             |s| s.commit_micros.load(Ordering::Relaxed) as f64 / 1e6,
         ),
         (
@@ -50,7 +51,8 @@ pub(super) fn register(registry: &Registry, db: &Db) -> Result<(), MetricsError>
     registry.register(Box::new(BatchSizes {
         desc: Desc::new(
             name("db_writer_batch_size"),
-            "Writes per SQLite write transaction (group commit).".into(),
+            "Writes per SQLite write transaction, or rotations per PostgreSQL rotation statement."
+                .into(),
             Vec::new(),
             HashMap::new(),
         )?,

@@ -148,6 +148,13 @@ pub fn standard(db: &TestDb) -> TestClient {
         .create()
 }
 
+/// The ids of [`standard`]'s user (alice) and client.
+pub fn standard_ids(c: &mut AnyConnection) -> (String, String) {
+    let user = authd::db::users::by_username(c, "alice").unwrap().unwrap();
+    let client_id = clients::list(c, None).unwrap()[0].client_id.clone();
+    (user.id, client_id)
+}
+
 /// A response: status, headers, JSON body (Null when empty).
 pub struct Reply {
     pub status: u16,

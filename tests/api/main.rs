@@ -35,6 +35,7 @@ mod refresh;
 mod register;
 mod reset_wins;
 mod resource;
+mod rotation_batch;
 mod shutdown;
 mod startup;
 mod token;

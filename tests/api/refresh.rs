@@ -190,17 +190,12 @@ fn the_janitor_removes_only_what_expired() {
     for db in backends() {
         let mut c = conn(&db);
         standard(&db);
-        let user = authd::db::users::by_username(&mut c, "alice")
-            .unwrap()
-            .unwrap();
-        let client_id = authd::manage::clients::list(&mut c, None).unwrap()[0]
-            .client_id
-            .clone();
+        let (user_id, client_id) = fixtures::standard_ids(&mut c);
         let row = |hash: &str, expires_at: i64| authd::db::refresh_tokens::RefreshToken {
             token_hash: hash.into(),
             family_id: hash.into(),
             parent_hash: None,
-            user_id: user.id.clone(),
+            user_id: user_id.clone(),
             client_id: client_id.clone(),
             scope: "posts:read".into(),
             issued_at: 0,

@@ -7,14 +7,15 @@ use std::collections::BTreeSet;
 
 use super::{authenticate_for, TokenResponse};
 use crate::db::clients::Client;
-use crate::db::refresh_tokens::RefreshToken;
-use crate::db::{AnyConnection, Then};
+use crate::db::refresh_batch::Rotation;
+use crate::db::refresh_tokens::{Claim, RefreshToken};
+use crate::db::DbError;
 use crate::grant_type::GrantType;
 use crate::oauth::client_auth::{ClientAuth, DbRegistrar};
 use crate::oauth::context::GrantCtx;
 use crate::oauth::error::OAuthError;
 use crate::oauth::issuer::{self, Unsigned};
-use crate::oauth::rotation::{self, Found, Presented, Reuse};
+use crate::oauth::rotation::{self, Found, Reuse};
 use crate::scope::{self, RefreshScopeError, ScopeSet};
 use crate::secret::Secret;
 
@@ -24,15 +25,13 @@ fn invalid() -> OAuthError {
 
 /// Runs the grant in three steps: read (the client, the token, its user
 /// and the user's scopes in one query; authenticate the client, narrow
-/// the scope), write (claim the token and
-/// store its successor, or revoke a reused family), then, after the
-/// commit, sign. The write reads only when its claim fails (to tell
-/// reuse from a dead token), so that on SQLite the single writer's time
-/// goes to little else; on PostgreSQL read and write share one connection
-/// and one blocking job, and a successful rotation is one statement
-/// ([`Db::read_then_write`]).
+/// the scope), write (claim the token and store its successor, or revoke
+/// a reused family), then, after the commit, sign. The write reads only
+/// when its claim fails (to tell reuse from a dead token). On SQLite it
+/// goes through the single writer, on PostgreSQL into a statement shared
+/// with concurrent rotations ([`Db::rotate`]).
 ///
-/// [`Db::read_then_write`]: crate::db::Db::read_then_write
+/// [`Db::rotate`]: crate::db::Db::rotate
 pub async fn run(
     ctx: GrantCtx,
     auth: ClientAuth,
@@ -40,32 +39,32 @@ pub async fn run(
     requested: Option<ScopeSet>,
 ) -> Result<TokenResponse, OAuthError> {
     let now = ctx.clock.now();
-    let work = ctx.clone();
-    let outcome = ctx
+    let write = ctx
         .db
-        .read_then_write(move |conn| {
+        .run(move |conn| {
             let (client, found) = rotation::look_up(conn, &presented, auth.client_id(), now)?;
             let client =
                 authenticate_for(&DbRegistrar::only(client), &auth, GrantType::RefreshToken)?;
-            let write = match found {
-                Found::Invalid => return Ok(Then::Done(Rotated::Refused { reused: None })),
-                Found::Used(row) => Write::Revoke(row),
+            Ok::<_, OAuthError>(match found {
+                Found::Invalid => None,
+                Found::Used(row) => Some(Write::Revoke(row)),
                 Found::Live { token, scopes, .. } => {
                     // A scope refused here leaves the token unclaimed, as
                     // §6 wants for a failed request.
                     let granted = narrow_scope(&token, &scopes, &client, requested.as_ref())?;
-                    Write::Rotate {
+                    Some(Write::Rotate {
                         token,
                         client: Box::new(client),
                         granted,
-                    }
+                    })
                 }
-            };
-            Ok(Then::Write(move |conn: &mut AnyConnection| {
-                write.apply(conn, &work)
-            }))
+            })
         })
         .await?;
+    let outcome = match write {
+        None => Rotated::Refused { reused: None },
+        Some(write) => write.apply(&ctx).await?,
+    };
     match outcome {
         Rotated::New(unsigned, granted) => {
             let issued = unsigned.sign(&ctx.keys)?;
@@ -95,14 +94,11 @@ enum Write {
 }
 
 impl Write {
-    fn apply(self, conn: &mut AnyConnection, ctx: &GrantCtx) -> Result<Rotated, OAuthError> {
+    async fn apply(self, ctx: &GrantCtx) -> Result<Rotated, OAuthError> {
         // The time of the write, not of the read before it.
         let now = ctx.clock.now();
         let (token, client, granted) = match self {
-            Write::Revoke(row) => {
-                let reused = Some(rotation::reuse(conn, row, now)?);
-                return Ok(Rotated::Refused { reused });
-            }
+            Write::Revoke(row) => return revoke(ctx, row, now).await,
             Write::Rotate {
                 token,
                 client,
@@ -119,14 +115,31 @@ impl Write {
             now,
         )?;
         let (next, unsigned) = issuer::successor(&ctx.issuer, now, &token, &grant);
-        Ok(match rotation::rotate_found(conn, token, &next, now)? {
-            Presented::Rotated => Rotated::New(Box::new(unsigned), granted),
-            Presented::Reused(reuse) => Rotated::Refused {
-                reused: Some(*reuse),
-            },
-            Presented::Invalid => Rotated::Refused { reused: None },
+        let rotation = Rotation {
+            hash: token.token_hash.clone(),
+            successor: next,
+            now,
+        };
+        Ok(match ctx.db.rotate(rotation).await? {
+            Claim::Claimed => Rotated::New(Box::new(unsigned), granted),
+            // Used since the read: a second presentation raced this one.
+            Claim::AlreadyUsed => revoke(ctx, token, now).await?,
+            // Revoked, expired, or its user changed since the read.
+            Claim::Unusable | Claim::NotFound => Rotated::Refused { reused: None },
         })
     }
+}
+
+/// A used token presented again: its family revoked (RFC 9700 §4.14.2),
+/// committed before this returns.
+async fn revoke(ctx: &GrantCtx, token: RefreshToken, now: i64) -> Result<Rotated, OAuthError> {
+    let reuse = ctx
+        .db
+        .write(move |conn| rotation::reuse(conn, token, now).map_err(DbError::Query))
+        .await?;
+    Ok(Rotated::Refused {
+        reused: Some(reuse),
+    })
 }
 
 /// What the grant did: a successor stored, or a refusal (with a reuse,
