@@ -404,20 +404,7 @@ impl ManageConnection for Manager {
     fn is_valid(&self, pooled: &mut PoolConn) -> Result<(), DbError> {
         let idle = pooled.lent.elapsed();
         pooled.lent = Instant::now();
-        let AnyConnection::Postgres(pg) = &mut pooled.conn else {
-            return Ok(());
-        };
-        for _ in 0..2 {
-            if let Some(Err(e)) = pg.notifications_iter().next() {
-                return Err(DbError::Query(e));
-            }
-        }
-        if idle > TRUSTED_IDLE || !self.reachable.load(Ordering::SeqCst) {
-            diesel::sql_query("SELECT 1").execute(pg)?;
-            // It answered, even if no new connection was needed to say so.
-            mark_reachable(&self.reachable, true);
-        }
-        Ok(())
+        still_open(&mut pooled.conn, idle, &self.reachable)
     }
 
     fn has_broken(&self, pooled: &mut PoolConn) -> bool {
@@ -426,6 +413,29 @@ impl ManageConnection for Manager {
             &mut pooled.conn,
         )
     }
+}
+
+/// Whether a connection idle for `idle` still stands ([`Manager::is_valid`]
+/// tells how); SQLite's always do.
+fn still_open(
+    conn: &mut AnyConnection,
+    idle: Duration,
+    reachable: &AtomicBool,
+) -> Result<(), DbError> {
+    let AnyConnection::Postgres(pg) = conn else {
+        return Ok(());
+    };
+    for _ in 0..2 {
+        if let Some(Err(e)) = pg.notifications_iter().next() {
+            return Err(DbError::Query(e));
+        }
+    }
+    if idle > TRUSTED_IDLE || !reachable.load(Ordering::SeqCst) {
+        diesel::sql_query("SELECT 1").execute(pg)?;
+        // It answered, even if no new connection was needed to say so.
+        mark_reachable(reachable, true);
+    }
+    Ok(())
 }
 
 /// Records whether the database answered, logging each change once
@@ -498,11 +508,8 @@ impl Db {
         warn_if_sqlite_open_to_others(url);
         let reachable = Arc::new(AtomicBool::new(true));
         let postgres = url.backend() == Backend::Postgres;
-        // On PostgreSQL the rotation lanes have connections of their own
-        // on top of the `size` that requests share.
-        let reserved = if postgres { rotator::LANES as u32 } else { 0 };
         let pool = r2d2::Pool::builder()
-            .max_size(size.max(1) + reserved)
+            .max_size(size.max(1))
             .min_idle(Some(1))
             .connection_timeout(timeout)
             // A PostgreSQL server restart kills every pooled connection;
@@ -518,14 +525,17 @@ impl Db {
         Ok(Db {
             pool,
             timeout,
-            reachable,
             slots: Arc::new(tokio::sync::Semaphore::new(size.max(1) as usize)),
             timeouts: Arc::new(AtomicU64::new(0)),
             writer: match url.backend() {
                 Backend::Sqlite => Some(writer::Writer::start(url)?),
                 Backend::Postgres => None,
             },
-            rotator: postgres.then(rotator::Rotator::default),
+            rotator: match postgres {
+                true => Some(rotator::Rotator::start(url, reachable.clone())?),
+                false => None,
+            },
+            reachable,
         })
     }
 
@@ -623,23 +633,6 @@ impl Db {
         }
     }
 
-    /// Runs blocking work on a connection reserved for the rotation lanes
-    /// (at most [`rotator::LANES`] at once, so the pool always has one for
-    /// them): no wait behind requests queued for the others.
-    async fn run_reserved<T, F>(&self, f: F) -> Result<T, DbError>
-    where
-        F: FnOnce(&mut AnyConnection) -> Result<T, DbError> + Send + 'static,
-        T: Send + 'static,
-    {
-        let db = self.clone();
-        actix_web::web::block(move || {
-            let mut conn = db.get()?;
-            f(&mut conn)
-        })
-        .await
-        .map_err(|_| DbError::Blocking)?
-    }
-
     /// Claims the token with hash `rotation.hash` and, if this caller
     /// claimed it, stores `rotation.successor`: both or neither, committed
     /// before this returns ([`refresh_tokens::rotate`]). On SQLite through
@@ -650,7 +643,18 @@ impl Db {
         rotation: refresh_batch::Rotation,
     ) -> Result<refresh_tokens::Claim, DbError> {
         match &self.rotator {
-            Some(rotator) => rotator.rotate(self, rotation).await,
+            Some(rotator) => match rotator.rotate(rotation).await? {
+                Ok(claim) => Ok(claim),
+                // Its token was locked elsewhere: alone, on a connection of
+                // the requests', waiting for that lock.
+                Err(r) => {
+                    self.run(move |conn| {
+                        refresh_tokens::rotate(conn, &r.hash, &r.successor, r.now)
+                            .map_err(DbError::Query)
+                    })
+                    .await
+                }
+            },
             None => {
                 self.write(move |conn| {
                     let r = rotation;
@@ -662,7 +666,7 @@ impl Db {
         }
     }
 
-    /// What SQLite's writer, or PostgreSQL's rotation lanes, have done.
+    /// What SQLite's writer, or PostgreSQL's rotation thread, has done.
     pub fn writer_stats(&self) -> Option<&writer::WriterStats> {
         match (&self.writer, &self.rotator) {
             (Some(writer), _) => Some(writer.stats()),

@@ -3,12 +3,13 @@
 //! data-modifying CTE feeding the successors' `INSERT`. A single rotation
 //! costs the backend about 225 µs, almost all of it per statement (parse
 //! of the bind, executor start, commit, wake-ups), against about 50 µs a
-//! rotation in a statement of 16 (`benches/load/pg_rotation.sh`).
+//! rotation in a statement of 16 (pgbench, both shapes).
 //!
-//! The statement locks the tokens it claims in `token_hash` order first,
+//! The statement first locks the tokens it claims in `token_hash` order,
 //! as every statement that locks several tokens does (revocations, a
-//! client's removal): two of them can then only wait for each other, never
-//! deadlock. That costs about 10 µs a rotation.
+//! client's removal), so two of them never deadlock; it skips tokens
+//! locked elsewhere, which are then rotated alone and wait for that lock
+//! by themselves, instead of holding up every rotation of the batch.
 //!
 //! Each rotation keeps its own meaning: its claim has the conditions of
 //! [`refresh_tokens::rotate`], its successor is stored if and only if its
@@ -18,7 +19,7 @@ use std::collections::{HashMap, HashSet};
 
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::sql_types::{Array, BigInt, Nullable, Text};
+use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text};
 use diesel::{PgConnection, QueryResult, RunQueryDsl};
 
 use super::refresh_tokens::{self, Claim, RefreshToken, STANDING};
@@ -36,52 +37,76 @@ pub struct Rotation {
     pub now: i64,
 }
 
-/// Makes every rotation of `batch`, answering for each in order. The same
-/// token twice in one batch is claimed once, by its first presentation:
-/// the later one is then a reuse ([`Claim::AlreadyUsed`]), exactly as if
-/// it had come after. On PostgreSQL one statement, atomic on its own; on
-/// SQLite one transaction (or the caller's).
-pub fn rotate_many(conn: &mut AnyConnection, batch: &[Rotation]) -> QueryResult<Vec<Claim>> {
+/// Makes every rotation of `batch`, answering for each in order: its
+/// [`Claim`], or `None` when its token was locked by another transaction
+/// (a revocation, a client's removal, another batch) or is not stored:
+/// that rotation was not tried, and the caller makes it alone
+/// ([`refresh_tokens::rotate`]), so that a lock held elsewhere holds up
+/// only the rotations of its own tokens. The same token twice in one batch is claimed once, by its
+/// first presentation: the later one is then a reuse
+/// ([`Claim::AlreadyUsed`]), exactly as if it had come after.
+///
+/// On PostgreSQL one statement, atomic on its own, whose result says what
+/// became of each token: nothing is read after it commits. On SQLite
+/// (whose single writer is the only one) one transaction, or the caller's.
+pub fn rotate_many(
+    conn: &mut AnyConnection,
+    batch: &[Rotation],
+) -> QueryResult<Vec<Option<Claim>>> {
+    let pg = match conn {
+        AnyConnection::Postgres(pg) => pg,
+        AnyConnection::Sqlite(_) => return one_by_one(conn, batch),
+    };
     let mut seen = HashSet::new();
     let firsts: Vec<&Rotation> = batch
         .iter()
         .filter(|r| seen.insert(r.hash.as_str()))
         .collect();
-    let claimed: HashSet<String> = match &mut *conn {
-        AnyConnection::Postgres(pg) => RotateMany::new(&firsts).load(pg)?.into_iter().collect(),
-        AnyConnection::Sqlite(_) => return one_by_one(conn, batch),
-    };
-    // Why each unclaimed token was refused: read once per token (rare).
-    let mut why: HashMap<&str, Claim> = HashMap::new();
-    let mut answered = HashSet::new();
-    let mut claims = Vec::with_capacity(batch.len());
-    for r in batch {
-        let hash = r.hash.as_str();
-        let first = answered.insert(hash);
-        let claim = match (claimed.contains(hash), first) {
-            (true, true) => Claim::Claimed,
-            (true, false) => Claim::AlreadyUsed,
-            (false, _) => match why.get(hash) {
-                Some(claim) => *claim,
-                None => {
-                    let claim = refresh_tokens::why_unclaimed(conn, hash)?;
-                    why.insert(hash, claim);
-                    claim
-                }
-            },
-        };
-        claims.push(claim);
+    if firsts.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(claims)
+    let mut claimed = HashSet::new();
+    let mut locked = HashMap::new();
+    for (kind, hash, used) in RotateMany::new(&firsts).load::<(String, String, bool)>(pg)? {
+        if kind == "claimed" {
+            claimed.insert(hash);
+        } else {
+            locked.insert(hash, used);
+        }
+    }
+    let mut answered = HashSet::new();
+    Ok(batch
+        .iter()
+        .map(|r| {
+            let hash = r.hash.as_str();
+            let first = answered.insert(hash);
+            if claimed.contains(hash) {
+                return Some(if first {
+                    Claim::Claimed
+                } else {
+                    Claim::AlreadyUsed
+                });
+            }
+            // As [`refresh_tokens::rotate`] tells why a claim failed, from
+            // the row as the statement locked it (the newest version).
+            // Not locked: locked elsewhere, or not stored (deleted since
+            // the caller read it), which rotating alone tells apart.
+            match locked.get(hash) {
+                Some(true) => Some(Claim::AlreadyUsed),
+                Some(false) => Some(Claim::Unusable),
+                None => None,
+            }
+        })
+        .collect())
 }
 
 /// SQLite, which has no data-modifying CTE: each rotation in turn, in one
 /// transaction (the writer's batch, or one of its own).
-fn one_by_one(conn: &mut AnyConnection, batch: &[Rotation]) -> QueryResult<Vec<Claim>> {
+fn one_by_one(conn: &mut AnyConnection, batch: &[Rotation]) -> QueryResult<Vec<Option<Claim>>> {
     let each = |conn: &mut AnyConnection| {
         batch
             .iter()
-            .map(|r| refresh_tokens::rotate(conn, &r.hash, &r.successor, r.now))
+            .map(|r| refresh_tokens::rotate(conn, &r.hash, &r.successor, r.now).map(Some))
             .collect::<QueryResult<Vec<_>>>()
     };
     if super::in_transaction(conn)? {
@@ -165,26 +190,27 @@ impl QueryFragment<Pg> for RotateMany<'_> {
         out.push_sql(
             ") AS i (old, now, token_hash, family_id, parent_hash, user_id, client_id, scope, \
              issued_at, expires_at, used_at, revoked_at, generation, family_expires_at)), \
-             locked AS MATERIALIZED (SELECT token_hash FROM refresh_tokens \
-             WHERE token_hash IN (SELECT old FROM input) ORDER BY token_hash FOR UPDATE), \
-             claimed AS (UPDATE refresh_tokens SET used_at = input.now \
-             FROM input JOIN locked ON locked.token_hash = input.old \
+             locked AS MATERIALIZED (SELECT token_hash, used_at, revoked_at FROM refresh_tokens \
+             WHERE token_hash IN (SELECT old FROM input) \
+             ORDER BY token_hash FOR UPDATE SKIP LOCKED), \
+             claimed AS (UPDATE refresh_tokens SET used_at = input.now FROM input \
              WHERE refresh_tokens.token_hash = input.old \
+             AND refresh_tokens.token_hash IN (SELECT token_hash FROM locked) \
              AND refresh_tokens.used_at IS NULL AND refresh_tokens.revoked_at IS NULL \
              AND refresh_tokens.expires_at > input.now \
              AND refresh_tokens.family_expires_at > input.now",
         );
         out.push_sql(STANDING);
         out.push_sql(
-            " RETURNING refresh_tokens.token_hash), \
+            " RETURNING input.*), \
              stored AS (INSERT INTO refresh_tokens (token_hash, family_id, parent_hash, \
              user_id, client_id, scope, issued_at, expires_at, used_at, revoked_at, \
-             generation, family_expires_at) SELECT input.token_hash, input.family_id, \
-             input.parent_hash, input.user_id, input.client_id, input.scope, \
-             input.issued_at, input.expires_at, input.used_at, input.revoked_at, \
-             input.generation, input.family_expires_at \
-             FROM input JOIN claimed ON claimed.token_hash = input.old) \
-             SELECT token_hash FROM claimed",
+             generation, family_expires_at) SELECT token_hash, family_id, parent_hash, \
+             user_id, client_id, scope, issued_at, expires_at, used_at, revoked_at, \
+             generation, family_expires_at FROM claimed) \
+             SELECT 'claimed', old, false FROM claimed \
+             UNION ALL SELECT 'locked', token_hash, used_at IS NOT NULL AND revoked_at IS NULL \
+             FROM locked",
         );
         Ok(())
     }
@@ -196,7 +222,7 @@ impl QueryId for RotateMany<'_> {
 }
 
 impl Query for RotateMany<'_> {
-    type SqlType = Text;
+    type SqlType = (Text, Text, Bool);
 }
 
 impl RunQueryDsl<PgConnection> for RotateMany<'_> {}

@@ -17,7 +17,7 @@
 //! | `db_connections_in_use` | gauge | |
 //! | `db_connections_idle` | gauge | |
 //! | `db_connection_timeouts_total` | counter | |
-//! | `db_writer_writes_total` | counter | | (SQLite's writer, PostgreSQL's rotation lanes)
+//! | `db_writer_writes_total` | counter | | (SQLite's writer, PostgreSQL's rotation thread)
 //! | `db_writer_batch_size` | histogram | |
 //! | `db_writer_commit_seconds_total` | counter | |
 //! | `db_writer_failed_batches_total` | counter | |

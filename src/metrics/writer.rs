@@ -1,7 +1,7 @@
 //! The database writer's metrics, read from its counters at each scrape:
 //! how many writes each transaction carried (the group commit at work)
 //! and how long commits took. On SQLite that is the single writer; on
-//! PostgreSQL, which takes concurrent writers, the refresh rotation lanes,
+//! PostgreSQL, which takes concurrent writers, the refresh rotation thread,
 //! whose statements each carry every rotation queued.
 
 use std::collections::HashMap;
@@ -16,7 +16,7 @@ use super::MetricsError;
 use crate::db::writer::BATCH_BUCKETS;
 use crate::db::Db;
 
-/// Registers the writer's series when `db` has a writer or rotation lanes.
+/// Registers the writer's series when `db` has a writer or a rotation thread.
 pub(super) fn register(registry: &Registry, db: &Db) -> Result<(), MetricsError> {
     if db.writer_stats().is_none() {
         return Ok(());
@@ -25,7 +25,7 @@ pub(super) fn register(registry: &Registry, db: &Db) -> Result<(), MetricsError>
     let counters: [(&str, &str, Read); 3] = [
         (
             "db_writer_writes_total",
-            "Writes run by the SQLite writer, or rotations by the PostgreSQL rotation lanes.",
+            "Writes run by the SQLite writer, or rotations by the PostgreSQL rotation thread.",
             |s| s.writes.load(Ordering::Relaxed) as f64,
         ),
         (

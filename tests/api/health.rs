@@ -140,15 +140,31 @@ async fn the_pool_recovers_when_postgres_drops_its_connections() {
     };
     let app = TestApp::spawn(&db).await;
     let c = standard(&db);
-    assert_eq!(password_grant(&app, &c, &[]).await.status, 200);
+    let login = password_grant(&app, &c, &[]).await;
+    assert_eq!(login.status, 200);
+    // A refresh, so that the rotation thread holds a connection of its
+    // own.
+    let refresh = |token: String| {
+        let app = &app;
+        let c = &c;
+        async move {
+            let form = [("grant_type", "refresh_token"), ("refresh_token", &token)];
+            let r = crate::fixtures::post(app, "/oauth/token", Some(c), &form).await;
+            assert_eq!(r.status, 200, "{}", r.raw);
+            r.body["refresh_token"].as_str().unwrap().to_string()
+        }
+    };
+    let next = refresh(login.body["refresh_token"].as_str().unwrap().into()).await;
     terminate_sessions(&db);
     let res = app.http.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(res.status(), 200, "broken connections were handed out");
-    // A token request right after: served on a fresh connection, not
-    // failed on a dead one.
+    // Token requests right after: served on fresh connections (the pool's
+    // and the rotation thread's), not failed on dead ones.
     terminate_sessions(&db);
     let r = password_grant(&app, &c, &[]).await;
     assert_eq!(r.status, 200, "{}", r.raw);
+    terminate_sessions(&db);
+    refresh(next).await;
     app.stop().await;
 }
 

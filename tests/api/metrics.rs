@@ -232,7 +232,7 @@ async fn counters_follow_logins_refreshes_reuse_and_client_credentials() {
 
         // SQLite's writer ran the login's, the rotation's and the reuse's
         // writes (and maybe a session or janitor write); on PostgreSQL the
-        // series count the rotation lanes' work: the one rotation.
+        // series count the rotation thread's work: the one rotation.
         let writes = value(&m, "authd_db_writer_writes_total", &[]);
         let batches = value(&m, "authd_db_writer_batch_size_count", &[]);
         if label == "sqlite" {

@@ -15,7 +15,7 @@ use crate::oauth::client_auth::{ClientAuth, DbRegistrar};
 use crate::oauth::context::GrantCtx;
 use crate::oauth::error::OAuthError;
 use crate::oauth::issuer::{self, Unsigned};
-use crate::oauth::rotation::{self, Found, Reuse};
+use crate::oauth::rotation::{self, Found};
 use crate::scope::{self, RefreshScopeError, ScopeSet};
 use crate::secret::Secret;
 
@@ -62,7 +62,7 @@ pub async fn run(
         })
         .await?;
     let outcome = match write {
-        None => Rotated::Refused { reused: None },
+        None => Rotated::Refused,
         Some(write) => write.apply(&ctx).await?,
     };
     match outcome {
@@ -70,14 +70,7 @@ pub async fn run(
             let issued = unsigned.sign(&ctx.keys)?;
             Ok(TokenResponse::new(issued, &granted, ctx.issuer.access_ttl))
         }
-        Rotated::Refused { reused } => {
-            // Committed by now: the family is revoked.
-            if let Some(reuse) = reused {
-                reuse.audit();
-                ctx.metrics.refresh_reused();
-            }
-            Err(invalid())
-        }
+        Rotated::Refused => Err(invalid()),
     }
 }
 
@@ -125,28 +118,35 @@ impl Write {
             // Used since the read: a second presentation raced this one.
             Claim::AlreadyUsed => revoke(ctx, token, now).await?,
             // Revoked, expired, or its user changed since the read.
-            Claim::Unusable | Claim::NotFound => Rotated::Refused { reused: None },
+            Claim::Unusable | Claim::NotFound => Rotated::Refused,
         })
     }
 }
 
 /// A used token presented again: its family revoked (RFC 9700 §4.14.2),
-/// committed before this returns.
+/// committed before this returns, then audited. A task of its own: a
+/// client that hangs up (a thief replaying a token, say) must not call it
+/// off, as dropping a queued write would.
 async fn revoke(ctx: &GrantCtx, token: RefreshToken, now: i64) -> Result<Rotated, OAuthError> {
-    let reuse = ctx
-        .db
-        .write(move |conn| rotation::reuse(conn, token, now).map_err(DbError::Query))
-        .await?;
-    Ok(Rotated::Refused {
-        reused: Some(reuse),
-    })
+    let (db, metrics) = (ctx.db.clone(), ctx.metrics.clone());
+    let revocation = actix_web::rt::spawn(async move {
+        let reuse = db
+            .write(move |conn| rotation::reuse(conn, token, now).map_err(DbError::Query))
+            .await?;
+        // Committed by now: the family is revoked.
+        reuse.audit();
+        metrics.refresh_reused();
+        Ok::<_, DbError>(())
+    });
+    revocation.await.map_err(|_| DbError::Blocking)??;
+    Ok(Rotated::Refused)
 }
 
-/// What the grant did: a successor stored, or a refusal (with a reuse,
-/// whose family revocation commits although the request fails).
+/// What the grant did: a successor stored, or a refusal (after a reuse,
+/// once its family revocation has committed).
 enum Rotated {
     New(Box<Unsigned>, ScopeSet),
-    Refused { reused: Option<Reuse> },
+    Refused,
 }
 
 /// Within the original grant (§6), and still within what the client and
