@@ -11,8 +11,10 @@
 //! Prints one `limit NAME VALUE` line each (for the script) after a human
 //! line. `LIMITS_DIR` picks the folder for the files (default: a temporary
 //! one in `target/`), so that the disk measured is the benchmark's.
+//! Arguments name the limits to measure, all if none:
 //!
 //!     cargo bench --bench limits
+//!     cargo bench --bench limits -- argon2
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -146,15 +148,29 @@ fn fsyncs(dir: &std::path::Path) {
 }
 
 fn main() {
-    // `cargo bench` passes --bench; nothing to parse.
+    // `cargo bench` passes --bench; other arguments name the limits to
+    // measure (argon2, es256, sqlite_commit, fsync), all if none.
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let wanted = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let base = std::env::var_os("LIMITS_DIR")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| std::path::PathBuf::from("target"));
     std::fs::create_dir_all(&base).expect("folder");
     let dir = tempfile::tempdir_in(&base).expect("tempdir");
-    argon2(cores);
-    es256(dir.path(), cores);
-    sqlite_commits(dir.path());
-    fsyncs(dir.path());
+    if wanted("argon2") {
+        argon2(cores);
+    }
+    if wanted("es256") {
+        es256(dir.path(), cores);
+    }
+    if wanted("sqlite_commit") {
+        sqlite_commits(dir.path());
+    }
+    if wanted("fsync") {
+        fsyncs(dir.path());
+    }
 }

@@ -1,15 +1,20 @@
 //! The token path's pieces, one at a time, so that a regression shows in
 //! review: signing an access token, authenticating a client, and a refresh
-//! rotation at the storage layer (claim + successor), one per transaction
-//! and several per transaction (what a group commit would do). SQLite in a
-//! temporary folder, synchronous=FULL as the server runs it.
+//! rotation at the storage layer (claim + successor), one at a time and
+//! sixteen at a time (what the SQLite writer's group commit and the
+//! PostgreSQL rotation lanes do). SQLite in a temporary folder,
+//! synchronous=FULL as the server runs it; PostgreSQL too when
+//! `AUTHD_BENCH_POSTGRES_URL` names a server (a scratch database is made
+//! on it and dropped).
 //!
 //!     cargo bench --bench tokens
+//!     AUTHD_BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres cargo bench --bench tokens -- rotation
 
 use std::hint::black_box;
 
 use authd::clock::Clock;
-use authd::db::refresh_tokens::{self, RefreshToken};
+use authd::db::refresh_batch::{rotate_many, Rotation};
+use authd::db::refresh_tokens::{self, Claim, RefreshToken};
 use authd::db::{self, AnyConnection, DatabaseUrl};
 use authd::keys::{self, KeySnapshot, KeyVault, SigningAlg};
 use authd::manage::clients::{self, NewClient};
@@ -100,7 +105,31 @@ fn row(user: &str, client: &str, family: &str, now: i64) -> (Secret, RefreshToke
 
 fn rotation(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut conn = open(dir.path());
+    rotation_on(c, "rotation (SQLite, synchronous=FULL)", open(dir.path()));
+    // PostgreSQL too when a server is named: a scratch database on it.
+    if let Ok(admin) = std::env::var("AUTHD_BENCH_POSTGRES_URL") {
+        let name = format!("authd_bench_{}", random_id().to_lowercase());
+        let mut server = db::connect(&DatabaseUrl::parse(&admin).expect("url")).expect("connect");
+        let sql = |conn: &mut AnyConnection, q: String| {
+            diesel::RunQueryDsl::execute(diesel::sql_query(q), conn).expect("sql")
+        };
+        sql(&mut server, format!("CREATE DATABASE {name}"));
+        let mut url = admin.clone();
+        if let Some(slash) = url.rfind('/') {
+            url.truncate(slash);
+        }
+        let url = DatabaseUrl::parse(&format!("{url}/{name}")).expect("url");
+        let mut conn = db::connect(&url).expect("connect");
+        db::migrate(&mut conn).expect("migrate");
+        authd::db::refresh_batch::dedicate(&mut conn).expect("generic plan");
+        rotation_on(c, "rotation (PostgreSQL, one statement)", conn);
+        sql(&mut server, format!("DROP DATABASE {name} WITH (FORCE)"));
+    }
+}
+
+/// Rotations of fresh tokens with [`rotate_many`], one and sixteen at a
+/// time: on SQLite in one transaction, on PostgreSQL in one statement.
+fn rotation_on(c: &mut Criterion, name: &str, mut conn: AnyConnection) {
     let now = Clock::system().now();
     let client = clients::add(
         &mut conn,
@@ -118,33 +147,41 @@ fn rotation(c: &mut Criterion) {
     let user = authd::manage::users::add(&mut conn, "bench", "x", &[], now)
         .expect("user")
         .id;
+    // A table the size of a server's in use, with its statistics, so that
+    // the plans are the ones a server gets.
+    db::write_tx(&mut conn, |conn| {
+        for _ in 0..20_000 {
+            let (_, stored) = row(&user, &client, &random_id(), now);
+            refresh_tokens::insert(conn, &stored)?;
+        }
+        Ok::<_, diesel::result::Error>(())
+    })
+    .expect("stored");
+    diesel::RunQueryDsl::execute(diesel::sql_query("ANALYZE"), &mut conn).expect("analyze");
     // Setup and timed routine both need the connection.
     let conn = std::cell::RefCell::new(conn);
-    let mut group = c.benchmark_group("rotation (SQLite, synchronous=FULL)");
+    let mut group = c.benchmark_group(name);
     for batch in [1usize, 16] {
-        group.bench_function(format!("{batch} per transaction"), |b| {
+        group.bench_function(format!("{batch} at a time"), |b| {
             b.iter_batched(
                 || {
                     // Fresh live tokens to claim, stored outside the timing.
-                    let rows: Vec<(Secret, RefreshToken)> = (0..batch)
-                        .map(|_| row(&user, &client, &random_id(), now))
-                        .collect();
-                    for (_, r) in &rows {
-                        refresh_tokens::insert(&mut conn.borrow_mut(), r).expect("insert");
-                    }
-                    rows
+                    (0..batch)
+                        .map(|_| {
+                            let (_, old) = row(&user, &client, &random_id(), now);
+                            refresh_tokens::insert(&mut conn.borrow_mut(), &old).expect("insert");
+                            let (_, successor) = row(&user, &client, &old.family_id, now);
+                            Rotation {
+                                hash: old.token_hash,
+                                successor,
+                                now,
+                            }
+                        })
+                        .collect::<Vec<_>>()
                 },
-                |rows| {
-                    db::write_tx(&mut conn.borrow_mut(), |conn| {
-                        for (token, old) in &rows {
-                            let claimed = refresh_tokens::claim(conn, &token.hash(), now)?;
-                            assert_eq!(claimed, refresh_tokens::Claim::Claimed);
-                            let (_, next) = row(&user, &client, &old.family_id, now);
-                            refresh_tokens::insert(conn, &next)?;
-                        }
-                        Ok::<_, diesel::result::Error>(())
-                    })
-                    .expect("rotated")
+                |rotations| {
+                    let claims = rotate_many(&mut conn.borrow_mut(), &rotations).expect("rotated");
+                    assert!(claims.iter().all(|c| *c == Some(Claim::Claimed)));
                 },
                 BatchSize::PerIteration,
             )

@@ -14,11 +14,12 @@
 # client_credentials and refresh; default "2 8 16", empty to skip),
 # BACKENDS ("sqlite postgres"; postgres runs only with PG_URL),
 # REFRESH_RATE (fresh refresh tokens
-# pre-issued per second of each refresh run, 6000), AUTHD (a server binary
+# pre-issued per second of each refresh run, 10000), AUTHD (a server binary
 # to run instead of the one built here, for A/B runs of two builds).
 #
 # For each scenario it prints requests/s (2xx only), p50, p99, non-2xx
 # responses, the server's peak RSS during the scenario, its CPU time per
+# request, on PostgreSQL the CPU time of PostgreSQL's processes per
 # request, and the ratio of the rate to the limit that bounds it.
 #
 # Refresh tokens: every request presents a token never used before. They
@@ -40,7 +41,7 @@ POSTS_PORT=$((PORT + 1))
 SCENARIOS=${SCENARIOS:-"password refresh refresh_under_logins client_credentials client_credentials_cached introspection introspection_cached jwks posts"}
 WORKERS_SWEEP=${WORKERS_SWEEP-"2 8 16"}
 BACKENDS=${BACKENDS:-"sqlite postgres"}
-REFRESH_RATE=${REFRESH_RATE:-6000}
+REFRESH_RATE=${REFRESH_RATE:-10000}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl; }
 
@@ -78,6 +79,15 @@ stop_server() {
   server=
 }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$server/stat"; }
+# CPU ticks of every PostgreSQL process (its backends serve the pool and
+# live through a row), 0 when none runs.
+pg_ticks() {
+  local t=0 p
+  for p in $(pgrep -x postgres 2>/dev/null); do
+    t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$t"
+}
 
 # Runs wrk with scenario.lua (environment as arguments before --),
 # printing one table row. Row: name, 2xx/s, p50, p99, non-2xx, peak RSS,
@@ -86,24 +96,40 @@ row() {
   local name=$1 lim=$2 conns=$3 url=$4
   shift 4
   echo 5 >"/proc/$server/clear_refs" 2>/dev/null || true # resets VmHWM
-  local before
+  local before pg_before batches_before
   before=$(cpu_ticks)
+  pg_before=$(pg_ticks)
+  batches_before=$(batches)
   env "$@" wrk -t"$THREADS" -c"$conns" -d"${DURATION}s" -s benches/load/scenario.lua "$url" >"$dir/wrk.out" 2>&1 || true
   local ticks=$(($(cpu_ticks) - before))
+  local pg=$(($(pg_ticks) - pg_before))
+  [ "$DB_LABEL" = postgres ] || pg=-1
+  local batches_after
+  batches_after=$(batches)
   local hwm
   hwm=$(awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$server/status")
   read -r _ requests secs bad errors p50 p99 < <(grep '^result' "$dir/wrk.out" || echo "result 0 1 0 0 0 0")
   awk -v n="$name" -v r="$requests" -v s="$secs" -v b="$bad" -v e="$errors" -v p50="$p50" -v p99="$p99" \
-    -v hwm="$hwm" -v t="$ticks" -v hz="$(getconf CLK_TCK)" -v lim="$lim" 'BEGIN {
+    -v hwm="$hwm" -v t="$ticks" -v pg="$pg" -v hz="$(getconf CLK_TCK)" -v lim="$lim" 'BEGIN {
       ok = (r - b) / s
       cpu = r > 0 ? t / hz * 1e6 / r : 0
+      dbcpu = pg < 0 ? "-" : sprintf("%.0f", r > 0 ? pg / hz * 1e6 / r : 0)
       ratio = lim > 0 ? sprintf("%.0f%%", 100 * ok / lim) : "-"
-      printf "| %-22s | %9.0f | %7.2f | %8.2f | %7d | %6d | %7.0f | %s |\n", n, ok, p50, p99, b + e, hwm, cpu, ratio
+      printf "| %-22s | %9.0f | %7.2f | %8.2f | %7d | %6d | %7.0f | %7s | %s |\n", n, ok, p50, p99, b + e, hwm, cpu, dbcpu, ratio
     }' | tee -a "$dir/table"
+  # How the writes of the row were batched (the SQLite writer's
+  # transactions, PostgreSQL's rotation statements).
+  echo "$batches_before $batches_after" | awk '{n = $3 - $1; w = $4 - $2;
+    if (n > 0) printf "(%d writes in %d batches: %.1f a batch)\n", w, n, w / n}'
+}
+# The writer's batch count and write count from /metrics.
+batches() {
+  curl -s "$base/metrics" | awk '$1 == "authd_db_writer_batch_size_count" {n = $2}
+    $1 == "authd_db_writer_batch_size_sum" {w = $2} END {printf "%d %d", n, w}'
 }
 header() {
-  echo "| scenario ($1) | 2xx/s | p50 ms | p99 ms | non-2xx | RSS MiB | CPU µs/req | of limit |" | tee -a "$dir/table"
-  echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |" | tee -a "$dir/table"
+  echo "| scenario ($1) | 2xx/s | p50 ms | p99 ms | non-2xx | RSS MiB | CPU µs/req | PG CPU µs/req | of limit |" | tee -a "$dir/table"
+  echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |" | tee -a "$dir/table"
 }
 
 # Pre-issues at least $2 refresh tokens into $1 (cheap Argon2), in rounds
@@ -125,6 +151,7 @@ issue_tokens() {
 
 run_backend() {
   local label=$1
+  DB_LABEL=$label
   export DATABASE_URL=$2
   # What bounds a refresh: SQLite's durable commits with one writer; on
   # PostgreSQL the target is absolute (see BENCHMARKS.md).
@@ -164,7 +191,13 @@ run_backend() {
   for s in $SCENARIOS; do
     case $s in
     password)
-      row password "$(limit argon2_verify)" "$PASSWORD_CONNS" "$base/oauth/token" BODY="$login_form" AUTH="Basic $BASIC"
+      # The Argon2 rate drifts with the machine's clock speed over a run
+      # (by up to 15 % here): measured again right before, with the server
+      # idle, it is the limit of this row; the first is printed beside it.
+      local argon2_now
+      argon2_now=$(LIMITS_DIR="$dir" cargo bench -q --bench limits -- argon2 | awk '$1 == "limit" {print $3}')
+      echo "(Argon2id limit: $argon2_now/s just before this row, $(limit argon2_verify)/s at the start)"
+      row password "$argon2_now" "$PASSWORD_CONNS" "$base/oauth/token" BODY="$login_form" AUTH="Basic $BASIC"
       ;;
     refresh)
       next_pool

@@ -14,8 +14,7 @@
 //! its own) and does its blocking work directly, with no hop through the
 //! blocking pool. Its connection is its own too, outside the pool, so it
 //! never waits behind requests queued for the pool, and set to always use
-//! the statement's generic plan: left to choose, PostgreSQL plans it anew
-//! for each small batch (0.7 ms, as long as the statement itself). Every
+//! the statement's generic plan ([`refresh_batch::dedicate`]). Every
 //! caller hears its answer only after the statement holding its rotation
 //! has committed. The thread ends when the last handle goes.
 
@@ -25,7 +24,6 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Instant;
 
-use diesel::connection::SimpleConnection;
 use tokio::sync::oneshot;
 
 use super::refresh_batch::{self, Rotation};
@@ -146,7 +144,7 @@ impl RotationThread {
             Some(conn) => conn,
             None => {
                 let opened = connect(&self.url).and_then(|mut conn| {
-                    conn.batch_execute("SET plan_cache_mode = force_generic_plan")?;
+                    refresh_batch::dedicate(&mut conn)?;
                     Ok(conn)
                 });
                 mark_reachable(&self.reachable, opened.is_ok());
