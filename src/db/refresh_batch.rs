@@ -7,9 +7,11 @@
 //!
 //! The statement first locks the tokens it claims in `token_hash` order,
 //! as every statement that locks several tokens does (revocations, a
-//! client's removal), so two of them never deadlock; it skips tokens
-//! locked elsewhere, which are then rotated alone and wait for that lock
-//! by themselves, instead of holding up every rotation of the batch.
+//! client's removal), and skips tokens locked elsewhere, which are then
+//! rotated alone on the pool and wait for that lock by themselves, instead
+//! of holding up every rotation of the batch. It still waits for a lock on
+//! a user or client row, which the successors' foreign keys share (a
+//! client's removal takes one only after locking the client's tokens).
 //!
 //! Each rotation keeps its own meaning: its claim has the conditions of
 //! [`refresh_tokens::rotate`], its successor is stored if and only if its
@@ -39,7 +41,8 @@ pub struct Rotation {
 
 /// Makes every rotation of `batch`, answering for each in order: its
 /// [`Claim`], or `None` when its token was locked by another transaction
-/// (a revocation, a client's removal, another batch) or is not stored:
+/// (a revocation, a client's removal, a rotation made alone) or is not
+/// stored:
 /// that rotation was not tried, and the caller makes it alone
 /// ([`refresh_tokens::rotate`]), so that a lock held elsewhere holds up
 /// only the rotations of its own tokens. The same token twice in one batch is claimed once, by its

@@ -124,9 +124,11 @@ impl Write {
 }
 
 /// A used token presented again: its family revoked (RFC 9700 §4.14.2),
-/// committed before this returns, then audited. A task of its own: a
-/// client that hangs up (a thief replaying a token, say) must not call it
-/// off, as dropping a queued write would.
+/// committed before this returns, then audited. A task of its own: once
+/// the reuse is known, a client that hangs up (a thief replaying a token,
+/// say) must not call it off, as dropping a queued write would. (One that
+/// hangs up before, during the read or the rotation, is not answered and
+/// revokes nothing.)
 async fn revoke(ctx: &GrantCtx, token: RefreshToken, now: i64) -> Result<Rotated, OAuthError> {
     let (db, metrics) = (ctx.db.clone(), ctx.metrics.clone());
     let revocation = actix_web::rt::spawn(async move {
