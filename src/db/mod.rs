@@ -648,20 +648,13 @@ impl Db {
                 // Its token was locked elsewhere: alone, on a connection of
                 // the requests', waiting for that lock.
                 Err(r) => {
-                    self.run(move |conn| {
-                        refresh_tokens::rotate(conn, &r.hash, &r.successor, r.now)
-                            .map_err(DbError::Query)
-                    })
-                    .await
+                    self.run(move |conn| r.make_alone(conn).map_err(DbError::Query))
+                        .await
                 }
             },
             None => {
-                self.write(move |conn| {
-                    let r = rotation;
-                    refresh_tokens::rotate(conn, &r.hash, &r.successor, r.now)
-                        .map_err(DbError::Query)
-                })
-                .await
+                self.write(move |conn| rotation.make_alone(conn).map_err(DbError::Query))
+                    .await
             }
         }
     }

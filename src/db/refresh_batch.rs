@@ -39,6 +39,13 @@ pub struct Rotation {
     pub now: i64,
 }
 
+impl Rotation {
+    /// Makes this rotation on its own ([`refresh_tokens::rotate`]).
+    pub fn make_alone(&self, conn: &mut AnyConnection) -> QueryResult<Claim> {
+        refresh_tokens::rotate(conn, &self.hash, &self.successor, self.now)
+    }
+}
+
 /// Makes every rotation of `batch`, answering for each in order: its
 /// [`Claim`], or `None` when its token was locked by another transaction
 /// (a revocation, a client's removal, a rotation made alone) or is not
@@ -121,7 +128,7 @@ fn one_by_one(conn: &mut AnyConnection, batch: &[Rotation]) -> QueryResult<Vec<O
     let each = |conn: &mut AnyConnection| {
         batch
             .iter()
-            .map(|r| refresh_tokens::rotate(conn, &r.hash, &r.successor, r.now).map(Some))
+            .map(|r| r.make_alone(conn).map(Some))
             .collect::<QueryResult<Vec<_>>>()
     };
     if super::in_transaction(conn)? {
