@@ -21,6 +21,7 @@ mod endpoints;
 mod environment;
 mod files;
 mod fixtures;
+mod hangups;
 mod health;
 mod helpers;
 mod hostile;

@@ -6,7 +6,7 @@ use crate::helpers::{backends, TestApp, TestDb};
 use authd::clock::Clock;
 use authd::db::refresh_tokens::RefreshToken;
 
-async fn refresh(app: &TestApp, c: &TestClient, token: &str, scope: Option<&str>) -> Reply {
+pub async fn refresh(app: &TestApp, c: &TestClient, token: &str, scope: Option<&str>) -> Reply {
     let mut form = vec![("grant_type", "refresh_token"), ("refresh_token", token)];
     if let Some(s) = scope {
         form.push(("scope", s));

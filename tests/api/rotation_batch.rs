@@ -274,7 +274,7 @@ async fn a_lock_on_some_tokens_holds_up_only_their_refreshes() {
 }
 
 /// Until `n` backends of the test database wait for a lock.
-async fn wait_for_lock_waits(watcher: &mut PgConnection, n: i64) {
+pub async fn wait_for_lock_waits(watcher: &mut PgConnection, n: i64) {
     #[derive(diesel::QueryableByName)]
     struct Waiting {
         #[diesel(sql_type = diesel::sql_types::BigInt)]

@@ -38,32 +38,15 @@ pub async fn run(
     presented: Secret,
     requested: Option<ScopeSet>,
 ) -> Result<TokenResponse, OAuthError> {
-    let now = ctx.clock.now();
-    let write = ctx
-        .db
-        .run(move |conn| {
-            let (client, found) = rotation::look_up(conn, &presented, auth.client_id(), now)?;
-            let client =
-                authenticate_for(&DbRegistrar::only(client), &auth, GrantType::RefreshToken)?;
-            Ok::<_, OAuthError>(match found {
-                Found::Invalid => None,
-                Found::Used(row) => Some(Write::Revoke(row)),
-                Found::Live { token, scopes, .. } => {
-                    // A scope refused here leaves the token unclaimed, as
-                    // §6 wants for a failed request.
-                    let granted = narrow_scope(&token, &scopes, &client, requested.as_ref())?;
-                    Some(Write::Rotate {
-                        token,
-                        client: Box::new(client),
-                        granted,
-                    })
-                }
-            })
-        })
-        .await?;
-    let outcome = match write {
+    // The read, and the revocation of a reuse it finds, in a task of its
+    // own: a client that hangs up once it has presented a used token (a
+    // thief replaying one, say) must not call off the revocation. A live
+    // token's rotation stays with the request, to be withdrawn if its
+    // client goes before it starts (its retry would count as reuse).
+    let read = actix_web::rt::spawn(read(ctx.clone(), auth, presented, requested));
+    let outcome = match read.await.map_err(|_| DbError::Blocking)?? {
         None => Rotated::Refused,
-        Some(write) => write.apply(&ctx).await?,
+        Some(successor) => successor.store(&ctx).await?,
     };
     match outcome {
         Rotated::New(unsigned, granted) => {
@@ -74,30 +57,64 @@ pub async fn run(
     }
 }
 
-/// The write a refresh makes, decided by its read.
-enum Write {
-    /// A used token presented again: revoke its family.
-    Revoke(RefreshToken),
-    /// A live token: rotate it and issue for `granted`.
-    Rotate {
-        token: RefreshToken,
-        client: Box<Client>,
-        granted: ScopeSet,
-    },
+/// Reads the token and authenticates the client: the rotation to make, or
+/// `None` for a refusal (a used token's family revoked by then).
+async fn read(
+    ctx: GrantCtx,
+    auth: ClientAuth,
+    presented: Secret,
+    requested: Option<ScopeSet>,
+) -> Result<Option<Successor>, OAuthError> {
+    let now = ctx.clock.now();
+    let found = ctx
+        .db
+        .run(move |conn| {
+            let (client, found) = rotation::look_up(conn, &presented, auth.client_id(), now)?;
+            let client =
+                authenticate_for(&DbRegistrar::only(client), &auth, GrantType::RefreshToken)?;
+            Ok::<_, OAuthError>(match found {
+                Found::Invalid => Err(None),
+                Found::Used(row) => Err(Some(row)),
+                Found::Live { token, scopes, .. } => {
+                    // A scope refused here leaves the token unclaimed, as
+                    // §6 wants for a failed request.
+                    let granted = narrow_scope(&token, &scopes, &client, requested.as_ref())?;
+                    Ok(Successor {
+                        token,
+                        client: Box::new(client),
+                        granted,
+                    })
+                }
+            })
+        })
+        .await?;
+    match found {
+        Ok(successor) => Ok(Some(successor)),
+        Err(None) => Ok(None),
+        Err(Some(used)) => {
+            revoke(&ctx, used, ctx.clock.now()).await?;
+            Ok(None)
+        }
+    }
 }
 
-impl Write {
-    async fn apply(self, ctx: &GrantCtx) -> Result<Rotated, OAuthError> {
+/// A live token's rotation, decided by the read: claim `token` and store
+/// its successor, issued for `granted`.
+struct Successor {
+    token: RefreshToken,
+    client: Box<Client>,
+    granted: ScopeSet,
+}
+
+impl Successor {
+    async fn store(self, ctx: &GrantCtx) -> Result<Rotated, OAuthError> {
         // The time of the write, not of the read before it.
         let now = ctx.clock.now();
-        let (token, client, granted) = match self {
-            Write::Revoke(row) => return revoke(ctx, row, now).await,
-            Write::Rotate {
-                token,
-                client,
-                granted,
-            } => (token, client, granted),
-        };
+        let Successor {
+            token,
+            client,
+            granted,
+        } = self;
         // The successor inherits the family's generation.
         let grant = ctx.grant(
             &token.user_id,
@@ -116,7 +133,10 @@ impl Write {
         Ok(match ctx.db.rotate(rotation).await? {
             Claim::Claimed => Rotated::New(Box::new(unsigned), granted),
             // Used since the read: a second presentation raced this one.
-            Claim::AlreadyUsed => revoke(ctx, token, now).await?,
+            Claim::AlreadyUsed => {
+                revoke(ctx, token, now).await?;
+                Rotated::Refused
+            }
             // Revoked, expired, or its user changed since the read.
             Claim::Unusable | Claim::NotFound => Rotated::Refused,
         })
@@ -125,11 +145,11 @@ impl Write {
 
 /// A used token presented again: its family revoked (RFC 9700 §4.14.2),
 /// committed before this returns, then audited. A task of its own: once
-/// the reuse is known, a client that hangs up (a thief replaying a token,
-/// say) must not call it off, as dropping a queued write would. (One that
-/// hangs up before, during the read or the rotation, is not answered and
-/// revokes nothing.)
-async fn revoke(ctx: &GrantCtx, token: RefreshToken, now: i64) -> Result<Rotated, OAuthError> {
+/// the reuse is known, a client that hangs up must not call it off, as
+/// dropping a queued write would. (Known during the read or after the
+/// rotation's statement; one whose client hangs up while its rotation's
+/// statement runs hears nothing, and a reuse found there revokes nothing.)
+async fn revoke(ctx: &GrantCtx, token: RefreshToken, now: i64) -> Result<(), OAuthError> {
     let (db, metrics) = (ctx.db.clone(), ctx.metrics.clone());
     let revocation = actix_web::rt::spawn(async move {
         let reuse = db
@@ -141,7 +161,7 @@ async fn revoke(ctx: &GrantCtx, token: RefreshToken, now: i64) -> Result<Rotated
         Ok::<_, DbError>(())
     });
     revocation.await.map_err(|_| DbError::Blocking)??;
-    Ok(Rotated::Refused)
+    Ok(())
 }
 
 /// What the grant did: a successor stored, or a refusal (after a reuse,
