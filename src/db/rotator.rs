@@ -19,7 +19,7 @@
 //! has committed. The thread ends when the last handle goes.
 
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Instant;
@@ -41,6 +41,8 @@ const MAX_BATCH: usize = 128;
 pub struct Rotator {
     queue: mpsc::Sender<Waiting>,
     stats: Arc<WriterStats>,
+    /// Whether the thread was found gone (logged once).
+    gone: Arc<AtomicBool>,
 }
 
 /// A rotation's answer: its claim, or (when its token was locked
@@ -68,7 +70,11 @@ impl Rotator {
             .name("authd-rotate".into())
             .spawn(move || thread.serve(&waiting, &thread_stats))
             .map_err(|e| DbError::Pool(format!("cannot start the rotation thread: {e}")))?;
-        Ok(Rotator { queue, stats })
+        Ok(Rotator {
+            queue,
+            stats,
+            gone: Arc::default(),
+        })
     }
 
     /// What the rotation thread has done: batches (statements), their
@@ -81,11 +87,19 @@ impl Rotator {
     /// committed (or failed). `Ok(Err(rotation))`: its token was locked
     /// elsewhere, and nothing was done ([`refresh_batch::rotate_many`]);
     /// the rotation comes back for the caller to make alone.
+    ///
+    /// Should the thread have ended (it should not, while a handle is
+    /// left), the rotation comes back the same way: nothing was done.
     pub async fn rotate(&self, rotation: Rotation) -> Answer {
         let (reply, answer) = oneshot::channel();
-        self.queue
-            .send(Waiting { rotation, reply })
-            .map_err(|_| DbError::Blocking)?;
+        if let Err(mpsc::SendError(unsent)) = self.queue.send(Waiting { rotation, reply }) {
+            if !self.gone.swap(true, Ordering::Relaxed) {
+                log::error!("the rotation thread has stopped: rotations are made one at a time");
+            }
+            return Ok(Err(Box::new(unsent.rotation)));
+        }
+        // Dropped unanswered, its rotation may have committed: not to be
+        // made again.
         answer.await.map_err(|_| DbError::Blocking)?
     }
 }
@@ -113,13 +127,12 @@ impl RotationThread {
             let (rotations, replies): (Vec<_>, Vec<_>) =
                 batch.into_iter().map(|w| (w.rotation, w.reply)).unzip();
             let started = Instant::now();
-            let results = match self.connection() {
-                Ok(conn) => panic::catch_unwind(AssertUnwindSafe(|| run(conn, &rotations)))
-                    .unwrap_or_else(|_| {
-                        failed_all(&rotations, DbError::Pool("a rotation panicked".into()))
-                    }),
-                Err(e) => failed_all(&rotations, e),
-            };
+            // A panic (in the driver, say) fails this batch, not the thread.
+            let results = panic::catch_unwind(AssertUnwindSafe(|| {
+                self.connection().map(|conn| run(conn, &rotations))
+            }))
+            .unwrap_or_else(|_| Err(DbError::Pool("a refresh rotation panicked".into())))
+            .unwrap_or_else(|e| failed_all(&rotations, e));
             let ok = results.iter().all(Result::is_ok);
             stats.record(rotations.len(), started.elapsed(), ok);
             if !ok {
@@ -204,4 +217,47 @@ fn run(conn: &mut AnyConnection, rotations: &[Rotation]) -> Vec<Result<Option<Cl
         crate::error_chain::chain(&failed)
     );
     rotations.iter().map(|_| Ok(None)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::refresh_tokens::RefreshToken;
+
+    #[actix_web::test]
+    async fn with_the_thread_gone_a_rotation_comes_back_undone() {
+        let (queue, waiting) = mpsc::channel();
+        drop(waiting);
+        let rotator = Rotator {
+            queue,
+            stats: Arc::default(),
+            gone: Arc::default(),
+        };
+        let successor = RefreshToken {
+            token_hash: "next".into(),
+            family_id: "f".into(),
+            parent_hash: Some("old".into()),
+            user_id: "u".into(),
+            client_id: "c".into(),
+            scope: String::new(),
+            issued_at: 1,
+            expires_at: 2,
+            used_at: None,
+            revoked_at: None,
+            generation: 0,
+            family_expires_at: 3,
+        };
+        let rotation = Rotation {
+            hash: "old".into(),
+            successor,
+            now: 1,
+        };
+        for _ in 0..2 {
+            match rotator.rotate(rotation.clone()).await {
+                Ok(Err(back)) => assert_eq!(back.hash, "old"),
+                other => panic!("not handed back: {other:?}"),
+            }
+        }
+        assert!(rotator.gone.load(Ordering::Relaxed));
+    }
 }
