@@ -477,6 +477,9 @@ pub struct Db {
     /// here, asynchronously, rather than as blocking threads parked in
     /// r2d2 (which grew to hundreds of threads under a flood).
     slots: Arc<tokio::sync::Semaphore>,
+    /// Turns for rotations that wait on the pool for a token locked
+    /// elsewhere ([`Db::rotate`]): half the pool.
+    lock_waits: Arc<tokio::sync::Semaphore>,
     /// Waits for a connection that ended without one, for the metrics.
     timeouts: Arc<AtomicU64>,
     /// SQLite's single writer ([`writer`]); `None` on PostgreSQL, which
@@ -526,6 +529,7 @@ impl Db {
             pool,
             timeout,
             slots: Arc::new(tokio::sync::Semaphore::new(size.max(1) as usize)),
+            lock_waits: Arc::new(tokio::sync::Semaphore::new((size / 2).max(1) as usize)),
             timeouts: Arc::new(AtomicU64::new(0)),
             writer: match url.backend() {
                 Backend::Sqlite => Some(writer::Writer::start(url)?),
@@ -645,11 +649,23 @@ impl Db {
         match &self.rotator {
             Some(rotator) => match rotator.rotate(rotation).await? {
                 Ok(claim) => Ok(claim),
-                // Its token was locked elsewhere: alone, on a connection of
-                // the requests', waiting for that lock.
+                // Its token was locked elsewhere (or, should it have
+                // ended, the thread never took it): alone, on a connection
+                // of the requests', waiting for that lock.
                 Err(r) => {
-                    self.run(move |conn| r.make_alone(conn).map_err(DbError::Query))
-                        .await
+                    // At most half the pool waits for locked tokens: a long
+                    // lock elsewhere (a client's removal) must not take the
+                    // connections every other request needs.
+                    let turn = self.lock_waits.clone().acquire_owned();
+                    let Ok(Ok(turn)) = tokio::time::timeout(self.timeout, turn).await else {
+                        let why = "too many refreshes wait for locked tokens".to_string();
+                        return Err(self.timed_out(why));
+                    };
+                    self.run(move |conn| {
+                        let _turn = turn;
+                        r.make_alone(conn).map_err(DbError::Query)
+                    })
+                    .await
                 }
             },
             None => {

@@ -273,6 +273,59 @@ async fn a_lock_on_some_tokens_holds_up_only_their_refreshes() {
     app.stop().await;
 }
 
+/// Refreshes of tokens locked elsewhere wait on the pool, but at most half
+/// of it: with every connection waiting, any other request would wait for
+/// the pool until its timeout, and get a 503.
+#[actix_web::test]
+async fn refreshes_waiting_for_locked_tokens_leave_half_the_pool_free() {
+    let Some(db) = postgres_only("refreshes_waiting_for_locked_tokens_leave_half_the_pool_free")
+    else {
+        return;
+    };
+    let app = TestApp::spawn_with(&db, &["--db-pool-size", "4", "--db-timeout", "5"]).await;
+    let c = standard(&db);
+    let machine = fixtures::ClientSpec::new(&db)
+        .grants(&["client_credentials"])
+        .create();
+    let tokens = logins(&app, &c, 4).await;
+    let hashes: Vec<String> = tokens
+        .iter()
+        .map(|t| format!("'{}'", authd::secret::Secret::new(t.clone()).hash()))
+        .collect();
+    let mut holder = PgConnection::establish(db.url()).unwrap();
+    diesel::sql_query("BEGIN").execute(&mut holder).unwrap();
+    diesel::sql_query(format!(
+        "SELECT 1 FROM refresh_tokens WHERE token_hash IN ({}) FOR UPDATE",
+        hashes.join(", ")
+    ))
+    .execute(&mut holder)
+    .unwrap();
+    let mut watcher = PgConnection::establish(db.url()).unwrap();
+    let held: Vec<_> = tokens.iter().map(|t| refresh_task(&app, &c, t)).collect();
+    wait_for_lock_waits(&mut watcher, 2).await;
+    // Time for the other two to queue behind them.
+    actix_web::rt::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    let other = fixtures::post(
+        &app,
+        "/oauth/token",
+        Some(&machine),
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    assert_eq!(other.status, 200, "{}", other.raw);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "waited {:?} for a connection",
+        started.elapsed()
+    );
+    diesel::sql_query("COMMIT").execute(&mut holder).unwrap();
+    for h in held {
+        assert_eq!(h.await.unwrap().0, 200);
+    }
+    app.stop().await;
+}
+
 /// Until `n` backends of the test database wait for a lock.
 pub async fn wait_for_lock_waits(watcher: &mut PgConnection, n: i64) {
     #[derive(diesel::QueryableByName)]
