@@ -93,6 +93,23 @@ pub fn find(conn: &mut AnyConnection, client_id: &str) -> QueryResult<Option<Cli
         .optional()
 }
 
+/// The clients with these ids, in no order; ids not registered are
+/// simply absent. One statement whatever their number: on PostgreSQL
+/// `= ANY($1)` with one array parameter.
+pub fn find_many(conn: &mut AnyConnection, client_ids: &[&str]) -> QueryResult<Vec<Client>> {
+    let wanted = clients::client_id.eq_any(client_ids);
+    match conn {
+        AnyConnection::Postgres(pg) => clients::table
+            .filter(wanted)
+            .select(Client::as_select())
+            .load(pg),
+        AnyConnection::Sqlite(lite) => clients::table
+            .filter(wanted)
+            .select(Client::as_select())
+            .load(lite),
+    }
+}
+
 /// The client with this id if `owner` created it (console): the owner is
 /// part of the query, so another user's client is simply not found.
 pub fn find_owned(

@@ -12,8 +12,10 @@
 
 pub mod auth_codes;
 pub mod client_cache;
+mod client_reader;
 pub mod clients;
 pub mod csrf_keys;
+mod lane;
 pub mod login_failures;
 pub mod refresh_batch;
 pub mod refresh_tokens;
@@ -488,6 +490,9 @@ pub struct Db {
     /// PostgreSQL's combined refresh rotations ([`rotator`]); `None` on
     /// SQLite, whose writer batches them with every other write.
     rotator: Option<rotator::Rotator>,
+    /// PostgreSQL's combined client lookups ([`client_reader`]); `None` on
+    /// SQLite, where a lookup on the pool costs a file read.
+    client_reader: Option<client_reader::ClientReader>,
 }
 
 /// How the pool's connections are used at one moment.
@@ -537,6 +542,10 @@ impl Db {
             },
             rotator: match postgres {
                 true => Some(rotator::Rotator::start(url, reachable.clone())?),
+                false => None,
+            },
+            client_reader: match postgres {
+                true => Some(client_reader::ClientReader::start(url, reachable.clone())?),
                 false => None,
             },
             reachable,
@@ -673,6 +682,40 @@ impl Db {
                     .await
             }
         }
+    }
+
+    /// The client with this id. On PostgreSQL read in one statement with
+    /// the lookups of concurrent requests ([`client_reader`]); on SQLite on
+    /// a pooled connection.
+    pub async fn client(&self, client_id: &str) -> Result<Option<clients::Client>, DbError> {
+        let mut id = client_id.to_string();
+        if let Some(reader) = &self.client_reader {
+            // A read given up on is withdrawn, or its answer dropped:
+            // nothing depends on it.
+            let wait = if self.reachable.load(Ordering::SeqCst) {
+                self.timeout
+            } else {
+                self.timeout.min(UNREACHABLE_WAIT)
+            };
+            match tokio::time::timeout(wait, reader.find(id)).await {
+                Ok(Ok(found)) => return found,
+                // The thread has gone: on the pool instead.
+                Ok(Err(unread)) => id = unread,
+                Err(_) => {
+                    let why = "the database did not answer a client lookup in time".to_string();
+                    return Err(self.timed_out(why));
+                }
+            }
+        }
+        self.run(move |conn| clients::find(conn, &id).map_err(DbError::Query))
+            .await
+    }
+
+    /// Whether [`Db::client`] combines concurrent lookups (PostgreSQL), so
+    /// that a request should read its client there; otherwise (SQLite) a
+    /// lookup is cheapest on the connection the rest of the request uses.
+    pub fn combines_client_reads(&self) -> bool {
+        self.client_reader.is_some()
     }
 
     /// What SQLite's writer, or PostgreSQL's rotation thread, has done.

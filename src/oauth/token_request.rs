@@ -29,9 +29,11 @@ pub struct TokenRequest {
     pub remote: Option<IpAddr>,
 }
 
-/// Reads the form, then, off the workers, authenticates the client (from
-/// the client cache when it is on and holds the client) and runs `f` with
-/// the request on the same connection.
+/// Reads the form, authenticates the client (read with [`Db::client`], or
+/// from the client cache when it is on and holds the client), then runs
+/// `f` with the request on a pooled connection, off the workers.
+///
+/// [`Db::client`]: crate::db::Db::client
 pub async fn authenticated<T, F>(
     req: &HttpRequest,
     payload: web::Payload,
@@ -50,14 +52,24 @@ where
     // With the client cache on, a cached record saves a query, as at the
     // token endpoint (and with the same staleness bound).
     let (cache, read_at) = (ctx.clients.clone(), ctx.clients.epoch());
+    // On PostgreSQL the client is read with concurrent requests' lookups
+    // ([`Db::client`]); on SQLite on the connection that `f` uses next,
+    // which saves a hop through the blocking pool.
     let known = cache.hit(auth.client_id(), auth.secret());
+    let read = match known {
+        None if state.db.combines_client_reads() => Some(state.db.client(auth.client_id()).await?),
+        _ => None,
+    };
     state
         .db
         .run(move |conn| {
-            let client = match known {
-                Some(known) => DbRegistrar::known(known).authenticate(&auth)?,
-                None => {
-                    let client = DbRegistrar::new(conn).authenticate(&auth)?;
+            let client = match (known, read) {
+                (Some(known), _) => DbRegistrar::known(known).authenticate(&auth)?,
+                (None, read) => {
+                    let client = match read {
+                        Some(read) => DbRegistrar::only(read).authenticate(&auth)?,
+                        None => DbRegistrar::new(conn).authenticate(&auth)?,
+                    };
                     cache.put(&client, read_at);
                     client
                 }

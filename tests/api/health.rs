@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use diesel::{Connection, PgConnection, RunQueryDsl};
 
-use crate::fixtures::{password_grant, standard, Reply};
+use crate::fixtures::{password_grant, standard, Reply, TestClient};
 use crate::helpers::{backends, postgres_only, TestApp, TestDb};
 
 /// The test database's name on its PostgreSQL server.
@@ -165,7 +165,26 @@ async fn the_pool_recovers_when_postgres_drops_its_connections() {
     assert_eq!(r.status, 200, "{}", r.raw);
     terminate_sessions(&db);
     refresh(next).await;
+    // The client lookups' thread, likewise.
+    let machine = machine_client(&db);
+    assert_eq!(client_credentials(&app, &machine).await.status, 200);
+    terminate_sessions(&db);
+    let r = client_credentials(&app, &machine).await;
+    assert_eq!(r.status, 200, "{}", r.raw);
     app.stop().await;
+}
+
+/// A client for the client_credentials grant.
+fn machine_client(db: &TestDb) -> TestClient {
+    crate::fixtures::ClientSpec::new(db)
+        .name("machine")
+        .grants(&["client_credentials"])
+        .create()
+}
+
+async fn client_credentials(app: &TestApp, c: &TestClient) -> Reply {
+    let form = [("grant_type", "client_credentials")];
+    crate::fixtures::post(app, "/oauth/token", Some(c), &form).await
 }
 
 #[actix_web::test]
@@ -177,7 +196,9 @@ async fn token_requests_get_a_quick_503_during_an_outage_and_work_after_it() {
     };
     let app = TestApp::spawn_with(&db, &["--db-timeout", "2"]).await;
     let c = standard(&db);
+    let machine = machine_client(&db);
     assert_eq!(password_grant(&app, &c, &[]).await.status, 200);
+    assert_eq!(client_credentials(&app, &machine).await.status, 200);
 
     allow_connections(&db, false);
     terminate_sessions(&db);
@@ -204,6 +225,14 @@ async fn token_requests_get_a_quick_503_during_an_outage_and_work_after_it() {
     )
     .await;
     assert_unavailable(&refreshed, "refresh during the outage");
+    let started = Instant::now();
+    let machine_token = client_credentials(&app, &machine).await;
+    assert_unavailable(&machine_token, "client_credentials during the outage");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "a known outage is answered at once: {:?}",
+        started.elapsed()
+    );
     assert_eq!(app.status("/healthz").await, 503);
 
     // The database comes back: the server serves again by itself.
@@ -222,5 +251,10 @@ async fn token_requests_get_a_quick_503_during_an_outage_and_work_after_it() {
         actix_web::rt::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(app.status("/healthz").await, 200);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while client_credentials(&app, &machine).await.status != 200 {
+        assert!(Instant::now() < deadline, "client_credentials still fail");
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
     app.stop().await;
 }

@@ -11,6 +11,7 @@ mod cli;
 mod cli_clients;
 mod client_auth;
 mod client_cache;
+mod client_reads;
 mod code_audit;
 mod code_exchange;
 mod code_flow;

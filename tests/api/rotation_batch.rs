@@ -328,26 +328,32 @@ async fn refreshes_waiting_for_locked_tokens_leave_half_the_pool_free() {
 
 /// Until `n` backends of the test database wait for a lock.
 pub async fn wait_for_lock_waits(watcher: &mut PgConnection, n: i64) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let waiting = lock_waits(watcher);
+        if waiting >= n {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{waiting} of {n} lock waits");
+        // Not a blocking sleep: the server runs on this thread.
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// How many backends of the test database wait for a lock now.
+pub fn lock_waits(watcher: &mut PgConnection) -> i64 {
     #[derive(diesel::QueryableByName)]
     struct Waiting {
         #[diesel(sql_type = diesel::sql_types::BigInt)]
         n: i64,
     }
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let w: Waiting = diesel::sql_query(
-            "SELECT count(*) AS n FROM pg_stat_activity \
-             WHERE datname = current_database() AND wait_event_type = 'Lock'",
-        )
-        .get_result(watcher)
-        .unwrap();
-        if w.n >= n {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{} of {n} lock waits", w.n);
-        // Not a blocking sleep: the server runs on this thread.
-        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
-    }
+    let w: Waiting = diesel::sql_query(
+        "SELECT count(*) AS n FROM pg_stat_activity \
+         WHERE datname = current_database() AND wait_event_type = 'Lock'",
+    )
+    .get_result(watcher)
+    .unwrap();
+    w.n
 }
 
 /// The writer metrics: statements (batches) and rotations (writes).

@@ -10,9 +10,11 @@ use crate::oauth::error::OAuthError;
 use crate::oauth::issuer::Unsigned;
 use crate::scope::ScopeSet;
 
-/// Runs the grant. Nothing is stored: the client is read on a pooled
-/// connection (or found in the client cache, when it is on) and the token
-/// signed after the connection is given back, so signing never holds one.
+/// Runs the grant. Nothing is stored: the client is read ([`Db::client`],
+/// or found in the client cache, when it is on), then the token signed,
+/// so signing never holds a connection.
+///
+/// [`Db::client`]: crate::db::Db::client
 pub async fn run(
     ctx: GrantCtx,
     auth: ClientAuth,
@@ -21,14 +23,11 @@ pub async fn run(
     let (client, granted) = match ctx.clients.hit(auth.client_id(), auth.secret()) {
         Some(known) => check(&DbRegistrar::known(known), &auth, requested.as_ref())?,
         None => {
-            let (cache, read_at) = (ctx.clients.clone(), ctx.clients.epoch());
-            ctx.db
-                .run(move |conn| {
-                    let checked = check(&DbRegistrar::new(conn), &auth, requested.as_ref())?;
-                    cache.put(&checked.0, read_at);
-                    Ok::<_, OAuthError>(checked)
-                })
-                .await?
+            let read_at = ctx.clients.epoch();
+            let found = ctx.db.client(auth.client_id()).await?;
+            let checked = check(&DbRegistrar::only(found), &auth, requested.as_ref())?;
+            ctx.clients.put(&checked.0, read_at);
+            checked
         }
     };
     let now = ctx.clock.now();
