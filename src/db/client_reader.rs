@@ -6,8 +6,7 @@
 //! checkout and a round trip; under load, one statement now serves many.
 
 use std::collections::HashMap;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
+use std::time::Duration;
 
 use super::clients::{self, Client};
 use super::lane::{self, Lane, Work};
@@ -21,10 +20,10 @@ pub struct ClientReader {
 
 impl ClientReader {
     /// Starts the lookup thread; it connects to `url` when it first has
-    /// work, recording in `reachable` whether the database answered.
-    pub fn start(url: &DatabaseUrl, reachable: Arc<AtomicBool>) -> Result<ClientReader, DbError> {
+    /// work, waiting at most `connect_timeout`.
+    pub fn start(url: &DatabaseUrl, connect_timeout: Duration) -> Result<ClientReader, DbError> {
         Ok(ClientReader {
-            lane: Lane::start(url, reachable)?,
+            lane: Lane::start(url, connect_timeout)?,
         })
     }
 

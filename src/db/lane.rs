@@ -12,21 +12,32 @@
 //! the way the pool checks its own ([`super::Manager`]). Every caller hears
 //! its answer only after the statement holding its item has ended. The
 //! thread ends when the last handle goes.
+//!
+//! Whatever the thread cannot take on (its queue full, no connection of
+//! its own: a server at its connection limit, say) goes back to its caller
+//! undone, to be done on the pool, which has its own outage handling.
 
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
 use super::writer::WriterStats;
-use super::{connect, mark_reachable, still_open, AnyConnection, DatabaseUrl, DbError};
+use super::{connect, still_open, AnyConnection, DatabaseUrl, DbError};
 
 /// The most items in one statement: enough to share one statement among
 /// all the connections of a loaded server, few enough that it stays short.
 const MAX_BATCH: usize = 128;
+
+/// Items queued at most; beyond, callers go to the pool.
+const QUEUE: usize = 4096;
+
+/// After a failed connection attempt, how long work goes back undone
+/// before the next attempt (each costs PostgreSQL a process).
+const RECONNECT_PAUSE: Duration = Duration::from_secs(1);
 
 /// What a lane's thread does with a batch.
 pub(super) trait Work: 'static {
@@ -47,7 +58,7 @@ pub(super) trait Work: 'static {
 
 /// The queue's sending end; cheap to clone.
 pub(super) struct Lane<W: Work> {
-    queue: mpsc::Sender<Waiting<W>>,
+    queue: mpsc::SyncSender<Waiting<W>>,
     stats: Arc<WriterStats>,
     /// Whether the thread was found gone (logged once).
     gone: Arc<AtomicBool>,
@@ -65,19 +76,28 @@ impl<W: Work> Clone for Lane<W> {
 
 struct Waiting<W: Work> {
     item: W::Item,
-    reply: oneshot::Sender<Result<W::Answer, DbError>>,
+    reply: oneshot::Sender<Outcome<W>>,
+}
+
+/// What became of an item taken from the queue.
+enum Outcome<W: Work> {
+    /// Its statement ran (or failed, perhaps after committing).
+    Done(Result<W::Answer, DbError>),
+    /// Nothing was sent for it: the thread had no connection.
+    Undone(W::Item),
 }
 
 impl<W: Work> Lane<W> {
     /// Starts the thread; it connects to `url` when it first has work,
-    /// recording in `reachable` whether the database answered.
-    pub fn start(url: &DatabaseUrl, reachable: Arc<AtomicBool>) -> Result<Lane<W>, DbError> {
-        let (queue, waiting) = mpsc::channel();
+    /// waiting at most `connect_timeout` for a connection.
+    pub fn start(url: &DatabaseUrl, connect_timeout: Duration) -> Result<Lane<W>, DbError> {
+        let (queue, waiting) = mpsc::sync_channel(QUEUE);
         let stats = Arc::new(WriterStats::default());
         let thread = LaneThread::<W> {
-            url: url.clone(),
-            reachable,
+            url: url.with_connect_timeout(connect_timeout),
+            open: AtomicBool::new(true),
             conn: None,
+            retry_at: None,
             work: std::marker::PhantomData,
         };
         let thread_stats = stats.clone();
@@ -88,7 +108,7 @@ impl<W: Work> Lane<W> {
         Ok(Lane::from_queue(queue, stats))
     }
 
-    fn from_queue(queue: mpsc::Sender<Waiting<W>>, stats: Arc<WriterStats>) -> Lane<W> {
+    fn from_queue(queue: mpsc::SyncSender<Waiting<W>>, stats: Arc<WriterStats>) -> Lane<W> {
         Lane {
             queue,
             stats,
@@ -103,29 +123,42 @@ impl<W: Work> Lane<W> {
     }
 
     /// Queues `item` and waits until the statement holding it has ended.
-    /// `Err(item)`: the thread has gone (it should not, while a handle is
-    /// left), and nothing was done. An item queued but dropped unanswered
-    /// may have been acted on, so it is an error, not handed back.
+    /// `Err(item)`: nothing was done for it (the queue was full, the
+    /// thread had no connection, or it has gone). An item queued and
+    /// dropped unanswered may have been acted on: an error, not handed
+    /// back.
     pub async fn send(&self, item: W::Item) -> Result<Result<W::Answer, DbError>, W::Item> {
         let (reply, answer) = oneshot::channel();
-        if let Err(mpsc::SendError(unsent)) = self.queue.send(Waiting { item, reply }) {
-            if !self.gone.swap(true, Ordering::Relaxed) {
-                log::error!(
-                    "the {} thread has stopped: its work goes to the pool",
-                    W::NAME
-                );
+        match self.queue.try_send(Waiting { item, reply }) {
+            Ok(()) => {}
+            Err(mpsc::TrySendError::Full(unsent)) => return Err(unsent.item),
+            Err(mpsc::TrySendError::Disconnected(unsent)) => {
+                if !self.gone.swap(true, Ordering::Relaxed) {
+                    log::error!(
+                        "the {} thread has stopped: its work goes to the pool",
+                        W::NAME
+                    );
+                }
+                return Err(unsent.item);
             }
-            return Err(unsent.item);
         }
-        Ok(answer.await.unwrap_or(Err(DbError::Blocking)))
+        match answer.await {
+            Ok(Outcome::Done(result)) => Ok(result),
+            Ok(Outcome::Undone(item)) => Err(item),
+            Err(_) => Ok(Err(DbError::Blocking)),
+        }
     }
 }
 
 /// The thread's state: its connection (with when it last ran a batch).
 struct LaneThread<W: Work> {
     url: DatabaseUrl,
-    reachable: Arc<AtomicBool>,
+    /// Whether its own connection last answered (the pool's outage flag
+    /// stays the pool's: this connection may fail alone).
+    open: AtomicBool,
     conn: Option<(AnyConnection, Instant)>,
+    /// No connection attempt before this, after a failed one.
+    retry_at: Option<Instant>,
     work: std::marker::PhantomData<fn() -> W>,
 }
 
@@ -141,46 +174,79 @@ impl<W: Work> LaneThread<W> {
             if batch.is_empty() {
                 continue;
             }
+            // A panic (in the driver, say) fails this batch, not the thread.
+            let opened = panic::catch_unwind(AssertUnwindSafe(|| self.connection().is_some()));
+            if !matches!(opened, Ok(true)) {
+                for w in batch {
+                    let _ = w.reply.send(Outcome::Undone(w.item));
+                }
+                continue;
+            }
             let (items, replies): (Vec<_>, Vec<_>) =
                 batch.into_iter().map(|w| (w.item, w.reply)).unzip();
             let started = Instant::now();
-            // A panic (in the driver, say) fails this batch, not the thread.
-            let results = panic::catch_unwind(AssertUnwindSafe(|| {
-                self.connection().map(|conn| W::run(conn, &items))
+            let results = panic::catch_unwind(AssertUnwindSafe(|| match self.conn.as_mut() {
+                Some((conn, _)) => W::run(conn, &items),
+                None => failed_all::<W>(items.len(), DbError::Blocking),
             }))
-            .unwrap_or_else(|_| Err(DbError::Pool(format!("a {} batch panicked", W::NAME))))
-            .unwrap_or_else(|e| failed_all::<W>(items.len(), e));
+            .unwrap_or_else(|_| {
+                let why = DbError::Pool(format!("a {} batch panicked", W::NAME));
+                failed_all::<W>(items.len(), why)
+            });
             let ok = results.iter().all(Result::is_ok);
             stats.record(items.len(), started.elapsed(), ok);
             if !ok {
+                // It may have died under the statement: a new one next time.
                 self.conn = None;
             }
             for (reply, result) in replies.into_iter().zip(results) {
                 // The caller may have gone: nobody to tell.
-                let _ = reply.send(result);
+                let _ = reply.send(Outcome::Done(result));
             }
         }
     }
 
     /// The thread's connection, checked as the pool checks one it lends,
-    /// or a new one.
-    fn connection(&mut self) -> Result<&mut AnyConnection, DbError> {
+    /// or a new one; `None` when none opens (logged once until one does),
+    /// and for [`RECONNECT_PAUSE`] after.
+    fn connection(&mut self) -> Option<&mut AnyConnection> {
         let kept = self.conn.take().and_then(|(mut conn, used)| {
-            let open = still_open(&mut conn, used.elapsed(), &self.reachable).is_ok();
+            let open = still_open(&mut conn, used.elapsed(), &self.open).is_ok();
             open.then_some(conn)
         });
         let conn = match kept {
             Some(conn) => conn,
             None => {
+                if self.retry_at.is_some_and(|at| Instant::now() < at) {
+                    return None;
+                }
                 let opened = connect(&self.url).and_then(|mut conn| {
                     W::prepare(&mut conn)?;
                     Ok(conn)
                 });
-                mark_reachable(&self.reachable, opened.is_ok());
-                opened?
+                match opened {
+                    Ok(conn) => {
+                        if !self.open.swap(true, Ordering::SeqCst) {
+                            log::info!("the {} thread has a connection again", W::NAME);
+                        }
+                        self.retry_at = None;
+                        conn
+                    }
+                    Err(e) => {
+                        if self.open.swap(false, Ordering::SeqCst) {
+                            log::warn!(
+                                "the {} thread cannot connect ({}): its work goes to the pool",
+                                W::NAME,
+                                crate::error_chain::chain(&e)
+                            );
+                        }
+                        self.retry_at = Some(Instant::now() + RECONNECT_PAUSE);
+                        return None;
+                    }
+                }
             }
         };
-        Ok(&mut self.conn.insert((conn, Instant::now())).0)
+        Some(&mut self.conn.insert((conn, Instant::now())).0)
     }
 }
 
@@ -230,12 +296,32 @@ mod tests {
 
     #[actix_web::test]
     async fn with_the_thread_gone_an_item_comes_back_undone() {
-        let (queue, waiting) = mpsc::channel();
+        let (queue, waiting) = mpsc::sync_channel(1);
         drop(waiting);
         let lane = Lane::<Echo>::from_queue(queue, Arc::default());
         for _ in 0..2 {
             assert!(matches!(lane.send(7).await, Err(7)));
         }
         assert!(lane.gone.load(Ordering::Relaxed));
+    }
+
+    #[actix_web::test]
+    async fn with_the_queue_full_an_item_comes_back_undone() {
+        let (queue, _waiting) = mpsc::sync_channel(1);
+        let lane = Lane::<Echo>::from_queue(queue, Arc::default());
+        let (reply, _answer) = oneshot::channel();
+        assert!(lane.queue.try_send(Waiting { item: 1, reply }).is_ok());
+        assert!(matches!(lane.send(2).await, Err(2)));
+        assert!(!lane.gone.load(Ordering::Relaxed));
+    }
+
+    #[actix_web::test]
+    async fn a_thread_without_a_connection_hands_its_work_back() {
+        let url = DatabaseUrl::parse("postgres://authd@127.0.0.1:1/none").unwrap();
+        let lane = Lane::<Echo>::start(&url, Duration::from_secs(2)).unwrap();
+        // Refused at once: handed back, and again within the pause.
+        for item in [1, 2] {
+            assert!(matches!(lane.send(item).await, Err(i) if i == item));
+        }
     }
 }

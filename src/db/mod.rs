@@ -541,11 +541,11 @@ impl Db {
                 Backend::Postgres => None,
             },
             rotator: match postgres {
-                true => Some(rotator::Rotator::start(url, reachable.clone())?),
+                true => Some(rotator::Rotator::start(url, timeout)?),
                 false => None,
             },
             client_reader: match postgres {
-                true => Some(client_reader::ClientReader::start(url, reachable.clone())?),
+                true => Some(client_reader::ClientReader::start(url, timeout)?),
                 false => None,
             },
             reachable,
@@ -658,9 +658,10 @@ impl Db {
         match &self.rotator {
             Some(rotator) => match rotator.rotate(rotation).await? {
                 Ok(claim) => Ok(claim),
-                // Its token was locked elsewhere (or, should it have
-                // ended, the thread never took it): alone, on a connection
-                // of the requests', waiting for that lock.
+                // Its token was locked elsewhere, or the thread could not
+                // take it (its queue full, no connection of its own):
+                // alone, on a connection of the requests', waiting for any
+                // lock.
                 Err(r) => {
                     // At most half the pool waits for locked tokens: a long
                     // lock elsewhere (a client's removal) must not take the
@@ -699,7 +700,8 @@ impl Db {
             };
             match tokio::time::timeout(wait, reader.find(id)).await {
                 Ok(Ok(found)) => return found,
-                // The thread has gone: on the pool instead.
+                // The thread could not take it (its queue full, no
+                // connection of its own): on the pool instead.
                 Ok(Err(unread)) => id = unread,
                 Err(_) => {
                     let why = "the database did not answer a client lookup in time".to_string();

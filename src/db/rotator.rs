@@ -9,8 +9,7 @@
 //! with one). Its connection is set to always use the statement's generic
 //! plan ([`refresh_batch::dedicate`]).
 
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
+use std::time::Duration;
 
 use super::lane::{self, Lane, Work};
 use super::refresh_batch::{self, Rotation};
@@ -30,10 +29,10 @@ type Answer = Result<Result<Claim, Box<Rotation>>, DbError>;
 
 impl Rotator {
     /// Starts the rotation thread; it connects to `url` when it first has
-    /// work, recording in `reachable` whether the database answered.
-    pub fn start(url: &DatabaseUrl, reachable: Arc<AtomicBool>) -> Result<Rotator, DbError> {
+    /// work, waiting at most `connect_timeout`.
+    pub fn start(url: &DatabaseUrl, connect_timeout: Duration) -> Result<Rotator, DbError> {
         Ok(Rotator {
-            lane: Lane::start(url, reachable)?,
+            lane: Lane::start(url, connect_timeout)?,
         })
     }
 

@@ -69,6 +69,24 @@ impl DatabaseUrl {
         &self.raw
     }
 
+    /// For PostgreSQL, the URL with libpq's `connect_timeout` set to
+    /// `timeout` (whole seconds, at least 2, as libpq takes it) unless the
+    /// URL sets one; SQLite's unchanged.
+    pub fn with_connect_timeout(&self, timeout: std::time::Duration) -> DatabaseUrl {
+        if self.backend != Backend::Postgres || self.raw.contains("connect_timeout=") {
+            return self.clone();
+        }
+        let separator = if self.raw.contains('?') { '&' } else { '?' };
+        DatabaseUrl {
+            backend: self.backend,
+            raw: format!(
+                "{}{separator}connect_timeout={}",
+                self.raw,
+                timeout.as_secs().max(2)
+            ),
+        }
+    }
+
     /// The URL with any password replaced by `***`, for messages and logs.
     pub fn redacted(&self) -> String {
         match self.backend {
@@ -116,6 +134,25 @@ impl fmt::Display for DatabaseUrl {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_connect_timeout_is_added_unless_set() {
+        let t = std::time::Duration::from_secs(1);
+        let with = |u: &str| DatabaseUrl::parse(u).unwrap().with_connect_timeout(t);
+        assert_eq!(
+            with("postgres://h/db").as_str(),
+            "postgres://h/db?connect_timeout=2"
+        );
+        assert_eq!(
+            with("postgres://h/db?sslmode=disable").as_str(),
+            "postgres://h/db?sslmode=disable&connect_timeout=2"
+        );
+        assert_eq!(
+            with("postgres://h/db?connect_timeout=9").as_str(),
+            "postgres://h/db?connect_timeout=9"
+        );
+        assert_eq!(with("sqlite://a.db").as_str(), "a.db");
+    }
 
     #[test]
     fn sqlite_forms() {

@@ -174,6 +174,46 @@ async fn the_pool_recovers_when_postgres_drops_its_connections() {
     app.stop().await;
 }
 
+/// A server at its connection limit for authd's role once the pool has
+/// its connection: the rotation and client lookup threads cannot open
+/// theirs, and their work is done on the pool instead of failing.
+#[actix_web::test]
+async fn at_the_connection_limit_the_threads_work_goes_to_the_pool() {
+    let Some(mut db) = postgres_only("at_the_connection_limit_the_threads_work_goes_to_the_pool")
+    else {
+        return;
+    };
+    let role = format!("{}_role", pg_name(&db));
+    on_server(&db, &format!("CREATE ROLE {role} LOGIN"));
+    on_server(
+        &db,
+        &format!("ALTER DATABASE {} OWNER TO {role}", pg_name(&db)),
+    );
+    db.connect_as(&role);
+    let app = TestApp::spawn_with(&db, &["--db-pool-size", "1"]).await;
+    let c = standard(&db);
+    let machine = machine_client(&db);
+    let login = password_grant(&app, &c, &[]).await;
+    assert_eq!(login.status, 200, "{}", login.raw);
+    // Only the pool's connection is open (the threads connect when they
+    // first have work): no more for this role.
+    on_server(&db, &format!("ALTER ROLE {role} CONNECTION LIMIT 1"));
+    let r = client_credentials(&app, &machine).await;
+    assert_eq!(r.status, 200, "{}", r.raw);
+    let form = [
+        ("grant_type", "refresh_token"),
+        (
+            "refresh_token",
+            login.body["refresh_token"].as_str().unwrap(),
+        ),
+    ];
+    let r = crate::fixtures::post(&app, "/oauth/token", Some(&c), &form).await;
+    assert_eq!(r.status, 200, "{}", r.raw);
+    app.stop().await;
+    db.drop_now();
+    on_server(&db, &format!("DROP ROLE {role}"));
+}
+
 /// A client for the client_credentials grant.
 fn machine_client(db: &TestDb) -> TestClient {
     crate::fixtures::ClientSpec::new(db)

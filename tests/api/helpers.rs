@@ -92,6 +92,13 @@ impl TestDb {
         self.dir().join("authd.db.key")
     }
 
+    /// Makes authd (and the fixtures) connect as `user` from now on.
+    pub fn connect_as(&mut self, user: &str) {
+        let mut url = url::Url::parse(&self.url).expect("a PostgreSQL URL");
+        url.set_username(user).expect("a URL with a host");
+        self.url = url.to_string();
+    }
+
     /// Drops a PostgreSQL database now (the server then cannot reach it).
     pub fn drop_now(&mut self) {
         if let (Some(admin), Some(name)) = (&self.admin_url, self.pg_name.take()) {
