@@ -10,6 +10,7 @@
 //! whose LIMIT is a bound value for re-preparing at every new binding, so
 //! the statement cache never saved the parse.
 
+pub mod access_standing;
 pub mod auth_codes;
 pub mod client_cache;
 mod client_reader;
@@ -493,6 +494,9 @@ pub struct Db {
     /// PostgreSQL's combined client lookups ([`client_reader`]); `None` on
     /// SQLite, where a lookup on the pool costs a file read.
     client_reader: Option<client_reader::ClientReader>,
+    /// PostgreSQL's combined access-token standing reads
+    /// ([`access_standing`]); `None` on SQLite.
+    standing_reader: Option<access_standing::StandingReader>,
 }
 
 /// How the pool's connections are used at one moment.
@@ -548,6 +552,10 @@ impl Db {
                 true => Some(client_reader::ClientReader::start(url, timeout)?),
                 false => None,
             },
+            standing_reader: match postgres {
+                true => Some(access_standing::StandingReader::start(url, timeout)?),
+                false => None,
+            },
             reachable,
         })
     }
@@ -592,6 +600,16 @@ impl Db {
             .map_err(|e| self.timed_out(e.to_string()))
     }
 
+    /// How long a request waits for the database: the timeout, or only
+    /// briefly while the database is known to be unreachable.
+    fn wait(&self) -> Duration {
+        if self.reachable.load(Ordering::SeqCst) {
+            self.timeout
+        } else {
+            self.timeout.min(UNREACHABLE_WAIT)
+        }
+    }
+
     /// Runs blocking storage work on actix's blocking thread pool.
     pub async fn run<T, E, F>(&self, f: F) -> Result<T, E>
     where
@@ -599,13 +617,8 @@ impl Db {
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
-        let wait = if self.reachable.load(Ordering::SeqCst) {
-            self.timeout
-        } else {
-            self.timeout.min(UNREACHABLE_WAIT)
-        };
         let slot = self.slots.clone().acquire_owned();
-        let permit = match tokio::time::timeout(wait, slot).await {
+        let permit = match tokio::time::timeout(self.wait(), slot).await {
             Ok(Ok(permit)) => permit,
             _ => {
                 let why = "no database connection became free".to_string();
@@ -691,26 +704,48 @@ impl Db {
     pub async fn client(&self, client_id: &str) -> Result<Option<clients::Client>, DbError> {
         let mut id = client_id.to_string();
         if let Some(reader) = &self.client_reader {
-            // A read given up on is withdrawn, or its answer dropped:
-            // nothing depends on it.
-            let wait = if self.reachable.load(Ordering::SeqCst) {
-                self.timeout
-            } else {
-                self.timeout.min(UNREACHABLE_WAIT)
-            };
-            match tokio::time::timeout(wait, reader.find(id)).await {
-                Ok(Ok(found)) => return found,
-                // The thread could not take it (its queue full, no
-                // connection of its own): on the pool instead.
-                Ok(Err(unread)) => id = unread,
-                Err(_) => {
-                    let why = "the database did not answer a client lookup in time".to_string();
-                    return Err(self.timed_out(why));
-                }
+            match self.on_lane(reader.find(id)).await {
+                Ok(found) => return found,
+                Err(unread) => id = unread,
             }
         }
         self.run(move |conn| clients::find(conn, &id).map_err(DbError::Query))
             .await
+    }
+
+    /// What the database says now of a verified access token
+    /// ([`access_standing`]): on PostgreSQL read in one statement with
+    /// those of concurrent requests, on SQLite on a pooled connection.
+    pub async fn access_standing(
+        &self,
+        mut asked: access_standing::Asked,
+    ) -> Result<access_standing::Standing, DbError> {
+        if let Some(reader) = &self.standing_reader {
+            match self.on_lane(reader.read(asked)).await {
+                Ok(found) => return found,
+                Err(unread) => asked = unread,
+            }
+        }
+        self.run(move |conn| access_standing::read(conn, &asked).map_err(DbError::Query))
+            .await
+    }
+
+    /// A read queued on a lane, waited for at most as long as a pooled
+    /// connection would be (then a 503). `Err(item)`: the lane could not
+    /// take it (its queue full, no connection of its own), for the pool.
+    async fn on_lane<T, I>(
+        &self,
+        read: impl std::future::Future<Output = Result<Result<T, DbError>, I>>,
+    ) -> Result<Result<T, DbError>, I> {
+        // A read given up on is withdrawn, or its answer dropped: nothing
+        // depends on it.
+        match tokio::time::timeout(self.wait(), read).await {
+            Ok(answer) => answer,
+            Err(_) => {
+                let why = "the database did not answer a read in time".to_string();
+                Ok(Err(self.timed_out(why)))
+            }
+        }
     }
 
     /// Whether [`Db::client`] combines concurrent lookups (PostgreSQL), so

@@ -5,8 +5,9 @@
 use jsonwebtoken::{decode, decode_header, Validation};
 use serde::{Deserialize, Serialize};
 
-use crate::db::users::{self, User};
-use crate::db::{revoked_access_tokens, AnyConnection};
+use crate::db::access_standing::{self, Asked, Standing};
+use crate::db::users::User;
+use crate::db::{AnyConnection, Db, DbError};
 use crate::keys::KeySnapshot;
 
 /// The claims of an authd access token.
@@ -93,16 +94,37 @@ pub fn standing(
     conn: &mut AnyConnection,
     claims: AccessClaims,
 ) -> diesel::QueryResult<Option<LiveAccess>> {
-    if !revoked_access_tokens::unrevoked_with_client(conn, &claims.jti, &claims.client_id)? {
-        return Ok(None);
+    let now = access_standing::read(conn, &asked(&claims))?;
+    Ok(judge(claims, now))
+}
+
+/// [`standing`] through [`Db::access_standing`]: on PostgreSQL read in one
+/// statement with those of concurrent requests.
+pub async fn standing_in(db: &Db, claims: AccessClaims) -> Result<Option<LiveAccess>, DbError> {
+    let now = db.access_standing(asked(&claims)).await?;
+    Ok(judge(claims, now))
+}
+
+fn asked(claims: &AccessClaims) -> Asked {
+    Asked {
+        jti: claims.jti.clone(),
+        client_id: claims.client_id.clone(),
+        sub: claims.sub.clone(),
+    }
+}
+
+/// The rule of [`standing`], applied to what the database says.
+fn judge(claims: AccessClaims, now: Standing) -> Option<LiveAccess> {
+    if !now.unrevoked_with_client {
+        return None;
     }
     let holder = if claims.sub == claims.client_id {
         Holder::Client
     } else {
-        match users::by_id(conn, &claims.sub)? {
+        match now.user {
             Some(u) if !u.disabled && still_current(&claims, &u) => Holder::User(u),
-            _ => return Ok(None),
+            _ => return None,
         }
     };
-    Ok(Some(LiveAccess { claims, holder }))
+    Some(LiveAccess { claims, holder })
 }

@@ -13,9 +13,9 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
-use super::access_token::{AccessClaims, Holder, LiveAccess};
+use super::access_token::{standing_in, verify_own, AccessClaims, Holder, LiveAccess};
 use super::error::{no_store, OAuthError};
-use super::token_request::{authenticated, TokenRequest};
+use super::token_request::{self, TokenRequest};
 use crate::db::clients::Client;
 use crate::db::AnyConnection;
 use crate::state::AppState;
@@ -63,22 +63,55 @@ impl Introspection {
     }
 }
 
-/// The handler.
+/// The handler. On PostgreSQL an access token's answer needs no pooled
+/// connection: the client and the token's standing are read with those of
+/// concurrent requests ([`Db::client`], [`Db::access_standing`]) and the
+/// signature checked here. SQLite reads both on one pooled connection.
+///
+/// [`Db::client`]: crate::db::Db::client
+/// [`Db::access_standing`]: crate::db::Db::access_standing
 pub async fn introspect(
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
-    let body = authenticated(&req, payload, &state, |conn, r| {
-        match introspect_access(conn, &r)? {
-            Some(found) => Ok(found),
-            None => introspect_refresh(conn, &r),
-        }
-    })
-    .await?;
+    let asked = token_request::read(&req, payload, &state).await?;
+    let body = if state.db.combines_client_reads() {
+        combined(asked).await?
+    } else {
+        asked
+            .on_pool(|conn, r| {
+                let live = r
+                    .ctx
+                    .token_issuer(conn, r.now)
+                    .live_access(r.token.expose())?;
+                match live {
+                    Some(live) => Ok(access(&r, live)),
+                    None => introspect_refresh(conn, &r),
+                }
+            })
+            .await?
+    };
     let mut res = HttpResponse::Ok().json(body);
     no_store(&mut res);
     Ok(res)
+}
+
+/// PostgreSQL's way: a token that verifies as one of our access tokens is
+/// answered from its standing; anything else may be a refresh token,
+/// looked up on the pool.
+async fn combined(asked: token_request::Asked) -> Result<Introspection, OAuthError> {
+    let r = asked.authenticate().await?;
+    let verified = verify_own(&r.ctx.keys, &r.ctx.issuer.issuer, r.token.expose(), r.now);
+    if let Some(claims) = verified {
+        // A JWT is never a refresh token: inactive if it no longer stands.
+        return Ok(match standing_in(&r.ctx.db, claims).await? {
+            Some(live) => access(&r, live),
+            None => Introspection::inactive(),
+        });
+    }
+    let db = r.ctx.db.clone();
+    db.run(move |conn| introspect_refresh(conn, &r)).await
 }
 
 /// Whether `asker` may learn about this access token: its own, or one
@@ -87,27 +120,18 @@ fn may_see_access(asker: &Client, claims: &AccessClaims) -> bool {
     claims.client_id == asker.client_id || asker.introspects_audience(&claims.aud)
 }
 
-/// `None` when `token` is not a live access token of ours (it may be a
-/// refresh token).
-fn introspect_access(
-    conn: &mut AnyConnection,
-    r: &TokenRequest,
-) -> Result<Option<Introspection>, OAuthError> {
-    let live = r
-        .ctx
-        .token_issuer(conn, r.now)
-        .live_access(r.token.expose())?;
-    let Some(LiveAccess { claims: c, holder }) = live else {
-        return Ok(None);
-    };
+/// The answer for a live access token: its claims, or inactive when
+/// `r.client` may not see it.
+fn access(r: &TokenRequest, live: LiveAccess) -> Introspection {
+    let LiveAccess { claims: c, holder } = live;
     if !may_see_access(&r.client, &c) {
-        return Ok(Some(Introspection::inactive()));
+        return Introspection::inactive();
     }
     let username = match holder {
         Holder::User(user) => Some(user.username),
         Holder::Client => None,
     };
-    Ok(Some(Introspection {
+    Introspection {
         active: true,
         scope: Some(c.scope),
         client_id: Some(c.client_id),
@@ -119,7 +143,7 @@ fn introspect_access(
         aud: Some(c.aud),
         iss: Some(c.iss),
         jti: Some(c.jti),
-    }))
+    }
 }
 
 /// A refresh token is shown only to the client it was issued to: it is

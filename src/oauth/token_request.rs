@@ -29,11 +29,31 @@ pub struct TokenRequest {
     pub remote: Option<IpAddr>,
 }
 
-/// Reads the form, authenticates the client (read with [`Db::client`], or
-/// from the client cache when it is on and holds the client), then runs
-/// `f` with the request on a pooled connection, off the workers.
-///
-/// [`Db::client`]: crate::db::Db::client
+/// A form naming one token, from a client not authenticated yet.
+pub struct Asked {
+    auth: ClientAuth,
+    token: Secret,
+    ctx: GrantCtx,
+    remote: Option<IpAddr>,
+}
+
+/// Reads the form (the client's credentials and the `token`).
+pub async fn read(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+) -> Result<Asked, OAuthError> {
+    let form = Form::read(req, payload).await?;
+    Ok(Asked {
+        auth: ClientAuth::from_request(req, &form)?,
+        token: Secret::new(form.require("token")?),
+        ctx: GrantCtx::from_state(state),
+        remote: crate::login::client_ip(req, state.logins.trusted_proxies()),
+    })
+}
+
+/// Reads the form, authenticates the client, then runs `f` with the
+/// request on a pooled connection, off the workers ([`Asked::on_pool`]).
 pub async fn authenticated<T, F>(
     req: &HttpRequest,
     payload: web::Payload,
@@ -44,45 +64,70 @@ where
     F: FnOnce(&mut AnyConnection, TokenRequest) -> Result<T, OAuthError> + Send + 'static,
     T: Send + 'static,
 {
-    let form = Form::read(req, payload).await?;
-    let auth = ClientAuth::from_request(req, &form)?;
-    let token = Secret::new(form.require("token")?);
-    let ctx = GrantCtx::from_state(state);
-    let remote = crate::login::client_ip(req, state.logins.trusted_proxies());
-    // With the client cache on, a cached record saves a query, as at the
-    // token endpoint (and with the same staleness bound).
-    let (cache, read_at) = (ctx.clients.clone(), ctx.clients.epoch());
-    // On PostgreSQL the client is read with concurrent requests' lookups
-    // ([`Db::client`]); on SQLite on the connection that `f` uses next,
-    // which saves a hop through the blocking pool.
-    let known = cache.hit(auth.client_id(), auth.secret());
-    let read = match known {
-        None if state.db.combines_client_reads() => Some(state.db.client(auth.client_id()).await?),
-        _ => None,
-    };
-    state
-        .db
-        .run(move |conn| {
-            let client = match (known, read) {
-                (Some(known), _) => DbRegistrar::known(known).authenticate(&auth)?,
-                (None, read) => {
-                    let client = match read {
-                        Some(read) => DbRegistrar::only(read).authenticate(&auth)?,
-                        None => DbRegistrar::new(conn).authenticate(&auth)?,
-                    };
+    read(req, payload, state).await?.on_pool(f).await
+}
+
+impl Asked {
+    /// Authenticates the client, then runs `f` with the request on a
+    /// pooled connection. The client comes from the client cache when it
+    /// is on and holds it (with the token endpoint's staleness bound);
+    /// else on PostgreSQL it is read with concurrent requests' lookups
+    /// ([`Db::client`]), on SQLite on the connection `f` uses next, which
+    /// saves a hop through the blocking pool.
+    ///
+    /// [`Db::client`]: crate::db::Db::client
+    pub async fn on_pool<T, F>(self, f: F) -> Result<T, OAuthError>
+    where
+        F: FnOnce(&mut AnyConnection, TokenRequest) -> Result<T, OAuthError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let db = self.ctx.db.clone();
+        if db.combines_client_reads() {
+            let request = self.authenticate().await?;
+            return db.run(move |conn| f(conn, request)).await;
+        }
+        let (cache, read_at) = (self.ctx.clients.clone(), self.ctx.clients.epoch());
+        let known = cache.hit(self.auth.client_id(), self.auth.secret());
+        db.run(move |conn| {
+            let client = match known {
+                Some(known) => DbRegistrar::known(known).authenticate(&self.auth)?,
+                None => {
+                    let client = DbRegistrar::new(conn).authenticate(&self.auth)?;
                     cache.put(&client, read_at);
                     client
                 }
             };
-            let now = ctx.clock.now();
-            let request = TokenRequest {
-                client,
-                token,
-                ctx,
-                now,
-                remote,
-            };
-            f(conn, request)
+            f(conn, self.request(client))
         })
         .await
+    }
+
+    /// Authenticates the client, from the client cache or with
+    /// [`Db::client`], holding no connection.
+    ///
+    /// [`Db::client`]: crate::db::Db::client
+    pub async fn authenticate(self) -> Result<TokenRequest, OAuthError> {
+        let clients = &self.ctx.clients;
+        let read_at = clients.epoch();
+        let client = match clients.hit(self.auth.client_id(), self.auth.secret()) {
+            Some(known) => DbRegistrar::known(known).authenticate(&self.auth)?,
+            None => {
+                let found = self.ctx.db.client(self.auth.client_id()).await?;
+                let client = DbRegistrar::only(found).authenticate(&self.auth)?;
+                clients.put(&client, read_at);
+                client
+            }
+        };
+        Ok(self.request(client))
+    }
+
+    fn request(self, client: Client) -> TokenRequest {
+        TokenRequest {
+            client,
+            token: self.token,
+            now: self.ctx.clock.now(),
+            ctx: self.ctx,
+            remote: self.remote,
+        }
+    }
 }

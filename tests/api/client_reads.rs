@@ -1,12 +1,14 @@
-//! Client lookups: many read at once at the storage layer on every
-//! backend, and on PostgreSQL combined across concurrent requests.
+//! Reads made many at a time (client lookups, access tokens' standing):
+//! at the storage layer on every backend, and on PostgreSQL combined
+//! across concurrent requests.
 
 use std::time::Duration;
 
-use authd::db::clients;
+use authd::db::access_standing::{self, Asked};
+use authd::db::{clients, revoked_access_tokens};
 use diesel::{Connection, PgConnection, RunQueryDsl};
 
-use crate::fixtures::{conn, post, ClientSpec, TestClient};
+use crate::fixtures::{conn, login_as, post, standard, ClientSpec, TestClient};
 use crate::helpers::{backends, postgres_only, TestApp};
 use crate::rotation_batch::{lock_waits, wait_for_lock_waits};
 
@@ -30,6 +32,130 @@ fn find_many_reads_the_named_clients_and_no_others() {
         assert_eq!(found, expected, "[{}]", db.label());
         assert!(clients::find_many(&mut c, &[]).unwrap().is_empty());
     }
+}
+
+#[test]
+fn the_standing_of_many_tokens_is_that_of_each() {
+    for db in backends() {
+        standard(&db);
+        let mut c = conn(&db);
+        let (user, client) = crate::fixtures::standard_ids(&mut c);
+        revoked_access_tokens::insert(&mut c, "revoked", i64::MAX).unwrap();
+        let asked = |jti: &str, client_id: &str, sub: &str| Asked {
+            jti: jti.into(),
+            client_id: client_id.into(),
+            sub: sub.into(),
+        };
+        let all = [
+            asked("live", &client, &user),
+            asked("revoked", &client, &user),
+            asked("orphan", "no-such-client", &user),
+            asked("stranger", &client, "no-such-user"),
+            asked("machine", &client, &client),
+            asked("live again", &client, &user),
+        ];
+        let many = access_standing::read_many(&mut c, &all).unwrap();
+        let seen: Vec<(bool, Option<String>)> = many
+            .into_iter()
+            .map(|s| (s.unrevoked_with_client, s.user.map(|u| u.id)))
+            .collect();
+        let alice = Some(user.clone());
+        assert_eq!(
+            seen,
+            [
+                (true, alice.clone()),
+                (false, None),
+                (false, None),
+                (true, None),
+                (true, None),
+                (true, alice),
+            ],
+            "[{}]",
+            db.label()
+        );
+        for (one, seen) in all.iter().zip(&seen) {
+            let alone = access_standing::read(&mut c, one).unwrap();
+            let alone = (alone.unrevoked_with_client, alone.user.map(|u| u.id));
+            assert_eq!(&alone, seen, "[{}] {}", db.label(), one.jti);
+        }
+        assert!(access_standing::read_many(&mut c, &[]).unwrap().is_empty());
+    }
+}
+
+/// While the revoked tokens' table is locked, ten introspections wait on
+/// one backend, not ten: their standing reads share one statement. Each
+/// is then answered for its own token.
+#[actix_web::test]
+async fn concurrent_introspections_share_one_standing_statement() {
+    let Some(db) = postgres_only("concurrent_introspections_share_one_standing_statement") else {
+        return;
+    };
+    let app = TestApp::spawn(&db).await;
+    let c = standard(&db);
+    let mut tokens = Vec::new();
+    for _ in 0..10 {
+        let r = login_as(&app, &c, "alice", "correct horse").await;
+        tokens.push(r.body["access_token"].as_str().unwrap().to_string());
+    }
+    // The client is read once, before the lock (a lookup of its own).
+    assert_eq!(
+        introspect_task(&app, &c, &tokens[0]).await.unwrap()["active"],
+        true
+    );
+    let mut holder = PgConnection::establish(db.url()).unwrap();
+    diesel::sql_query("BEGIN").execute(&mut holder).unwrap();
+    diesel::sql_query("LOCK TABLE revoked_access_tokens IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut holder)
+        .unwrap();
+    let mut watcher = PgConnection::establish(db.url()).unwrap();
+    let first = introspect_task(&app, &c, &tokens[0]);
+    wait_for_lock_waits(&mut watcher, 1).await;
+    let rest: Vec<_> = tokens[1..]
+        .iter()
+        .map(|t| introspect_task(&app, &c, t))
+        .collect();
+    actix_web::rt::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        lock_waits(&mut watcher),
+        1,
+        "standing reads waited on their own"
+    );
+    diesel::sql_query("COMMIT").execute(&mut holder).unwrap();
+    let mut answers = vec![first.await.unwrap()];
+    for r in rest {
+        answers.push(r.await.unwrap());
+    }
+    for (answer, token) in answers.iter().zip(&tokens) {
+        assert_eq!(answer["active"], true, "{answer}");
+        assert_eq!(answer["jti"], payload(token)["jti"], "{answer}");
+        assert_eq!(answer["username"], "alice");
+    }
+    app.stop().await;
+}
+
+/// An introspection in a task of its own: its answer.
+fn introspect_task(
+    app: &TestApp,
+    c: &TestClient,
+    token: &str,
+) -> actix_web::rt::task::JoinHandle<serde_json::Value> {
+    let (http, url, c, token) = (
+        app.http.clone(),
+        app.url("/oauth/introspect"),
+        c.clone(),
+        token.to_string(),
+    );
+    actix_web::rt::spawn(async move {
+        let res = http
+            .post(url)
+            .basic_auth(&c.id, c.secret.as_deref())
+            .form(&[("token", token)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        res.json().await.unwrap()
+    })
 }
 
 /// While the clients table is locked, ten client_credentials requests

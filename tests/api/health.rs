@@ -175,8 +175,7 @@ async fn the_pool_recovers_when_postgres_drops_its_connections() {
 }
 
 /// A server at its connection limit for authd's role once the pool has
-/// its connection: the rotation and client lookup threads cannot open
-/// theirs, and their work is done on the pool instead of failing.
+/// its connection: the rotation and read threads cannot open theirs, and their work is done on the pool instead of failing.
 #[actix_web::test]
 async fn at_the_connection_limit_the_threads_work_goes_to_the_pool() {
     let Some(mut db) = postgres_only("at_the_connection_limit_the_threads_work_goes_to_the_pool")
@@ -209,6 +208,14 @@ async fn at_the_connection_limit_the_threads_work_goes_to_the_pool() {
     ];
     let r = crate::fixtures::post(&app, "/oauth/token", Some(&c), &form).await;
     assert_eq!(r.status, 200, "{}", r.raw);
+    let access = [("token", login.body["access_token"].as_str().unwrap())];
+    let r = crate::fixtures::post(&app, "/oauth/introspect", Some(&c), &access).await;
+    assert_eq!(
+        (r.status, &r.body["active"]),
+        (200, &true.into()),
+        "{}",
+        r.raw
+    );
     app.stop().await;
     db.drop_now();
     on_server(&db, &format!("DROP ROLE {role}"));
