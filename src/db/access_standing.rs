@@ -1,7 +1,7 @@
 //! What the database says of a verified access token now: whether its
 //! `jti` is unrevoked and its client still registered, and its user as
-//! stored. Read for introspection; on PostgreSQL many at a time, on a
-//! [`Lane`] of their own, with one statement.
+//! stored. Read for introspection, many at a time on a [`Lane`] of their
+//! own: with one statement on PostgreSQL, on one connection on SQLite.
 
 use std::time::Duration;
 

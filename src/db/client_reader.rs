@@ -1,9 +1,10 @@
-//! PostgreSQL's client lookups, combined: requests that authenticate a
-//! client (client_credentials, introspection) queue its id on a
-//! [`Lane`], whose thread reads everything queued with one
-//! `SELECT … WHERE client_id = ANY($1)`. Each lookup on the pool cost
-//! PostgreSQL a statement and authd a hop through the blocking pool, a
-//! checkout and a round trip; under load, one statement now serves many.
+//! Client lookups, combined: requests that authenticate a client
+//! (client_credentials, introspection, revocation) queue its id on a
+//! [`Lane`], whose thread reads everything queued with one statement
+//! (`SELECT … WHERE client_id = ANY($1)` on PostgreSQL, `IN (…)` on
+//! SQLite). Each lookup on the pool cost a hop through the blocking pool
+//! and a checkout, and on PostgreSQL a round trip and a statement; under
+//! load, one statement now serves many.
 
 use std::collections::HashMap;
 use std::time::Duration;

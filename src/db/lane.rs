@@ -1,4 +1,4 @@
-//! A thread of its own, on a PostgreSQL connection of its own, that takes
+//! A thread of its own, on a database connection of its own, that takes
 //! everything queued into one call: concurrent requests queue an item
 //! each, and under load many share one statement (and one commit, for a
 //! write). An idle server answers a lone item at once: the thread takes

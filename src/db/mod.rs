@@ -15,6 +15,7 @@ pub mod auth_codes;
 pub mod client_cache;
 mod client_reader;
 pub mod clients;
+mod combined;
 pub mod csrf_keys;
 mod lane;
 pub mod login_failures;
@@ -491,12 +492,10 @@ pub struct Db {
     /// PostgreSQL's combined refresh rotations ([`rotator`]); `None` on
     /// SQLite, whose writer batches them with every other write.
     rotator: Option<rotator::Rotator>,
-    /// PostgreSQL's combined client lookups ([`client_reader`]); `None` on
-    /// SQLite, where a lookup on the pool costs a file read.
-    client_reader: Option<client_reader::ClientReader>,
-    /// PostgreSQL's combined access-token standing reads
-    /// ([`access_standing`]); `None` on SQLite.
-    standing_reader: Option<access_standing::StandingReader>,
+    /// Client lookups, combined ([`client_reader`]).
+    client_reader: client_reader::ClientReader,
+    /// Access tokens' standing reads, combined ([`access_standing`]).
+    standing_reader: access_standing::StandingReader,
 }
 
 /// How the pool's connections are used at one moment.
@@ -548,14 +547,8 @@ impl Db {
                 true => Some(rotator::Rotator::start(url, timeout)?),
                 false => None,
             },
-            client_reader: match postgres {
-                true => Some(client_reader::ClientReader::start(url, timeout)?),
-                false => None,
-            },
-            standing_reader: match postgres {
-                true => Some(access_standing::StandingReader::start(url, timeout)?),
-                false => None,
-            },
+            client_reader: client_reader::ClientReader::start(url, timeout)?,
+            standing_reader: access_standing::StandingReader::start(url, timeout)?,
             reachable,
         })
     }
@@ -657,102 +650,6 @@ impl Db {
                     .await
             }
         }
-    }
-
-    /// Claims the token with hash `rotation.hash` and, if this caller
-    /// claimed it, stores `rotation.successor`: both or neither, committed
-    /// before this returns ([`refresh_tokens::rotate`]). On SQLite through
-    /// the single writer; on PostgreSQL combined with the rotations of
-    /// other requests into one statement ([`rotator`]).
-    pub async fn rotate(
-        &self,
-        rotation: refresh_batch::Rotation,
-    ) -> Result<refresh_tokens::Claim, DbError> {
-        match &self.rotator {
-            Some(rotator) => match rotator.rotate(rotation).await? {
-                Ok(claim) => Ok(claim),
-                // Its token was locked elsewhere, or the thread could not
-                // take it (its queue full, no connection of its own):
-                // alone, on a connection of the requests', waiting for any
-                // lock.
-                Err(r) => {
-                    // At most half the pool waits for locked tokens: a long
-                    // lock elsewhere (a client's removal) must not take the
-                    // connections every other request needs.
-                    let turn = self.lock_waits.clone().acquire_owned();
-                    let Ok(Ok(turn)) = tokio::time::timeout(self.timeout, turn).await else {
-                        let why = "too many refreshes wait for locked tokens".to_string();
-                        return Err(self.timed_out(why));
-                    };
-                    self.run(move |conn| {
-                        let _turn = turn;
-                        r.make_alone(conn).map_err(DbError::Query)
-                    })
-                    .await
-                }
-            },
-            None => {
-                self.write(move |conn| rotation.make_alone(conn).map_err(DbError::Query))
-                    .await
-            }
-        }
-    }
-
-    /// The client with this id. On PostgreSQL read in one statement with
-    /// the lookups of concurrent requests ([`client_reader`]); on SQLite on
-    /// a pooled connection.
-    pub async fn client(&self, client_id: &str) -> Result<Option<clients::Client>, DbError> {
-        let mut id = client_id.to_string();
-        if let Some(reader) = &self.client_reader {
-            match self.on_lane(reader.find(id)).await {
-                Ok(found) => return found,
-                Err(unread) => id = unread,
-            }
-        }
-        self.run(move |conn| clients::find(conn, &id).map_err(DbError::Query))
-            .await
-    }
-
-    /// What the database says now of a verified access token
-    /// ([`access_standing`]): on PostgreSQL read in one statement with
-    /// those of concurrent requests, on SQLite on a pooled connection.
-    pub async fn access_standing(
-        &self,
-        mut asked: access_standing::Asked,
-    ) -> Result<access_standing::Standing, DbError> {
-        if let Some(reader) = &self.standing_reader {
-            match self.on_lane(reader.read(asked)).await {
-                Ok(found) => return found,
-                Err(unread) => asked = unread,
-            }
-        }
-        self.run(move |conn| access_standing::read(conn, &asked).map_err(DbError::Query))
-            .await
-    }
-
-    /// A read queued on a lane, waited for at most as long as a pooled
-    /// connection would be (then a 503). `Err(item)`: the lane could not
-    /// take it (its queue full, no connection of its own), for the pool.
-    async fn on_lane<T, I>(
-        &self,
-        read: impl std::future::Future<Output = Result<Result<T, DbError>, I>>,
-    ) -> Result<Result<T, DbError>, I> {
-        // A read given up on is withdrawn, or its answer dropped: nothing
-        // depends on it.
-        match tokio::time::timeout(self.wait(), read).await {
-            Ok(answer) => answer,
-            Err(_) => {
-                let why = "the database did not answer a read in time".to_string();
-                Ok(Err(self.timed_out(why)))
-            }
-        }
-    }
-
-    /// Whether [`Db::client`] combines concurrent lookups (PostgreSQL), so
-    /// that a request should read its client there; otherwise (SQLite) a
-    /// lookup is cheapest on the connection the rest of the request uses.
-    pub fn combines_client_reads(&self) -> bool {
-        self.client_reader.is_some()
     }
 
     /// What SQLite's writer, or PostgreSQL's rotation thread, has done.

@@ -63,10 +63,11 @@ impl Introspection {
     }
 }
 
-/// The handler. On PostgreSQL an access token's answer needs no pooled
-/// connection: the client and the token's standing are read with those of
-/// concurrent requests ([`Db::client`], [`Db::access_standing`]) and the
-/// signature checked here. SQLite reads both on one pooled connection.
+/// The handler. An access token's answer needs no pooled connection: the
+/// client and the token's standing are read with those of concurrent
+/// requests ([`Db::client`], [`Db::access_standing`]) and the signature
+/// checked here. Anything that does not verify as one of our access
+/// tokens may be a refresh token, looked up on the pool.
 ///
 /// [`Db::client`]: crate::db::Db::client
 /// [`Db::access_standing`]: crate::db::Db::access_standing
@@ -75,43 +76,25 @@ pub async fn introspect(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
-    let asked = token_request::read(&req, payload, &state).await?;
-    let body = if state.db.combines_client_reads() {
-        combined(asked).await?
-    } else {
-        asked
-            .on_pool(|conn, r| {
-                let live = r
-                    .ctx
-                    .token_issuer(conn, r.now)
-                    .live_access(r.token.expose())?;
-                match live {
-                    Some(live) => Ok(access(&r, live)),
-                    None => introspect_refresh(conn, &r),
-                }
-            })
-            .await?
+    let r = token_request::read(&req, payload, &state)
+        .await?
+        .authenticate()
+        .await?;
+    let verified = verify_own(&r.ctx.keys, &r.ctx.issuer.issuer, r.token.expose(), r.now);
+    let body = match verified {
+        // A JWT is never a refresh token: inactive if it no longer stands.
+        Some(claims) => match standing_in(&r.ctx.db, claims).await? {
+            Some(live) => access(&r, live),
+            None => Introspection::inactive(),
+        },
+        None => {
+            let db = r.ctx.db.clone();
+            db.run(move |conn| introspect_refresh(conn, &r)).await?
+        }
     };
     let mut res = HttpResponse::Ok().json(body);
     no_store(&mut res);
     Ok(res)
-}
-
-/// PostgreSQL's way: a token that verifies as one of our access tokens is
-/// answered from its standing; anything else may be a refresh token,
-/// looked up on the pool.
-async fn combined(asked: token_request::Asked) -> Result<Introspection, OAuthError> {
-    let r = asked.authenticate().await?;
-    let verified = verify_own(&r.ctx.keys, &r.ctx.issuer.issuer, r.token.expose(), r.now);
-    if let Some(claims) = verified {
-        // A JWT is never a refresh token: inactive if it no longer stands.
-        return Ok(match standing_in(&r.ctx.db, claims).await? {
-            Some(live) => access(&r, live),
-            None => Introspection::inactive(),
-        });
-    }
-    let db = r.ctx.db.clone();
-    db.run(move |conn| introspect_refresh(conn, &r)).await
 }
 
 /// Whether `asker` may learn about this access token: its own, or one

@@ -68,42 +68,22 @@ where
 }
 
 impl Asked {
-    /// Authenticates the client, then runs `f` with the request on a
-    /// pooled connection. The client comes from the client cache when it
-    /// is on and holds it (with the token endpoint's staleness bound);
-    /// else on PostgreSQL it is read with concurrent requests' lookups
-    /// ([`Db::client`]), on SQLite on the connection `f` uses next, which
-    /// saves a hop through the blocking pool.
-    ///
-    /// [`Db::client`]: crate::db::Db::client
+    /// Authenticates the client ([`Asked::authenticate`]), then runs `f`
+    /// with the request on a pooled connection.
     pub async fn on_pool<T, F>(self, f: F) -> Result<T, OAuthError>
     where
         F: FnOnce(&mut AnyConnection, TokenRequest) -> Result<T, OAuthError> + Send + 'static,
         T: Send + 'static,
     {
         let db = self.ctx.db.clone();
-        if db.combines_client_reads() {
-            let request = self.authenticate().await?;
-            return db.run(move |conn| f(conn, request)).await;
-        }
-        let (cache, read_at) = (self.ctx.clients.clone(), self.ctx.clients.epoch());
-        let known = cache.hit(self.auth.client_id(), self.auth.secret());
-        db.run(move |conn| {
-            let client = match known {
-                Some(known) => DbRegistrar::known(known).authenticate(&self.auth)?,
-                None => {
-                    let client = DbRegistrar::new(conn).authenticate(&self.auth)?;
-                    cache.put(&client, read_at);
-                    client
-                }
-            };
-            f(conn, self.request(client))
-        })
-        .await
+        let request = self.authenticate().await?;
+        db.run(move |conn| f(conn, request)).await
     }
 
-    /// Authenticates the client, from the client cache or with
-    /// [`Db::client`], holding no connection.
+    /// Authenticates the client, holding no connection: from the client
+    /// cache when it is on and holds the client (with the token endpoint's
+    /// staleness bound), else read with concurrent requests' lookups
+    /// ([`Db::client`]).
     ///
     /// [`Db::client`]: crate::db::Db::client
     pub async fn authenticate(self) -> Result<TokenRequest, OAuthError> {

@@ -1,0 +1,93 @@
+//! The storage work that goes through threads of its own rather than the
+//! pool ([`super::lane`]): refresh rotations (PostgreSQL's rotation thread, or
+//! SQLite's single writer), client lookups and access tokens' standing.
+//! Each read or rotation the thread cannot take is done on the pool.
+
+use super::Db;
+use super::{access_standing, clients, refresh_batch, refresh_tokens, DbError};
+
+impl Db {
+    /// Claims the token with hash `rotation.hash` and, if this caller
+    /// claimed it, stores `rotation.successor`: both or neither, committed
+    /// before this returns ([`refresh_tokens::rotate`]). On SQLite through
+    /// the single writer; on PostgreSQL combined with the rotations of
+    /// other requests into one statement ([`super::rotator`]).
+    pub async fn rotate(
+        &self,
+        rotation: refresh_batch::Rotation,
+    ) -> Result<refresh_tokens::Claim, DbError> {
+        match &self.rotator {
+            Some(rotator) => match rotator.rotate(rotation).await? {
+                Ok(claim) => Ok(claim),
+                // Its token was locked elsewhere, or the thread could not
+                // take it (its queue full, no connection of its own):
+                // alone, on a connection of the requests', waiting for any
+                // lock.
+                Err(r) => {
+                    // At most half the pool waits for locked tokens: a long
+                    // lock elsewhere (a client's removal) must not take the
+                    // connections every other request needs.
+                    let turn = self.lock_waits.clone().acquire_owned();
+                    let Ok(Ok(turn)) = tokio::time::timeout(self.timeout, turn).await else {
+                        let why = "too many refreshes wait for locked tokens".to_string();
+                        return Err(self.timed_out(why));
+                    };
+                    self.run(move |conn| {
+                        let _turn = turn;
+                        r.make_alone(conn).map_err(DbError::Query)
+                    })
+                    .await
+                }
+            },
+            None => {
+                self.write(move |conn| rotation.make_alone(conn).map_err(DbError::Query))
+                    .await
+            }
+        }
+    }
+
+    /// The client with this id, read in one statement with the lookups of
+    /// concurrent requests ([`super::client_reader`]).
+    pub async fn client(&self, client_id: &str) -> Result<Option<clients::Client>, DbError> {
+        let mut id = client_id.to_string();
+        match self.on_lane(self.client_reader.find(id)).await {
+            Ok(found) => return found,
+            Err(unread) => id = unread,
+        }
+        self.run(move |conn| clients::find(conn, &id).map_err(DbError::Query))
+            .await
+    }
+
+    /// What the database says now of a verified access token
+    /// ([`access_standing`]), read with those of concurrent requests (in
+    /// one statement on PostgreSQL).
+    pub async fn access_standing(
+        &self,
+        mut asked: access_standing::Asked,
+    ) -> Result<access_standing::Standing, DbError> {
+        match self.on_lane(self.standing_reader.read(asked)).await {
+            Ok(found) => return found,
+            Err(unread) => asked = unread,
+        }
+        self.run(move |conn| access_standing::read(conn, &asked).map_err(DbError::Query))
+            .await
+    }
+
+    /// A read queued on a lane, waited for at most as long as a pooled
+    /// connection would be (then a 503). `Err(item)`: the lane could not
+    /// take it (its queue full, no connection of its own), for the pool.
+    async fn on_lane<T, I>(
+        &self,
+        read: impl std::future::Future<Output = Result<Result<T, DbError>, I>>,
+    ) -> Result<Result<T, DbError>, I> {
+        // A read given up on is withdrawn, or its answer dropped: nothing
+        // depends on it.
+        match tokio::time::timeout(self.wait(), read).await {
+            Ok(answer) => answer,
+            Err(_) => {
+                let why = "the database did not answer a read in time".to_string();
+                Ok(Err(self.timed_out(why)))
+            }
+        }
+    }
+}
