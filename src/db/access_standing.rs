@@ -159,8 +159,8 @@ impl Work for Reads {
         Ok(())
     }
 
-    fn run(conn: &mut AnyConnection, asked: &[Asked]) -> Vec<Result<Standing, DbError>> {
-        match read_many(conn, asked) {
+    fn run(conn: &mut AnyConnection, asked: Vec<Asked>) -> Vec<Result<Standing, DbError>> {
+        match read_many(conn, &asked) {
             Ok(all) => all.into_iter().map(Ok).collect(),
             Err(e) => lane::failed_all::<Self>(asked.len(), DbError::Query(e)),
         }

@@ -47,7 +47,7 @@ impl Work for Lookups {
         Ok(())
     }
 
-    fn run(conn: &mut AnyConnection, ids: &[String]) -> Vec<Result<Option<Client>, DbError>> {
+    fn run(conn: &mut AnyConnection, ids: Vec<String>) -> Vec<Result<Option<Client>, DbError>> {
         let wanted: Vec<&str> = ids.iter().map(String::as_str).collect();
         match clients::find_many(conn, &wanted) {
             Ok(found) => {

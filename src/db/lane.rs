@@ -53,7 +53,7 @@ pub(super) trait Work: 'static {
 
     /// One batch, one answer per item in order. An `Err` answer drops the
     /// connection (it may have died under the statement).
-    fn run(conn: &mut AnyConnection, items: &[Self::Item]) -> Vec<Result<Self::Answer, DbError>>;
+    fn run(conn: &mut AnyConnection, items: Vec<Self::Item>) -> Vec<Result<Self::Answer, DbError>>;
 }
 
 /// The queue's sending end; cheap to clone.
@@ -184,17 +184,18 @@ impl<W: Work> LaneThread<W> {
             }
             let (items, replies): (Vec<_>, Vec<_>) =
                 batch.into_iter().map(|w| (w.item, w.reply)).unzip();
+            let n = items.len();
             let started = Instant::now();
             let results = panic::catch_unwind(AssertUnwindSafe(|| match self.conn.as_mut() {
-                Some((conn, _)) => W::run(conn, &items),
-                None => failed_all::<W>(items.len(), DbError::Blocking),
+                Some((conn, _)) => W::run(conn, items),
+                None => failed_all::<W>(n, DbError::Blocking),
             }))
             .unwrap_or_else(|_| {
                 let why = DbError::Pool(format!("a {} batch panicked", W::NAME));
-                failed_all::<W>(items.len(), why)
+                failed_all::<W>(n, why)
             });
             let ok = results.iter().all(Result::is_ok);
-            stats.record(items.len(), started.elapsed(), ok);
+            stats.record(n, started.elapsed(), ok);
             if !ok {
                 // It may have died under the statement: a new one next time.
                 self.conn = None;
@@ -289,8 +290,8 @@ mod tests {
         fn prepare(_: &mut AnyConnection) -> Result<(), DbError> {
             Ok(())
         }
-        fn run(_: &mut AnyConnection, items: &[u32]) -> Vec<Result<u32, DbError>> {
-            items.iter().map(|i| Ok(*i)).collect()
+        fn run(_: &mut AnyConnection, items: Vec<u32>) -> Vec<Result<u32, DbError>> {
+            items.into_iter().map(Ok).collect()
         }
     }
 

@@ -496,6 +496,8 @@ pub struct Db {
     client_reader: client_reader::ClientReader,
     /// Access tokens' standing reads, combined ([`access_standing`]).
     standing_reader: access_standing::StandingReader,
+    /// SQLite's read thread ([`Db::read`]); `None` on PostgreSQL.
+    sqlite_reads: Option<lane::Lane<combined::SqliteReads>>,
 }
 
 /// How the pool's connections are used at one moment.
@@ -549,6 +551,7 @@ impl Db {
             },
             client_reader: client_reader::ClientReader::start(url, timeout)?,
             standing_reader: access_standing::StandingReader::start(url, timeout)?,
+            sqlite_reads: combined::sqlite_reads(url, timeout)?,
             reachable,
         })
     }

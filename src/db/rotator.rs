@@ -73,14 +73,16 @@ impl Work for Rotations {
     /// back to be made alone on the pool: one rotation's failure is then
     /// its own, and a retry that waits for a lock does not hold up this
     /// thread.
-    fn run(conn: &mut AnyConnection, rotations: &[Rotation]) -> Vec<Result<Self::Answer, DbError>> {
-        let back = |r: &Rotation| Err(Box::new(r.clone()));
-        let failed = match refresh_batch::rotate_many(conn, rotations) {
+    fn run(
+        conn: &mut AnyConnection,
+        rotations: Vec<Rotation>,
+    ) -> Vec<Result<Self::Answer, DbError>> {
+        let failed = match refresh_batch::rotate_many(conn, &rotations) {
             Ok(claims) => {
                 return claims
                     .into_iter()
                     .zip(rotations)
-                    .map(|(claim, r)| Ok(claim.ok_or_else(|| Box::new(r.clone()))))
+                    .map(|(claim, r)| Ok(claim.ok_or_else(|| Box::new(r))))
                     .collect()
             }
             Err(e) => DbError::Query(e),
@@ -96,6 +98,9 @@ impl Work for Rotations {
             rotations.len(),
             crate::error_chain::chain(&failed)
         );
-        rotations.iter().map(|r| Ok(back(r))).collect()
+        rotations
+            .into_iter()
+            .map(|r| Ok(Err(Box::new(r))))
+            .collect()
     }
 }

@@ -68,7 +68,7 @@ async fn read(
     let now = ctx.clock.now();
     let found = ctx
         .db
-        .run(move |conn| {
+        .read(move |conn| {
             let (client, found) = rotation::look_up(conn, &presented, auth.client_id(), now)?;
             let client =
                 authenticate_for(&DbRegistrar::only(client), &auth, GrantType::RefreshToken)?;
