@@ -94,7 +94,7 @@ impl<W: Work> Lane<W> {
         let (queue, waiting) = mpsc::sync_channel(QUEUE);
         let stats = Arc::new(WriterStats::default());
         let thread = LaneThread::<W> {
-            url: url.with_connect_timeout(connect_timeout),
+            url: url.for_own_thread(connect_timeout),
             open: AtomicBool::new(true),
             conn: None,
             retry_at: None,
