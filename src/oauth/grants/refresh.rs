@@ -73,13 +73,13 @@ async fn read(
             let client =
                 authenticate_for(&DbRegistrar::only(client), &auth, GrantType::RefreshToken)?;
             Ok::<_, OAuthError>(match found {
-                Found::Invalid => Err(None),
-                Found::Used(row) => Err(Some(row)),
+                Found::Invalid => Decided::Refused,
+                Found::Used(row) => Decided::Reused(row),
                 Found::Live { token, scopes, .. } => {
                     // A scope refused here leaves the token unclaimed, as
                     // §6 wants for a failed request.
                     let granted = narrow_scope(&token, &scopes, &client, requested.as_ref())?;
-                    Ok(Successor {
+                    Decided::Live(Successor {
                         token,
                         client: Box::new(client),
                         granted,
@@ -89,13 +89,23 @@ async fn read(
         })
         .await?;
     match found {
-        Ok(successor) => Ok(Some(successor)),
-        Err(None) => Ok(None),
-        Err(Some(used)) => {
+        Decided::Live(successor) => Ok(Some(successor)),
+        Decided::Refused => Ok(None),
+        Decided::Reused(used) => {
             revoke(&ctx, used, ctx.clock.now()).await?;
             Ok(None)
         }
     }
+}
+
+/// What the read found the presented token to be.
+enum Decided {
+    /// Not a token the read could rotate or call reused: a refusal.
+    Refused,
+    /// Used already: its family is to be revoked.
+    Reused(RefreshToken),
+    /// Live: to be rotated.
+    Live(Successor),
 }
 
 /// A live token's rotation, decided by the read: claim `token` and store
