@@ -384,6 +384,14 @@ pub fn client_secret_rotated(client_id: &str, actor: Actor<'_>) {
         .info();
 }
 
+/// A suspended user's client was resumed by its owner.
+pub fn client_resumed(client_id: &str, actor: Actor<'_>) {
+    Line::new("client_resumed", "success")
+        .text("client_id", client_id)
+        .actor(actor)
+        .info();
+}
+
 /// A client was removed.
 pub fn client_removed(client_id: &str, actor: Actor<'_>) {
     Line::new("client_removed", "success")

@@ -150,6 +150,8 @@ mod tests {
                 audience: None,
                 introspects: vec![],
                 public: false,
+                owner: None,
+                suspended: false,
                 created_at: 0,
             },
             secret: Some(Secret::new(SECRET)),

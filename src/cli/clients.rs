@@ -35,8 +35,13 @@ pub enum ClientCmd {
         #[arg(long = "introspects", value_name = "AUD")]
         introspects: Vec<String>,
     },
-    /// List clients (never their secrets).
+    /// List clients (never their secrets), with who registered each.
     List,
+    /// Show one client (never its secret).
+    Show {
+        /// The client's id.
+        client_id: String,
+    },
     /// Issue a new secret; the old one stops working at once.
     RotateSecret {
         /// The client's id.
@@ -50,14 +55,21 @@ pub enum ClientCmd {
 }
 
 fn describe(c: &ClientView) -> String {
+    let owner = match (&c.owner, c.suspended) {
+        (Some(name), false) => name.escape_debug().to_string(),
+        (Some(name), true) => format!("{} (suspended)", name.escape_debug()),
+        (None, true) => "a deleted user (suspended)".to_string(),
+        (None, false) => "-".to_string(),
+    };
     format!(
-        "{}\t{}\t{}\tgrants: {}\tscopes: {}\tintrospects: {}",
+        "{}\t{}\t{}\tgrants: {}\tscopes: {}\tintrospects: {}\towner: {}",
         c.client_id,
         c.name,
         if c.public { "public" } else { "confidential" },
         output::list(&c.grants),
         output::list(&c.scopes),
         output::list(&c.introspects),
+        owner,
     )
 }
 
@@ -105,6 +117,17 @@ pub(super) fn run(cmd: ClientCmd, ctx: &mut Ctx) -> Result<(), CliError> {
             let all = clients::list(&mut ctx.conn, None)?;
             let text = all.iter().map(describe).collect::<Vec<_>>().join("\n");
             output::print(ctx.json, &all, &text);
+        }
+        ClientCmd::Show { client_id } => {
+            let c = clients::get(&mut ctx.conn, &client_id, None)?;
+            let mut text = describe(&c);
+            if !c.redirect_uris.is_empty() {
+                text.push_str(&format!(
+                    "\nredirect URIs: {}",
+                    output::list(&c.redirect_uris)
+                ));
+            }
+            output::print(ctx.json, &c, &text);
         }
         ClientCmd::RotateSecret { client_id } => {
             let secret = clients::rotate_secret(&mut ctx.conn, &client_id, None, ctx.clock.now())?;

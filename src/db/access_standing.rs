@@ -9,6 +9,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text};
 
 use super::lane::{self, Lane, Work};
+use super::owners::{self, Bound};
 use super::revoked_access_tokens;
 use super::users::{self, User};
 use super::{AnyConnection, DatabaseUrl, DbError};
@@ -30,20 +31,29 @@ pub struct Standing {
     pub unrevoked_with_client: bool,
     /// The user whose id is `sub`, if any (none for a client's token).
     pub user: Option<User>,
+    /// What the client's owner allows it now (a user's client).
+    pub bound: Bound,
 }
 
 /// One token's standing, in at most two queries (none for the user of a
-/// revoked token or of a client's own).
+/// revoked token or of a client's own), and two more for a user's client.
 pub fn read(conn: &mut AnyConnection, asked: &Asked) -> QueryResult<Standing> {
-    let unrevoked_with_client =
-        revoked_access_tokens::unrevoked_with_client(conn, &asked.jti, &asked.client_id)?;
-    let user = match unrevoked_with_client && asked.sub != asked.client_id {
+    let owner = revoked_access_tokens::unrevoked_client_owner(conn, &asked.jti, &asked.client_id)?;
+    let Some((owner_id, owner_generation)) = owner else {
+        return Ok(Standing {
+            unrevoked_with_client: false,
+            user: None,
+            bound: Bound::Unowned,
+        });
+    };
+    let user = match asked.sub != asked.client_id {
         true => users::by_id(conn, &asked.sub)?,
         false => None,
     };
     Ok(Standing {
-        unrevoked_with_client,
+        unrevoked_with_client: true,
         user,
+        bound: owners::bound_of(conn, owner_id.as_deref(), owner_generation)?,
     })
 }
 
@@ -60,10 +70,19 @@ pub fn read_many(conn: &mut AnyConnection, asked: &[Asked]) -> QueryResult<Vec<S
     let rows: Vec<Row> = diesel::sql_query(
         "SELECT i.n, \
            (NOT EXISTS (SELECT 1 FROM revoked_access_tokens r WHERE r.jti = i.jti) \
-            AND EXISTS (SELECT 1 FROM clients c WHERE c.client_id = i.client_id)) AS live, \
+            AND c.client_id IS NOT NULL) AS live, \
            u.id, u.username, u.password_hash, u.disabled, u.created_at, u.updated_at, \
-           u.tokens_valid_after, u.credential_generation \
+           u.tokens_valid_after, u.credential_generation, \
+           c.owner_generation, o.disabled AS owner_disabled, \
+           o.credential_generation AS owner_credential_generation, \
+           o.tokens_valid_after AS owner_tokens_valid_after, \
+           CASE WHEN o.id IS NOT NULL THEN \
+             (SELECT coalesce(string_agg(rs.scope, ' '), '') FROM user_roles ur \
+              JOIN role_scopes rs ON rs.role_name = ur.role_name WHERE ur.user_id = o.id) \
+           END AS owner_scopes \
          FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS i(jti, client_id, sub, n) \
+         LEFT JOIN clients c ON c.client_id = i.client_id \
+         LEFT JOIN users o ON o.id = c.owner_id AND c.owner_generation IS NOT NULL \
          LEFT JOIN users u ON u.id = i.sub AND i.sub <> i.client_id \
          ORDER BY i.n",
     )
@@ -103,6 +122,16 @@ struct Row {
     tokens_valid_after: Option<i64>,
     #[diesel(sql_type = Nullable<BigInt>)]
     credential_generation: Option<i64>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    owner_generation: Option<i64>,
+    #[diesel(sql_type = Nullable<Bool>)]
+    owner_disabled: Option<bool>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    owner_credential_generation: Option<i64>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    owner_tokens_valid_after: Option<i64>,
+    #[diesel(sql_type = Nullable<Text>)]
+    owner_scopes: Option<String>,
 }
 
 impl Row {
@@ -119,9 +148,22 @@ impl Row {
                 credential_generation: self.credential_generation?,
             })
         })();
+        let owner = (|| {
+            Some((
+                self.owner_disabled?,
+                self.owner_credential_generation?,
+                self.owner_tokens_valid_after?,
+            ))
+        })();
+        let scopes = self.owner_scopes.unwrap_or_default();
+        let bound = Bound::judge(self.owner_generation, owner, || {
+            Ok(scopes.split_whitespace().map(str::to_string).collect())
+        })
+        .unwrap_or(Bound::Suspended);
         Standing {
             unrevoked_with_client: self.live,
             user: user.filter(|_| self.live),
+            bound,
         }
     }
 }

@@ -138,6 +138,7 @@ mod tests {
             created_at: 0,
             updated_at: 0,
             introspects: String::new(),
+            owner_generation: None,
         }
     }
 

@@ -32,9 +32,19 @@ pub struct Client {
     /// Audiences whose access tokens it may introspect besides its own,
     /// space-separated (a resource server's).
     pub introspects: String,
+    /// For a client a user registered: the owner's credential generation
+    /// when it was registered or last re-keyed (see [`Client::is_owned`]).
+    pub owner_generation: Option<i64>,
 }
 
 impl Client {
+    /// Whether a user registered it (the console): then it is bounded by
+    /// that user at every issuance and introspection
+    /// ([`super::owners::bound`]), even after the user row is gone.
+    pub fn is_owned(&self) -> bool {
+        self.owner_generation.is_some()
+    }
+
     /// Whether the client has no secret.
     pub fn is_public(&self) -> bool {
         self.secret_hash.is_none()
@@ -146,6 +156,21 @@ pub fn set_secret_hash(
     diesel::update(clients::table.find(client_id))
         .set((
             clients::secret_hash.eq(Some(hash)),
+            clients::updated_at.eq(now),
+        ))
+        .execute(conn)
+}
+
+/// Binds a user's client to its owner's credential generation `generation`.
+pub fn set_owner_generation(
+    conn: &mut AnyConnection,
+    client_id: &str,
+    generation: i64,
+    now: i64,
+) -> QueryResult<usize> {
+    diesel::update(clients::table.find(client_id))
+        .set((
+            clients::owner_generation.eq(Some(generation)),
             clients::updated_at.eq(now),
         ))
         .execute(conn)

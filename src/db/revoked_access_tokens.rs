@@ -33,19 +33,22 @@ pub fn is_revoked(conn: &mut AnyConnection, jti: &str) -> QueryResult<bool> {
         .map(|n| n > 0)
 }
 
-/// Whether the `jti` is unrevoked and its client still registered, in
-/// one round trip (introspection and revocation ask both of every token).
-pub fn unrevoked_with_client(
+/// The owner columns (`owner_id`, `owner_generation`) of the token's
+/// client, if its `jti` is unrevoked and the client still registered, in
+/// one round trip (introspection asks both of every token).
+pub fn unrevoked_client_owner(
     conn: &mut AnyConnection,
     jti: &str,
     client_id: &str,
-) -> QueryResult<bool> {
+) -> QueryResult<Option<(Option<String>, Option<i64>)>> {
     use super::schema::clients;
     use diesel::dsl::{exists, not};
-    diesel::select(not(exists(rat::table.filter(rat::jti.eq(jti)))).and(exists(
-        clients::table.filter(clients::client_id.eq(client_id)),
-    )))
-    .get_result(conn)
+    clients::table
+        .find(client_id)
+        .filter(not(exists(rat::table.filter(rat::jti.eq(jti)))))
+        .select((clients::owner_id, clients::owner_generation))
+        .get_result(conn)
+        .optional()
 }
 
 /// Forgets entries whose tokens have expired anyway.

@@ -47,6 +47,7 @@ diesel::table! {
         created_at -> BigInt,
         updated_at -> BigInt,
         introspects -> Text,
+        owner_generation -> Nullable<BigInt>,
     }
 }
 

@@ -1,8 +1,11 @@
 //! Client apps: registration, listing, secret rotation, removal.
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 
 use super::{parse_scopes, ManageError};
+use crate::db::users::{self, User};
 use crate::db::{self, clients, AnyConnection};
 use crate::grant_type::GrantType;
 use crate::scope;
@@ -50,13 +53,37 @@ pub struct ClientView {
     pub introspects: Vec<String>,
     /// Whether it is public.
     pub public: bool,
+    /// The username of the user who registered it (the console); `None`
+    /// for an administrator's client, or once the owner is deleted.
+    pub owner: Option<String>,
+    /// A user's client whose owner was deleted, disabled or given a new
+    /// password since it was last re-keyed: it gets no tokens, and its
+    /// tokens are inactive, until it is re-keyed ([`rotate_secret`],
+    /// [`resume`]).
+    pub suspended: bool,
     /// Creation time (Unix seconds).
     pub created_at: i64,
+}
+
+impl ClientView {
+    /// The view of `c`, whose owner (if it has one) is `owner` as stored.
+    fn of(c: &clients::Client, owner: Option<&User>) -> ClientView {
+        let suspended = c.owner_generation.is_some_and(|generation| {
+            !owner.is_some_and(|u| !u.disabled && u.credential_generation == generation)
+        });
+        ClientView {
+            owner: owner.map(|u| u.username.clone()),
+            suspended,
+            ..ClientView::from(c)
+        }
+    }
 }
 
 impl From<&clients::Client> for ClientView {
     fn from(c: &clients::Client) -> ClientView {
         ClientView {
+            owner: None,
+            suspended: false,
             client_id: c.client_id.clone(),
             name: c.name.clone(),
             grants: c.grant_list(),
@@ -169,6 +196,14 @@ pub fn add(conn: &mut AnyConnection, new: &NewClient, now: i64) -> Result<Create
     let introspects = check_introspects(new)?;
     let mut uris = new.redirect_uris.clone();
     uris.dedup();
+    // A user's client is bound to the credentials its owner has now.
+    let owner = match &new.owner_id {
+        Some(id) => Some(
+            users::by_id(conn, id)?
+                .ok_or_else(|| ManageError::Invalid("the client's owner does not exist".into()))?,
+        ),
+        None => None,
+    };
     let secret = (!new.public).then(Secret::generate);
     let row = clients::Client {
         client_id: random_id(),
@@ -186,20 +221,40 @@ pub fn add(conn: &mut AnyConnection, new: &NewClient, now: i64) -> Result<Create
         created_at: now,
         updated_at: now,
         introspects: introspects.join(" "),
+        owner_generation: owner.as_ref().map(|u| u.credential_generation),
     };
     clients::insert(conn, &row)?;
     Ok(Created {
-        client: ClientView::from(&row),
+        client: ClientView::of(&row, owner.as_ref()),
         secret,
     })
 }
 
-/// Every client (or only those of `owner`).
+/// Every client (or only those of `owner`), each with its owner's name.
 pub fn list(conn: &mut AnyConnection, owner: Option<&str>) -> Result<Vec<ClientView>, ManageError> {
-    Ok(clients::list(conn, owner)?
+    let all = clients::list(conn, owner)?;
+    // The owners in one query, not one per client.
+    let owners: HashMap<String, User> = if all.iter().any(clients::Client::is_owned) {
+        users::list(conn)?
+            .into_iter()
+            .map(|u| (u.id.clone(), u))
+            .collect()
+    } else {
+        HashMap::new()
+    };
+    Ok(all
         .iter()
-        .map(ClientView::from)
+        .map(|c| ClientView::of(c, c.owner_id.as_ref().and_then(|id| owners.get(id))))
         .collect())
+}
+
+/// The view of one stored client, with its owner as stored now.
+fn view(conn: &mut AnyConnection, c: &clients::Client) -> Result<ClientView, ManageError> {
+    let owner = match &c.owner_id {
+        Some(id) => users::by_id(conn, id)?,
+        None => None,
+    };
+    Ok(ClientView::of(c, owner.as_ref()))
 }
 
 /// The client, checked against `owner` when given (a console user may only
@@ -222,10 +277,54 @@ pub fn get(
     client_id: &str,
     owner: Option<&str>,
 ) -> Result<ClientView, ManageError> {
-    require(conn, client_id, owner).map(|c| ClientView::from(&c))
+    let client = require(conn, client_id, owner)?;
+    view(conn, &client)
 }
 
-/// Issues a new secret; the old one stops working at once.
+/// Binds a user's client to its owner's current credentials again (a
+/// suspended one resumes); nothing for an administrator's client.
+fn rebind(conn: &mut AnyConnection, client: &clients::Client, now: i64) -> Result<(), ManageError> {
+    if !client.is_owned() {
+        return Ok(());
+    }
+    let owner = match &client.owner_id {
+        Some(id) => users::by_id(conn, id)?,
+        None => None,
+    };
+    let Some(owner) = owner else {
+        return Err(ManageError::Invalid(format!(
+            "client '{}' belonged to a deleted user: remove it",
+            client.client_id
+        )));
+    };
+    clients::set_owner_generation(conn, &client.client_id, owner.credential_generation, now)?;
+    Ok(())
+}
+
+/// Resumes a suspended public client of a user (one with a secret resumes
+/// by [`rotate_secret`]: its old secret may be known to whoever made the
+/// owner change their password).
+pub fn resume(
+    conn: &mut AnyConnection,
+    client_id: &str,
+    owner: Option<&str>,
+    now: i64,
+) -> Result<ClientView, ManageError> {
+    db::write_tx(conn, |conn| {
+        let client = require(conn, client_id, owner)?;
+        if !client.is_public() {
+            return Err(ManageError::Invalid(format!(
+                "client '{client_id}' has a secret: rotate it to resume the client"
+            )));
+        }
+        rebind(conn, &client, now)?;
+        let client = require(conn, client_id, owner)?;
+        view(conn, &client)
+    })
+}
+
+/// Issues a new secret; the old one stops working at once. A user's
+/// suspended client resumes with it.
 pub fn rotate_secret(
     conn: &mut AnyConnection,
     client_id: &str,
@@ -241,6 +340,7 @@ pub fn rotate_secret(
         }
         let secret = Secret::generate();
         clients::set_secret_hash(conn, client_id, &secret.hash(), now)?;
+        rebind(conn, &client, now)?;
         Ok(secret)
     })
 }

@@ -87,9 +87,12 @@ fn still_current(claims: &AccessClaims, user: &User) -> bool {
 /// Whether verified `claims` still stand: a self-contained JWT cannot be
 /// recalled, but authd's own answers about it (introspection, RFC 7662
 /// §2.2 "active") follow what happened since it was issued. Not if its
-/// `jti` was revoked (RFC 7009 §2), its client was removed, or its user
-/// is gone, disabled, or got a new password after `iat` (the rule refresh
-/// tokens follow in [`crate::oauth::rotation`]).
+/// `jti` was revoked (RFC 7009 §2), its client was removed, its user is
+/// gone, disabled, or got a new password after `iat` (the rule refresh
+/// tokens follow in [`crate::oauth::rotation`]), or, for a client a user
+/// registered, that owner no longer allows it ([`Bound::admits`]).
+///
+/// [`Bound::admits`]: crate::db::owners::Bound::admits
 pub fn standing(
     conn: &mut AnyConnection,
     claims: AccessClaims,
@@ -115,7 +118,10 @@ fn asked(claims: &AccessClaims) -> Asked {
 
 /// The rule of [`standing`], applied to what the database says.
 fn judge(claims: AccessClaims, now: Standing) -> Option<LiveAccess> {
-    if !now.unrevoked_with_client {
+    // A user's client's tokens stand only within its owner's bound.
+    let own = (claims.sub == claims.client_id).then_some(claims.generation);
+    let admitted = now.bound.admits(&claims.scope, claims.iat, own.flatten());
+    if !now.unrevoked_with_client || !admitted {
         return None;
     }
     let holder = if claims.sub == claims.client_id {

@@ -6,9 +6,12 @@
 //! `--introspects AUD`, which may introspect the access tokens meant for
 //! it (`aud` = AUD), never refresh tokens.
 //!
+//! Only a confidential client may ask: a public one proves nothing.
+//!
 //! The answer reflects the current state, not only the token's own
 //! claims: a token is inactive once revoked, expired, its client removed,
-//! or its user disabled or given a new password since it was issued.
+//! its user disabled or given a new password since it was issued, or,
+//! for a client a user registered, once that owner no longer allows it.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
@@ -17,7 +20,7 @@ use super::access_token::{standing_in, verify_own, AccessClaims, Holder, LiveAcc
 use super::error::{no_store, OAuthError};
 use super::token_request::{self, TokenRequest};
 use crate::db::clients::Client;
-use crate::db::AnyConnection;
+use crate::db::{owners, AnyConnection};
 use crate::state::AppState;
 
 /// The introspection response (RFC 7662 §2.2); only `active` when inactive.
@@ -80,6 +83,15 @@ pub async fn introspect(
         .await?
         .authenticate()
         .await?;
+    // A public client proves nothing but an id anyone can read: letting it
+    // ask would let a thief test a stolen refresh token without using it
+    // (and so without tripping reuse detection). RFC 7662 §2.1 requires
+    // the endpoint to authenticate who asks.
+    if r.client.is_public() {
+        return Err(OAuthError::InvalidClient(
+            "introspection needs a confidential client (one with a secret)".into(),
+        ));
+    }
     let verified = verify_own(&r.ctx.keys, &r.ctx.issuer.issuer, r.token.expose(), r.now);
     let body = match verified {
         // A JWT is never a refresh token: inactive if it no longer stands.
@@ -139,8 +151,11 @@ fn introspect_refresh(
         return Ok(Introspection::inactive());
     };
     // The asker authenticated, so when it is the token's client, that
-    // client still exists and its audience is at hand.
-    if row.client_id != r.client.client_id {
+    // client still exists and its audience is at hand; a user's client
+    // also needs its owner's leave.
+    if row.client_id != r.client.client_id
+        || !owners::bound(conn, &r.client)?.admits(&row.scope, row.issued_at, None)
+    {
         return Ok(Introspection::inactive());
     }
     let issuer = &r.ctx.issuer.issuer;

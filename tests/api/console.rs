@@ -20,7 +20,7 @@ fn people(db: &TestDb) {
 }
 
 /// A browser logged in as `username`.
-async fn logged_in(app: &TestApp, username: &str, password: &str) -> Browser {
+pub(crate) async fn logged_in(app: &TestApp, username: &str, password: &str) -> Browser {
     let browser = Browser::new(app);
     let r = browser.log_in(username, password).await;
     assert_eq!(r.status, 303, "{username} logs in: {}", r.raw);
@@ -28,7 +28,7 @@ async fn logged_in(app: &TestApp, username: &str, password: &str) -> Browser {
 }
 
 /// The console page and its CSRF token.
-async fn console(browser: &Browser) -> (Reply, String) {
+pub(crate) async fn console(browser: &Browser) -> (Reply, String) {
     let page = browser.get("/console").await;
     assert_eq!(page.status, 200, "{}", page.raw);
     let token = csrf_token(&page.raw).expect("the console has a csrf_token");
@@ -61,7 +61,7 @@ fn user_id(db: &TestDb, name: &str) -> String {
 }
 
 /// Creates a client through the form; returns its page's path.
-async fn create(browser: &Browser, form: &[(&str, &str)]) -> String {
+pub(crate) async fn create(browser: &Browser, form: &[(&str, &str)]) -> String {
     let r = browser.post("/console/clients", form).await;
     assert_eq!(r.status, 303, "{}", r.raw);
     let to = r.header("location").expect("a Location").to_string();
@@ -70,7 +70,7 @@ async fn create(browser: &Browser, form: &[(&str, &str)]) -> String {
 }
 
 /// The secret a client page shows, if any.
-fn shown_secret(page: &Reply) -> Option<String> {
+pub(crate) fn shown_secret(page: &Reply) -> Option<String> {
     let start = r#"id="client_secret" type="text" value=""#;
     let from = page.raw.find(start)? + start.len();
     let len = page.raw[from..].find('"')?;

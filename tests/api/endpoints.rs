@@ -156,7 +156,7 @@ async fn introspection_and_revocation() {
         assert_eq!(introspect(&app, &c, &foreign).await, inactive);
         other.stop().await;
 
-        // A public client sees only its own tokens.
+        // A public client proves nothing: it may not introspect at all.
         let public = ClientSpec::new(&db)
             .grants(&["password"])
             .scopes("posts:read")
@@ -169,7 +169,7 @@ async fn introspection_and_revocation() {
             &[("token", &at), ("client_id", &public.id)],
         )
         .await;
-        assert_eq!(r.body, inactive);
+        r.assert_error(401, "invalid_client");
         // Introspection authenticates like the token endpoint.
         let wrong = fixtures::TestClient {
             id: c.id.clone(),

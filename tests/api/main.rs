@@ -30,6 +30,7 @@ mod introspection;
 mod lockout;
 mod login_form;
 mod metrics;
+mod owned_clients;
 mod parsers;
 mod process;
 mod races;

@@ -9,8 +9,9 @@
 //! even when the request fails. A second use of a code revokes what the
 //! first issued, committed although the request fails.
 
-use super::{authenticate_for, TokenResponse};
+use super::{authenticate_for, suspended, within_owner, TokenResponse};
 use crate::db::clients::Client;
+use crate::db::owners::{self, Bound};
 use crate::db::{auth_codes, refresh_tokens, users, AnyConnection};
 use crate::grant_type::GrantType;
 use crate::oauth::client_auth::{ClientAuth, DbRegistrar};
@@ -42,10 +43,17 @@ fn invalid(why: &str) -> OAuthError {
 /// through the writer), and signs after the commit.
 pub async fn run(ctx: GrantCtx, req: CodeRequest) -> Result<TokenResponse, OAuthError> {
     let auth = req.auth.clone();
-    let client = ctx
+    let (client, bound) = ctx
         .db
         .run(move |conn| {
-            authenticate_for(&DbRegistrar::new(conn), &auth, GrantType::AuthorizationCode)
+            let client =
+                authenticate_for(&DbRegistrar::new(conn), &auth, GrantType::AuthorizationCode)?;
+            let bound = owners::bound(conn, &client)?;
+            // A suspended client is refused before its code is spent.
+            if bound == Bound::Suspended {
+                return Err(suspended());
+            }
+            Ok::<_, OAuthError>((client, bound))
         })
         .await?;
     let work = ctx.clone();
@@ -56,7 +64,7 @@ pub async fn run(ctx: GrantCtx, req: CodeRequest) -> Result<TokenResponse, OAuth
         .write(move |conn| {
             let now = work.clock.now();
             let mut reused = None;
-            let answer = exchange(conn, &work, now, &client, &req, &mut reused)?;
+            let answer = exchange(conn, &work, now, (&client, &bound), &req, &mut reused)?;
             Ok::<_, OAuthError>((answer, reused))
         })
         .await?;
@@ -77,7 +85,7 @@ fn exchange(
     conn: &mut AnyConnection,
     ctx: &GrantCtx,
     now: i64,
-    client: &Client,
+    (client, bound): (&Client, &Bound),
     req: &CodeRequest,
     reused: &mut Option<CodeReuse>,
 ) -> Result<Result<(Unsigned, ScopeSet), OAuthError>, OAuthError> {
@@ -107,6 +115,11 @@ fn exchange(
     // still allow it (the refresh rule).
     let consented = scope::parse(grant.scope.iter()).unwrap_or_default();
     let registered = scope::parse([client.scopes.as_str()]).unwrap_or_default();
+    // A user's client: no more than its owner may have now.
+    let registered = match within_owner(bound, registered) {
+        Ok(registered) => registered,
+        Err(refused) => return Ok(Err(refused)),
+    };
     let user_scopes = users::scopes_of(conn, &user.id)?;
     let granted = match scope::for_refresh(&consented, None, &registered, &user_scopes) {
         Ok(granted) => granted,

@@ -1,8 +1,10 @@
 //! The client credentials grant (RFC 6749 §4.4): confidential clients only,
 //! `sub` is the client, no refresh token (§4.4.3).
 
-use super::{authenticate_for, TokenResponse};
+use super::{authenticate_for, within_owner, TokenResponse};
 use crate::db::clients::Client;
+use crate::db::owners;
+use crate::db::DbError;
 use crate::grant_type::GrantType;
 use crate::oauth::client_auth::{ClientAuth, DbRegistrar};
 use crate::oauth::context::GrantCtx;
@@ -11,8 +13,9 @@ use crate::oauth::issuer::Unsigned;
 use crate::scope::ScopeSet;
 
 /// Runs the grant. Nothing is stored: the client is read ([`Db::client`],
-/// or found in the client cache, when it is on), then the token signed,
-/// so signing never holds a connection.
+/// or found in the client cache, when it is on), a user's client bounded
+/// by its owner, then the token signed, so signing never holds a
+/// connection.
 ///
 /// [`Db::client`]: crate::db::Db::client
 pub async fn run(
@@ -30,8 +33,23 @@ pub async fn run(
             checked
         }
     };
+    // A user's client, read each time (never cached): its owner's
+    // disable, password change or lost role takes effect at once.
+    let granted = if client.is_owned() {
+        let owned = client.clone();
+        let bound = ctx
+            .db
+            .run(move |conn| owners::bound(conn, &owned).map_err(DbError::Query))
+            .await?;
+        within_owner(&bound, granted)?
+    } else {
+        granted
+    };
     let now = ctx.clock.now();
-    let grant = ctx.grant(&client.client_id, &client, &granted, None, false, now)?;
+    // A user's client's token remembers the owner's credentials it was
+    // issued under (introspection compares them).
+    let generation = client.owner_generation;
+    let grant = ctx.grant(&client.client_id, &client, &granted, generation, false, now)?;
     let issued = Unsigned::new(&ctx.issuer, now, &grant, None).sign(&ctx.keys)?;
     Ok(TokenResponse::new(issued, &granted, ctx.issuer.access_ttl))
 }

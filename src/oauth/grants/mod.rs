@@ -13,6 +13,7 @@ use serde::Serialize;
 use super::client_auth::{ClientAuth, DbRegistrar};
 use super::error::{no_store, OAuthError};
 use crate::db::clients::Client;
+use crate::db::owners::Bound;
 use crate::grant_type::GrantType;
 use crate::scope::{self, ScopeSet};
 
@@ -88,4 +89,36 @@ pub(crate) fn authenticate_for(
         ));
     }
     Ok(client)
+}
+
+/// What a client may be given once its owner bounds it
+/// ([`crate::db::owners::bound`]): `scopes` for an administrator's
+/// client; for a user's, only what the owner's roles grant now, and
+/// nothing left is `invalid_scope`. A suspended client (its owner
+/// deleted, disabled, or with a new password) is `invalid_client`: like a
+/// removed client, it no longer authenticates.
+pub(crate) fn within_owner(bound: &Bound, scopes: ScopeSet) -> Result<ScopeSet, OAuthError> {
+    match bound {
+        Bound::Unowned => Ok(scopes),
+        Bound::Suspended => Err(suspended()),
+        Bound::Owner { scopes: owner, .. } => {
+            let left: ScopeSet = scopes.intersection(owner).cloned().collect();
+            if left.is_empty() {
+                return Err(OAuthError::InvalidScope(
+                    "the roles of the user who registered this client grant none of these scopes"
+                        .into(),
+                ));
+            }
+            Ok(left)
+        }
+    }
+}
+
+/// The refusal of a suspended client.
+pub(crate) fn suspended() -> OAuthError {
+    OAuthError::InvalidClient(
+        "this client is suspended: the user who registered it was disabled, deleted or \
+         given a new password (they re-key it in the console to resume)"
+            .into(),
+    )
 }

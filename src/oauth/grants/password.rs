@@ -5,10 +5,10 @@
 
 use std::net::IpAddr;
 
-use super::{authenticate_for, TokenResponse};
+use super::{authenticate_for, within_owner, TokenResponse};
 use crate::audit::{self, Attempt, LoginFailure};
 use crate::db::clients::Client;
-use crate::db::{users, AnyConnection};
+use crate::db::{owners, users, AnyConnection};
 use crate::grant_type::GrantType;
 use crate::login::CheckedLogin;
 use crate::oauth::client_auth::{ClientAuth, DbRegistrar};
@@ -44,9 +44,14 @@ pub async fn run(ctx: GrantCtx, req: PasswordRequest) -> Result<TokenResponse, O
     let (client, offered) = ctx
         .db
         .run(move |conn| {
-            let registrar = DbRegistrar::new(conn);
-            let client = authenticate_for(&registrar, &auth, GrantType::Password)?;
-            let offered = registrar.negotiate_scope(&client, requested.as_ref())?;
+            let (client, offered) = {
+                let registrar = DbRegistrar::new(conn);
+                let client = authenticate_for(&registrar, &auth, GrantType::Password)?;
+                let offered = registrar.negotiate_scope(&client, requested.as_ref())?;
+                (client, offered)
+            };
+            // A user's client: no more than its owner may have.
+            let offered = within_owner(&owners::bound(conn, &client)?, offered)?;
             Ok::<_, OAuthError>((client, offered))
         })
         .await?;

@@ -5,8 +5,9 @@
 
 use std::collections::BTreeSet;
 
-use super::{authenticate_for, TokenResponse};
+use super::{authenticate_for, within_owner, TokenResponse};
 use crate::db::clients::Client;
+use crate::db::owners::{self, Bound};
 use crate::db::refresh_batch::Rotation;
 use crate::db::refresh_tokens::{Claim, RefreshToken};
 use crate::db::DbError;
@@ -78,7 +79,14 @@ async fn read(
                 Found::Live { token, scopes, .. } => {
                     // A scope refused here leaves the token unclaimed, as
                     // §6 wants for a failed request.
-                    let granted = narrow_scope(&token, &scopes, &client, requested.as_ref())?;
+                    let bound = owners::bound(conn, &client)?;
+                    let granted =
+                        narrow_scope(&token, &scopes, &client, &bound, requested.as_ref())?;
+                    // A user's client that resumed after its owner's
+                    // password change: what it held before is dead.
+                    if !bound.admits("", token.issued_at, None) {
+                        return Ok(Decided::Refused);
+                    }
                     Decided::Live(Successor {
                         token,
                         client: Box::new(client),
@@ -181,16 +189,19 @@ enum Rotated {
     Refused,
 }
 
-/// Within the original grant (§6), and still within what the client and
-/// the user's roles (`user_scopes`, read with the token) allow today.
+/// Within the original grant (§6), and still within what the client (for
+/// a user's client, as its owner `bound`s it) and the user's roles
+/// (`user_scopes`, read with the token) allow today.
 fn narrow_scope(
     claimed: &RefreshToken,
     user_scopes: &BTreeSet<String>,
     client: &Client,
+    bound: &Bound,
     requested: Option<&ScopeSet>,
 ) -> Result<ScopeSet, OAuthError> {
     let original = scope::parse([claimed.scope.as_str()]).unwrap_or_default();
     let registered = scope::parse([client.scopes.as_str()]).unwrap_or_default();
+    let registered = within_owner(bound, registered)?;
     scope::for_refresh(&original, requested, &registered, user_scopes).map_err(|e| {
         OAuthError::InvalidScope(
             match e {

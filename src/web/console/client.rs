@@ -122,8 +122,36 @@ async fn checked_form(
     }
 }
 
+/// Checks a change's CSRF token, then runs `f(conn, client_id, user_id,
+/// now)` as a change of the signed-in user's client ([`changing`]).
+async fn change_own<T, F>(
+    req: &HttpRequest,
+    session: &Session,
+    client_id: &str,
+    payload: web::Payload,
+    state: &AppState,
+    f: F,
+) -> Result<T, WebError>
+where
+    F: FnOnce(&mut AnyConnection, &str, &str, i64) -> Result<T, ManageError> + Send + 'static,
+    T: Send + 'static,
+{
+    checked_form(req, session, payload).await?;
+    let (id, owner, clock) = (
+        client_id.to_string(),
+        session.user_id.clone(),
+        state.clock.clone(),
+    );
+    changing(state, client_id, move |conn| {
+        f(conn, &id, &owner, clock.now())
+    })
+    .await
+    .map_err(refused)
+}
+
 /// `POST /console/clients/{client_id}/rotate`: a new secret, shown on the
-/// client's page once; the old one stops working at once.
+/// client's page once; the old one stops working at once. A suspended
+/// client resumes with it.
 pub(super) async fn rotate(
     req: HttpRequest,
     CurrentUser(session): CurrentUser,
@@ -131,24 +159,45 @@ pub(super) async fn rotate(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
-    checked_form(&req, &session, payload).await?;
     let client_id = client_id.into_inner();
-    let (id, owner, clock) = (
-        client_id.clone(),
-        session.user_id.clone(),
-        state.clock.clone(),
-    );
-    let secret = changing(&state, &client_id, move |conn| {
-        clients::rotate_secret(conn, &id, Some(&owner), clock.now())
-    })
-    .await
-    .map_err(refused)?;
+    let secret = change_own(
+        &req,
+        &session,
+        &client_id,
+        payload,
+        &state,
+        |conn, id, owner, now| clients::rotate_secret(conn, id, Some(owner), now),
+    )
+    .await?;
     audit::client_secret_rotated(&client_id, actor(&session, &req, &state));
     let mut answer = page::see_other(&client_path(&client_id));
     if let Some(cookie) = reveal::seal(&session, &client_id, &secret, cookies::secure(&state)) {
         answer.cookie(cookie);
     }
     Ok(answer.finish())
+}
+
+/// `POST /console/clients/{client_id}/resume`: a suspended public client
+/// gets tokens again (one with a secret resumes by a rotation).
+pub(super) async fn resume(
+    req: HttpRequest,
+    CurrentUser(session): CurrentUser,
+    client_id: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, WebError> {
+    let client_id = client_id.into_inner();
+    change_own(
+        &req,
+        &session,
+        &client_id,
+        payload,
+        &state,
+        |conn, id, owner, now| clients::resume(conn, id, Some(owner), now),
+    )
+    .await?;
+    audit::client_resumed(&client_id, actor(&session, &req, &state));
+    Ok(page::see_other(&client_path(&client_id)).finish())
 }
 
 /// `POST /console/clients/{client_id}/delete`: its tokens stop working.
@@ -159,14 +208,16 @@ pub(super) async fn delete(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
-    checked_form(&req, &session, payload).await?;
     let client_id = client_id.into_inner();
-    let (id, owner) = (client_id.clone(), session.user_id.clone());
-    changing(&state, &client_id, move |conn| {
-        clients::remove(conn, &id, Some(&owner))
-    })
-    .await
-    .map_err(refused)?;
+    change_own(
+        &req,
+        &session,
+        &client_id,
+        payload,
+        &state,
+        |conn, id, owner, _| clients::remove(conn, id, Some(owner)),
+    )
+    .await?;
     audit::client_removed(&client_id, actor(&session, &req, &state));
     Ok(page::see_other("/console").finish())
 }

@@ -3,13 +3,13 @@
 //! `GET /console` lists them and offers the create form;
 //! `POST /console/clients` creates one; `GET /console/clients/{id}` shows
 //! one (and, right after a create or rotation, its secret, once);
-//! `POST /console/clients/{id}/rotate` and `…/delete` change it. Every
+//! `POST /console/clients/{id}/rotate`, `…/resume` and `…/delete` change it. Every
 //! change is a POST carrying the session's CSRF token. A user reaches only
 //! the clients they created: the owner is part of every query, and
 //! another user's client answers 404, like one that does not exist.
 //! Clients made with the CLI belong to nobody and never appear here.
 
-mod client; // GET /console/clients/{id}, POST …/rotate and …/delete
+mod client; // GET /console/clients/{id}, POST …/rotate, …/resume and …/delete
 mod create; // POST /console/clients
 mod list; // GET /console
 pub mod reveal; // a new secret's one trip to its page
@@ -29,6 +29,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/console/clients/{client_id}/rotate",
             web::post().to(client::rotate),
+        )
+        .route(
+            "/console/clients/{client_id}/resume",
+            web::post().to(client::resume),
         )
         .route(
             "/console/clients/{client_id}/delete",
