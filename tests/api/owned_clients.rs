@@ -5,6 +5,10 @@
 
 use serde_json::Value;
 
+use crate::browser::Browser;
+use crate::code_flow::{
+    assert_redirected_error, consent_page, exchange, param, pkce, redirected, request, REDIRECT,
+};
 use crate::console::{console, create, logged_in, shown_secret};
 use crate::fixtures::{conn, login_as, post, role, user, ClientSpec, Reply, TestClient};
 use crate::helpers::{authd, authd_json, backends, TestApp, TestDb};
@@ -40,6 +44,9 @@ async fn carol_registers(app: &TestApp, grants: &[&str], scope: &str) -> TestCli
     let (_, token) = console(&carol).await;
     let mut form = vec![("name", "carol's daemon"), ("scope", scope)];
     form.extend(grants.iter().map(|g| ("grant", *g)));
+    if grants.contains(&"authorization_code") {
+        form.push(("redirect_uri", REDIRECT));
+    }
     form.push(("csrf_token", &token));
     let to = create(&carol, &form).await;
     TestClient {
@@ -327,6 +334,46 @@ async fn a_public_client_cannot_introspect() {
         ];
         let r = post(&app, "/oauth/token", None, &form).await;
         assert_eq!(r.status, 200, "[{}] {}", db.label(), r.raw);
+        app.stop().await;
+    }
+}
+
+#[actix_web::test]
+async fn the_authorization_endpoint_follows_the_owner_too() {
+    for db in backends() {
+        people(&db);
+        let app = TestApp::spawn(&db).await;
+        let grants = ["authorization_code", "refresh_token"];
+        let c = carol_registers(&app, &grants, "posts:read posts:write").await;
+        let dave = Browser::new(&app);
+        let r = dave.log_in("dave", "dave's long passphrase").await;
+        assert_eq!(r.status, 303, "{}", r.raw);
+        let p = pkce();
+        let path = request(&c.id, &p.challenge, &[("scope", "posts:read posts:write")]);
+        let (page, _) = consent_page(&dave, &path).await;
+        assert!(page.raw.contains("posts:write"), "{}", page.raw);
+
+        // carol loses writer: the consent page offers only what she keeps,
+        // and the code carries only that.
+        cli(&db, &["user", "revoke-role", "carol", "writer"], None);
+        let (page, token) = consent_page(&dave, &path).await;
+        assert!(
+            !page.raw.contains("posts:write"),
+            "[{}] {}",
+            db.label(),
+            page.raw
+        );
+        let r = dave
+            .post(&path, &[("csrf_token", &token), ("decision", "allow")])
+            .await;
+        let code = param(&redirected(&r), "code");
+
+        // carol disabled: no code, and the one issued before is refused.
+        cli(&db, &["user", "disable", "carol"], None);
+        let r = dave.get(&path).await;
+        assert_redirected_error(&r, "unauthorized_client");
+        let r = exchange(&app, &c, &code, REDIRECT, &p.verifier).await;
+        r.assert_error(401, "invalid_client");
         app.stop().await;
     }
 }

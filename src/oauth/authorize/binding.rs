@@ -8,8 +8,10 @@ use oxide_auth::endpoint::{PreGrant, Scope};
 use oxide_auth::primitives::registrar::{BoundClient, ClientUrl, Registrar, RegistrarError};
 
 use super::flow::Flow;
+use crate::db::owners::{self, Bound};
 use crate::oauth::client_auth::DbRegistrar;
 use crate::oauth::error::OAuthError;
+use crate::oauth::grants::within_owner;
 use crate::scope::{self, ScopeSet};
 
 impl Flow<'_> {
@@ -18,16 +20,49 @@ impl Flow<'_> {
         RegistrarError::Unspecified
     }
 
-    /// The scope after the client's policy, narrowed to the user's roles
-    /// when someone is logged in; nothing left is `invalid_scope`.
+    /// The scope after the client's policy, narrowed to what its owner
+    /// allows (a user's client) and to the user's roles when someone is
+    /// logged in; nothing left is `invalid_scope`. A suspended client is
+    /// `unauthorized_client`: no code is issued to it.
     fn narrowed(&self, offered: ScopeSet) -> Result<ScopeSet, RegistrarError> {
         if offered.is_empty() {
             return Err(self.refused_scope("no scope requested and none registered".into()));
         }
+        let offered = self.within_owner(offered)?;
         match &self.owner {
             None => Ok(offered),
             Some(owner) => scope::for_user(&offered, &owner.scopes).ok_or_else(|| {
                 self.refused_scope("the user's roles grant none of the requested scopes".into())
+            }),
+        }
+    }
+}
+
+impl Flow<'_> {
+    /// `offered` as the client's owner bounds it ([`owners::bound`]).
+    fn within_owner(&self, offered: ScopeSet) -> Result<ScopeSet, RegistrarError> {
+        let client = self.client.borrow();
+        let Some(client) = client.as_ref().filter(|c| c.is_owned()) else {
+            return Ok(offered);
+        };
+        let bound = {
+            let mut conn = self.conn.borrow_mut();
+            owners::bound(&mut conn, client)
+        };
+        match bound {
+            Err(e) => {
+                self.failure.replace(Some(e.into()));
+                Err(RegistrarError::PrimitiveError)
+            }
+            Ok(Bound::Suspended) => {
+                self.refuse(OAuthError::UnauthorizedClient(
+                    "this client is suspended: the user who registered it must re-key it".into(),
+                ));
+                Err(RegistrarError::Unspecified)
+            }
+            Ok(bound) => within_owner(&bound, offered).map_err(|refusal| {
+                self.refuse(refusal);
+                RegistrarError::Unspecified
             }),
         }
     }
