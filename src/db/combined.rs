@@ -37,7 +37,15 @@ impl Db {
                     };
                     self.run(move |conn| {
                         let _turn = turn;
-                        r.make_alone(conn).map_err(DbError::Query)
+                        // Alone, it can lose a deadlock to a transaction
+                        // that locks its user or client row, then its token
+                        // (40P01). Its one statement left nothing behind:
+                        // made once more, then a second loss is a 503.
+                        match r.make_alone(conn) {
+                            Err(e) if super::is_deadlock(&e) => r.make_alone(conn),
+                            other => other,
+                        }
+                        .map_err(DbError::Query)
                     })
                     .await
                 }

@@ -102,9 +102,14 @@ pub enum DbError {
 impl DbError {
     /// True when the database cannot serve now (unreachable, no free
     /// connection, the connection died under the query, or PostgreSQL
-    /// aborted it for a concurrent update, SQLSTATE 40001): worth a 503
-    /// and a retry, unlike a fault of ours.
+    /// aborted it for a concurrent update, SQLSTATE 40001, or to break a
+    /// deadlock, 40P01): worth a 503 and a retry, unlike a fault of ours.
     pub fn is_unavailable(&self) -> bool {
+        if let DbError::Query(e) = self {
+            if is_deadlock(e) {
+                return true;
+            }
+        }
         matches!(
             self,
             // A batch fails for a lock held elsewhere past the busy
@@ -749,6 +754,34 @@ where
             let _ = <AnyConnection as Connection>::TransactionManager::rollback_transaction(conn);
             Err(e)
         }
+    }
+}
+
+/// True when PostgreSQL aborted the statement to break a deadlock
+/// (SQLSTATE 40P01): nothing of it committed, and it may be run again.
+/// diesel reports no SQLSTATE, and this one as an unknown kind, so the
+/// server's message decides; a server whose `lc_messages` translates it
+/// answers a 500 instead.
+pub fn is_deadlock(e: &diesel::result::Error) -> bool {
+    match e {
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::Unknown, info) => {
+            info.message().starts_with("deadlock detected")
+        }
+        _ => false,
+    }
+}
+
+/// The table a foreign key violation was about: a row that a write
+/// referred to (its user, its client) was deleted meanwhile. PostgreSQL
+/// names the referencing table's constraint; SQLite (whose single writer
+/// leaves no such race) names nothing, which is `Some("")`.
+pub fn foreign_key_violation(e: &diesel::result::Error) -> Option<String> {
+    match e {
+        diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::ForeignKeyViolation,
+            info,
+        ) => Some(info.constraint_name().unwrap_or("").to_string()),
+        _ => None,
     }
 }
 

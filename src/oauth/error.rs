@@ -113,9 +113,21 @@ impl OAuthError {
 
 impl From<DbError> for OAuthError {
     fn from(e: DbError) -> OAuthError {
+        // A row the request's write refers to was deleted while it ran (its
+        // client removed, its user deleted): it lost a race to an
+        // administrator, which is the answer those deletions give anyway.
+        if let DbError::Query(q) = &e {
+            if let Some(constraint) = crate::db::foreign_key_violation(q) {
+                return match constraint.contains("client_id") {
+                    true => OAuthError::InvalidClient("the client was removed meanwhile".into()),
+                    false => OAuthError::InvalidGrant("the user was removed meanwhile".into()),
+                };
+            }
+        }
         // No connection to be had (the database is down or saturated), the
-        // connection died under the query (a restart), or the batch failed
-        // as a whole: 503, worth a retry.
+        // connection died under the query (a restart), PostgreSQL broke a
+        // deadlock or a serialization conflict, or the batch failed as a
+        // whole: 503, worth a retry.
         if e.is_unavailable() {
             OAuthError::Unavailable(e.into())
         } else {
@@ -309,6 +321,51 @@ pub async fn method_not_allowed() -> HttpResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A driver error as diesel reports it.
+    struct Info(&'static str, Option<&'static str>);
+
+    impl diesel::result::DatabaseErrorInformation for Info {
+        fn message(&self) -> &str {
+            self.0
+        }
+        fn details(&self) -> Option<&str> {
+            None
+        }
+        fn hint(&self) -> Option<&str> {
+            None
+        }
+        fn table_name(&self) -> Option<&str> {
+            None
+        }
+        fn column_name(&self) -> Option<&str> {
+            None
+        }
+        fn constraint_name(&self) -> Option<&str> {
+            self.1
+        }
+        fn statement_position(&self) -> Option<i32> {
+            None
+        }
+    }
+
+    fn driver(kind: diesel::result::DatabaseErrorKind, info: Info) -> OAuthError {
+        OAuthError::from(diesel::result::Error::DatabaseError(kind, Box::new(info)))
+    }
+
+    #[test]
+    fn a_lost_race_is_never_a_500() {
+        use diesel::result::DatabaseErrorKind::{ForeignKeyViolation, Unknown};
+        let deadlock = driver(Unknown, Info("deadlock detected", None));
+        assert_eq!(deadlock.status_code(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(deadlock.code(), "temporarily_unavailable");
+        let user = Info("violates", Some("refresh_tokens_user_id_fkey"));
+        assert_eq!(driver(ForeignKeyViolation, user).code(), "invalid_grant");
+        let client = Info("violates", Some("refresh_tokens_client_id_fkey"));
+        assert_eq!(driver(ForeignKeyViolation, client).code(), "invalid_client");
+        let other = driver(Unknown, Info("something else", None));
+        assert_eq!(other.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
 
     #[test]
     fn too_large_is_413_invalid_request() {

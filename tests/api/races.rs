@@ -216,3 +216,133 @@ async fn removing_a_client_during_a_rotation_waits_for_it() {
     let left = sql(&mut rotation, "SELECT 1 FROM refresh_tokens".into()).unwrap();
     assert_eq!(left, 0, "the client's tokens outlived it");
 }
+
+/// A refresh whose token was locked when the rotation statement ran is
+/// made alone; there it can lose a deadlock (SQLSTATE 40P01) to a
+/// transaction that holds its user's row and then asks for its token.
+/// PostgreSQL aborts the rotation, which left nothing behind: it is made
+/// again and the client gets its tokens, not a 500.
+#[actix_web::test]
+async fn a_lone_rotation_that_loses_a_deadlock_is_made_again() {
+    use diesel::{Connection, PgConnection, RunQueryDsl};
+    let Some(db) =
+        crate::helpers::postgres_only("a_lone_rotation_that_loses_a_deadlock_is_made_again")
+    else {
+        return;
+    };
+    let app = TestApp::spawn(&db).await;
+    let c = standard(&db);
+    let r = password_grant(&app, &c, &[]).await;
+    let refresh = r.body["refresh_token"].as_str().unwrap().to_string();
+
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    #[derive(diesel::QueryableByName)]
+    struct Xid {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        xid: String,
+    }
+    let url = db.url().to_string();
+    let (ready, started) = std::sync::mpsc::channel();
+    let locks = std::thread::spawn(move || {
+        let connect = || PgConnection::establish(&url).unwrap();
+        let (mut a, mut b, mut watcher) = (connect(), connect(), connect());
+        let run = |conn: &mut PgConnection, q: &str| diesel::sql_query(q).execute(conn).unwrap();
+        let count = |conn: &mut PgConnection, q: &str| {
+            diesel::sql_query(q).get_result::<N>(conn).unwrap().n
+        };
+        let wait_until = |watcher: &mut PgConnection, q: &str, what: &str| {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            while count(watcher, q) == 0 {
+                assert!(std::time::Instant::now() < deadline, "{what}");
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        };
+        // A holds the token: the rotation statement skips it, and the
+        // rotation made alone waits for it.
+        run(&mut a, "BEGIN");
+        run(&mut a, "SELECT 1 FROM refresh_tokens FOR UPDATE");
+        ready.send(()).unwrap();
+        let waiting = "SELECT count(*) AS n FROM pg_locks WHERE NOT granted";
+        wait_until(
+            &mut watcher,
+            waiting,
+            "the lone rotation never waited for the token",
+        );
+        // B holds the user's row; A lets the token go: the rotation claims
+        // it, then its successor's foreign key waits for B.
+        run(&mut b, "BEGIN");
+        run(&mut b, "SELECT 1 FROM users FOR UPDATE");
+        let xid = diesel::sql_query("SELECT pg_current_xact_id()::text AS xid")
+            .get_result::<Xid>(&mut b)
+            .unwrap()
+            .xid;
+        run(&mut a, "COMMIT");
+        let on_b = format!(
+            "SELECT count(*) AS n FROM pg_locks WHERE NOT granted \
+             AND locktype = 'transactionid' AND transactionid::text = '{xid}'"
+        );
+        wait_until(
+            &mut watcher,
+            &on_b,
+            "the rotation never waited for the user's row",
+        );
+        // B asks for the token the rotation holds: a deadlock, which the
+        // rotation (waiting longer) detects and loses.
+        run(&mut b, "SELECT 1 FROM refresh_tokens FOR UPDATE");
+        run(&mut b, "ROLLBACK");
+    });
+    while started.try_recv().is_err() {
+        assert!(!locks.is_finished(), "the locking thread failed");
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let form = [("grant_type", "refresh_token"), ("refresh_token", &refresh)];
+    let r = post(&app, "/oauth/token", Some(&c), &form).await;
+    locks.join().expect("the locks went as planned");
+    assert_eq!(r.status, 200, "{}", r.raw);
+    assert!(r.body["refresh_token"].is_string(), "{}", r.raw);
+    app.stop().await;
+}
+
+/// A write that refers to a user or client deleted meanwhile (a grant
+/// racing an administrator) fails on the database's foreign key; the
+/// answer is the one those deletions give, never a 500: PostgreSQL's own
+/// constraint names tell the client from the user.
+#[test]
+fn a_write_that_lost_its_user_or_client_is_not_a_500() {
+    use authd::db::refresh_tokens::{self, RefreshToken};
+    use authd::oauth::error::OAuthError;
+    let Some(db) =
+        crate::helpers::postgres_only("a_write_that_lost_its_user_or_client_is_not_a_500")
+    else {
+        return;
+    };
+    let c = standard(&db);
+    let (user_id, client_id) = crate::fixtures::standard_ids(&mut crate::fixtures::conn(&db));
+    assert_eq!(client_id, c.id);
+    let token = |user_id: &str, client_id: &str| RefreshToken {
+        token_hash: authd::secret::random_id(),
+        family_id: "f".into(),
+        parent_hash: None,
+        user_id: user_id.into(),
+        client_id: client_id.into(),
+        scope: String::new(),
+        issued_at: 0,
+        expires_at: 1,
+        used_at: None,
+        revoked_at: None,
+        generation: 0,
+        family_expires_at: 1,
+    };
+    let mut conn = crate::fixtures::conn(&db);
+    for (t, code) in [
+        (token("deleted-user", &client_id), "invalid_grant"),
+        (token(&user_id, "removed-client"), "invalid_client"),
+    ] {
+        let e = refresh_tokens::insert(&mut conn, &t).unwrap_err();
+        assert_eq!(OAuthError::from(e).code(), code);
+    }
+}
