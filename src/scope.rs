@@ -33,7 +33,7 @@ pub fn join(set: &ScopeSet) -> String {
     set.iter().map(String::as_str).collect::<Vec<_>>().join(" ")
 }
 
-/// The scope policy for a client (INTERFACE.md): a requested scope outside
+/// The scope policy for a client (docs/interface.md "Token endpoint"): a requested scope outside
 /// the client's registered scopes is refused; none requested means all of
 /// them. `Err` carries the offending scopes.
 pub fn for_client(requested: Option<&ScopeSet>, registered: &ScopeSet) -> Result<ScopeSet, String> {

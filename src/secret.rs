@@ -46,7 +46,7 @@ impl Secret {
     }
 
     /// What we store: SHA-256, base64url. A slow hash buys nothing for a
-    /// 256-bit random value and would cap throughput (see DESIGN.md).
+    /// 256-bit random value and would cap throughput (docs/design.md "Secrets").
     pub fn hash(&self) -> String {
         hash_str(&self.0)
     }

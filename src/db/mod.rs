@@ -3,7 +3,22 @@
 //!
 //! Query functions take `&mut AnyConnection` so that callers compose them
 //! inside one transaction. They are blocking: async code reaches them only
-//! through [`Db::run`], which moves the work off the actix workers.
+//! through a [`Db`] entry point, which moves the work off the actix
+//! workers. Where each kind of work runs, and why:
+//!
+//! | work | entry point | SQLite | PostgreSQL | why |
+//! | --- | --- | --- | --- | --- |
+//! | a write (a grant's issuing, a revocation, an admin change) | [`Db::write`] | the single writer thread: queued writes share one transaction, a savepoint each | the pool, a transaction each | SQLite allows one writer: one thread and group commit remove lock collisions and turn N fsyncs into one; PostgreSQL groups commits itself |
+//! | a refresh rotation | [`Db::rotate`] | the single writer | the rotation thread: everything queued in one statement; a token locked elsewhere is rotated alone on the pool | one round trip and one commit for many rotations |
+//! | a client lookup | [`Db::client`] | a read thread of its own | a read thread: one `= ANY($1)` statement for all queued | the hot path of `client_credentials` and introspection |
+//! | an access token's standing | [`Db::access_standing`] | a read thread of its own | a read thread: one statement for all queued | introspection's hot path |
+//! | other reads on a hot path (the refresh grant's) | [`Db::read`] | the SQLite read thread | the pool | a SQLite read of microseconds is cheaper than the pool's hop |
+//! | anything else | [`Db::run`] | the pool | the pool | general work, bounded by `--db-timeout` |
+//!
+//! Every thread answers each caller after its batch commits, withdraws
+//! callers that have gone, and hands back to the pool what it cannot take.
+//! A lost race is never a 500 ([`DbError::is_unavailable`],
+//! [`foreign_key_violation`]).
 //!
 //! Lookups by a primary or unique key use `get_result`, not `first`:
 //! `first` adds `LIMIT ?`, and SQLite (built with STAT4) marks a statement

@@ -14,7 +14,7 @@ use super::{alg_of, encoding_key, is_published, KeyError, KeyVault, SigningAlg};
 use crate::clock::Clock;
 use crate::db::{signing_keys, AnyConnection, Db};
 
-/// How often a running server rereads the keys (INTERFACE.md promises that
+/// How often a running server rereads the keys (docs/interface.md "Command line (admin)" promises that
 /// a rotation takes effect within 5 seconds).
 pub const RELOAD_INTERVAL: Duration = Duration::from_secs(2);
 

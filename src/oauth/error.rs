@@ -48,7 +48,7 @@ pub enum OAuthError {
     #[error("too many failed logins from this address")]
     RateLimited(i64),
     /// More password checks than the hashing queue holds: 503 at once with
-    /// `Retry-After` (INTERFACE.md "Overload").
+    /// `Retry-After` (docs/interface.md "Overload").
     #[error("too many logins waiting")]
     Busy,
     /// A dependency (the database) cannot serve now: 503, logged, and the

@@ -1,7 +1,7 @@
 //! Client authentication wherever clients authenticate (token, revoke,
 //! introspect): Basic credentials decode as a whole, nothing that is not
 //! UTF-8 once percent-decoded is accepted, and a confidential client that
-//! sends no secret is `invalid_client` (INTERFACE.md "Strict decoding").
+//! sends no secret is `invalid_client` (docs/interface.md "Strict decoding").
 
 use authd::secret::Secret;
 use base64::engine::general_purpose::STANDARD;

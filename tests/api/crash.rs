@@ -2,7 +2,7 @@
 //! refresh requests, restarted on the same database. Every rotation a
 //! client saw acknowledged survives; one whose answer was lost is either
 //! undone (the last acknowledged token still works) or stands (presenting
-//! that token is then reuse, and revokes its family), as INTERFACE.md says;
+//! that token is then reuse, and revokes its family), as docs/interface.md "Token endpoint" says;
 //! no family ever has two live tokens; users, clients and keys are intact.
 
 use std::collections::{BTreeSet, HashMap};

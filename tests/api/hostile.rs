@@ -269,7 +269,7 @@ fn cases(path: &str, c: &TestClient) -> Vec<Case> {
         Case::form("percent-encoded NUL as a name", [&authed[..], b"&%00=x"].concat()),
         Case::form("raw NUL bytes", [&authed[..], b"&a=\0\0"].concat()),
         Case::form("raw invalid UTF-8", [&authed[..], b"&a=\xc3\x28"].concat()),
-        // Form values and names are decoded strictly (INTERFACE.md).
+        // Form values and names are decoded strictly (docs/interface.md "Strict decoding").
         Case::form("invalid UTF-8 in a name", [&authed[..], b"&%FF=x"].concat()).status(400),
         Case::form("a truncated escape", [&authed[..], b"&a=%E2%82"].concat()).status(400),
         // Content types.

@@ -1,6 +1,6 @@
 //! Introspection is for the token's own client, or a resource server for
 //! the access tokens meant for it, and it follows the current state
-//! (INTERFACE.md "Introspection is for the token's own client").
+//! (docs/interface.md "Introspection is for the token's own client").
 
 use authd::manage::{clients, users};
 use serde_json::{json, Value};

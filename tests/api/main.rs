@@ -18,6 +18,7 @@ mod code_flow;
 mod console;
 mod console_browser;
 mod crash;
+mod docs;
 mod endpoints;
 mod environment;
 mod files;

@@ -1,5 +1,5 @@
 //! `POST /oauth/token`: the grants through a third-party OAuth client, the
-//! JWT format, and every error of INTERFACE.md's table, on every backend.
+//! JWT format, and every error of the table in docs/interface.md "Token endpoint", on every backend.
 
 use oauth2::basic::BasicClient;
 use oauth2::{

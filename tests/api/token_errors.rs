@@ -1,4 +1,4 @@
-//! Every error of INTERFACE.md's token-endpoint table, on every backend: a
+//! Every error of the token endpoint's table (docs/interface.md "Token endpoint"), on every backend: a
 //! table of requests and the answer each must get.
 
 use std::collections::HashMap;
@@ -216,7 +216,7 @@ fn cases(clients: &Clients) -> Vec<Case> {
         )
         .invalid_client(),
         // A confidential client that sends no secret, whatever the grant
-        // (INTERFACE.md "Strict decoding").
+        // (docs/interface.md "Strict decoding").
         Case::new(
             "confidential client without its secret: refresh_token",
             without_secret(&c.id, "refresh_token"),

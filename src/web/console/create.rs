@@ -1,6 +1,6 @@
 //! `POST /console/clients`: creates a client owned by the user, with the
 //! same validation as `authd client add` (it is the same function), and
-//! scopes limited to what the user's own roles grant (INTERFACE.md). A
+//! scopes limited to what the user's own roles grant (docs/interface.md "Clients a user owns"). A
 //! refused form is shown again with a message and what was typed (400);
 //! a created client's page follows (303), with its secret once.
 
