@@ -166,22 +166,26 @@ pub fn all_roles(conn: &mut AnyConnection) -> QueryResult<Vec<(String, String)>>
 }
 
 /// Gives the user a role; `false` when they already had it.
+///
+/// One `INSERT … ON CONFLICT DO NOTHING`, whose affected-row count says
+/// whether the role was new: a check followed by a plain insert loses a
+/// race with another grant of the same role on PostgreSQL (both see no
+/// row, the second insert fails on the primary key).
 pub fn grant_role(conn: &mut AnyConnection, user_id: &str, role: &str) -> QueryResult<bool> {
-    let held = user_roles::table
-        .filter(user_roles::user_id.eq(user_id))
-        .filter(user_roles::role_name.eq(role))
-        .count()
-        .get_result::<i64>(conn)?;
-    if held > 0 {
-        return Ok(false);
-    }
-    diesel::insert_into(user_roles::table)
+    let insert = diesel::insert_into(user_roles::table)
         .values((
             user_roles::user_id.eq(user_id),
             user_roles::role_name.eq(role),
         ))
-        .execute(conn)?;
-    Ok(true)
+        .on_conflict((user_roles::user_id, user_roles::role_name))
+        .do_nothing();
+    // Both backends speak ON CONFLICT DO NOTHING, but diesel's
+    // MultiBackend cannot express it: run it on the inner connection.
+    let inserted = match conn {
+        AnyConnection::Sqlite(c) => insert.execute(c)?,
+        AnyConnection::Postgres(c) => insert.execute(c)?,
+    };
+    Ok(inserted == 1)
 }
 
 /// Takes a role away; `false` when the user did not have it.

@@ -22,6 +22,7 @@ mod endpoints;
 mod environment;
 mod files;
 mod fixtures;
+mod grant_race;
 mod hangups;
 mod health;
 mod helpers;
