@@ -15,6 +15,7 @@ mod client_reads;
 mod code_audit;
 mod code_exchange;
 mod code_flow;
+mod common_passwords;
 mod console;
 mod console_browser;
 mod crash;
