@@ -36,8 +36,10 @@ pub struct GlobalArgs {
     )]
     pub bind: SocketAddr,
 
-    /// Serve GET /metrics (Prometheus) only on this address, a listener of
-    /// its own, and not on --bind; default: on the --bind listener.
+    /// Serve GET /metrics (Prometheus) on this address, a listener of its
+    /// own, to anyone who reaches it, and not on --bind; default: on the
+    /// --bind listener, to requests from this host only (loopback, not
+    /// forwarded by a proxy).
     #[arg(long, env = "AUTHD_METRICS_BIND", global = true)]
     pub metrics_bind: Option<SocketAddr>,
 
@@ -238,7 +240,8 @@ pub struct Settings {
     pub database_url: DatabaseUrl,
     /// Listen address (as given; port 0 allowed).
     pub bind: SocketAddr,
-    /// The metrics' own listen address; `None` serves them on `bind`.
+    /// The metrics' own listen address; `None` serves them on `bind`, to
+    /// this host alone.
     pub metrics_bind: Option<SocketAddr>,
     /// Issuer override; `None` derives it from the bound address.
     pub issuer: Option<String>,

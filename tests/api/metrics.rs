@@ -427,3 +427,52 @@ async fn app_unreachable(base: &str) -> bool {
         .await
         .is_err()
 }
+
+/// The status of `GET base/metrics` carrying `header`.
+async fn forwarded_status(base: &str, header: (&str, &str)) -> u16 {
+    reqwest::Client::new()
+        .get(format!("{base}/metrics"))
+        .header(header.0, header.1)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// Without `--metrics-bind`, the main listener serves the metrics to this
+/// host alone: a request a reverse proxy forwarded (it names another
+/// client) finds no such path, while a local scrape still works. With an
+/// address of their own, the metrics answer whoever reaches it.
+#[actix_web::test]
+async fn on_the_main_listener_metrics_are_for_this_host_only() {
+    for db in backends() {
+        let app = TestApp::spawn(&db).await;
+        for header in [
+            ("X-Forwarded-For", "203.0.113.9"),
+            ("Forwarded", "for=203.0.113.9"),
+            ("X-Real-IP", "203.0.113.9"),
+        ] {
+            assert_eq!(
+                forwarded_status(&app.base, header).await,
+                404,
+                "[{}] {header:?}",
+                db.label()
+            );
+        }
+        assert_eq!(app.status("/metrics").await, 200, "[{}]", db.label());
+        assert!(!scrape(&app, &app.base).await.is_empty());
+        app.stop().await;
+
+        let app = TestApp::spawn_with(&db, &["--metrics-bind", "127.0.0.1:0"]).await;
+        let own = app.metrics_base.clone().expect("a metrics address");
+        let header = ("X-Forwarded-For", "203.0.113.9");
+        assert_eq!(
+            forwarded_status(&own, header).await,
+            200,
+            "[{}]",
+            db.label()
+        );
+        app.stop().await;
+    }
+}
