@@ -5,6 +5,7 @@ use serde::Serialize;
 use super::{parse_scopes, ManageError};
 use crate::db::{self, clients, AnyConnection};
 use crate::grant_type::GrantType;
+use crate::names;
 use crate::scope;
 use crate::secret::{random_id, Secret};
 
@@ -97,6 +98,30 @@ fn check_redirect_uri(uri: &str) -> Result<(), ManageError> {
     Ok(())
 }
 
+/// Longest client name, in characters.
+pub const MAX_NAME_CHARS: usize = 100;
+
+/// The name, trimmed: 1 to [`MAX_NAME_CHARS`] characters, spaces allowed
+/// but no other whitespace and no invisible or direction-changing
+/// character ([`names::refused_in_display`]): the consent page shows it to
+/// users, and it must read as what it is.
+fn check_client_name(name: &str) -> Result<&str, ManageError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
+        return Err(ManageError::Invalid(format!(
+            "client name must be 1 to {MAX_NAME_CHARS} characters"
+        )));
+    }
+    if name.chars().any(names::refused_in_display) {
+        return Err(ManageError::Invalid(format!(
+            "client name '{}' must not contain control characters, line breaks, or invisible \
+             or text-direction characters (such as zero-width spaces or U+202E)",
+            names::escape(name)
+        )));
+    }
+    Ok(name)
+}
+
 /// The audiences a client may introspect: each one value without spaces
 /// (they are stored space-separated), and only for a confidential client:
 /// a public one cannot prove who is asking (RFC 7662 §4).
@@ -130,12 +155,7 @@ fn check_introspects(new: &NewClient) -> Result<Vec<String>, ManageError> {
 
 /// Validates and registers a client; returns it with its secret.
 pub fn add(conn: &mut AnyConnection, new: &NewClient, now: i64) -> Result<Created, ManageError> {
-    let name = new.name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(ManageError::Invalid(
-            "client name must be 1 to 100 characters".into(),
-        ));
-    }
+    let name = check_client_name(&new.name)?;
     let mut grants: Vec<GrantType> = if new.grants.is_empty() {
         vec![GrantType::Password, GrantType::RefreshToken]
     } else {

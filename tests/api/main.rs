@@ -32,6 +32,7 @@ mod introspection;
 mod lockout;
 mod login_form;
 mod metrics;
+mod names;
 mod parsers;
 mod process;
 mod races;
