@@ -260,6 +260,7 @@ impl Application {
             clock,
             sessions: settings.sessions,
             csrf_key: Arc::default(),
+            reveal_key: Arc::default(),
             clients: ClientCache::new(settings.client_cache_ttl),
             registration: Arc::new(settings.registration.clone()),
         };

@@ -80,7 +80,16 @@ pub(super) async fn page(
             .map_err(refused)?
     };
     let secure = cookies::secure(&state);
-    let secret = reveal::open(&req, &session, &client_id, secure);
+    let secret = match reveal::present(&req, secure) {
+        true => reveal::open(
+            &req,
+            reveal::server_key(&state).await?,
+            &session,
+            &client_id,
+            secure,
+        ),
+        false => None,
+    };
     let mut b = page::builder(StatusCode::OK);
     if reveal::present(&req, secure) {
         // Read once: a reload, or going back, shows no secret.
@@ -132,6 +141,9 @@ pub(super) async fn rotate(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
     checked_form(&req, &session, payload).await?;
+    // Before the change: a new secret that could not be sealed would be
+    // lost to its owner.
+    let key = reveal::server_key(&state).await?;
     let client_id = client_id.into_inner();
     let (id, owner, clock) = (
         client_id.clone(),
@@ -145,7 +157,8 @@ pub(super) async fn rotate(
     .map_err(refused)?;
     audit::client_secret_rotated(&client_id, actor(&session, &req, &state));
     let mut answer = page::see_other(&client_path(&client_id));
-    if let Some(cookie) = reveal::seal(&session, &client_id, &secret, cookies::secure(&state)) {
+    if let Some(cookie) = reveal::seal(key, &session, &client_id, &secret, cookies::secure(&state))
+    {
         answer.cookie(cookie);
     }
     Ok(answer.finish())

@@ -126,6 +126,9 @@ pub(super) async fn create(
         return Err(WebError::Forbidden);
     }
     let draft = Draft::from_form(&form);
+    // Before the client exists: a secret that could not be sealed would
+    // be lost to its owner.
+    let key = reveal::server_key(&state).await?;
     let created = match submit(&state, &session, &draft).await {
         Ok(created) => created,
         Err(Refusal::Server(e)) => return Err(e),
@@ -149,8 +152,8 @@ pub(super) async fn create(
     );
     let mut answer = page::see_other(&client_path(&c.client_id));
     if let Some(secret) = &created.secret {
-        if let Some(cookie) = reveal::seal(&session, &c.client_id, secret, cookies::secure(&state))
-        {
+        let secure = cookies::secure(&state);
+        if let Some(cookie) = reveal::seal(key, &session, &c.client_id, secret, secure) {
             answer.cookie(cookie);
         }
     }
