@@ -263,6 +263,7 @@ impl Application {
             reveal_key: Arc::default(),
             clients: ClientCache::new(settings.client_cache_ttl),
             registration: Arc::new(settings.registration.clone()),
+            console_max_clients: settings.console_max_clients,
         };
         let metrics_server = match metrics_listener {
             Some((listener, at)) => {

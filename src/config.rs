@@ -213,6 +213,13 @@ pub struct GlobalArgs {
           value_delimiter = ' ', num_args = 0..)]
     pub registration_roles: Vec<String>,
 
+    /// How many client apps one user may have in the developer console
+    /// (/console); creating one more is refused with a message. Clients
+    /// made with `authd client add` are not counted.
+    #[arg(long, env = "AUTHD_CONSOLE_MAX_CLIENTS", default_value_t = 25, global = true,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub console_max_clients: u32,
+
     /// Print exactly one JSON document on stdout (admin commands).
     #[arg(long, global = true)]
     pub json: bool,
@@ -279,6 +286,8 @@ pub struct Settings {
     pub key_encryption_key: Option<Secret>,
     /// Self-service sign-up at /register.
     pub registration: Registration,
+    /// Most clients one console user may have.
+    pub console_max_clients: u32,
 }
 
 /// Self-service sign-up (`/register`).
@@ -429,6 +438,7 @@ impl Settings {
                 enabled: a.allow_registration,
                 roles: registration_roles(&a.registration_roles)?,
             },
+            console_max_clients: a.console_max_clients,
         })
     }
 }
@@ -489,6 +499,7 @@ mod tests {
         );
         assert_eq!(s.metrics_bind, None);
         assert_eq!(s.registration, Registration::default());
+        assert_eq!(s.console_max_clients, 25);
     }
 
     #[test]

@@ -43,4 +43,6 @@ pub struct AppState {
     /// Self-service sign-up: whether `/register` is served, and the roles
     /// new users get.
     pub registration: Arc<Registration>,
+    /// Most clients one console user may have (`--console-max-clients`).
+    pub console_max_clients: u32,
 }

@@ -577,3 +577,111 @@ async fn the_page_token_does_not_open_the_secret_cookie() {
         app.stop().await;
     }
 }
+
+/// A user may have only so many clients in the console
+/// (`--console-max-clients`); deleting one makes room again. The CLI's
+/// clients are not counted.
+#[actix_web::test]
+async fn console_users_have_a_client_quota() {
+    for db in backends() {
+        people(&db);
+        ClientSpec::new(&db).create();
+        let app = TestApp::spawn_with(&db, &["--console-max-clients", "2"]).await;
+        let alice = logged_in(&app, "alice", "correct horse").await;
+        let (_, token) = console(&alice).await;
+        let first = create(&alice, &code_client("one", "posts:read", &token)).await;
+        create(&alice, &code_client("two", "posts:read", &token)).await;
+        let r = alice
+            .post(
+                "/console/clients",
+                &code_client("three", "posts:read", &token),
+            )
+            .await;
+        assert_eq!(r.status, 400, "[{}] {}", db.label(), r.raw);
+        assert!(
+            r.raw.contains("the most one user may have"),
+            "[{}] {}",
+            db.label(),
+            r.raw
+        );
+        assert_eq!(owned(&db, &user_id(&db, "alice")).len(), 2);
+        // Another user has a quota of their own.
+        let bob = logged_in(&app, "bob", "battery staple").await;
+        let (_, bob_token) = console(&bob).await;
+        create(
+            &bob,
+            &[
+                ("name", "bob's"),
+                ("grant", "password"),
+                ("csrf_token", &bob_token),
+            ],
+        )
+        .await;
+        let r = alice
+            .post(&format!("{first}/delete"), &[("csrf_token", &token)])
+            .await;
+        assert_eq!(r.status, 303, "{}", r.raw);
+        create(&alice, &code_client("three", "posts:read", &token)).await;
+        app.stop().await;
+    }
+}
+
+/// Redirect URIs are bounded in number and length, in the console as on
+/// the command line (it is the same rule).
+#[actix_web::test]
+async fn redirect_uris_are_bounded_in_number_and_length() {
+    for db in backends() {
+        people(&db);
+        let app = TestApp::spawn(&db).await;
+        let alice = logged_in(&app, "alice", "correct horse").await;
+        let (_, token) = console(&alice).await;
+        let uris: Vec<String> = (0..11)
+            .map(|i| format!("https://app.example/cb{i}"))
+            .collect();
+        let mut form = vec![
+            ("name", "many"),
+            ("grant", "authorization_code"),
+            ("csrf_token", token.as_str()),
+        ];
+        form.extend(uris.iter().map(|u| ("redirect_uri", u.as_str())));
+        let r = alice.post("/console/clients", &form).await;
+        assert_eq!(r.status, 400, "[{}] {}", db.label(), r.raw);
+        assert!(r.raw.contains("at most 10 redirect URIs"), "{}", r.raw);
+        form.pop();
+        create(&alice, &form).await;
+
+        let long = format!("https://app.example/{}", "a".repeat(2000));
+        let r = alice
+            .post(
+                "/console/clients",
+                &[
+                    ("name", "long"),
+                    ("grant", "authorization_code"),
+                    ("redirect_uri", long.as_str()),
+                    ("csrf_token", token.as_str()),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, 400, "[{}] {}", db.label(), r.raw);
+        assert!(r.raw.contains("longer than 2000 bytes"), "{}", r.raw);
+        let err = crate::helpers::authd_fails(
+            &db,
+            &[
+                "client",
+                "add",
+                "long",
+                "--grant",
+                "authorization_code",
+                "--redirect-uri",
+                &long,
+            ],
+            None,
+        );
+        assert!(
+            err.contains("longer than 2000 bytes"),
+            "[{}] {err}",
+            db.label()
+        );
+        app.stop().await;
+    }
+}

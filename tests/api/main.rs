@@ -12,6 +12,7 @@ mod cli_clients;
 mod client_auth;
 mod client_cache;
 mod client_reads;
+mod client_removal;
 mod code_audit;
 mod code_exchange;
 mod code_flow;

@@ -8,7 +8,7 @@ use crate::helpers::{backends, TestApp, TestDb};
 
 /// One sample line: name, labels, value.
 #[derive(Debug)]
-struct Sample {
+pub(crate) struct Sample {
     name: String,
     labels: Vec<(String, String)>,
     value: f64,
@@ -126,7 +126,7 @@ const UNMATCHED_4XX: [(&str, &str); 3] = [
     ("status", "4xx"),
 ];
 
-fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+pub(crate) fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     samples
         .iter()
         .find(|s| {
@@ -140,7 +140,7 @@ fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64>
 }
 
 /// Scrapes `base`/metrics: 200, the text format's content type, parsed.
-async fn scrape(app: &TestApp, base: &str) -> Vec<Sample> {
+pub(crate) async fn scrape(app: &TestApp, base: &str) -> Vec<Sample> {
     let res = app
         .http
         .get(format!("{base}/metrics"))

@@ -54,6 +54,33 @@ where
     .unwrap_or_else(|_| Err(ManageError::Db(DbError::Blocking)))
 }
 
+/// Removes the user's client: its refresh tokens first, a chunk per
+/// write so that other writes go in between (a client may hold millions),
+/// then the client itself. In a task of its own, like [`changing`], so
+/// that a browser hanging up does not leave it half done.
+async fn removing(state: &AppState, client_id: &str, owner: &str) -> Result<(), ManageError> {
+    let (state, id, owner) = (state.clone(), client_id.to_string(), owner.to_string());
+    actix_web::rt::spawn(async move {
+        loop {
+            let (id, owner) = (id.clone(), owner.clone());
+            let deleted = state
+                .db
+                .write(move |conn| clients::remove_token_chunk(conn, &id, Some(&owner)))
+                .await?;
+            if !clients::more_tokens_left(deleted) {
+                break;
+            }
+        }
+        let key = id.clone();
+        changing(&state, &key, move |conn| {
+            clients::remove(conn, &id, Some(&owner))
+        })
+        .await
+    })
+    .await
+    .unwrap_or_else(|_| Err(ManageError::Db(DbError::Blocking)))
+}
+
 fn refused(e: ManageError) -> WebError {
     match e {
         ManageError::UnknownClient(_) => WebError::NotFound,
@@ -174,12 +201,9 @@ pub(super) async fn delete(
 ) -> Result<HttpResponse, WebError> {
     checked_form(&req, &session, payload).await?;
     let client_id = client_id.into_inner();
-    let (id, owner) = (client_id.clone(), session.user_id.clone());
-    changing(&state, &client_id, move |conn| {
-        clients::remove(conn, &id, Some(&owner))
-    })
-    .await
-    .map_err(refused)?;
+    removing(&state, &client_id, &session.user_id)
+        .await
+        .map_err(refused)?;
     audit::client_removed(&client_id, actor(&session, &req, &state));
     Ok(page::see_other("/console").finish())
 }

@@ -10,7 +10,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use super::list::{self, Draft};
 use super::{actor, client_path, reveal};
 use crate::audit;
-use crate::db::users;
+use crate::db::{clients as stored_clients, users};
 use crate::manage::clients::{self, Created, NewClient};
 use crate::manage::{parse_scopes, ManageError};
 use crate::scope;
@@ -90,13 +90,22 @@ impl From<ManageError> for Refusal {
     }
 }
 
-/// Registers the client if its scopes are within the user's own.
+/// Registers the client if its scopes are within the user's own and the
+/// user has fewer than `max_clients` already.
 fn register(
     conn: &mut crate::db::AnyConnection,
     new: &NewClient,
     owner: &str,
+    max_clients: u32,
     now: i64,
 ) -> Result<Created, ManageError> {
+    let held = stored_clients::count_owned(conn, owner)?;
+    if held >= i64::from(max_clients) {
+        return Err(ManageError::Invalid(format!(
+            "you have {held} client apps, the most one user may have: delete one you no \
+             longer use first"
+        )));
+    }
     let wanted = parse_scopes(&new.scopes)?;
     let allowed = users::scopes_of(conn, owner)?;
     let outside: Vec<String> = wanted.difference(&allowed).cloned().collect();
@@ -164,10 +173,14 @@ async fn submit(state: &AppState, session: &Session, draft: &Draft) -> Result<Cr
     let new = draft
         .to_new_client(&session.user_id)
         .map_err(Refusal::Form)?;
-    let (owner, clock) = (session.user_id.clone(), state.clock.clone());
+    let (owner, clock, max) = (
+        session.user_id.clone(),
+        state.clock.clone(),
+        state.console_max_clients,
+    );
     state
         .db
-        .write(move |conn| register(conn, &new, &owner, clock.now()))
+        .write(move |conn| register(conn, &new, &owner, max, clock.now()))
         .await
         .map_err(Refusal::from)
 }
