@@ -40,7 +40,11 @@ struct ThisHostOnly;
 impl Guard for ThisHostOnly {
     fn check(&self, ctx: &GuardContext<'_>) -> bool {
         let head = ctx.head();
-        let loopback = head.peer_addr.is_some_and(|a| a.ip().is_loopback());
+        // Canonical first: on a dual-stack listener an IPv4 client is
+        // `::ffff:127.0.0.1`, which is not `is_loopback` as an IPv6 address.
+        let loopback = head
+            .peer_addr
+            .is_some_and(|a| a.ip().to_canonical().is_loopback());
         loopback && !FORWARDING.iter().any(|h| head.headers().contains_key(*h))
     }
 }
@@ -89,6 +93,8 @@ mod tests {
         let at = |a: &str| TestRequest::get().uri(PATH).peer_addr(a.parse().unwrap());
         assert!(allowed(at("127.0.0.1:5000")));
         assert!(allowed(at("[::1]:5000")));
+        assert!(allowed(at("[::ffff:127.0.0.1]:5000")));
+        assert!(!allowed(at("[::ffff:192.0.2.7]:5000")));
         assert!(!allowed(at("192.0.2.7:5000")));
         assert!(!allowed(at("[2001:db8::1]:5000")));
         assert!(!allowed(TestRequest::get().uri(PATH)));
