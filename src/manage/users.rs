@@ -177,7 +177,9 @@ pub fn change_role(
             users::grant_role(conn, &user.id, role)?;
         } else if !users::revoke_role(conn, &user.id, role)? {
             return Err(ManageError::Invalid(format!(
-                "user '{username}' does not have role '{role}'"
+                "user '{}' does not have role '{}'",
+                crate::names::escape(username),
+                crate::names::escape(role)
             )));
         }
         view(conn, user)

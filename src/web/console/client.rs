@@ -107,15 +107,12 @@ pub(super) async fn page(
             .map_err(refused)?
     };
     let secure = cookies::secure(&state);
-    let secret = match reveal::present(&req, secure) {
-        true => reveal::open(
-            &req,
-            reveal::server_key(&state).await?,
-            &session,
-            &client_id,
-            secure,
-        ),
-        false => None,
+    // The server-side key is read only when there is a cookie to open.
+    let secret = if reveal::present(&req, secure) {
+        let key = reveal::server_key(&state).await?;
+        reveal::open(&req, key, &session, &client_id, secure)
+    } else {
+        None
     };
     let mut b = page::builder(StatusCode::OK);
     if reveal::present(&req, secure) {
