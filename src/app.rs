@@ -147,7 +147,8 @@ fn http_server(
     listener: TcpListener,
     settings: &Settings,
 ) -> Result<Server, StartError> {
-    // Without an address of their own, the metrics are served here.
+    // Without an address of their own, the metrics are served here, to
+    // this host alone.
     let scrape_here = settings.metrics_bind.is_none();
     let mut server = HttpServer::new(move || {
         // One per worker: its route map is the worker's own.
@@ -169,7 +170,7 @@ fn http_server(
             .configure(crate::web::routes)
             .configure(|cfg| {
                 if scrape_here {
-                    metrics::endpoint::mount(cfg, &state.metrics);
+                    metrics::endpoint::mount_local(cfg, &state.metrics);
                 }
             })
     })
@@ -259,8 +260,10 @@ impl Application {
             clock,
             sessions: settings.sessions,
             csrf_key: Arc::default(),
+            reveal_key: Arc::default(),
             clients: ClientCache::new(settings.client_cache_ttl),
             registration: Arc::new(settings.registration.clone()),
+            console_max_clients: settings.console_max_clients,
         };
         let metrics_server = match metrics_listener {
             Some((listener, at)) => {

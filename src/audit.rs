@@ -4,8 +4,9 @@
 //!
 //! Each line is `event=NAME outcome=WORD` followed by `key=value` fields in
 //! a fixed order per event. Text values are always quoted, with `"`, `\`
-//! and every control character escaped, so that a value chosen by a client
-//! (a username in a login attempt) cannot end the line or fake a field.
+//! and every control, invisible or text-direction character escaped, so
+//! that a value chosen by a client (a username in a login attempt) cannot
+//! end the line, fake a field, or make the line read otherwise.
 //! An absent value is a bare `-`. No function here takes a password,
 //! secret or token: callers cannot log one by mistake.
 
@@ -153,8 +154,10 @@ impl Line {
 }
 
 /// Appends `value` in double quotes: `"` and `\` backslash-escaped, line
-/// breaks and other control characters (and the Unicode line and paragraph
-/// separators) as `\n`, `\r`, `\t` or `\u{..}`; cut at
+/// breaks as `\n`, `\r`, `\t`, and every other control, invisible or
+/// text-direction character and whitespace but the plain space
+/// ([`crate::names::refused_in_display`]: a right-to-left override would
+/// make the rest of the line read backwards) as `\u{..}`; cut at
 /// [`MAX_VALUE_CHARS`] with a trailing `…`.
 fn push_quoted(out: &mut String, value: &str) {
     out.push('"');
@@ -169,7 +172,7 @@ fn push_quoted(out: &mut String, value: &str) {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            c if c.is_control() || c == '\u{2028}' || c == '\u{2029}' => {
+            c if crate::names::refused_in_display(c) => {
                 let _ = write!(out, "\\u{{{:x}}}", c as u32);
             }
             c => out.push(c),
@@ -425,6 +428,12 @@ mod tests {
             r#""a\\b\r\t\u{1b}[31m\u{7f}""#
         );
         assert_eq!(quoted("x\u{2028}y"), r#""x\u{2028}y""#);
+        // Invisible and text-direction characters cannot hide or reorder
+        // what follows.
+        assert_eq!(
+            quoted("admin\u{202e}\u{200b}\u{2066}x\u{a0}y"),
+            r#""admin\u{202e}\u{200b}\u{2066}x\u{a0}y""#
+        );
         assert_eq!(quoted("élan ok"), "\"élan ok\"");
     }
 

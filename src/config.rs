@@ -36,8 +36,10 @@ pub struct GlobalArgs {
     )]
     pub bind: SocketAddr,
 
-    /// Serve GET /metrics (Prometheus) only on this address, a listener of
-    /// its own, and not on --bind; default: on the --bind listener.
+    /// Serve GET /metrics (Prometheus) on this address, a listener of its
+    /// own, to anyone who reaches it, and not on --bind; default: on the
+    /// --bind listener, to requests from this host only (loopback, not
+    /// forwarded by a proxy).
     #[arg(long, env = "AUTHD_METRICS_BIND", global = true)]
     pub metrics_bind: Option<SocketAddr>,
 
@@ -211,6 +213,13 @@ pub struct GlobalArgs {
           value_delimiter = ' ', num_args = 0..)]
     pub registration_roles: Vec<String>,
 
+    /// How many client apps one user may have in the developer console
+    /// (/console); creating one more is refused with a message. Clients
+    /// made with `authd client add` are not counted.
+    #[arg(long, env = "AUTHD_CONSOLE_MAX_CLIENTS", default_value_t = 25, global = true,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub console_max_clients: u32,
+
     /// Print exactly one JSON document on stdout (admin commands).
     #[arg(long, global = true)]
     pub json: bool,
@@ -238,7 +247,8 @@ pub struct Settings {
     pub database_url: DatabaseUrl,
     /// Listen address (as given; port 0 allowed).
     pub bind: SocketAddr,
-    /// The metrics' own listen address; `None` serves them on `bind`.
+    /// The metrics' own listen address; `None` serves them on `bind`, to
+    /// this host alone.
     pub metrics_bind: Option<SocketAddr>,
     /// Issuer override; `None` derives it from the bound address.
     pub issuer: Option<String>,
@@ -276,6 +286,8 @@ pub struct Settings {
     pub key_encryption_key: Option<Secret>,
     /// Self-service sign-up at /register.
     pub registration: Registration,
+    /// Most clients one console user may have.
+    pub console_max_clients: u32,
 }
 
 /// Self-service sign-up (`/register`).
@@ -426,6 +438,7 @@ impl Settings {
                 enabled: a.allow_registration,
                 roles: registration_roles(&a.registration_roles)?,
             },
+            console_max_clients: a.console_max_clients,
         })
     }
 }
@@ -486,6 +499,7 @@ mod tests {
         );
         assert_eq!(s.metrics_bind, None);
         assert_eq!(s.registration, Registration::default());
+        assert_eq!(s.console_max_clients, 25);
     }
 
     #[test]

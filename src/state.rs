@@ -32,6 +32,10 @@ pub struct AppState {
     /// database (made there by the first instance that needs it) on first
     /// use, so that every instance accepts every other one's forms.
     pub csrf_key: Arc<tokio::sync::OnceCell<Secret>>,
+    /// The key under which the console seals a new client secret for its
+    /// one trip to the page that shows it: kept in the database like
+    /// `csrf_key` (so any instance opens another's), read on first use.
+    pub reveal_key: Arc<tokio::sync::OnceCell<Secret>>,
     /// The counters that requests move.
     pub metrics: Metrics,
     /// Client records kept briefly in memory (off unless configured).
@@ -39,4 +43,6 @@ pub struct AppState {
     /// Self-service sign-up: whether `/register` is served, and the roles
     /// new users get.
     pub registration: Arc<Registration>,
+    /// Most clients one console user may have (`--console-max-clients`).
+    pub console_max_clients: u32,
 }

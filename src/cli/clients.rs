@@ -142,7 +142,7 @@ pub(super) fn run(cmd: ClientCmd, ctx: &mut Ctx) -> Result<(), CliError> {
             output::print(ctx.json, &json, &text);
         }
         ClientCmd::Remove { client_id } => {
-            clients::remove(&mut ctx.conn, &client_id, None)?;
+            clients::remove_in_chunks(&mut ctx.conn, &client_id, None)?;
             audit::client_removed(&client_id, Actor::Cli);
             let json = serde_json::json!({ "client_id": client_id, "removed": true });
             output::print(ctx.json, &json, &format!("client '{client_id}' removed"));

@@ -135,6 +135,23 @@ pub fn find_owned(
         .optional()
 }
 
+/// How many clients `owner` created in the console. On PostgreSQL it
+/// first locks the owner's user row (`FOR NO KEY UPDATE`, which tokens'
+/// foreign-key checks do not wait for), so that two creations by one user
+/// at once count one after the other and a quota holds; on SQLite the
+/// write transaction already runs alone.
+pub fn count_owned(conn: &mut AnyConnection, owner: &str) -> QueryResult<i64> {
+    if let AnyConnection::Postgres(pg) = conn {
+        diesel::sql_query("SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE")
+            .bind::<diesel::sql_types::Text, _>(owner)
+            .execute(pg)?;
+    }
+    clients::table
+        .filter(clients::owner_id.eq(owner))
+        .count()
+        .get_result(conn)
+}
+
 /// Every client, by name; only those of `owner` when given.
 pub fn list(conn: &mut AnyConnection, owner: Option<&str>) -> QueryResult<Vec<Client>> {
     let mut query = clients::table.select(Client::as_select()).into_boxed();
@@ -173,6 +190,43 @@ pub fn set_owner_generation(
             clients::owner_generation.eq(Some(generation)),
             clients::updated_at.eq(now),
         ))
+        .execute(conn)
+}
+
+/// Deletes at most `limit` of the client's refresh tokens, the first in
+/// key order; returns how many. A client with many tokens is removed by
+/// calling this, each call in a transaction of its own, until fewer than
+/// `limit` go, and then [`delete`]: so no one transaction holds the
+/// database (SQLite's only writer) for as long as it takes to delete them
+/// all, and other writes go in between.
+///
+/// On PostgreSQL the chunk's rows are locked in key order before they are
+/// deleted, as [`delete`] locks them, and for the same reason: concurrent
+/// rotations lock tokens too, and rows taken in one order everywhere
+/// cannot deadlock. No chunk touches the client row, which [`delete`]
+/// takes last.
+pub fn delete_token_chunk(
+    conn: &mut AnyConnection,
+    client_id: &str,
+    limit: i64,
+) -> QueryResult<usize> {
+    let lock = match conn {
+        AnyConnection::Postgres(_) => " FOR UPDATE",
+        AnyConnection::Sqlite(_) => "",
+    };
+    let placeholders = match conn {
+        AnyConnection::Postgres(_) => ("$1", "$2"),
+        AnyConnection::Sqlite(_) => ("?", "?"),
+    };
+    let sql = format!(
+        "DELETE FROM refresh_tokens WHERE token_hash IN (\
+           SELECT token_hash FROM refresh_tokens WHERE client_id = {} \
+           ORDER BY token_hash LIMIT {}{lock})",
+        placeholders.0, placeholders.1
+    );
+    diesel::sql_query(sql)
+        .bind::<diesel::sql_types::Text, _>(client_id)
+        .bind::<diesel::sql_types::BigInt, _>(limit)
         .execute(conn)
 }
 

@@ -277,6 +277,8 @@ pub fn migrate(conn: &mut AnyConnection) -> Result<usize, DbError> {
             .run_pending_migrations(MIGRATIONS)
             .map(|done| done.len())
             .map_err(|e| DbError::Migration(e.to_string()))?;
+        // SQL cannot compute the folded names that a migration added.
+        users::fill_folded(conn)?;
         if let AnyConnection::Postgres(_) = conn {
             leave_room_for_claims(conn)?;
         }

@@ -10,6 +10,7 @@ diesel::table! {
         updated_at -> BigInt,
         tokens_valid_after -> BigInt,
         credential_generation -> BigInt,
+        username_folded -> Nullable<Text>,
     }
 }
 

@@ -6,6 +6,7 @@ use diesel::prelude::*;
 
 use super::schema::{role_scopes, user_roles, users};
 use super::AnyConnection;
+use crate::names::{escape, fold};
 
 /// A stored user. No `Debug`: it carries the password hash.
 #[derive(Queryable, Selectable, Clone)]
@@ -31,12 +32,14 @@ pub struct User {
     pub credential_generation: i64,
 }
 
-/// Inserts a user row.
+/// Inserts a user row, with its folded name ([`fold`]): a name that folds
+/// like an existing one is a unique violation.
 pub fn insert(conn: &mut AnyConnection, user: &User) -> QueryResult<()> {
     diesel::insert_into(users::table)
         .values((
             users::id.eq(&user.id),
             users::username.eq(&user.username),
+            users::username_folded.eq(fold(&user.username)),
             users::password_hash.eq(&user.password_hash),
             users::disabled.eq(user.disabled),
             users::created_at.eq(user.created_at),
@@ -47,13 +50,74 @@ pub fn insert(conn: &mut AnyConnection, user: &User) -> QueryResult<()> {
         .map(drop)
 }
 
-/// The user with this name, if any.
+/// The user this name names, if any: the one whose name folds like it
+/// ([`fold`]: `ALICE` names `alice`), as Keycloak lowercases usernames.
+/// One whose name is exactly this one wins, so that a user whose folded
+/// name could not be stored (it clashed with an older user's, see
+/// [`fill_folded`]) can still be named exactly.
 pub fn by_username(conn: &mut AnyConnection, username: &str) -> QueryResult<Option<User>> {
-    users::table
-        .filter(users::username.eq(username))
+    let found: Vec<User> = users::table
+        .filter(
+            users::username_folded
+                .eq(fold(username))
+                .or(users::username.eq(username)),
+        )
         .select(User::as_select())
-        .get_result(conn)
-        .optional()
+        .load(conn)?;
+    // At most two rows: the exact name, and another that folds alike.
+    let exact = found.iter().position(|u| u.username == username);
+    Ok(match exact {
+        Some(i) => found.into_iter().nth(i),
+        None => found.into_iter().next(),
+    })
+}
+
+/// Stores the folded name of every user who has none yet (users made
+/// before the column existed, or by an older authd beside this one), in
+/// creation order; called whenever migrations are applied. Never fails on
+/// a clash: a user whose name folds like an older user's keeps no folded
+/// name (a warning names both), still logs in by their exact name, and
+/// blocks nobody's start; renaming or removing one of the two settles it.
+/// Returns how many were filled.
+pub fn fill_folded(conn: &mut AnyConnection) -> QueryResult<usize> {
+    let missing: Vec<(String, String)> = users::table
+        .filter(users::username_folded.is_null())
+        .order((users::created_at.asc(), users::id.asc()))
+        .select((users::id, users::username))
+        .load(conn)?;
+    let mut filled = 0;
+    for (id, username) in missing {
+        let folded = fold(&username);
+        let holder: Option<String> = users::table
+            .filter(users::username_folded.eq(&folded))
+            .select(users::username)
+            .get_result(conn)
+            .optional()?;
+        let stored = match holder {
+            Some(_) => Ok(0),
+            None => diesel::update(users::table.find(&id))
+                .set(users::username_folded.eq(&folded))
+                .execute(conn),
+        };
+        match (stored, holder) {
+            (Ok(1), _) => filled += 1,
+            (Ok(_), holder) => clash(&username, holder.as_deref()),
+            (Err(e), _) if super::is_unique_violation(&e) => clash(&username, None),
+            (Err(e), _) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+/// Says that `username` folds like `holder`'s name and keeps no folded name.
+fn clash(username: &str, holder: Option<&str>) {
+    log::warn!(
+        "user '{}' has a name that folds like user '{}' (case, width or accents aside, \
+         they are the same name): it still logs in by its exact name, but rename or \
+         remove one of the two",
+        escape(username),
+        escape(holder.unwrap_or("another user"))
+    );
 }
 
 /// The user with this id, if any.
@@ -166,22 +230,26 @@ pub fn all_roles(conn: &mut AnyConnection) -> QueryResult<Vec<(String, String)>>
 }
 
 /// Gives the user a role; `false` when they already had it.
+///
+/// One `INSERT … ON CONFLICT DO NOTHING`, whose affected-row count says
+/// whether the role was new: a check followed by a plain insert loses a
+/// race with another grant of the same role on PostgreSQL (both see no
+/// row, the second insert fails on the primary key).
 pub fn grant_role(conn: &mut AnyConnection, user_id: &str, role: &str) -> QueryResult<bool> {
-    let held = user_roles::table
-        .filter(user_roles::user_id.eq(user_id))
-        .filter(user_roles::role_name.eq(role))
-        .count()
-        .get_result::<i64>(conn)?;
-    if held > 0 {
-        return Ok(false);
-    }
-    diesel::insert_into(user_roles::table)
+    let insert = diesel::insert_into(user_roles::table)
         .values((
             user_roles::user_id.eq(user_id),
             user_roles::role_name.eq(role),
         ))
-        .execute(conn)?;
-    Ok(true)
+        .on_conflict((user_roles::user_id, user_roles::role_name))
+        .do_nothing();
+    // Both backends speak ON CONFLICT DO NOTHING, but diesel's
+    // MultiBackend cannot express it: run it on the inner connection.
+    let inserted = match conn {
+        AnyConnection::Sqlite(c) => insert.execute(c)?,
+        AnyConnection::Postgres(c) => insert.execute(c)?,
+    };
+    Ok(inserted == 1)
 }
 
 /// Takes a role away; `false` when the user did not have it.

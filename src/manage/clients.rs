@@ -8,6 +8,7 @@ use super::{parse_scopes, ManageError};
 use crate::db::users::{self, User};
 use crate::db::{self, clients, AnyConnection};
 use crate::grant_type::GrantType;
+use crate::names;
 use crate::scope;
 use crate::secret::{random_id, Secret};
 
@@ -124,6 +125,55 @@ fn check_redirect_uri(uri: &str) -> Result<(), ManageError> {
     Ok(())
 }
 
+/// Longest client name, in characters.
+pub const MAX_NAME_CHARS: usize = 100;
+
+/// The name, trimmed: 1 to [`MAX_NAME_CHARS`] characters, spaces allowed
+/// but no other whitespace and no invisible or direction-changing
+/// character ([`names::refused_in_display`]): the consent page shows it to
+/// users, and it must read as what it is.
+fn check_client_name(name: &str) -> Result<&str, ManageError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
+        return Err(ManageError::Invalid(format!(
+            "client name must be 1 to {MAX_NAME_CHARS} characters"
+        )));
+    }
+    if name.chars().any(names::refused_in_display) {
+        return Err(ManageError::Invalid(format!(
+            "client name '{}' must not contain control characters, line breaks, or invisible \
+             or text-direction characters (such as zero-width spaces or U+202E)",
+            names::escape(name)
+        )));
+    }
+    Ok(name)
+}
+
+/// Most redirect URIs one client may have.
+pub const MAX_REDIRECT_URIS: usize = 10;
+/// Longest redirect URI, in bytes (what browsers and proxies reliably
+/// carry in a URL).
+pub const MAX_REDIRECT_URI_BYTES: usize = 2000;
+
+/// Bounds what a client row may hold: every authorization request reads
+/// and matches its URIs, and the console lets any user register clients.
+fn check_redirect_uri_sizes(uris: &[String]) -> Result<(), ManageError> {
+    if uris.len() > MAX_REDIRECT_URIS {
+        return Err(ManageError::Invalid(format!(
+            "a client may have at most {MAX_REDIRECT_URIS} redirect URIs ({} given)",
+            uris.len()
+        )));
+    }
+    if let Some(long) = uris.iter().find(|u| u.len() > MAX_REDIRECT_URI_BYTES) {
+        let start: String = long.chars().take(40).collect();
+        return Err(ManageError::Invalid(format!(
+            "redirect URI '{}…' is longer than {MAX_REDIRECT_URI_BYTES} bytes",
+            names::escape(&start)
+        )));
+    }
+    Ok(())
+}
+
 /// The audiences a client may introspect: each one value without spaces
 /// (they are stored space-separated), and only for a confidential client:
 /// a public one cannot prove who is asking (RFC 7662 §4).
@@ -157,12 +207,7 @@ fn check_introspects(new: &NewClient) -> Result<Vec<String>, ManageError> {
 
 /// Validates and registers a client; returns it with its secret.
 pub fn add(conn: &mut AnyConnection, new: &NewClient, now: i64) -> Result<Created, ManageError> {
-    let name = new.name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(ManageError::Invalid(
-            "client name must be 1 to 100 characters".into(),
-        ));
-    }
+    let name = check_client_name(&new.name)?;
     let mut grants: Vec<GrantType> = if new.grants.is_empty() {
         vec![GrantType::Password, GrantType::RefreshToken]
     } else {
@@ -179,6 +224,7 @@ pub fn add(conn: &mut AnyConnection, new: &NewClient, now: i64) -> Result<Create
         ));
     }
     let scopes = parse_scopes(&new.scopes)?;
+    check_redirect_uri_sizes(&new.redirect_uris)?;
     for uri in &new.redirect_uris {
         check_redirect_uri(uri)?;
     }
@@ -345,7 +391,34 @@ pub fn rotate_secret(
     })
 }
 
-/// Removes a client; its refresh tokens and codes stop working.
+/// Refresh tokens deleted per transaction when a client is removed: a
+/// few tens of milliseconds of SQLite's only writer, after which other
+/// writes get their turn.
+pub const TOKEN_CHUNK: i64 = 10_000;
+
+/// One step of removing a client: deletes up to [`TOKEN_CHUNK`] of its
+/// refresh tokens in one transaction, after checking `owner` as
+/// [`remove`] does; returns how many. Repeat while it returns
+/// [`TOKEN_CHUNK`], then call [`remove`].
+pub fn remove_token_chunk(
+    conn: &mut AnyConnection,
+    client_id: &str,
+    owner: Option<&str>,
+) -> Result<usize, ManageError> {
+    db::write_tx(conn, |conn| {
+        require(conn, client_id, owner)?;
+        Ok(clients::delete_token_chunk(conn, client_id, TOKEN_CHUNK)?)
+    })
+}
+
+/// Whether a chunk that deleted `deleted` tokens may have left more.
+pub fn more_tokens_left(deleted: usize) -> bool {
+    deleted as i64 >= TOKEN_CHUNK
+}
+
+/// Removes a client; its refresh tokens and codes stop working. In one
+/// transaction: call it after [`remove_token_chunk`] has cleared most of
+/// the tokens (see [`remove_in_chunks`]), or for a client with few.
 pub fn remove(
     conn: &mut AnyConnection,
     client_id: &str,
@@ -356,4 +429,15 @@ pub fn remove(
         clients::delete(conn, client_id)?;
         Ok(())
     })
+}
+
+/// Removes a client on a connection of its own (the command line): its
+/// tokens in chunks, each committed, then the client.
+pub fn remove_in_chunks(
+    conn: &mut AnyConnection,
+    client_id: &str,
+    owner: Option<&str>,
+) -> Result<(), ManageError> {
+    while more_tokens_left(remove_token_chunk(conn, client_id, owner)?) {}
+    remove(conn, client_id, owner)
 }

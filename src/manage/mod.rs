@@ -12,6 +12,7 @@ pub mod roles;
 pub mod users;
 
 use crate::db::DbError;
+use crate::names::{self, escape};
 use crate::password::PasswordError;
 
 /// Why an administrative operation was refused. Messages are one line and
@@ -19,19 +20,21 @@ use crate::password::PasswordError;
 #[derive(Debug, thiserror::Error)]
 pub enum ManageError {
     /// A user with that name exists.
-    #[error("user '{0}' already exists")]
+    /// A user with that name, or one that folds to the same
+    /// ([`crate::names::fold`]), exists.
+    #[error("user '{}' already exists", escape(.0))]
     UserExists(String),
     /// No such user.
-    #[error("unknown user '{0}' (see 'authd user list')")]
+    #[error("unknown user '{}' (see 'authd user list')", escape(.0))]
     UnknownUser(String),
     /// A role with that name exists.
-    #[error("role '{0}' already exists")]
+    #[error("role '{}' already exists", escape(.0))]
     RoleExists(String),
     /// No such role.
-    #[error("unknown role '{0}' (create it with 'authd role add {0} --scope \"…\"')")]
+    #[error("unknown role '{}' (create it with 'authd role add {} --scope \"…\"')", escape(.0), escape(.0))]
     UnknownRole(String),
     /// No such client.
-    #[error("unknown client '{0}' (see 'authd client list')")]
+    #[error("unknown client '{}' (see 'authd client list')", escape(.0))]
     UnknownClient(String),
     /// A scope token with forbidden characters.
     #[error("invalid scope '{0}': scopes are space-separated tokens of printable ASCII without '\"' or '\\'")]
@@ -53,17 +56,19 @@ impl From<diesel::result::Error> for ManageError {
     }
 }
 
-/// Checks a name (user, role): 1–64 characters, no whitespace or controls.
+/// Checks a name (user, role): 1–64 characters, no whitespace and no
+/// invisible or direction-changing character ([`names::refused_in_word`]).
 pub(crate) fn check_name(kind: &str, name: &str) -> Result<(), ManageError> {
     if name.is_empty() || name.chars().count() > 64 {
         return Err(ManageError::Invalid(format!(
             "{kind} name must be 1 to 64 characters"
         )));
     }
-    if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if name.chars().any(names::refused_in_word) {
         return Err(ManageError::Invalid(format!(
-            "{kind} name '{}' must not contain spaces or control characters",
-            name.escape_debug()
+            "{kind} name '{}' must not contain spaces, control characters, or invisible or \
+             text-direction characters (such as zero-width spaces or U+202E)",
+            escape(name)
         )));
     }
     Ok(())

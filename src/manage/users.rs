@@ -23,6 +23,16 @@ pub struct UserView {
     pub created_at: i64,
 }
 
+/// The form in which two usernames are the same name (NFKC, then lower
+/// case; [`crate::names::fold`]): `Alice`, `ALICE` and `ａｌｉｃｅ` are all
+/// `alice`. Unique among users, and what a login looks a user up by
+/// ([`crate::db::users::by_username`]); use it for anything keyed by a
+/// typed username (e.g. a lockout count), so that every spelling of a
+/// name counts as that name.
+pub fn fold_username(username: &str) -> String {
+    crate::names::fold(username)
+}
+
 /// Checks a username before any costly work (hashing) is done.
 pub fn check_username(username: &str) -> Result<(), ManageError> {
     check_name("user", username)
@@ -167,7 +177,9 @@ pub fn change_role(
             users::grant_role(conn, &user.id, role)?;
         } else if !users::revoke_role(conn, &user.id, role)? {
             return Err(ManageError::Invalid(format!(
-                "user '{username}' does not have role '{role}'"
+                "user '{}' does not have role '{}'",
+                crate::names::escape(username),
+                crate::names::escape(role)
             )));
         }
         view(conn, user)

@@ -9,8 +9,10 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::secret::Secret;
 
+mod blocklist;
 mod phc;
 mod pool;
+pub use blocklist::is_common;
 use pool::HashPool;
 
 /// Shortest accepted password, in characters (NIST SP 800-63B §3.1.1.2).
@@ -28,6 +30,9 @@ pub enum PasswordError {
     /// More than [`MAX_BYTES`] bytes.
     #[error("password too long: at most {MAX_BYTES} bytes")]
     TooLong,
+    /// On the list of common and leaked passwords ([`is_common`]).
+    #[error("password is too common (it appears in lists of leaked passwords): choose another")]
+    Common,
     /// The Argon2 parameters are invalid.
     #[error("invalid Argon2 parameters: {0}")]
     Params(String),
@@ -39,7 +44,9 @@ pub enum PasswordError {
     Busy,
 }
 
-/// Checks the policy: length only, no composition rules (SP 800-63B).
+/// Checks the policy: a length, and not a common or leaked password; no
+/// composition rules (SP 800-63B). Every way of setting a password goes
+/// through it ([`Passwords::hash`], [`Passwords::hash_blocking`]).
 pub fn check_policy(password: &str) -> Result<(), PasswordError> {
     if password.len() > MAX_BYTES {
         return Err(PasswordError::TooLong);
@@ -47,7 +54,19 @@ pub fn check_policy(password: &str) -> Result<(), PasswordError> {
     if password.chars().count() < MIN_CHARS {
         return Err(PasswordError::TooShort);
     }
+    if is_common(password) {
+        return Err(PasswordError::Common);
+    }
     Ok(())
+}
+
+/// Whether `e` refuses the password itself (the user can fix it by
+/// choosing another), rather than the server failing to hash it.
+pub fn refuses_password(e: &PasswordError) -> bool {
+    matches!(
+        e,
+        PasswordError::TooShort | PasswordError::TooLong | PasswordError::Common
+    )
 }
 
 /// Argon2id cost parameters.
@@ -192,10 +211,12 @@ impl Passwords {
         if !(ok && real) {
             return Verified::Mismatch;
         }
+        // Not `hash_blocking`: the policy is for new passwords, and a
+        // password set before a rule was added must still be rehashed.
         let rehash = if self.is_current(&parsed) {
             None
         } else {
-            self.hash_blocking(password).ok()
+            phc::hash(&self.params, password.as_bytes()).ok()
         };
         Verified::Match { rehash }
     }
@@ -328,12 +349,16 @@ mod tests {
     }
 
     #[test]
-    fn policy_length_only() {
+    fn policy_length_and_commonness() {
         assert!(matches!(
             check_policy("short"),
             Err(PasswordError::TooShort)
         ));
         assert!(check_policy("eight ch").is_ok());
+        assert!(matches!(
+            check_policy("Password1"),
+            Err(PasswordError::Common)
+        ));
         assert!(check_policy("lowercaseonly").is_ok());
         // Eight characters of multi-byte text count as eight.
         assert!(check_policy("ééééééèè").is_ok());

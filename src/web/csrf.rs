@@ -48,20 +48,28 @@ impl Purpose {
 
 /// The shared key, read (or made) once per process.
 pub async fn form_key(state: &AppState) -> Result<&Secret, DbError> {
-    state
-        .csrf_key
-        .get_or_try_init(|| async {
-            let (candidate, now) = (Secret::generate(), state.clock.now());
-            let stored = state
-                .db
-                .write(move |conn| {
-                    csrf_keys::get_or_create(conn, KEY_NAME, candidate.expose(), now)
-                        .map_err(DbError::from)
-                })
-                .await?;
-            Ok(Secret::new(stored))
-        })
-        .await
+    shared_key(state, &state.csrf_key, KEY_NAME).await
+}
+
+/// The server-side key called `name` in the `csrf_keys` table, kept in
+/// `cell` once read: made by the first instance that needs it, and the
+/// same for every instance on the database.
+pub async fn shared_key<'a>(
+    state: &AppState,
+    cell: &'a tokio::sync::OnceCell<Secret>,
+    name: &'static str,
+) -> Result<&'a Secret, DbError> {
+    cell.get_or_try_init(|| async {
+        let (candidate, now) = (Secret::generate(), state.clock.now());
+        let stored = state
+            .db
+            .write(move |conn| {
+                csrf_keys::get_or_create(conn, name, candidate.expose(), now).map_err(DbError::from)
+            })
+            .await?;
+        Ok(Secret::new(stored))
+    })
+    .await
 }
 
 /// The nonce of a pre-session form.

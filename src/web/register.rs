@@ -188,9 +188,7 @@ async fn sign_up(
     let hash = match state.logins.passwords().hash(Secret::new(password)).await {
         Ok(hash) => hash,
         Err(PasswordError::Busy) => return Ok(busy()),
-        Err(e @ (PasswordError::TooShort | PasswordError::TooLong)) => {
-            return Ok(refused(sentence(&e.to_string())))
-        }
+        Err(e) if password::refuses_password(&e) => return Ok(refused(sentence(&e.to_string()))),
         Err(e) => return Err(WebError::Internal(e.into())),
     };
     let (name, roles, clock) = (

@@ -41,6 +41,12 @@ impl Session {
         self.csrf.expose()
     }
 
+    /// The SHA-256 of the session's id (the cookie's value): what the
+    /// server knows of the session, never shown on a page.
+    pub fn id_hash(&self) -> &str {
+        &self.id_hash
+    }
+
     /// Whether a form sent this session's token (constant time).
     pub fn csrf_matches(&self, submitted: Option<&str>) -> bool {
         submitted.is_some_and(|t| constant_time_eq(t.as_bytes(), self.csrf.expose().as_bytes()))

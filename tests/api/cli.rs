@@ -12,6 +12,16 @@ pub(crate) fn strings(v: &Value) -> Vec<String> {
         .collect()
 }
 
+/// The usernames `authd user list` shows, in its order.
+pub(crate) fn usernames(db: &TestDb) -> Vec<String> {
+    authd_json(db, &["user", "list"], None)
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|u| u["username"].as_str().expect("a name").to_string())
+        .collect()
+}
+
 fn user_count(db: &TestDb) -> usize {
     authd_json(db, &["user", "list"], None)
         .as_array()
@@ -257,13 +267,7 @@ fn password_prompt_asks_twice_without_echo() {
     let (ok, screen) = on_terminal(&db, "user add carl", &["typed secret 1", "typed secret 2"]);
     assert!(!ok);
     assert!(screen.contains("passwords do not match"), "{screen}");
-    let names: Vec<String> = authd_json(&db, &["user", "list"], None)
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| u["username"].as_str().unwrap().to_string())
-        .collect();
-    assert_eq!(names, ["bob"]);
+    assert_eq!(usernames(&db), ["bob"]);
 }
 
 /// PostgreSQL: `refresh_tokens` pages keep room, so that a claim (which

@@ -518,3 +518,170 @@ async fn every_console_post_needs_the_sessions_csrf_token() {
         app.stop().await;
     }
 }
+
+/// Tries to open a reveal cookie with a key derived from `token`, the
+/// CSRF token that every console page shows, the way the console once
+/// sealed it: AES-256-GCM under HMAC-SHA256(token, label), the client id
+/// as associated data.
+fn open_with_page_token(token: &str, client_id: &str, cookie: &str) -> Option<String> {
+    use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
+    use aws_lc_rs::hmac;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    let raw = URL_SAFE_NO_PAD.decode(cookie).ok()?;
+    let (nonce, sealed) = raw.split_at_checked(NONCE_LEN)?;
+    for label in [
+        &b"authd console secret reveal v1"[..],
+        b"authd console secret reveal v2",
+    ] {
+        let derived = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, token.as_bytes()), label);
+        let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, derived.as_ref()).ok()?);
+        let mut data = sealed.to_vec();
+        let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
+        if let Ok(plain) = key.open_in_place(nonce, Aad::from(client_id.as_bytes()), &mut data) {
+            return String::from_utf8(plain.to_vec()).ok();
+        }
+    }
+    None
+}
+
+/// Whoever reads a console page (its CSRF token) and holds the reveal
+/// cookie still cannot open the cookie: its key is the server's, not the
+/// page's. The page itself still shows the secret once.
+#[actix_web::test]
+async fn the_page_token_does_not_open_the_secret_cookie() {
+    for db in backends() {
+        people(&db);
+        let app = TestApp::spawn(&db).await;
+        let alice = logged_in(&app, "alice", "correct horse").await;
+        let (_, token) = console(&alice).await;
+        let r = alice
+            .post(
+                "/console/clients",
+                &code_client("app", "posts:read", &token),
+            )
+            .await;
+        assert_eq!(r.status, 303, "[{}] {}", db.label(), r.raw);
+        let to = r.header("location").unwrap().to_string();
+        let client_id = to.trim_start_matches("/console/clients/").to_string();
+        let cookie = set_cookie(&r, "authd_reveal").expect("the sealed secret");
+        let value = crate::browser::cookie_value(cookie).to_string();
+        assert_eq!(
+            open_with_page_token(&token, &client_id, &value),
+            None,
+            "[{}] the page's token opened the cookie",
+            db.label()
+        );
+        let secret = shown_secret(&alice.get(&to).await).expect("the secret, once");
+        assert!(authenticates(&app, &client_id, &secret).await);
+        app.stop().await;
+    }
+}
+
+/// A user may have only so many clients in the console
+/// (`--console-max-clients`); deleting one makes room again. The CLI's
+/// clients are not counted.
+#[actix_web::test]
+async fn console_users_have_a_client_quota() {
+    for db in backends() {
+        people(&db);
+        ClientSpec::new(&db).create();
+        let app = TestApp::spawn_with(&db, &["--console-max-clients", "2"]).await;
+        let alice = logged_in(&app, "alice", "correct horse").await;
+        let (_, token) = console(&alice).await;
+        let first = create(&alice, &code_client("one", "posts:read", &token)).await;
+        create(&alice, &code_client("two", "posts:read", &token)).await;
+        let r = alice
+            .post(
+                "/console/clients",
+                &code_client("three", "posts:read", &token),
+            )
+            .await;
+        assert_eq!(r.status, 400, "[{}] {}", db.label(), r.raw);
+        assert!(
+            r.raw.contains("the most one user may have"),
+            "[{}] {}",
+            db.label(),
+            r.raw
+        );
+        assert_eq!(owned(&db, &user_id(&db, "alice")).len(), 2);
+        // Another user has a quota of their own.
+        let bob = logged_in(&app, "bob", "battery staple").await;
+        let (_, bob_token) = console(&bob).await;
+        create(
+            &bob,
+            &[
+                ("name", "bob's"),
+                ("grant", "password"),
+                ("csrf_token", &bob_token),
+            ],
+        )
+        .await;
+        let r = alice
+            .post(&format!("{first}/delete"), &[("csrf_token", &token)])
+            .await;
+        assert_eq!(r.status, 303, "{}", r.raw);
+        create(&alice, &code_client("three", "posts:read", &token)).await;
+        app.stop().await;
+    }
+}
+
+/// Redirect URIs are bounded in number and length, in the console as on
+/// the command line (it is the same rule).
+#[actix_web::test]
+async fn redirect_uris_are_bounded_in_number_and_length() {
+    for db in backends() {
+        people(&db);
+        let app = TestApp::spawn(&db).await;
+        let alice = logged_in(&app, "alice", "correct horse").await;
+        let (_, token) = console(&alice).await;
+        let uris: Vec<String> = (0..11)
+            .map(|i| format!("https://app.example/cb{i}"))
+            .collect();
+        let mut form = vec![
+            ("name", "many"),
+            ("grant", "authorization_code"),
+            ("csrf_token", token.as_str()),
+        ];
+        form.extend(uris.iter().map(|u| ("redirect_uri", u.as_str())));
+        let r = alice.post("/console/clients", &form).await;
+        assert_eq!(r.status, 400, "[{}] {}", db.label(), r.raw);
+        assert!(r.raw.contains("at most 10 redirect URIs"), "{}", r.raw);
+        form.pop();
+        create(&alice, &form).await;
+
+        let long = format!("https://app.example/{}", "a".repeat(2000));
+        let r = alice
+            .post(
+                "/console/clients",
+                &[
+                    ("name", "long"),
+                    ("grant", "authorization_code"),
+                    ("redirect_uri", long.as_str()),
+                    ("csrf_token", token.as_str()),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, 400, "[{}] {}", db.label(), r.raw);
+        assert!(r.raw.contains("longer than 2000 bytes"), "{}", r.raw);
+        let err = crate::helpers::authd_fails(
+            &db,
+            &[
+                "client",
+                "add",
+                "long",
+                "--grant",
+                "authorization_code",
+                "--redirect-uri",
+                &long,
+            ],
+            None,
+        );
+        assert!(
+            err.contains("longer than 2000 bytes"),
+            "[{}] {err}",
+            db.label()
+        );
+        app.stop().await;
+    }
+}

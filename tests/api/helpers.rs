@@ -424,3 +424,34 @@ pub fn bare_authd_fails(args: &[&str], envs: &[(&str, &OsStr)]) -> String {
     assert!(!out.status.success(), "authd {args:?} should fail");
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
+
+/// PostgreSQL: returns once some session of `db` waits for a lock, which
+/// the test knows can only be `busy`'s (named `what` in failures); fails
+/// if `busy` finishes first, or after 60 s.
+pub fn wait_until_blocked<T>(db: &TestDb, busy: &std::thread::JoinHandle<T>, what: &str) {
+    #[derive(diesel::QueryableByName)]
+    struct Waiting {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let waiting = "SELECT count(*) AS n FROM pg_stat_activity \
+        WHERE datname = current_database() AND wait_event_type = 'Lock'";
+    // Asked on a connection of its own: in a transaction the view is a
+    // snapshot taken once.
+    let mut watcher = PgConnection::establish(db.url()).expect("PostgreSQL answers");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let w: Waiting = diesel::sql_query(waiting)
+            .get_result(&mut watcher)
+            .expect("pg_stat_activity");
+        if w.n > 0 {
+            return;
+        }
+        assert!(
+            !busy.is_finished(),
+            "{what} finished without waiting for the lock"
+        );
+        assert!(std::time::Instant::now() < deadline, "{what} never waited");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

@@ -8,7 +8,7 @@ use crate::helpers::{backends, TestApp, TestDb};
 
 /// One sample line: name, labels, value.
 #[derive(Debug)]
-struct Sample {
+pub(crate) struct Sample {
     name: String,
     labels: Vec<(String, String)>,
     value: f64,
@@ -126,7 +126,7 @@ const UNMATCHED_4XX: [(&str, &str); 3] = [
     ("status", "4xx"),
 ];
 
-fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+pub(crate) fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     samples
         .iter()
         .find(|s| {
@@ -140,7 +140,7 @@ fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64>
 }
 
 /// Scrapes `base`/metrics: 200, the text format's content type, parsed.
-async fn scrape(app: &TestApp, base: &str) -> Vec<Sample> {
+pub(crate) async fn scrape(app: &TestApp, base: &str) -> Vec<Sample> {
     let res = app
         .http
         .get(format!("{base}/metrics"))
@@ -426,4 +426,53 @@ async fn app_unreachable(base: &str) -> bool {
         .send()
         .await
         .is_err()
+}
+
+/// The status of `GET base/metrics` carrying `header`.
+async fn forwarded_status(base: &str, header: (&str, &str)) -> u16 {
+    reqwest::Client::new()
+        .get(format!("{base}/metrics"))
+        .header(header.0, header.1)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// Without `--metrics-bind`, the main listener serves the metrics to this
+/// host alone: a request a reverse proxy forwarded (it names another
+/// client) finds no such path, while a local scrape still works. With an
+/// address of their own, the metrics answer whoever reaches it.
+#[actix_web::test]
+async fn on_the_main_listener_metrics_are_for_this_host_only() {
+    for db in backends() {
+        let app = TestApp::spawn(&db).await;
+        for header in [
+            ("X-Forwarded-For", "203.0.113.9"),
+            ("Forwarded", "for=203.0.113.9"),
+            ("X-Real-IP", "203.0.113.9"),
+        ] {
+            assert_eq!(
+                forwarded_status(&app.base, header).await,
+                404,
+                "[{}] {header:?}",
+                db.label()
+            );
+        }
+        assert_eq!(app.status("/metrics").await, 200, "[{}]", db.label());
+        assert!(!scrape(&app, &app.base).await.is_empty());
+        app.stop().await;
+
+        let app = TestApp::spawn_with(&db, &["--metrics-bind", "127.0.0.1:0"]).await;
+        let own = app.metrics_base.clone().expect("a metrics address");
+        let header = ("X-Forwarded-For", "203.0.113.9");
+        assert_eq!(
+            forwarded_status(&own, header).await,
+            200,
+            "[{}]",
+            db.label()
+        );
+        app.stop().await;
+    }
 }

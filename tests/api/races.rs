@@ -166,32 +166,7 @@ async fn removing_a_client_during_a_rotation_waits_for_it() {
     };
     // Until the removal waits for a lock: the token's (without the
     // change, the token's too, but holding the client row).
-    #[derive(diesel::QueryableByName)]
-    struct Waiting {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        n: i64,
-    }
-    let waiting = "SELECT count(*) AS n FROM pg_stat_activity \
-        WHERE datname = current_database() AND wait_event_type = 'Lock'";
-    // Asked on a connection of its own: in a transaction the view is a
-    // snapshot taken once.
-    let mut watcher = PgConnection::establish(db.url()).unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
-        let w: Waiting = diesel::sql_query(waiting).get_result(&mut watcher).unwrap();
-        if w.n > 0 {
-            break;
-        }
-        assert!(
-            !removal.is_finished(),
-            "the removal did not wait for the rotation"
-        );
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the removal never waited"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    crate::helpers::wait_until_blocked(&db, &removal, "the removal");
     // The rotation's second half: the successor, under the foreign key.
     let inserted = sql(
         &mut rotation,

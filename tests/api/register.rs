@@ -301,3 +301,40 @@ async fn registrations_count_toward_the_per_address_limit() {
         app.stop().await;
     }
 }
+
+/// A common or leaked password is refused, in any case, with a message
+/// that says to choose another; nothing is created.
+#[actix_web::test]
+async fn a_common_password_is_refused_at_registration() {
+    for db in backends() {
+        let app = TestApp::spawn_with(&db, ON).await;
+        let browser = Browser::new(&app);
+        for password in ["password1", "Qwerty123", "ILOVEYOU"] {
+            let r = sign_up(&browser, "frank", password, password).await;
+            assert_eq!(r.status, 400, "[{}] {password}: {}", db.label(), r.raw);
+            assert!(
+                r.raw.contains(
+                    "Password is too common (it appears in lists of leaked passwords): \
+                     choose another"
+                ),
+                "[{}] {password}: {}",
+                db.label(),
+                r.raw
+            );
+        }
+        assert!(
+            all_users(&db).is_empty(),
+            "[{}] nothing created",
+            db.label()
+        );
+        let r = sign_up(
+            &browser,
+            "frank",
+            "correct horse battery",
+            "correct horse battery",
+        )
+        .await;
+        assert_eq!(r.status, 303, "[{}] {}", db.label(), r.raw);
+        app.stop().await;
+    }
+}

@@ -54,6 +54,33 @@ where
     .unwrap_or_else(|_| Err(ManageError::Db(DbError::Blocking)))
 }
 
+/// Removes the user's client: its refresh tokens first, a chunk per
+/// write so that other writes go in between (a client may hold millions),
+/// then the client itself. In a task of its own, like [`changing`], so
+/// that a browser hanging up does not leave it half done.
+async fn removing(state: &AppState, client_id: &str, owner: &str) -> Result<(), ManageError> {
+    let (state, id, owner) = (state.clone(), client_id.to_string(), owner.to_string());
+    actix_web::rt::spawn(async move {
+        loop {
+            let (id, owner) = (id.clone(), owner.clone());
+            let deleted = state
+                .db
+                .write(move |conn| clients::remove_token_chunk(conn, &id, Some(&owner)))
+                .await?;
+            if !clients::more_tokens_left(deleted) {
+                break;
+            }
+        }
+        let key = id.clone();
+        changing(&state, &key, move |conn| {
+            clients::remove(conn, &id, Some(&owner))
+        })
+        .await
+    })
+    .await
+    .unwrap_or_else(|_| Err(ManageError::Db(DbError::Blocking)))
+}
+
 fn refused(e: ManageError) -> WebError {
     match e {
         ManageError::UnknownClient(_) => WebError::NotFound,
@@ -80,7 +107,13 @@ pub(super) async fn page(
             .map_err(refused)?
     };
     let secure = cookies::secure(&state);
-    let secret = reveal::open(&req, &session, &client_id, secure);
+    // The server-side key is read only when there is a cookie to open.
+    let secret = if reveal::present(&req, secure) {
+        let key = reveal::server_key(&state).await?;
+        reveal::open(&req, key, &session, &client_id, secure)
+    } else {
+        None
+    };
     let mut b = page::builder(StatusCode::OK);
     if reveal::present(&req, secure) {
         // Read once: a reload, or going back, shows no secret.
@@ -159,6 +192,9 @@ pub(super) async fn rotate(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
+    // Before the change: a new secret that could not be sealed would be
+    // lost to its owner.
+    let key = reveal::server_key(&state).await?;
     let client_id = client_id.into_inner();
     let secret = change_own(
         &req,
@@ -171,7 +207,8 @@ pub(super) async fn rotate(
     .await?;
     audit::client_secret_rotated(&client_id, actor(&session, &req, &state));
     let mut answer = page::see_other(&client_path(&client_id));
-    if let Some(cookie) = reveal::seal(&session, &client_id, &secret, cookies::secure(&state)) {
+    if let Some(cookie) = reveal::seal(key, &session, &client_id, &secret, cookies::secure(&state))
+    {
         answer.cookie(cookie);
     }
     Ok(answer.finish())
@@ -209,15 +246,10 @@ pub(super) async fn delete(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
     let client_id = client_id.into_inner();
-    change_own(
-        &req,
-        &session,
-        &client_id,
-        payload,
-        &state,
-        |conn, id, owner, _| clients::remove(conn, id, Some(owner)),
-    )
-    .await?;
+    checked_form(&req, &session, payload).await?;
+    removing(&state, &client_id, &session.user_id)
+        .await
+        .map_err(refused)?;
     audit::client_removed(&client_id, actor(&session, &req, &state));
     Ok(page::see_other("/console").finish())
 }

@@ -10,7 +10,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use super::list::{self, Draft};
 use super::{actor, client_path, reveal};
 use crate::audit;
-use crate::db::users;
+use crate::db::{clients as stored_clients, users};
 use crate::manage::clients::{self, Created, NewClient};
 use crate::manage::{parse_scopes, ManageError};
 use crate::scope;
@@ -90,13 +90,22 @@ impl From<ManageError> for Refusal {
     }
 }
 
-/// Registers the client if its scopes are within the user's own.
+/// Registers the client if its scopes are within the user's own and the
+/// user has fewer than `max_clients` already.
 fn register(
     conn: &mut crate::db::AnyConnection,
     new: &NewClient,
     owner: &str,
+    max_clients: u32,
     now: i64,
 ) -> Result<Created, ManageError> {
+    let held = stored_clients::count_owned(conn, owner)?;
+    if held >= i64::from(max_clients) {
+        return Err(ManageError::Invalid(format!(
+            "you have {held} client apps, the most one user may have: delete one you no \
+             longer use first"
+        )));
+    }
     let wanted = parse_scopes(&new.scopes)?;
     let allowed = users::scopes_of(conn, owner)?;
     let outside: Vec<String> = wanted.difference(&allowed).cloned().collect();
@@ -126,6 +135,9 @@ pub(super) async fn create(
         return Err(WebError::Forbidden);
     }
     let draft = Draft::from_form(&form);
+    // Before the client exists: a secret that could not be sealed would
+    // be lost to its owner.
+    let key = reveal::server_key(&state).await?;
     let created = match submit(&state, &session, &draft).await {
         Ok(created) => created,
         Err(Refusal::Server(e)) => return Err(e),
@@ -149,8 +161,8 @@ pub(super) async fn create(
     );
     let mut answer = page::see_other(&client_path(&c.client_id));
     if let Some(secret) = &created.secret {
-        if let Some(cookie) = reveal::seal(&session, &c.client_id, secret, cookies::secure(&state))
-        {
+        let secure = cookies::secure(&state);
+        if let Some(cookie) = reveal::seal(key, &session, &c.client_id, secret, secure) {
             answer.cookie(cookie);
         }
     }
@@ -161,10 +173,14 @@ async fn submit(state: &AppState, session: &Session, draft: &Draft) -> Result<Cr
     let new = draft
         .to_new_client(&session.user_id)
         .map_err(Refusal::Form)?;
-    let (owner, clock) = (session.user_id.clone(), state.clock.clone());
+    let (owner, clock, max) = (
+        session.user_id.clone(),
+        state.clock.clone(),
+        state.console_max_clients,
+    );
     state
         .db
-        .write(move |conn| register(conn, &new, &owner, clock.now()))
+        .write(move |conn| register(conn, &new, &owner, max, clock.now()))
         .await
         .map_err(Refusal::from)
 }

@@ -1,0 +1,2 @@
+DROP INDEX users_username_folded;
+ALTER TABLE users DROP COLUMN username_folded;
