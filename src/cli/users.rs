@@ -42,6 +42,11 @@ pub enum UserCmd {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Clear the user's failed-login counts and locks, from every address.
+    Unlock {
+        /// Login name.
+        username: String,
+    },
     /// Grant a role.
     GrantRole {
         /// Login name.
@@ -119,12 +124,26 @@ pub(super) fn run(cmd: UserCmd, ctx: &mut Ctx) -> Result<(), CliError> {
             let user = users::get(&mut ctx.conn, &username)?;
             let password = prompt::new_password(password_stdin)?;
             let hash = passwords(ctx)?.hash_blocking(password.expose())?;
-            let revoked = users::set_password(&mut ctx.conn, &username, &hash, ctx.clock.now())?;
-            audit::password_set(&user.id, &username, revoked, Actor::Cli);
+            let set = users::set_password(&mut ctx.conn, &username, &hash, ctx.clock.now())?;
+            audit::password_set(&user.id, &username, set.revoked, Actor::Cli);
+            if set.unlocked > 0 {
+                audit::user_unlocked(&user.id, &username, set.unlocked, Actor::Cli);
+            }
             let json = serde_json::json!({
-                "username": username, "refresh_tokens_revoked": revoked,
+                "username": username, "refresh_tokens_revoked": set.revoked,
+                "lock_records_cleared": set.unlocked,
             });
-            let text = format!("password set for '{username}'; {revoked} refresh token(s) revoked");
+            let text = format!(
+                "password set for '{username}'; {} refresh token(s) revoked",
+                set.revoked
+            );
+            output::print(ctx.json, &json, &text);
+        }
+        UserCmd::Unlock { username } => {
+            let (user, cleared) = users::unlock(&mut ctx.conn, &username)?;
+            audit::user_unlocked(&user.id, &user.username, cleared, Actor::Cli);
+            let json = serde_json::json!({ "username": user.username, "cleared": cleared });
+            let text = format!("user '{username}' unlocked; {cleared} lock record(s) cleared");
             output::print(ctx.json, &json, &text);
         }
         UserCmd::GrantRole { username, role } => {

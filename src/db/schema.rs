@@ -105,7 +105,8 @@ diesel::table! {
 }
 
 diesel::table! {
-    login_failures (username_hash) {
+    login_failures (lock_key) {
+        lock_key -> Text,
         username_hash -> Text,
         failures -> BigInt,
         locks -> BigInt,
