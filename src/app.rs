@@ -60,6 +60,8 @@ pub struct Application {
 /// What startup found in the database.
 struct Prepared {
     db: Db,
+    /// The Argon2 parameters of this database (the settings, now stored).
+    argon2: crate::password::Cost,
     no_users: bool,
     keys: KeySnapshot,
     vault: KeyVault,
@@ -88,6 +90,7 @@ fn prepare(settings: &Settings, now: i64) -> Result<Prepared, StartError> {
         log::info!("generated signing key {} ({})", key.kid, key.alg);
     }
     check_registration_roles(&mut conn, settings)?;
+    let argon2 = adopt_password_params(&mut conn, settings, now)?;
     let no_users = users::count(&mut conn).map_err(DbError::from)? == 0;
     let keys = KeySnapshot::load(&mut conn, &vault, now, settings.access_token_ttl)?;
     drop(conn);
@@ -98,6 +101,7 @@ fn prepare(settings: &Settings, now: i64) -> Result<Prepared, StartError> {
     )?;
     Ok(Prepared {
         db,
+        argon2,
         no_users,
         keys,
         vault,
@@ -124,6 +128,28 @@ fn check_registration_roles(
         }
     }
     Ok(())
+}
+
+/// Stores the Argon2 settings as the database's parameters, which the
+/// admin commands then hash with too; says so when they change.
+fn adopt_password_params(
+    conn: &mut db::AnyConnection,
+    settings: &Settings,
+    now: i64,
+) -> Result<crate::password::Cost, StartError> {
+    let cost = settings.argon2;
+    if let Some(before) = db::password_params::adopt(conn, cost, now).map_err(DbError::from)? {
+        log::info!(
+            "Argon2 parameters changed from m={},t={},p={} to m={},t={},p={}: new hashes              use them, and each stored hash is upgraded at its user's next login",
+            before.m_kib,
+            before.t,
+            before.p,
+            cost.m_kib,
+            cost.t,
+            cost.p
+        );
+    }
+    Ok(cost)
 }
 
 /// Runs blocking startup work off the runtime's thread.
@@ -216,7 +242,7 @@ impl Application {
         let (s, now) = (settings.clone(), clock.now());
         let prepared = blocking(move || prepare(&s, now)).await?;
         let passwords = Passwords::new(
-            settings.argon2,
+            prepared.argon2,
             settings.password_concurrency,
             settings.password_queue,
         )?;

@@ -4,6 +4,7 @@ use clap::Subcommand;
 
 use super::{output, prompt, CliError, Ctx};
 use crate::audit::{self, Actor};
+use crate::db::password_params;
 use crate::manage::users::{self, UserView};
 use crate::manage::ManageError;
 use crate::password::Passwords;
@@ -73,8 +74,13 @@ fn describe(u: &UserView) -> String {
     )
 }
 
-fn passwords(ctx: &Ctx) -> Result<Passwords, CliError> {
-    Ok(Passwords::new(ctx.settings.argon2, 1, 0)?)
+/// A hasher with the database's Argon2 parameters (the server's), which
+/// this command's own settings only seed when none are stored yet: so
+/// every hash costs what the dummy hash of unknown users costs.
+fn passwords(ctx: &mut Ctx) -> Result<Passwords, CliError> {
+    let now = ctx.clock.now();
+    let cost = password_params::seed(&mut ctx.conn, ctx.settings.argon2, now)?;
+    Ok(Passwords::new(cost, 1, 0)?)
 }
 
 pub(super) fn run(cmd: UserCmd, ctx: &mut Ctx) -> Result<(), CliError> {

@@ -116,6 +116,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    password_params (id) {
+        id -> BigInt,
+        memory_kib -> BigInt,
+        iterations -> BigInt,
+        parallelism -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
     sessions (id_hash) {
         id_hash -> Text,
         user_id -> Text,
@@ -155,6 +165,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     signing_keys,
     revoked_access_tokens,
     login_failures,
+    password_params,
     sessions,
     csrf_keys,
 );

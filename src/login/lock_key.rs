@@ -29,6 +29,18 @@ pub fn username_key(username: &str) -> String {
     hash_str(username)
 }
 
+/// A key in the space of user ids (lowercase hex) derived from
+/// `username`, by which an unknown name picks the stored hash whose cost
+/// its dummy check takes ([`crate::db::users::hash_near`]): the same pick
+/// for the same name on every instance, unpredictable without the ids.
+pub fn id_key(username: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(username_key(username).as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// The lock record for `username` guessed from `remote` (as
 /// [`super::client_ip`] resolved it): IPv4 by address, IPv6 by /64. A
 /// request without a known address shares one record per username.

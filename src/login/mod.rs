@@ -1,8 +1,9 @@
 //! Checking a user's password: the one path for every login (the password
 //! grant today, the login form next). In order: the per-address limit, the
 //! lock of this username from this address (no hashing while locked), the
-//! bounded hashing queue, Argon2id against the stored or a dummy hash, and
-//! on failure the counts.
+//! bounded hashing queue, Argon2id against the stored hash or (no such
+//! user) a dummy hash at the cost of some stored hash, and on failure the
+//! counts.
 
 pub mod client_ip;
 pub mod ip_limit;
@@ -149,7 +150,7 @@ impl Logins {
             return Err(LoginError::TooManyFailures(retry));
         }
         let key = lock_key(username, remote);
-        let (user, locked) = self
+        let (user, locked, like) = self
             .db
             .run({
                 let (record, username) = (key.record.clone(), username.to_string());
@@ -157,7 +158,10 @@ impl Logins {
                     let locked =
                         login_failures::find(conn, &record)?.is_some_and(|f| f.locked_until > now);
                     let user = users::by_username(conn, &username)?;
-                    Ok::<_, LoginError>((user, locked))
+                    // Read for every name, known or not, so that the work
+                    // done does not depend on which it is.
+                    let like = users::hash_near(conn, &lock_key::id_key(&username))?;
+                    Ok::<_, LoginError>((user, locked, like))
                 }
             })
             .await?;
@@ -176,7 +180,7 @@ impl Logins {
             return Err(LoginError::BadCredentials);
         }
         let stored = user.as_ref().map(|u| u.password_hash.clone());
-        let verified = match self.passwords.verify(password, stored).await {
+        let verified = match self.passwords.verify(password, stored, like).await {
             Ok(v) => v,
             Err(PasswordError::Busy) => return Err(self.busy()),
             Err(e) => return Err(LoginError::Hash(e)),

@@ -31,6 +31,7 @@ mod lockout;
 mod login_form;
 mod metrics;
 mod parsers;
+mod password_params;
 mod process;
 mod races;
 mod refresh;
