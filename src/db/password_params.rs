@@ -63,30 +63,22 @@ pub fn seed(conn: &mut AnyConnection, cost: Cost, now: i64) -> QueryResult<Cost>
 /// replaced, when they differed.
 pub fn adopt(conn: &mut AnyConnection, cost: Cost, now: i64) -> QueryResult<Option<Cost>> {
     write_tx(conn, |conn| {
-        let before = stored(conn)?;
-        if before == Some(cost) {
-            return Ok(None);
-        }
-        let upsert = diesel::insert_into(pp::table)
-            .values((
-                pp::id.eq(ID),
-                pp::memory_kib.eq(i64::from(cost.m_kib)),
-                pp::iterations.eq(i64::from(cost.t)),
-                pp::parallelism.eq(i64::from(cost.p)),
-                pp::updated_at.eq(now),
-            ))
-            .on_conflict(pp::id)
-            .do_update()
+        let before = match stored(conn)? {
+            None => {
+                seed(conn, cost, now)?;
+                return Ok(None);
+            }
+            Some(before) if before == cost => return Ok(None),
+            Some(before) => before,
+        };
+        diesel::update(pp::table.find(ID))
             .set((
                 pp::memory_kib.eq(i64::from(cost.m_kib)),
                 pp::iterations.eq(i64::from(cost.t)),
                 pp::parallelism.eq(i64::from(cost.p)),
                 pp::updated_at.eq(now),
-            ));
-        match conn {
-            AnyConnection::Sqlite(c) => upsert.execute(c)?,
-            AnyConnection::Postgres(c) => upsert.execute(c)?,
-        };
-        Ok(before)
+            ))
+            .execute(conn)?;
+        Ok(Some(before))
     })
 }
