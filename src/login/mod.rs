@@ -19,7 +19,7 @@ use crate::config::LoginLimits;
 use crate::db::users::{self, User};
 use crate::db::{login_failures, AnyConnection, Db, DbError};
 use crate::metrics::Metrics;
-use crate::password::{PasswordError, Passwords, Verified};
+use crate::password::{cost_of, PasswordError, Passwords, Verified};
 use crate::secret::Secret;
 
 pub use client_ip::client_ip;
@@ -159,8 +159,10 @@ impl Logins {
                         login_failures::find(conn, &record)?.is_some_and(|f| f.locked_until > now);
                     let user = users::by_username(conn, &username)?;
                     // Read for every name, known or not, so that the work
-                    // done does not depend on which it is.
-                    let like = users::hash_near(conn, &lock_key::id_key(&username))?;
+                    // done does not depend on which it is; only the cost of
+                    // that other user's hash leaves this closure.
+                    let like = users::hash_near(conn, &lock_key::id_key(&username))?
+                        .and_then(|phc| cost_of(&phc));
                     Ok::<_, LoginError>((user, locked, like))
                 }
             })

@@ -221,13 +221,13 @@ impl Passwords {
     }
 
     /// Checks a password for a username that names no user, against a
-    /// dummy hash at the cost of `like`, a stored hash of some user (the
-    /// configured cost when `like` is `None` or not Argon2): so an unknown
+    /// dummy hash at `like`, the cost of some user's stored hash (the
+    /// configured cost when `None`): so an unknown
     /// name costs what a known one may cost, even while stored hashes
     /// still have the cost of an earlier setting (they are upgraded only
     /// at each user's next login). Blocking; never a match.
-    pub fn verify_unknown_blocking(&self, password: &str, like: Option<&str>) -> Verified {
-        let cost = like.and_then(cost_of).filter(|c| *c != self.cost);
+    pub fn verify_unknown_blocking(&self, password: &str, like: Option<Cost>) -> Verified {
+        let cost = like.filter(|c| *c != self.cost);
         let Some(dummy) = cost.and_then(|c| self.other_dummy(c)) else {
             return self.verify_blocking(password, None);
         };
@@ -320,12 +320,12 @@ impl Passwords {
 
     /// Verifies on a hashing thread, within the concurrency limit: against
     /// `stored`, or for a user that does not exist, against a dummy hash at
-    /// the cost of `like` (see [`Passwords::verify_unknown_blocking`]).
+    /// the cost `like` (see [`Passwords::verify_unknown_blocking`]).
     pub async fn verify(
         &self,
         password: Secret,
         stored: Option<String>,
-        like: Option<String>,
+        like: Option<Cost>,
     ) -> Result<Verified, PasswordError> {
         let permit = self.admit().await?;
         let this = self.clone();
@@ -336,7 +336,7 @@ impl Passwords {
                 let _held = (Running::start(&this.running), permit);
                 match stored {
                     Some(stored) => this.verify_blocking(password.expose(), Some(&stored)),
-                    None => this.verify_unknown_blocking(password.expose(), like.as_deref()),
+                    None => this.verify_unknown_blocking(password.expose(), like),
                 }
             })
             .await
@@ -488,14 +488,13 @@ mod tests {
         .unwrap();
         let like = other.hash_blocking("someone's password").unwrap();
         assert_eq!(
-            p.verify_unknown_blocking("correct horse", Some(&like)),
+            p.verify_unknown_blocking("correct horse", cost_of(&like)),
             Verified::Mismatch
         );
         assert_eq!(p.other_dummy_costs(), [other.cost()]);
-        // The configured cost, or no usable hash: the usual dummy.
-        let same = p.hash_blocking("x long enough").unwrap();
-        p.verify_unknown_blocking("correct horse", Some(&same));
-        p.verify_unknown_blocking("correct horse", Some("not a phc"));
+        // The configured cost, or none: the usual dummy.
+        p.verify_unknown_blocking("correct horse", Some(p.cost()));
+        p.verify_unknown_blocking("correct horse", cost_of("not a phc"));
         p.verify_unknown_blocking("correct horse", None);
         assert_eq!(p.other_dummy_costs(), [other.cost()]);
     }
