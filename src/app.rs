@@ -62,6 +62,8 @@ struct Prepared {
     db: Db,
     /// The Argon2 parameters of this database (the settings, now stored).
     argon2: crate::password::Cost,
+    /// Costs that stored hashes have, sampled, for the dummy hashes.
+    stored_costs: Vec<crate::password::Cost>,
     no_users: bool,
     keys: KeySnapshot,
     vault: KeyVault,
@@ -91,6 +93,7 @@ fn prepare(settings: &Settings, now: i64) -> Result<Prepared, StartError> {
     }
     check_registration_roles(&mut conn, settings)?;
     let argon2 = adopt_password_params(&mut conn, settings, now)?;
+    let stored_costs = sample_stored_costs(&mut conn)?;
     let no_users = users::count(&mut conn).map_err(DbError::from)? == 0;
     let keys = KeySnapshot::load(&mut conn, &vault, now, settings.access_token_ttl)?;
     drop(conn);
@@ -102,6 +105,7 @@ fn prepare(settings: &Settings, now: i64) -> Result<Prepared, StartError> {
     Ok(Prepared {
         db,
         argon2,
+        stored_costs,
         no_users,
         keys,
         vault,
@@ -150,6 +154,28 @@ fn adopt_password_params(
         );
     }
     Ok(cost)
+}
+
+/// How many stored hashes [`sample_stored_costs`] looks at.
+const COST_SAMPLES: usize = 8;
+
+/// The distinct costs of a few stored hashes picked at random, as an
+/// unknown name picks one (`crate::db::users::hash_near`): after a cost
+/// change, the old cost is among them while many users still have it.
+fn sample_stored_costs(
+    conn: &mut db::AnyConnection,
+) -> Result<Vec<crate::password::Cost>, StartError> {
+    let mut costs = Vec::new();
+    for _ in 0..COST_SAMPLES {
+        let key = crate::secret::random_id();
+        let phc = users::hash_near(conn, &key).map_err(DbError::from)?;
+        if let Some(cost) = phc.as_deref().and_then(crate::password::cost_of) {
+            if !costs.contains(&cost) {
+                costs.push(cost);
+            }
+        }
+    }
+    Ok(costs)
 }
 
 /// Runs blocking startup work off the runtime's thread.
@@ -246,9 +272,9 @@ impl Application {
             settings.password_concurrency,
             settings.password_queue,
         )?;
-        let warm = passwords.clone();
+        let (warm, stored_costs) = (passwords.clone(), prepared.stored_costs.clone());
         blocking(move || {
-            warm.warm_up();
+            warm.warm_up(&stored_costs);
             Ok(())
         })
         .await?;

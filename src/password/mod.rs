@@ -278,10 +278,15 @@ impl Passwords {
             })
     }
 
-    /// Computes the dummy hash now (blocking), so that the first login of
-    /// an unknown user does not take two hashes and stand out.
-    pub fn warm_up(&self) {
+    /// Computes the dummy hashes now (blocking): at the configured cost
+    /// and at each of `stored`, costs that stored hashes have; so that the
+    /// first login of an unknown user does not take two hashes and stand
+    /// out.
+    pub fn warm_up(&self, stored: &[Cost]) {
         self.dummy_hash();
+        for cost in stored.iter().filter(|c| **c != self.cost) {
+            self.other_dummy(*cost);
+        }
     }
 
     /// The parameters new hashes are made with.

@@ -101,17 +101,29 @@ async fn the_cli_hashes_with_the_servers_parameters_and_the_dummy_matches() {
 #[actix_web::test]
 async fn after_a_cost_change_an_unknown_user_is_checked_at_a_stored_hashs_cost() {
     for db in backends() {
-        // alice's hash has the cheap cost; the server now has another.
-        let c = standard(&db);
         let memory = OTHER.m_kib.to_string();
-        let app = TestApp::spawn_with(&db, &["--argon2-memory-kib", &memory]).await;
+        let other_cost = ["--argon2-memory-kib", memory.as_str()];
+        let app = TestApp::spawn_with(&db, &other_cost).await;
+        assert_eq!(app.passwords.other_dummy_costs(), Vec::<Cost>::new());
+        // alice's hash has the cost of an earlier setting.
+        let c = standard(&db);
         login(&app, &c, "nobody", "whatever1")
             .await
             .assert_error(400, "invalid_grant");
         assert_eq!(
             app.passwords.other_dummy_costs(),
             [CHEAP_ARGON2],
-            "[{}] the unknown name was checked at the configured cost, unlike alice",
+            "[{}] the unknown name was not checked at alice's cost",
+            db.label()
+        );
+        app.stop().await;
+
+        // At the next start, that dummy hash is made before any login.
+        let app = TestApp::spawn_with(&db, &other_cost).await;
+        assert_eq!(
+            app.passwords.other_dummy_costs(),
+            [CHEAP_ARGON2],
+            "[{}]",
             db.label()
         );
         app.stop().await;
