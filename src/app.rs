@@ -60,6 +60,10 @@ pub struct Application {
 /// What startup found in the database.
 struct Prepared {
     db: Db,
+    /// The Argon2 parameters of this database (the settings, now stored).
+    argon2: crate::password::Cost,
+    /// Costs that stored hashes have, sampled, for the dummy hashes.
+    stored_costs: Vec<crate::password::Cost>,
     no_users: bool,
     keys: KeySnapshot,
     vault: KeyVault,
@@ -88,6 +92,8 @@ fn prepare(settings: &Settings, now: i64) -> Result<Prepared, StartError> {
         log::info!("generated signing key {} ({})", key.kid, key.alg);
     }
     check_registration_roles(&mut conn, settings)?;
+    let argon2 = adopt_password_params(&mut conn, settings, now)?;
+    let stored_costs = sample_stored_costs(&mut conn)?;
     let no_users = users::count(&mut conn).map_err(DbError::from)? == 0;
     let keys = KeySnapshot::load(&mut conn, &vault, now, settings.access_token_ttl)?;
     drop(conn);
@@ -98,6 +104,8 @@ fn prepare(settings: &Settings, now: i64) -> Result<Prepared, StartError> {
     )?;
     Ok(Prepared {
         db,
+        argon2,
+        stored_costs,
         no_users,
         keys,
         vault,
@@ -124,6 +132,50 @@ fn check_registration_roles(
         }
     }
     Ok(())
+}
+
+/// Stores the Argon2 settings as the database's parameters, which the
+/// admin commands then hash with too; says so when they change.
+fn adopt_password_params(
+    conn: &mut db::AnyConnection,
+    settings: &Settings,
+    now: i64,
+) -> Result<crate::password::Cost, StartError> {
+    let cost = settings.argon2;
+    if let Some(before) = db::password_params::adopt(conn, cost, now).map_err(DbError::from)? {
+        log::info!(
+            "Argon2 parameters changed from m={},t={},p={} to m={},t={},p={}: new hashes              use them, and each stored hash is upgraded at its user's next login",
+            before.m_kib,
+            before.t,
+            before.p,
+            cost.m_kib,
+            cost.t,
+            cost.p
+        );
+    }
+    Ok(cost)
+}
+
+/// How many stored hashes [`sample_stored_costs`] looks at.
+const COST_SAMPLES: usize = 8;
+
+/// The distinct costs of a few stored hashes picked at random, as an
+/// unknown name picks one (`crate::db::users::hash_near`): after a cost
+/// change, the old cost is among them while many users still have it.
+fn sample_stored_costs(
+    conn: &mut db::AnyConnection,
+) -> Result<Vec<crate::password::Cost>, StartError> {
+    let mut costs = Vec::new();
+    for _ in 0..COST_SAMPLES {
+        let key = crate::secret::random_id();
+        let phc = users::hash_near(conn, &key).map_err(DbError::from)?;
+        if let Some(cost) = phc.as_deref().and_then(crate::password::cost_of) {
+            if !costs.contains(&cost) {
+                costs.push(cost);
+            }
+        }
+    }
+    Ok(costs)
 }
 
 /// Runs blocking startup work off the runtime's thread.
@@ -217,13 +269,13 @@ impl Application {
         let (s, now) = (settings.clone(), clock.now());
         let prepared = blocking(move || prepare(&s, now)).await?;
         let passwords = Passwords::new(
-            settings.argon2,
+            prepared.argon2,
             settings.password_concurrency,
             settings.password_queue,
         )?;
-        let warm = passwords.clone();
+        let (warm, stored_costs) = (passwords.clone(), prepared.stored_costs.clone());
         blocking(move || {
-            warm.warm_up();
+            warm.warm_up(&stored_costs);
             Ok(())
         })
         .await?;

@@ -341,6 +341,15 @@ pub fn password_set(user_id: &str, username: &str, revoked: usize, actor: Actor<
         .info();
 }
 
+/// A user's failure counts and locks were cleared from every address
+/// (`cleared` records).
+pub fn user_unlocked(user_id: &str, username: &str, cleared: usize, actor: Actor<'_>) {
+    user_change("user_unlocked", user_id, username)
+        .bare("cleared", cleared)
+        .actor(actor)
+        .info();
+}
+
 /// A role was granted to (`granted`) or revoked from a user.
 pub fn user_role_changed(
     user_id: &str,

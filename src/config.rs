@@ -119,7 +119,9 @@ pub struct GlobalArgs {
     )]
     pub signing_alg: SigningAlg,
 
-    /// Argon2id memory cost in KiB.
+    /// Argon2id memory cost in KiB. The server stores the --argon2-* values
+    /// in the database at start; admin commands hash with the stored ones
+    /// (their own only fill a database that has none yet).
     #[arg(long, env = "AUTHD_ARGON2_MEMORY_KIB", default_value_t = 19456, global = true,
           value_parser = value_parser!(u32).range(8..))]
     pub argon2_memory_kib: u32,

@@ -53,6 +53,15 @@ pub fn fold(name: &str) -> String {
     nfkc.normalize(&lowered).into_owned()
 }
 
+/// The key of a username's lock records: SHA-256 (people type passwords
+/// into username fields, so names are not stored) of its folded form, so
+/// that every spelling which logs in as one user counts as that user
+/// (`Alice`, `ALICE`, `ａｌｉｃｅ`): otherwise each spelling would get a
+/// lockout count of its own.
+pub fn username_key(username: &str) -> String {
+    crate::secret::hash_str(&fold(username))
+}
+
 /// `name` as one safe piece of a log line or message: `\`, `'`, `"` and
 /// line breaks as Rust escapes them, and every other invisible or
 /// whitespace character but the plain space as `\u{…}`, so that a name can

@@ -4,6 +4,7 @@ use clap::Subcommand;
 
 use super::{output, prompt, CliError, Ctx};
 use crate::audit::{self, Actor};
+use crate::db::password_params;
 use crate::manage::users::{self, UserView};
 use crate::manage::ManageError;
 use crate::password::Passwords;
@@ -42,6 +43,11 @@ pub enum UserCmd {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Clear the user's failed-login counts and locks, from every address.
+    Unlock {
+        /// Login name.
+        username: String,
+    },
     /// Grant a role.
     GrantRole {
         /// Login name.
@@ -68,8 +74,13 @@ fn describe(u: &UserView) -> String {
     )
 }
 
-fn passwords(ctx: &Ctx) -> Result<Passwords, CliError> {
-    Ok(Passwords::new(ctx.settings.argon2, 1, 0)?)
+/// A hasher with the database's Argon2 parameters (the server's), which
+/// this command's own settings only seed when none are stored yet: so
+/// every hash costs what the dummy hash of unknown users costs.
+fn passwords(ctx: &mut Ctx) -> Result<Passwords, CliError> {
+    let now = ctx.clock.now();
+    let cost = password_params::seed(&mut ctx.conn, ctx.settings.argon2, now)?;
+    Ok(Passwords::new(cost, 1, 0)?)
 }
 
 pub(super) fn run(cmd: UserCmd, ctx: &mut Ctx) -> Result<(), CliError> {
@@ -119,12 +130,26 @@ pub(super) fn run(cmd: UserCmd, ctx: &mut Ctx) -> Result<(), CliError> {
             let user = users::get(&mut ctx.conn, &username)?;
             let password = prompt::new_password(password_stdin)?;
             let hash = passwords(ctx)?.hash_blocking(password.expose())?;
-            let revoked = users::set_password(&mut ctx.conn, &username, &hash, ctx.clock.now())?;
-            audit::password_set(&user.id, &username, revoked, Actor::Cli);
+            let set = users::set_password(&mut ctx.conn, &username, &hash, ctx.clock.now())?;
+            audit::password_set(&user.id, &username, set.revoked, Actor::Cli);
+            if set.unlocked > 0 {
+                audit::user_unlocked(&user.id, &username, set.unlocked, Actor::Cli);
+            }
             let json = serde_json::json!({
-                "username": username, "refresh_tokens_revoked": revoked,
+                "username": username, "refresh_tokens_revoked": set.revoked,
+                "lock_records_cleared": set.unlocked,
             });
-            let text = format!("password set for '{username}'; {revoked} refresh token(s) revoked");
+            let text = format!(
+                "password set for '{username}'; {} refresh token(s) revoked",
+                set.revoked
+            );
+            output::print(ctx.json, &json, &text);
+        }
+        UserCmd::Unlock { username } => {
+            let (user, cleared) = users::unlock(&mut ctx.conn, &username)?;
+            audit::user_unlocked(&user.id, &user.username, cleared, Actor::Cli);
+            let json = serde_json::json!({ "username": user.username, "cleared": cleared });
+            let text = format!("user '{username}' unlocked; {cleared} lock record(s) cleared");
             output::print(ctx.json, &json, &text);
         }
         UserCmd::GrantRole { username, role } => {

@@ -1,12 +1,14 @@
 //! The `login_failures` table: consecutive failed password checks per
-//! username (by SHA-256 of the name), shared by every instance.
+//! username and client address, shared by every instance. Keys are made by
+//! `crate::login::lock_key`: the record's own key, and the username's key
+//! that all records of one username share.
 
 use diesel::prelude::*;
 
 use super::schema::login_failures as lf;
 use super::AnyConnection;
 
-/// A username's failure record.
+/// The failure record of one username from one address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Queryable, Selectable)]
 #[diesel(table_name = lf)]
 pub struct Failures {
@@ -18,7 +20,7 @@ pub struct Failures {
     pub locked_until: i64,
 }
 
-/// The record of `key`, if any.
+/// The record whose key is `key`, if any.
 pub fn find(conn: &mut AnyConnection, key: &str) -> QueryResult<Option<Failures>> {
     lf::table
         .find(key)
@@ -32,16 +34,22 @@ pub fn find(conn: &mut AnyConnection, key: &str) -> QueryResult<Option<Failures>
 /// write transaction: the upsert takes the row lock (PostgreSQL) or the
 /// database lock is already held (SQLite), so concurrent failures on
 /// several instances all count.
-pub fn add_failure(conn: &mut AnyConnection, key: &str, now: i64) -> QueryResult<Failures> {
+pub fn add_failure(
+    conn: &mut AnyConnection,
+    key: &str,
+    username_key: &str,
+    now: i64,
+) -> QueryResult<Failures> {
     let upsert = diesel::insert_into(lf::table)
         .values((
-            lf::username_hash.eq(key),
+            lf::lock_key.eq(key),
+            lf::username_hash.eq(username_key),
             lf::failures.eq(1i64),
             lf::locks.eq(0i64),
             lf::locked_until.eq(0i64),
             lf::updated_at.eq(now),
         ))
-        .on_conflict(lf::username_hash)
+        .on_conflict(lf::lock_key)
         .do_update()
         .set((lf::failures.eq(lf::failures + 1), lf::updated_at.eq(now)));
     // Both backends speak ON CONFLICT … DO UPDATE, but diesel's
@@ -68,9 +76,16 @@ pub fn store(conn: &mut AnyConnection, key: &str, f: &Failures) -> QueryResult<(
         .map(drop)
 }
 
-/// Forgets `key`'s failures (a successful login).
+/// Forgets `key`'s failures (a successful login from its address).
 pub fn clear(conn: &mut AnyConnection, key: &str) -> QueryResult<usize> {
     diesel::delete(lf::table.find(key)).execute(conn)
+}
+
+/// Forgets every record of the username whose key is `username_key`,
+/// from every address (an administrator's unlock or password reset);
+/// returns how many there were.
+pub fn clear_username(conn: &mut AnyConnection, username_key: &str) -> QueryResult<usize> {
+    diesel::delete(lf::table.filter(lf::username_hash.eq(username_key))).execute(conn)
 }
 
 /// Deletes records untouched since `before` whose lock is over.

@@ -35,6 +35,7 @@ pub mod csrf_keys;
 mod lane;
 pub mod login_failures;
 pub mod owners;
+pub mod password_params;
 pub mod refresh_batch;
 pub mod refresh_tokens;
 pub mod revoked_access_tokens;

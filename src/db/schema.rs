@@ -107,11 +107,22 @@ diesel::table! {
 }
 
 diesel::table! {
-    login_failures (username_hash) {
+    login_failures (lock_key) {
+        lock_key -> Text,
         username_hash -> Text,
         failures -> BigInt,
         locks -> BigInt,
         locked_until -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    password_params (id) {
+        id -> BigInt,
+        memory_kib -> BigInt,
+        iterations -> BigInt,
+        parallelism -> BigInt,
         updated_at -> BigInt,
     }
 }
@@ -156,6 +167,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     signing_keys,
     revoked_access_tokens,
     login_failures,
+    password_params,
     sessions,
     csrf_keys,
 );

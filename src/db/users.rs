@@ -120,6 +120,29 @@ fn clash(username: &str, holder: Option<&str>) {
     );
 }
 
+/// The stored password hash of the user whose id comes first at or after
+/// `key` (wrapping around to the first id), if there is any user: with
+/// random ids and a key hashed from a username, a stable pick of one
+/// stored hash per username, each stored hash as likely as the others.
+pub fn hash_near(conn: &mut AnyConnection, key: &str) -> QueryResult<Option<String>> {
+    let from = users::table
+        .filter(users::id.ge(key))
+        .order(users::id)
+        .select(users::password_hash)
+        .limit(1)
+        .get_result(conn)
+        .optional()?;
+    if from.is_some() {
+        return Ok(from);
+    }
+    users::table
+        .order(users::id)
+        .select(users::password_hash)
+        .limit(1)
+        .get_result(conn)
+        .optional()
+}
+
 /// The user with this id, if any.
 pub fn by_id(conn: &mut AnyConnection, id: &str) -> QueryResult<Option<User>> {
     users::table

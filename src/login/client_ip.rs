@@ -23,6 +23,20 @@ pub fn client_ip(req: &HttpRequest, trusted_proxies: &[IpAddr]) -> Option<IpAddr
     Some(forwarded.unwrap_or(peer).to_canonical())
 }
 
+/// The part of an address that one client holds whole, by which failures
+/// are counted and locks are kept: an IPv4 address itself, an IPv6
+/// address's /64 (one subscriber's network: RFC 6177 recommends giving a
+/// site at least a /64, so one host can rotate through all of it).
+pub fn address_bucket(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        v4 @ IpAddr::V4(_) => v4,
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            IpAddr::from([s[0], s[1], s[2], s[3], 0, 0, 0, 0])
+        }
+    }
+}
+
 /// An address, with or without a port (`192.0.2.7:5000`, `[2001:db8::1]:5000`).
 fn parse_hop(hop: &str) -> Option<IpAddr> {
     hop.parse::<IpAddr>()

@@ -6,6 +6,8 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
+use super::client_ip::address_bucket as bucket;
+
 /// Above this many tracked addresses, expired windows are dropped.
 const PRUNE_ABOVE: usize = 10_000;
 
@@ -15,16 +17,6 @@ pub struct IpLimiter {
     max: u32,
     window: i64,
     seen: Arc<Mutex<HashMap<IpAddr, (u32, i64)>>>,
-}
-
-fn bucket(ip: IpAddr) -> IpAddr {
-    match ip.to_canonical() {
-        v4 @ IpAddr::V4(_) => v4,
-        IpAddr::V6(v6) => {
-            let s = v6.segments();
-            IpAddr::from([s[0], s[1], s[2], s[3], 0, 0, 0, 0])
-        }
-    }
 }
 
 impl IpLimiter {

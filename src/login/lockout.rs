@@ -1,13 +1,25 @@
-//! The per-username lock arithmetic (INTERFACE.md "Brute-force lockout"):
-//! after `max_failures` consecutive failures the username is locked for
-//! `base` seconds; a failure right after a lock locks again for twice as
-//! long, up to an hour; a success resets everything.
+//! The lock arithmetic of one (username, address) record (INTERFACE.md
+//! "Brute-force lockout", keyed by [`super::lock_key`]): after
+//! `max_failures` consecutive failures the username is locked for that
+//! address for `base` seconds; a failure right after a lock locks again
+//! for twice as long. The escalation is capped twice: no lock lasts more
+//! than [`MAX_LOCK_SECS`], and a series of locks is forgotten once
+//! [`SERIES_MEMORY_SECS`] pass after a lock without a failure (counting
+//! starts afresh at zero). A success from the address resets everything.
 
 use crate::db::login_failures::Failures;
 
-/// The longest lock, and how long after a lock ends the doubling is
-/// remembered.
+/// The longest lock.
 pub const MAX_LOCK_SECS: i64 = 3600;
+
+/// How long after a lock ends a failure still continues its series (and
+/// re-locks at once, for twice as long); after that, a series starts anew.
+pub const SERIES_MEMORY_SECS: i64 = 3600;
+
+/// Locks counted in a series: enough doublings to reach [`MAX_LOCK_SECS`]
+/// from any base of one second or more (2^12 > 3600), and no more, so
+/// that the count stays bounded however long an address keeps failing.
+const MAX_SERIES: i64 = 13;
 
 /// The record after a failure that [`Failures::failures`] already counts.
 pub fn settle(mut f: Failures, now: i64, max_failures: i64, base: i64) -> Failures {
@@ -17,13 +29,13 @@ pub fn settle(mut f: Failures, now: i64, max_failures: i64, base: i64) -> Failur
         f.failures = 0;
         return f;
     }
-    if f.locks > 0 && now >= f.locked_until + MAX_LOCK_SECS {
+    if f.locks > 0 && now >= f.locked_until + SERIES_MEMORY_SECS {
         // Long quiet since the last lock: start counting afresh.
         f.locks = 0;
         f.failures = 1;
     }
     if f.locks > 0 || f.failures >= max_failures {
-        f.locks += 1;
+        f.locks = (f.locks + 1).min(MAX_SERIES);
         f.locked_until = now + lock_secs(base, f.locks);
         f.failures = 0;
     }
@@ -101,12 +113,31 @@ mod tests {
     }
 
     #[test]
+    fn an_address_that_keeps_failing_is_locked_an_hour_at_most_each_time() {
+        let mut f = fresh();
+        let mut t = 100;
+        for _ in 0..1000 {
+            f = fail(f, t);
+            if f.locked_until > t {
+                assert!(f.locked_until - t <= MAX_LOCK_SECS);
+                t = f.locked_until;
+            }
+        }
+        assert_eq!(f.locks, MAX_SERIES, "the series count is bounded");
+        assert_eq!(lock_secs(3600, MAX_SERIES), MAX_LOCK_SECS);
+        assert_eq!(lock_secs(1, MAX_SERIES), MAX_LOCK_SECS);
+        // One failure at the end of the quiet period starts a new series.
+        f = fail(f, t + SERIES_MEMORY_SECS);
+        assert_eq!((f.locks, f.failures), (0, 1));
+    }
+
+    #[test]
     fn an_hour_of_quiet_after_a_lock_starts_afresh() {
         let mut f = fresh();
         for _ in 0..3 {
             f = fail(f, 100);
         }
-        f = fail(f, 160 + MAX_LOCK_SECS);
+        f = fail(f, 160 + SERIES_MEMORY_SECS);
         assert_eq!((f.locks, f.failures), (0, 1));
     }
 }

@@ -1,10 +1,13 @@
 //! Checking a user's password: the one path for every login (the password
 //! grant today, the login form next). In order: the per-address limit, the
-//! per-username lock (no hashing while locked), the bounded hashing queue,
-//! Argon2id against the stored or a dummy hash, and on failure the counts.
+//! lock of this username from this address (no hashing while locked), the
+//! bounded hashing queue, Argon2id against the stored hash or (no such
+//! user) a dummy hash at the cost of some stored hash, and on failure the
+//! counts.
 
 pub mod client_ip;
 pub mod ip_limit;
+pub mod lock_key;
 pub mod lockout;
 
 use std::net::IpAddr;
@@ -16,11 +19,12 @@ use crate::config::LoginLimits;
 use crate::db::users::{self, User};
 use crate::db::{login_failures, AnyConnection, Db, DbError};
 use crate::metrics::Metrics;
-use crate::password::{PasswordError, Passwords, Verified};
-use crate::secret::{hash_str, Secret};
+use crate::password::{cost_of, PasswordError, Passwords, Verified};
+use crate::secret::Secret;
 
 pub use client_ip::client_ip;
 use ip_limit::IpLimiter;
+use lock_key::{lock_key, LockKey};
 
 /// Why a login did not get through.
 #[derive(Debug, thiserror::Error)]
@@ -58,7 +62,7 @@ pub struct CheckedLogin {
     pub verified_hash: String,
     /// A new hash at today's cost, if the stored one is outdated.
     pub rehash: Option<String>,
-    key: String,
+    key: LockKey,
 }
 
 /// The login checker; cheap to clone.
@@ -145,16 +149,21 @@ impl Logins {
             self.metrics.address_limited();
             return Err(LoginError::TooManyFailures(retry));
         }
-        let key = hash_str(username);
-        let (user, locked) = self
+        let key = lock_key(username, remote);
+        let (user, locked, like) = self
             .db
             .run({
-                let (key, username) = (key.clone(), username.to_string());
+                let (record, username) = (key.record.clone(), username.to_string());
                 move |conn| {
                     let locked =
-                        login_failures::find(conn, &key)?.is_some_and(|f| f.locked_until > now);
+                        login_failures::find(conn, &record)?.is_some_and(|f| f.locked_until > now);
                     let user = users::by_username(conn, &username)?;
-                    Ok::<_, LoginError>((user, locked))
+                    // Read for every name, known or not, so that the work
+                    // done does not depend on which it is; only the cost of
+                    // that other user's hash leaves this closure.
+                    let like = users::hash_near(conn, &lock_key::id_key(&username))?
+                        .and_then(|phc| cost_of(&phc));
+                    Ok::<_, LoginError>((user, locked, like))
                 }
             })
             .await?;
@@ -173,7 +182,7 @@ impl Logins {
             return Err(LoginError::BadCredentials);
         }
         let stored = user.as_ref().map(|u| u.password_hash.clone());
-        let verified = match self.passwords.verify(password, stored).await {
+        let verified = match self.passwords.verify(password, stored, like).await {
             Ok(v) => v,
             Err(PasswordError::Busy) => return Err(self.busy()),
             Err(e) => return Err(LoginError::Hash(e)),
@@ -209,11 +218,12 @@ impl Logins {
         LoginError::Busy
     }
 
-    /// Counts a failure for the username and the address; the end of the
-    /// lock when this failure locked the username.
+    /// Counts a failure for the username from this address, and for the
+    /// address; the end of the lock when this failure locked the username
+    /// (for this address).
     async fn failed(
         &self,
-        key: String,
+        key: LockKey,
         remote: Option<IpAddr>,
         lockable: bool,
     ) -> Result<Option<i64>, LoginError> {
@@ -226,9 +236,9 @@ impl Logins {
         let locked = self
             .db
             .write(move |conn| {
-                let counted = login_failures::add_failure(conn, &key, now)?;
+                let counted = login_failures::add_failure(conn, &key.record, &key.username, now)?;
                 let settled = lockout::settle(counted, now, limits.max_failures, limits.lockout);
-                login_failures::store(conn, &key, &settled)?;
+                login_failures::store(conn, &key.record, &settled)?;
                 let newly = settled.locked_until > now && settled != counted;
                 Ok::<_, LoginError>(newly.then_some(settled.locked_until))
             })
@@ -243,9 +253,10 @@ impl CheckedLogin {
     /// the check, or if the username was locked meanwhile (a guess that
     /// raced the lock must not get through, nor clear it); stores a due
     /// rehash only over the hash that was verified, and resets the
-    /// username's failures. Returns the user as now stored.
+    /// username's failures from this address (those from other addresses
+    /// are theirs). Returns the user as now stored.
     pub fn confirm(&self, conn: &mut AnyConnection, now: i64) -> Result<Option<User>, LoginError> {
-        if login_failures::find(conn, &self.key)?.is_some_and(|f| f.locked_until > now) {
+        if login_failures::find(conn, &self.key.record)?.is_some_and(|f| f.locked_until > now) {
             return Ok(None);
         }
         let current = match users::by_id(conn, &self.user.id)? {
@@ -259,7 +270,7 @@ impl CheckedLogin {
         if let Some(new_hash) = &self.rehash {
             users::rehash(conn, &current.id, &self.verified_hash, new_hash)?;
         }
-        login_failures::clear(conn, &self.key)?;
+        login_failures::clear(conn, &self.key.record)?;
         Ok(Some(current))
     }
 }

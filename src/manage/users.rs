@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use super::{check_name, ManageError};
-use crate::db::{self, refresh_tokens, roles, users, AnyConnection};
+use crate::db::{self, login_failures, refresh_tokens, roles, users, AnyConnection};
+use crate::names::username_key;
 use crate::secret::random_id;
 
 /// A user as shown to administrators (never the hash).
@@ -146,18 +147,42 @@ pub fn set_disabled(
     })
 }
 
-/// Sets a new password hash and revokes the user's refresh tokens; returns
-/// how many were revoked.
+/// What a password reset did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PasswordSet {
+    /// Refresh tokens revoked.
+    pub revoked: usize,
+    /// Lock records cleared (see [`unlock`]).
+    pub unlocked: usize,
+}
+
+/// Sets a new password hash, revokes the user's refresh tokens and clears
+/// the username's locks from every address, in one transaction: whoever
+/// was locked out gets in with the new password at once.
 pub fn set_password(
     conn: &mut AnyConnection,
     username: &str,
     password_hash: &str,
     now: i64,
-) -> Result<usize, ManageError> {
+) -> Result<PasswordSet, ManageError> {
     db::write_tx(conn, |conn| {
         let user = require(conn, username)?;
         users::set_password_hash(conn, &user.id, password_hash, true, now)?;
-        Ok(refresh_tokens::revoke_for_user(conn, &user.id, now)?)
+        Ok(PasswordSet {
+            revoked: refresh_tokens::revoke_for_user(conn, &user.id, now)?,
+            unlocked: login_failures::clear_username(conn, &username_key(&user.username))?,
+        })
+    })
+}
+
+/// Clears the username's failure counts and locks from every address;
+/// returns the user and how many records there were (0 is no error: the
+/// user was not locked).
+pub fn unlock(conn: &mut AnyConnection, username: &str) -> Result<(UserView, usize), ManageError> {
+    db::write_tx(conn, |conn| {
+        let user = require(conn, username)?;
+        let cleared = login_failures::clear_username(conn, &username_key(&user.username))?;
+        Ok((view(conn, user)?, cleared))
     })
 }
 

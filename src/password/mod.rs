@@ -1,8 +1,9 @@
 //! User passwords: policy, Argon2id hashing (PHC strings), verification with
 //! rehash detection, and a bounded pool so hashing never starves the server.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use argon2::{Params, PasswordHash};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -70,7 +71,7 @@ pub fn refuses_password(e: &PasswordError) -> bool {
 }
 
 /// Argon2id cost parameters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Cost {
     /// Memory in KiB.
     pub m_kib: u32,
@@ -89,6 +90,17 @@ impl Default for Cost {
             p: 1,
         }
     }
+}
+
+/// The Argon2 parameters a PHC string names, if it is an Argon2 hash.
+pub fn cost_of(phc: &str) -> Option<Cost> {
+    let parsed = PasswordHash::new(phc).ok()?;
+    let params = Params::try_from(&parsed).ok()?;
+    Some(Cost {
+        m_kib: params.m_cost(),
+        t: params.t_cost(),
+        p: params.p_cost(),
+    })
 }
 
 /// Outcome of a verification.
@@ -117,7 +129,14 @@ pub struct Passwords {
     waiting: Arc<AtomicUsize>,
     running: Arc<Counters>,
     dummy: Arc<OnceLock<String>>,
+    /// Dummy hashes at the other costs that stored hashes were found with.
+    others: Arc<Mutex<HashMap<Cost, Arc<str>>>>,
 }
+
+/// Dummy hashes kept for costs other than the configured one: a database
+/// holds few (each past setting), and a bound keeps memory fixed whatever
+/// is stored.
+const MAX_OTHER_DUMMIES: usize = 8;
 
 /// Hashes running now, the most ever running at once, and how many ran.
 #[derive(Default)]
@@ -183,6 +202,7 @@ impl Passwords {
             waiting: Arc::new(AtomicUsize::new(0)),
             running: Arc::new(Counters::default()),
             dummy: Arc::new(OnceLock::new()),
+            others: Arc::new(Mutex::new(HashMap::new())),
         })
     }
 
@@ -221,6 +241,55 @@ impl Passwords {
         Verified::Match { rehash }
     }
 
+    /// Checks a password for a username that names no user, against a
+    /// dummy hash at `like`, the cost of some user's stored hash (the
+    /// configured cost when `None`): so an unknown
+    /// name costs what a known one may cost, even while stored hashes
+    /// still have the cost of an earlier setting (they are upgraded only
+    /// at each user's next login). Blocking; never a match.
+    pub fn verify_unknown_blocking(&self, password: &str, like: Option<Cost>) -> Verified {
+        let cost = like.filter(|c| *c != self.cost);
+        let Some(dummy) = cost.and_then(|c| self.other_dummy(c)) else {
+            return self.verify_blocking(password, None);
+        };
+        if password.len() <= MAX_BYTES {
+            if let Ok(parsed) = PasswordHash::new(&dummy) {
+                phc::verify(&parsed, password.as_bytes());
+            }
+        }
+        Verified::Mismatch
+    }
+
+    /// The dummy hash at `cost`, made on first need (blocking: one hash);
+    /// `None` when the cache is full or the cost is not usable.
+    fn other_dummy(&self, cost: Cost) -> Option<Arc<str>> {
+        let cached = |others: &HashMap<Cost, Arc<str>>| others.get(&cost).cloned();
+        let lock = || match self.others.lock() {
+            Ok(map) => map,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some(hit) = cached(&lock()) {
+            return Some(hit);
+        }
+        if lock().len() >= MAX_OTHER_DUMMIES {
+            return None;
+        }
+        let params = Params::new(cost.m_kib, cost.t, cost.p, None).ok()?;
+        let filler = Secret::generate();
+        let made: Arc<str> = phc::hash(&params, filler.expose().as_bytes()).ok()?.into();
+        let mut others = lock();
+        Some(others.entry(cost).or_insert(made).clone())
+    }
+
+    /// The costs of the dummy hashes made so far for costs other than the
+    /// configured one (see [`Passwords::verify_unknown_blocking`]).
+    pub fn other_dummy_costs(&self) -> Vec<Cost> {
+        match self.others.lock() {
+            Ok(map) => map.keys().copied().collect(),
+            Err(poisoned) => poisoned.into_inner().keys().copied().collect(),
+        }
+    }
+
     fn is_current(&self, parsed: &PasswordHash) -> bool {
         parsed.algorithm.as_str() == "argon2id"
             && Params::try_from(parsed).is_ok_and(|p| {
@@ -230,10 +299,26 @@ impl Passwords {
             })
     }
 
-    /// Computes the dummy hash now (blocking), so that the first login of
-    /// an unknown user does not take two hashes and stand out.
-    pub fn warm_up(&self) {
+    /// Computes the dummy hashes now (blocking): at the configured cost
+    /// and at each of `stored`, costs that stored hashes have; so that the
+    /// first login of an unknown user does not take two hashes and stand
+    /// out.
+    pub fn warm_up(&self, stored: &[Cost]) {
         self.dummy_hash();
+        for cost in stored.iter().filter(|c| **c != self.cost) {
+            self.other_dummy(*cost);
+        }
+    }
+
+    /// The parameters new hashes are made with.
+    pub fn cost(&self) -> Cost {
+        self.cost
+    }
+
+    /// The parameters of the dummy hash that unknown users are checked
+    /// against (computing it first if need be: blocking).
+    pub fn dummy_cost(&self) -> Option<Cost> {
+        cost_of(self.dummy_hash())
     }
 
     fn dummy_hash(&self) -> &str {
@@ -259,11 +344,14 @@ impl Passwords {
             .ok_or_else(|| PasswordError::Hash("the hashing threads are gone".into()))?
     }
 
-    /// Verifies on a hashing thread, within the concurrency limit.
+    /// Verifies on a hashing thread, within the concurrency limit: against
+    /// `stored`, or for a user that does not exist, against a dummy hash at
+    /// the cost `like` (see [`Passwords::verify_unknown_blocking`]).
     pub async fn verify(
         &self,
         password: Secret,
         stored: Option<String>,
+        like: Option<Cost>,
     ) -> Result<Verified, PasswordError> {
         let permit = self.admit().await?;
         let this = self.clone();
@@ -272,7 +360,10 @@ impl Passwords {
                 // Running drops before the permit: the counter never shows
                 // more than the limit.
                 let _held = (Running::start(&this.running), permit);
-                this.verify_blocking(password.expose(), stored.as_deref())
+                match stored {
+                    Some(stored) => this.verify_blocking(password.expose(), Some(&stored)),
+                    None => this.verify_unknown_blocking(password.expose(), like),
+                }
             })
             .await
             .ok_or_else(|| PasswordError::Hash("the hashing threads are gone".into()))
@@ -412,6 +503,32 @@ mod tests {
         }
     }
 
+    #[test]
+    fn an_unknown_user_is_checked_at_the_cost_of_a_stored_hash() {
+        let p = cheap();
+        let other = Passwords::new(
+            Cost {
+                m_kib: 128,
+                t: 1,
+                p: 1,
+            },
+            1,
+            1,
+        )
+        .unwrap();
+        let like = other.hash_blocking("someone's password").unwrap();
+        assert_eq!(
+            p.verify_unknown_blocking("correct horse", cost_of(&like)),
+            Verified::Mismatch
+        );
+        assert_eq!(p.other_dummy_costs(), [other.cost()]);
+        // The configured cost, or none: the usual dummy.
+        p.verify_unknown_blocking("correct horse", Some(p.cost()));
+        p.verify_unknown_blocking("correct horse", cost_of("not a phc"));
+        p.verify_unknown_blocking("correct horse", None);
+        assert_eq!(p.other_dummy_costs(), [other.cost()]);
+    }
+
     fn slow() -> Passwords {
         Passwords::new(
             Cost {
@@ -433,7 +550,8 @@ mod tests {
         let stored = p.hash_blocking("correct horse").unwrap();
         // A check whose request is dropped while its hash runs (a client
         // that hung up).
-        let mut first = Box::pin(p.verify(Secret::new("correct horse"), Some(stored.clone())));
+        let mut first =
+            Box::pin(p.verify(Secret::new("correct horse"), Some(stored.clone()), None));
         futures_util::future::poll_fn(|cx| {
             assert!(first.as_mut().poll(cx).is_pending(), "hash too fast");
             if p.running() == 1 {
@@ -446,7 +564,9 @@ mod tests {
         .await;
         drop(first);
         assert_eq!(p.running(), 1, "the hash goes on");
-        let second = p.verify(Secret::new("correct horse"), Some(stored)).await;
+        let second = p
+            .verify(Secret::new("correct horse"), Some(stored), None)
+            .await;
         assert!(matches!(second, Ok(Verified::Match { .. })));
         assert_eq!(p.peak_running(), 1, "two hashes ran at once");
     }

@@ -4,8 +4,8 @@
 
 use authd::clock::Clock;
 
-use crate::fixtures::{login_as as login, standard, Reply};
-use crate::helpers::{backends, TestApp};
+use crate::fixtures::{login_as as login, reply, standard, Reply, TestClient};
+use crate::helpers::{authd_fails, authd_json, authd_logging, backends, TestApp};
 
 /// What a client can observe of an answer.
 fn seen(r: &Reply) -> (u16, Option<String>, String) {
@@ -150,4 +150,157 @@ async fn beyond_the_queue_logins_get_503_at_once_and_the_rest_succeed() {
     }
     assert_eq!(app.passwords.peak_running(), 1);
     app.stop().await;
+}
+
+/// [`LIMITS`] behind a proxy on the loopback address, so that a test can
+/// speak from any client address through `X-Forwarded-For`.
+const PROXIED: &[&str] = &[
+    "--login-max-failures",
+    "3",
+    "--login-lockout",
+    "60",
+    "--trusted-proxy",
+    "127.0.0.1",
+];
+
+/// The password grant from client address `from` (through the trusted
+/// proxy of [`PROXIED`]).
+async fn login_from(
+    app: &TestApp,
+    c: &TestClient,
+    from: &str,
+    username: &str,
+    password: &str,
+) -> Reply {
+    let req = app
+        .http
+        .post(app.url("/oauth/token"))
+        .basic_auth(&c.id, c.secret.as_deref())
+        .header("X-Forwarded-For", from)
+        .form(&[
+            ("grant_type", "password"),
+            ("username", username),
+            ("password", password),
+        ]);
+    reply(req.send().await.unwrap()).await
+}
+
+#[actix_web::test]
+async fn an_attacker_at_another_address_cannot_lock_the_owner_out() {
+    for db in backends() {
+        let c = standard(&db);
+        let app = TestApp::spawn_clocked(&db, PROXIED, Clock::manual_from_now()).await;
+        let attacker = "192.0.2.66";
+        let wrong = login_from(&app, &c, attacker, "alice", "wrong password").await;
+        wrong.assert_error(400, "invalid_grant");
+        for _ in 0..2 {
+            login_from(&app, &c, attacker, "alice", "wrong password").await;
+        }
+        // Locked for the attacker's address, exactly as before: even the
+        // right password gets the wrong-password answer there.
+        let there = login_from(&app, &c, attacker, "alice", "correct horse").await;
+        assert_eq!(seen(&there), seen(&wrong), "[{}] attacker", db.label());
+        // The owner, elsewhere, is not locked out.
+        let owner = login_from(&app, &c, "198.51.100.7", "alice", "correct horse").await;
+        assert_eq!(owner.status, 200, "[{}] owner: {}", db.label(), owner.raw);
+
+        // IPv6 counts by /64: one host cannot rotate its way out of its
+        // lock, and another network is not affected.
+        for _ in 0..3 {
+            login_from(&app, &c, "2001:db8:1:2::1", "alice", "wrong password").await;
+        }
+        let same_64 = login_from(&app, &c, "2001:db8:1:2::ffff", "alice", "correct horse").await;
+        assert_eq!(seen(&same_64), seen(&wrong), "[{}] same /64", db.label());
+        let other_64 = login_from(&app, &c, "2001:db8:1:3::1", "alice", "correct horse").await;
+        assert_eq!(other_64.status, 200, "[{}] {}", db.label(), other_64.raw);
+        app.stop().await;
+    }
+}
+
+/// Locks alice from the test's own address (three wrong passwords) and
+/// checks that the right one is refused.
+async fn lock_alice(app: &TestApp, c: &TestClient) {
+    for _ in 0..3 {
+        login(app, c, "alice", "wrong password")
+            .await
+            .assert_error(400, "invalid_grant");
+    }
+    login(app, c, "alice", "correct horse")
+        .await
+        .assert_error(400, "invalid_grant");
+}
+
+#[actix_web::test]
+async fn set_password_clears_the_lock() {
+    for db in backends() {
+        let c = standard(&db);
+        let app = TestApp::spawn_clocked(&db, LIMITS, Clock::manual_from_now()).await;
+        lock_alice(&app, &c).await;
+        authd_json(
+            &db,
+            &["user", "set-password", "alice", "--password-stdin"],
+            Some("battery staple\n"),
+        );
+        let r = login(&app, &c, "alice", "battery staple").await;
+        assert_eq!(r.status, 200, "[{}] {}", db.label(), r.raw);
+        app.stop().await;
+    }
+}
+
+#[actix_web::test]
+async fn user_unlock_clears_the_lock_and_is_audited() {
+    for db in backends() {
+        let c = standard(&db);
+        let app = TestApp::spawn_clocked(&db, LIMITS, Clock::manual_from_now()).await;
+        lock_alice(&app, &c).await;
+        let out = authd_logging(&db, &["user", "unlock", "alice", "--json"], None, "info");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "[{}] {stderr}", db.label());
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(json["username"], "alice");
+        assert_eq!(json["cleared"], 1, "[{}] {json}", db.label());
+        assert!(
+            stderr.contains("event=user_unlocked outcome=success")
+                && stderr.contains(r#"username="alice" cleared=1 actor=cli"#),
+            "[{}] {stderr}",
+            db.label()
+        );
+        let r = login(&app, &c, "alice", "correct horse").await;
+        assert_eq!(r.status, 200, "[{}] {}", db.label(), r.raw);
+
+        // Nothing to clear is not an error; an unknown user is.
+        let again = authd_json(&db, &["user", "unlock", "alice"], None);
+        assert_eq!(again["cleared"], 0);
+        let err = authd_fails(&db, &["user", "unlock", "nobody"], None);
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(err.contains("unknown user 'nobody'"), "{err}");
+        app.stop().await;
+    }
+}
+
+/// Every spelling that logs in as one user shares that user's lock: a
+/// guesser cannot get ten more tries by writing the name in capitals or
+/// full-width letters.
+#[actix_web::test]
+async fn every_spelling_of_a_username_shares_its_lock() {
+    for db in backends() {
+        let c = standard(&db);
+        let app = TestApp::spawn_clocked(&db, LIMITS, Clock::manual_from_now()).await;
+        let ok = login(&app, &c, "ALICE", "correct horse").await;
+        assert_eq!(
+            ok.status,
+            200,
+            "[{}] a spelling logs in: {}",
+            db.label(),
+            ok.raw
+        );
+        for spelling in ["Alice", "ALICE", "ａｌｉｃｅ"] {
+            login(&app, &c, spelling, "wrong password")
+                .await
+                .assert_error(400, "invalid_grant");
+        }
+        let locked = login(&app, &c, "alice", "correct horse").await;
+        locked.assert_error(400, "invalid_grant");
+        app.stop().await;
+    }
 }

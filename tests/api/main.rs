@@ -37,6 +37,7 @@ mod metrics;
 mod names;
 mod owned_clients;
 mod parsers;
+mod password_params;
 mod process;
 mod races;
 mod refresh;

@@ -134,9 +134,9 @@ async fn disable_set_password_and_client_removal_end_tokens() {
 
         let t = rt(&password_grant(&app, &c, &[]).await);
         let hash = fixtures::hash_password("another horse");
-        let revoked =
+        let set =
             authd::manage::users::set_password(&mut conn(&db), "alice", &hash, now()).unwrap();
-        assert!(revoked >= 1);
+        assert!(set.revoked >= 1);
         assert_invalid_grant(&refresh(&app, &c, &t, None).await, &db);
 
         let r = post(

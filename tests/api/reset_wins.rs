@@ -82,27 +82,34 @@ async fn a_lock_landing_during_a_login_wins() {
         let c = standard(&db);
         let app = TestApp::spawn_with(&db, REHASH_SLOWLY).await;
         let (reply, ()) = futures_util::join!(login(&app, &c, "correct horse"), async {
-            // What other instances' failures do meanwhile: lock the name.
+            // What other instances' failures from the same address do
+            // meanwhile: lock the name for it.
             while_hashing(&app, || {
                 let mut conn = conn(&db);
-                let key = authd::secret::hash_str("alice");
-                authd::db::login_failures::add_failure(&mut conn, &key, 0).unwrap();
+                let key = loopback_key();
+                authd::db::login_failures::add_failure(&mut conn, &key.record, &key.username, 0)
+                    .unwrap();
                 let locked = authd::db::login_failures::Failures {
                     failures: 0,
                     locks: 1,
                     locked_until: authd::clock::Clock::system().now() + 600,
                 };
-                authd::db::login_failures::store(&mut conn, &key, &locked).unwrap();
+                authd::db::login_failures::store(&mut conn, &key.record, &locked).unwrap();
             })
             .await
         });
         reply.assert_error(400, "invalid_grant");
         // ...and the lock was not cleared by the guess that raced it.
         let mut conn = conn(&db);
-        let f = authd::db::login_failures::find(&mut conn, &authd::secret::hash_str("alice"))
+        let f = authd::db::login_failures::find(&mut conn, &loopback_key().record)
             .unwrap()
             .unwrap();
         assert_eq!(f.locks, 1, "[{}]", db.label());
         app.stop().await;
     }
+}
+
+/// The lock record of alice from the test client's address.
+fn loopback_key() -> authd::login::lock_key::LockKey {
+    authd::login::lock_key::lock_key("alice", "127.0.0.1".parse().ok())
 }
