@@ -1,5 +1,5 @@
-//! The lock arithmetic of one (username, address) record (INTERFACE.md
-//! "Brute-force lockout", keyed by [`super::lock_key`]): after
+//! The lock arithmetic of one (username, address) record
+//! (docs/interface.md "Brute-force lockout", keyed by [`super::lock_key`]): after
 //! `max_failures` consecutive failures the username is locked for that
 //! address for `base` seconds; a failure right after a lock locks again
 //! for twice as long. The escalation is capped twice: no lock lasts more
