@@ -122,7 +122,7 @@ fn layout() -> (BTreeSet<String>, BTreeSet<String>) {
     let mut named = BTreeSet::new();
     let mut itemized = BTreeSet::new();
     let mut folder: Option<String> = None;
-    for line in block.lines().skip_while(|l| l.trim().is_empty()) {
+    for line in block.lines().skip_while(|l| !l.starts_with("    ")) {
         if !line.starts_with("    ") {
             break;
         }
@@ -182,6 +182,10 @@ fn the_readme_layout_names_what_exists() {
             let mut relative = path.strip_prefix(root()).unwrap().display().to_string();
             if path.is_dir() {
                 relative.push('/');
+            }
+            // A folder's mod.rs is the folder itself.
+            if relative.ends_with("/mod.rs") && relative != "src/mod.rs" {
+                continue;
             }
             if !covered(&relative) {
                 missing.push(relative);
