@@ -33,6 +33,7 @@ mod metrics;
 mod parsers;
 mod process;
 mod races;
+mod redirect_uris;
 mod refresh;
 mod register;
 mod reset_wins;

@@ -1,0 +1,133 @@
+//! The redirect URI rule end to end, on every backend: what the CLI and
+//! the console let anyone register (https, http on loopback, a private-use
+//! scheme; no `javascript:`, `data:`, `file:`, fragment or userinfo).
+
+use crate::browser::csrf_token;
+use crate::code_flow::logged_in;
+use crate::fixtures::{conn, user};
+use crate::helpers::{authd_fails, authd_json, backends, TestApp};
+
+/// URIs nobody may register, and what the refusal says.
+const REFUSED: &[(&str, &str)] = &[
+    (
+        "javascript:alert(document.domain)",
+        "use https, http on a loopback address",
+    ),
+    (
+        "JavaScript:alert(1)//https://app.example/cb",
+        "is refused: use https",
+    ),
+    (
+        "data:text/html,<script>alert(1)</script>",
+        "is refused: use https",
+    ),
+    ("file:///etc/passwd", "is refused: use https"),
+    ("vbscript:msgbox(1)", "is refused: use https"),
+    (
+        "http://evil.example/cb",
+        "http is only for a loopback address",
+    ),
+    (
+        "myapp:/cb",
+        "a private-use scheme like com.example.app:/callback",
+    ),
+    (
+        "https://app.example@evil.example/cb",
+        "must not contain a user name or password",
+    ),
+    (
+        "https://user:pw@app.example/cb",
+        "must not contain a user name or password",
+    ),
+    ("https://app.example/cb#x", "must not contain a fragment"),
+    (
+        "https://evil.example\\@app.example/cb",
+        "must not contain spaces, control characters or backslashes",
+    ),
+];
+
+/// URIs anyone may register.
+const ACCEPTED: &[&str] = &[
+    "https://app.example/cb",
+    "http://127.0.0.1:9999/callback",
+    "http://[::1]:8080/cb",
+    "http://localhost:3000/cb",
+    "com.example.app:/oauth2redirect",
+];
+
+#[test]
+fn the_cli_registers_only_redirect_uris_the_rule_accepts() {
+    for db in backends() {
+        let label = db.label();
+        for (uri, says) in REFUSED {
+            let err = authd_fails(
+                &db,
+                &[
+                    "client",
+                    "add",
+                    "app",
+                    "--grant",
+                    "authorization_code",
+                    "--redirect-uri",
+                    "https://app.example/ok",
+                    "--redirect-uri",
+                    uri,
+                ],
+                None,
+            );
+            assert!(err.contains(says), "[{label}] {uri}: {err}");
+            assert_eq!(err.trim().lines().count(), 1, "[{label}] one line: {err}");
+        }
+        let listed = authd_json(&db, &["client", "list"], None);
+        assert_eq!(
+            listed.as_array().map(Vec::len),
+            Some(0),
+            "[{label}] {listed}"
+        );
+
+        let mut args = vec!["client", "add", "app", "--grant", "authorization_code"];
+        for uri in ACCEPTED {
+            args.extend(["--redirect-uri", uri]);
+        }
+        let added = authd_json(&db, &args, None);
+        let id = added["client_id"].as_str().expect("a client_id");
+        let stored = authd::manage::clients::get(&mut conn(&db), id, None).unwrap();
+        assert_eq!(stored.redirect_uris, ACCEPTED, "[{label}]");
+    }
+}
+
+#[actix_web::test]
+async fn the_console_registers_only_redirect_uris_the_rule_accepts() {
+    for db in backends() {
+        let label = db.label();
+        crate::fixtures::role(&db, "writer", "posts:read posts:write");
+        let mallory = user(&db, "mallory", "correct horse", &["writer"]);
+        let app = TestApp::spawn(&db).await;
+        let browser = logged_in(&app, "mallory").await;
+        let page = browser.get("/console").await;
+        let token = csrf_token(&page.raw).expect("the console has a csrf_token");
+        let form = |uri: &'static str| {
+            vec![
+                ("name", "app"),
+                ("grant", "authorization_code"),
+                ("scope", "posts:read"),
+                ("redirect_uri", uri),
+                ("csrf_token", token.as_str()),
+            ]
+        };
+        for (uri, says) in REFUSED {
+            let r = browser.post("/console/clients", &form(uri)).await;
+            assert_eq!(r.status, 400, "[{label}] {uri}: {}", r.raw);
+            assert!(r.raw.contains(says), "[{label}] {uri}: {}", r.raw);
+            assert!(r.header("location").is_none(), "[{label}] {uri}");
+        }
+        let owned = |db| authd::manage::clients::list(&mut conn(db), Some(&mallory)).unwrap();
+        assert!(owned(&db).is_empty(), "[{label}] nothing created");
+        for uri in ACCEPTED {
+            let r = browser.post("/console/clients", &form(uri)).await;
+            assert_eq!(r.status, 303, "[{label}] {uri}: {}", r.raw);
+        }
+        assert_eq!(owned(&db).len(), ACCEPTED.len(), "[{label}]");
+        app.stop().await;
+    }
+}
