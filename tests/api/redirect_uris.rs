@@ -1,9 +1,15 @@
 //! The redirect URI rule end to end, on every backend: what the CLI and
 //! the console let anyone register (https, http on loopback, a private-use
-//! scheme; no `javascript:`, `data:`, `file:`, fragment or userinfo).
+//! scheme; no `javascript:`, `data:`, `file:`, fragment or userinfo), and
+//! that a URI stored under an older rule is never redirected to.
 
-use crate::browser::csrf_token;
-use crate::code_flow::logged_in;
+use diesel::prelude::*;
+
+use crate::browser::{csrf_token, Browser};
+use crate::code_flow::{
+    assert_not_redirected, assert_redirected_error, logged_in, pkce, request_without, setup,
+    REDIRECT,
+};
 use crate::fixtures::{conn, user};
 use crate::helpers::{authd_fails, authd_json, backends, TestApp};
 
@@ -128,6 +134,65 @@ async fn the_console_registers_only_redirect_uris_the_rule_accepts() {
             assert_eq!(r.status, 303, "[{label}] {uri}: {}", r.raw);
         }
         assert_eq!(owned(&db).len(), ACCEPTED.len(), "[{label}]");
+        app.stop().await;
+    }
+}
+
+#[actix_web::test]
+async fn a_stored_redirect_uri_that_the_rule_refuses_is_never_redirected_to() {
+    for db in backends() {
+        let label = db.label();
+        let c = setup(&db);
+        // Registered before the rule existed: written past it, straight
+        // into the table.
+        let old = [
+            "javascript:alert(document.domain)//",
+            "http://evil.example/cb",
+            "data:text/html,hello",
+        ];
+        let stored = format!("{} {REDIRECT}", old.join(" "));
+        {
+            use authd::db::schema::clients::dsl;
+            diesel::update(dsl::clients.find(&c.id))
+                .set(dsl::redirect_uris.eq(&stored))
+                .execute(&mut conn(&db))
+                .unwrap();
+        }
+        let app = TestApp::spawn(&db).await;
+        let alice = logged_in(&app, "alice").await;
+        let anonymous = Browser::new(&app);
+        let ch = pkce().challenge;
+        let with = |redirect: &str, scope: &str| {
+            request_without(
+                &c.id,
+                &ch,
+                "redirect_uri",
+                &[("redirect_uri", redirect), ("scope", scope)],
+            )
+        };
+        for uri in old {
+            // An error (anonymous or not), or the consent page whose
+            // answer would go there: authd's page instead.
+            for b in [&anonymous, &alice] {
+                let r = b.get(&with(uri, "admin")).await;
+                assert_not_redirected(&r, "no longer accepted");
+                let r = b.get(&with(uri, "posts:read")).await;
+                assert_not_redirected(&r, "no longer accepted");
+            }
+        }
+        // The URI the rule accepts still works.
+        let r = anonymous.get(&with(REDIRECT, "admin")).await;
+        assert_redirected_error(&r, "invalid_scope");
+        let r = alice.get(&with(REDIRECT, "posts:read")).await;
+        assert_eq!(r.status, 200, "[{label}] the consent page: {}", r.raw);
+
+        // Nothing was lost: the admin still sees every stored URI.
+        let listed = authd_json(&db, &["client", "list"], None);
+        let uris: Vec<&str> = listed[0]["redirect_uris"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|u| u.as_str()).collect())
+            .unwrap_or_default();
+        assert_eq!(uris, [&old[..], &[REDIRECT]].concat(), "[{label}] {listed}");
         app.stop().await;
     }
 }
