@@ -1,16 +1,18 @@
 //! The redirect URI rule end to end, on every backend: what the CLI and
 //! the console let anyone register (https, http on loopback, a private-use
-//! scheme; no `javascript:`, `data:`, `file:`, fragment or userinfo), and
-//! that a URI stored under an older rule is never redirected to.
+//! scheme; no `javascript:`, `data:`, `file:`, fragment or userinfo), that
+//! a URI stored under an older rule is never redirected to, and that a
+//! user-registered client's errors before sign-in stay on authd's page
+//! (RFC 9700 §4.11.2) while an admin's client's are redirected as before.
 
 use diesel::prelude::*;
 
-use crate::browser::{csrf_token, Browser};
+use crate::browser::{csrf_token, login_path, Browser};
 use crate::code_flow::{
-    assert_not_redirected, assert_redirected_error, logged_in, pkce, request_without, setup,
-    REDIRECT,
+    assert_not_redirected, assert_redirected_error, logged_in, pkce, request, request_without,
+    setup, REDIRECT,
 };
-use crate::fixtures::{conn, user};
+use crate::fixtures::{conn, user, ClientSpec};
 use crate::helpers::{authd_fails, authd_json, backends, TestApp};
 
 /// URIs nobody may register, and what the refusal says.
@@ -134,6 +136,89 @@ async fn the_console_registers_only_redirect_uris_the_rule_accepts() {
             assert_eq!(r.status, 303, "[{label}] {uri}: {}", r.raw);
         }
         assert_eq!(owned(&db).len(), ACCEPTED.len(), "[{label}]");
+        app.stop().await;
+    }
+}
+
+#[actix_web::test]
+async fn a_users_own_client_shows_errors_before_sign_in_on_authds_page() {
+    for db in backends() {
+        let label = db.label();
+        let admins = setup(&db);
+        let mallory = user(&db, "mallory", "correct horse", &["writer"]);
+        let theirs = ClientSpec::new(&db)
+            .grants(&["authorization_code"])
+            .scopes("posts:read posts:write")
+            .redirect_uri(REDIRECT)
+            .owner(&mallory)
+            .create();
+        let no_code_grant = ClientSpec::new(&db)
+            .grants(&["password"])
+            .scopes("posts:read")
+            .redirect_uri(REDIRECT)
+            .owner(&mallory)
+            .create();
+        let app = TestApp::spawn(&db).await;
+        let ch = pkce().challenge;
+        let query = |client: &str, drop: &str, extra: &[(&str, &str)]| {
+            request_without(client, &ch, drop, extra)
+        };
+        let refusals = [
+            (
+                query(&theirs.id, "", &[("scope", "admin")]),
+                "invalid_scope",
+            ),
+            (
+                query(&theirs.id, "response_type", &[("response_type", "token")]),
+                "unsupported_response_type",
+            ),
+            (query(&theirs.id, "response_type", &[]), "invalid_request"),
+            (query(&theirs.id, "code_challenge", &[]), "invalid_request"),
+            (
+                query(
+                    &theirs.id,
+                    "code_challenge_method",
+                    &[("code_challenge_method", "plain")],
+                ),
+                "invalid_request",
+            ),
+            (
+                query(
+                    &theirs.id,
+                    "",
+                    &[("scope", "posts:read"), ("scope", "posts:write")],
+                ),
+                "invalid_request",
+            ),
+            (query(&no_code_grant.id, "", &[]), "unauthorized_client"),
+        ];
+        // Not signed in: authd's page, never the client's redirect URI;
+        // also for the consent form's POST without a session.
+        let anonymous = Browser::new(&app);
+        for (path, error) in &refusals {
+            let r = anonymous.get(path).await;
+            assert_not_redirected(&r, &format!("({error})"));
+            assert!(!r.raw.contains("app.example"), "[{label}] {}", r.raw);
+            let r = anonymous.post(path, &[("decision", "allow")]).await;
+            assert_not_redirected(&r, &format!("({error})"));
+        }
+        // A request without a fault still leads to the login page.
+        let fine = request(&theirs.id, &ch, &[]);
+        let r = anonymous.get(&fine).await;
+        assert_eq!(r.status, 303, "[{label}] {}", r.raw);
+        assert_eq!(r.header("location"), Some(login_path(Some(&fine)).as_str()));
+
+        // Signed in, the user has the app's name in front of them: the
+        // error goes back to the app as RFC 6749 §4.1.2.1 says.
+        let alice = logged_in(&app, "alice").await;
+        for (path, error) in &refusals {
+            assert_redirected_error(&alice.get(path).await, error);
+        }
+        // An administrator's client: redirected before sign-in too.
+        let admins_outside = request(&admins.id, &ch, &[("scope", "admin")]);
+        assert_redirected_error(&anonymous.get(&admins_outside).await, "invalid_scope");
+        let token = query(&admins.id, "response_type", &[("response_type", "token")]);
+        assert_redirected_error(&anonymous.get(&token).await, "unsupported_response_type");
         app.stop().await;
     }
 }
