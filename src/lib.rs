@@ -6,7 +6,8 @@
 //! `web` (the handlers), which reach shared parts through `state`; below
 //! them `manage` (admin operations) and `metrics` (counters the others
 //! move), then `db`, `keys`, `password`, and the plain building blocks
-//! (`clock`, `config`, `scope`, `grant_type`, `secret`, `files`, `audit`).
+//! (`clock`, `config`, `scope`, `redirect_uri`, `grant_type`, `secret`,
+//! `files`, `audit`).
 
 pub mod app; // assembles and runs the HTTP server
 pub mod audit; // the audit trail: security events as log lines
@@ -26,6 +27,7 @@ pub mod names; // usernames and display names: allowed characters, folding, log 
 pub mod oauth; // the authorization-server protocol endpoints
 pub mod password; // Argon2id password hashing and policy
 mod redact; // Debug output without secrets
+pub mod redirect_uri; // which redirect URIs a client may register
 pub mod scope; // scope syntax and the scope policy
 pub mod secret; // random secrets, their hashes, redacted Debug
 pub mod state; // what handlers share: pool, hasher, keys, issuer, clock

@@ -9,6 +9,7 @@ use crate::db::users::{self, User};
 use crate::db::{self, clients, AnyConnection};
 use crate::grant_type::GrantType;
 use crate::names;
+use crate::redirect_uri;
 use crate::scope;
 use crate::secret::{random_id, Secret};
 
@@ -107,22 +108,10 @@ pub struct Created {
     pub secret: Option<Secret>,
 }
 
+/// The one redirect URI rule (see [`redirect_uri`]), worded for the
+/// CLI and the console alike.
 fn check_redirect_uri(uri: &str) -> Result<(), ManageError> {
-    // RFC 6749 §3.1.2: absolute URI, no fragment.
-    let parsed = url::Url::parse(uri).map_err(|_| {
-        ManageError::Invalid(format!("redirect URI '{uri}' is not an absolute URI"))
-    })?;
-    if parsed.fragment().is_some() {
-        return Err(ManageError::Invalid(format!(
-            "redirect URI '{uri}' must not contain a fragment (#…)"
-        )));
-    }
-    if uri.chars().any(char::is_whitespace) {
-        return Err(ManageError::Invalid(format!(
-            "redirect URI '{uri}' must not contain spaces"
-        )));
-    }
-    Ok(())
+    redirect_uri::check(uri).map_err(|refused| ManageError::Invalid(refused.to_string()))
 }
 
 /// Longest client name, in characters.

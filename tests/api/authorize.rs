@@ -8,7 +8,7 @@ use authd::db::auth_codes;
 use crate::browser::{login_path, Browser};
 use crate::code_flow::{
     assert_not_redirected, assert_redirected_error, authorize_path, code_for, consent_page, decide,
-    logged_in, pkce, request, setup, REDIRECT, STATE,
+    logged_in, pkce, request, request_without, setup, REDIRECT, STATE,
 };
 use crate::fixtures::{conn, user, ClientSpec};
 use crate::helpers::{backends, TestApp};
@@ -269,19 +269,7 @@ async fn pkce_must_be_s256() {
         let app = TestApp::spawn(&db).await;
         let browser = logged_in(&app, "alice").await;
         let ch = pkce().challenge;
-        let without = |drop: &str, extra: &[(&'static str, &str)]| {
-            let mut pairs: Vec<(&str, &str)> = vec![
-                ("response_type", "code"),
-                ("client_id", &c.id),
-                ("redirect_uri", REDIRECT),
-                ("code_challenge", &ch),
-                ("code_challenge_method", "S256"),
-                ("state", STATE),
-            ];
-            pairs.retain(|(n, _)| *n != drop);
-            pairs.extend_from_slice(extra);
-            authorize_path(&pairs)
-        };
+        let without = |drop: &str, extra: &[(&str, &str)]| request_without(&c.id, &ch, drop, extra);
         for path in [
             without("code_challenge_method", &[]),
             without(

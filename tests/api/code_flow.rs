@@ -53,6 +53,17 @@ pub fn authorize_path(pairs: &[(&str, &str)]) -> String {
 /// A complete authorization request for `client_id` with `challenge`,
 /// then `extra` parameters.
 pub fn request(client_id: &str, challenge: &str, extra: &[(&str, &str)]) -> String {
+    request_without(client_id, challenge, "", extra)
+}
+
+/// [`request`] without the parameter `drop`, then `extra` (which may
+/// put it back with another value).
+pub fn request_without(
+    client_id: &str,
+    challenge: &str,
+    drop: &str,
+    extra: &[(&str, &str)],
+) -> String {
     let mut pairs = vec![
         ("response_type", "code"),
         ("client_id", client_id),
@@ -61,6 +72,7 @@ pub fn request(client_id: &str, challenge: &str, extra: &[(&str, &str)]) -> Stri
         ("code_challenge_method", "S256"),
         ("state", STATE),
     ];
+    pairs.retain(|(n, _)| *n != drop);
     pairs.extend_from_slice(extra);
     authorize_path(&pairs)
 }

@@ -121,6 +121,12 @@ impl<'a> ClientSpec<'a> {
         self
     }
 
+    /// Registered by this user (as in the console), not by an admin.
+    pub fn owner(mut self, user_id: &str) -> Self {
+        self.new.owner_id = Some(user_id.to_string());
+        self
+    }
+
     /// Registers it.
     pub fn create(self) -> TestClient {
         let created = clients::add(

@@ -40,6 +40,7 @@ mod parsers;
 mod password_params;
 mod process;
 mod races;
+mod redirect_uris;
 mod refresh;
 mod register;
 mod reset_wins;

@@ -1,8 +1,10 @@
 //! The flow's `Registrar`: our diesel [`DbRegistrar`] binds the client and
 //! its redirect URI (exact string match, RFC 9700 §4.1.3) and applies the
-//! client's scope policy; the flow then requires a redirect URI, keeps the
-//! client, and narrows the scope to the user's roles (INTERFACE.md, the
-//! same policy as the password grant).
+//! client's scope policy; the flow then requires a redirect URI that
+//! today's [`redirect_uri`] rule accepts, keeps the client, and narrows the
+//! scope to what the client's owner allows (a user's client) and to the
+//! user's roles (docs/interface.md "Token endpoint", the same policy as the
+//! password grant).
 
 use oxide_auth::endpoint::{PreGrant, Scope};
 use oxide_auth::primitives::registrar::{BoundClient, ClientUrl, Registrar, RegistrarError};
@@ -12,6 +14,7 @@ use crate::db::owners::{self, Bound};
 use crate::oauth::client_auth::DbRegistrar;
 use crate::oauth::error::OAuthError;
 use crate::oauth::grants::within_owner;
+use crate::redirect_uri;
 use crate::scope::{self, ScopeSet};
 
 impl Flow<'_> {
@@ -83,6 +86,23 @@ impl Registrar for Flow<'_> {
         let result = registrar.bound_redirect(bound);
         let client = registrar.loaded();
         match &result {
+            // Registered under an older, looser rule: kept in storage and
+            // listed, but never redirected to, so it counts as not
+            // registered and every answer is authd's own page.
+            Ok(_) if redirect_uri::check(&given).is_err() => {
+                let id = client.as_ref().map_or("", |c| c.client_id.as_str());
+                log::warn!(
+                    "authorize: client '{id}' has a redirect URI that today's rule refuses, \
+                     not redirected to: {}",
+                    given.escape_debug()
+                );
+                self.ignored.set(Some(
+                    "This redirect_uri is registered but no longer accepted (only https, \
+                     http on a loopback address, or an app's own scheme). The application \
+                     must register another one.",
+                ));
+                return Err(RegistrarError::Unspecified);
+            }
             Ok(_) => {
                 self.redirect_uri.replace(Some(given));
                 self.client.replace(client);

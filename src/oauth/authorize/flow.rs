@@ -11,7 +11,9 @@
 //! keeps its description, which the handler adds as `error_description`
 //! (oxide-auth would name it `description`), and `error` turns a request it ignores (unknown
 //! client, unregistered redirect URI) into an HTML page that redirects
-//! nowhere (RFC 6749 §4.1.2.1).
+//! nowhere (RFC 6749 §4.1.2.1). `response` also keeps on authd's page the
+//! errors that must not be redirected (a user-registered client's, before
+//! sign-in: see `errors`).
 
 use std::cell::{Cell, RefCell};
 
@@ -23,6 +25,7 @@ use oxide_auth::endpoint::{
 use oxide_auth::primitives::grant::Grant;
 use oxide_auth_actix::{OAuthRequest, OAuthResponse, WebError as ActixFlowError};
 
+use super::errors;
 use crate::db::clients::Client;
 use crate::db::{users, AnyConnection, DbError};
 use crate::oauth::codes::CodeStore;
@@ -199,7 +202,8 @@ impl Endpoint<OAuthRequest> for Flow<'_> {
 
     /// oxide-auth then sets the redirect; an error redirect gets authd's
     /// code first, and its description is kept for the handler (see
-    /// [`error::authorization_redirect`]).
+    /// [`error::authorization_redirect`]). An error that must not be
+    /// redirected (see `errors`) becomes authd's page instead.
     fn response(
         &mut self,
         request: &mut OAuthRequest,
@@ -208,6 +212,11 @@ impl Endpoint<OAuthRequest> for Flow<'_> {
         let refusal = self.refusal_for(request, &mut template);
         if let Some(err) = template.authorization_error() {
             self.described = Some(error::authorization_redirect(err, refusal.as_ref()));
+            if !self.may_redirect_errors() {
+                return Err(WebError::InvalidAuthorization(errors::page_message(
+                    err.kind(),
+                )));
+            }
         }
         Ok(OAuthResponse::default())
     }

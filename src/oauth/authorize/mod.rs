@@ -11,6 +11,7 @@
 mod binding; // the Registrar: exact redirect URI, scope policy
 mod checks; // the extension: grant, query, PKCE
 mod consent; // the OwnerSolicitor: login, consent, decision
+mod errors; // which errors are redirected, which shown on our page
 mod flow; // the request's state and the Endpoint
 
 use actix_web::http::header::{self, HeaderValue};
