@@ -87,10 +87,13 @@ impl Work for Rotations {
             }
             Err(e) => DbError::Query(e),
         };
-        if failed.is_unavailable() {
+        // A deadlock is a race lost, not an outage: made alone, each
+        // rotation gets its own try (and one more if it loses again).
+        let deadlock = matches!(&failed, DbError::Query(e) if super::is_deadlock(e));
+        if failed.is_unavailable() && !deadlock {
             return lane::failed_all::<Self>(rotations.len(), failed);
         }
-        if rotations.len() == 1 {
+        if rotations.len() == 1 && !deadlock {
             return vec![Err(failed)];
         }
         log::warn!(

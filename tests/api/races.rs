@@ -241,7 +241,10 @@ async fn a_lone_rotation_that_loses_a_deadlock_is_made_again() {
         run(&mut a, "BEGIN");
         run(&mut a, "SELECT 1 FROM refresh_tokens FOR UPDATE");
         ready.send(()).unwrap();
-        let waiting = "SELECT count(*) AS n FROM pg_locks WHERE NOT granted";
+        // In this test's database only: other tests run beside it.
+        let waiting = "SELECT count(*) AS n FROM pg_locks l \
+            JOIN pg_stat_activity a ON a.pid = l.pid \
+            WHERE NOT l.granted AND a.datname = current_database()";
         wait_until(
             &mut watcher,
             waiting,
@@ -249,6 +252,10 @@ async fn a_lone_rotation_that_loses_a_deadlock_is_made_again() {
         );
         // B holds the user's row; A lets the token go: the rotation claims
         // it, then its successor's foreign key waits for B.
+        // B never looks for the deadlock first (the test connects as a
+        // superuser, who may set this): the rotation's backend, with the
+        // server's default of a second, finds it and is the one aborted.
+        run(&mut b, "SET deadlock_timeout = '60s'");
         run(&mut b, "BEGIN");
         run(&mut b, "SELECT 1 FROM users FOR UPDATE");
         let xid = diesel::sql_query("SELECT pg_current_xact_id()::text AS xid")
