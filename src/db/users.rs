@@ -152,6 +152,25 @@ pub fn by_id(conn: &mut AnyConnection, id: &str) -> QueryResult<Option<User>> {
         .optional()
 }
 
+/// The users with these ids, in no order (none for no ids).
+pub fn by_ids(conn: &mut AnyConnection, ids: &[&str]) -> QueryResult<Vec<User>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let wanted = users::id.eq_any(ids);
+    // diesel's MultiBackend cannot bind a list: on each inner connection.
+    match conn {
+        AnyConnection::Postgres(pg) => users::table
+            .filter(wanted)
+            .select(User::as_select())
+            .load(pg),
+        AnyConnection::Sqlite(lite) => users::table
+            .filter(wanted)
+            .select(User::as_select())
+            .load(lite),
+    }
+}
+
 /// Every user, by name.
 pub fn list(conn: &mut AnyConnection) -> QueryResult<Vec<User>> {
     users::table

@@ -1,6 +1,8 @@
 //! The address a request comes from: the TCP peer, or, when the peer is a
-//! trusted proxy, the right-most `X-Forwarded-For` entry (the one that
-//! proxy added; entries left of it are the client's to forge).
+//! trusted proxy, the right-most `X-Forwarded-For` entry that is not
+//! itself a trusted proxy (each trusted proxy appends the address it was
+//! reached from; entries left of the first untrusted one are the client's
+//! to forge).
 
 use std::net::IpAddr;
 
@@ -13,14 +15,26 @@ pub fn client_ip(req: &HttpRequest, trusted_proxies: &[IpAddr]) -> Option<IpAddr
     if !trusted_proxies.iter().any(|p| p.to_canonical() == peer) {
         return Some(peer);
     }
-    let forwarded = req
+    let hops: Vec<&str> = req
         .headers()
         .get_all("x-forwarded-for")
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .last()
-        .and_then(|last| parse_hop(last.trim()));
-    Some(forwarded.unwrap_or(peer).to_canonical())
+        .collect();
+    // From the right: through every trusted proxy of a chain, to the
+    // address the first of them was reached from. A hop that does not
+    // parse stops the walk at the proxy that wrote it.
+    let mut client = peer;
+    for hop in hops.iter().rev() {
+        let Some(ip) = parse_hop(hop.trim()).map(|ip| ip.to_canonical()) else {
+            break;
+        };
+        client = ip;
+        if !trusted_proxies.iter().any(|p| p.to_canonical() == ip) {
+            break;
+        }
+    }
+    Some(client)
 }
 
 /// The part of an address that one client holds whole, by which failures
@@ -48,6 +62,20 @@ fn parse_hop(hop: &str) -> Option<IpAddr> {
 mod tests {
     use super::*;
     use actix_web::test::TestRequest;
+
+    #[test]
+    fn a_chain_of_trusted_proxies_is_walked_through() {
+        let (a, b): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+        // client 192.0.2.7 -> a -> b -> authd: a appends the client's
+        // address, b appends a's; 6.6.6.6 is the client's own forgery.
+        let req = TestRequest::default()
+            .peer_addr("10.0.0.2:4000".parse().unwrap())
+            .insert_header(("X-Forwarded-For", "6.6.6.6, 192.0.2.7, 10.0.0.1"))
+            .to_http_request();
+        assert_eq!(client_ip(&req, &[a, b]), "192.0.2.7".parse().ok());
+        // Only b trusted: a's claim is not believed, a is the client.
+        assert_eq!(client_ip(&req, &[b]), Some(a));
+    }
 
     #[test]
     fn forwarded_for_only_from_trusted_proxies() {

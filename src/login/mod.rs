@@ -202,7 +202,10 @@ impl Logins {
                 };
                 audit::login_failed(attempt, user_id.as_deref(), reason);
                 // A name that no user can have needs no lock: no row for it.
-                let lockable = crate::manage::users::check_username(username).is_ok();
+                // One that found a user always counts, whatever its typed
+                // length (a decomposed spelling folds to a shorter name).
+                let lockable =
+                    user.is_some() || crate::manage::users::check_username(username).is_ok();
                 if let Some(until) = self.failed(key, remote, lockable).await? {
                     audit::locked(attempt, user_id.as_deref(), until);
                     self.metrics.username_locked();

@@ -268,15 +268,14 @@ pub fn add(conn: &mut AnyConnection, new: &NewClient, now: i64) -> Result<Create
 /// Every client (or only those of `owner`), each with its owner's name.
 pub fn list(conn: &mut AnyConnection, owner: Option<&str>) -> Result<Vec<ClientView>, ManageError> {
     let all = clients::list(conn, owner)?;
-    // The owners in one query, not one per client.
-    let owners: HashMap<String, User> = if all.iter().any(clients::Client::is_owned) {
-        users::list(conn)?
-            .into_iter()
-            .map(|u| (u.id.clone(), u))
-            .collect()
-    } else {
-        HashMap::new()
-    };
+    // The owners in one query, not one per client, and only them.
+    let mut ids: Vec<&str> = all.iter().filter_map(|c| c.owner_id.as_deref()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let owners: HashMap<String, User> = users::by_ids(conn, &ids)?
+        .into_iter()
+        .map(|u| (u.id.clone(), u))
+        .collect();
     Ok(all
         .iter()
         .map(|c| ClientView::of(c, c.owner_id.as_ref().and_then(|id| owners.get(id))))

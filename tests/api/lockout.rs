@@ -304,3 +304,25 @@ async fn every_spelling_of_a_username_shares_its_lock() {
         app.stop().await;
     }
 }
+
+/// A spelling longer than any username (decomposed accents: 80
+/// characters) that still folds to a user's 40 counts toward that user's
+/// lock: a name that finds a user is always lockable.
+#[actix_web::test]
+async fn a_long_spelling_of_a_username_is_locked_too() {
+    for db in backends() {
+        let c = standard(&db);
+        let name = "é".repeat(40);
+        crate::fixtures::user(&db, &name, "correct horse", &["writer"]);
+        let long = "e\u{301}".repeat(40);
+        let app = TestApp::spawn_clocked(&db, LIMITS, Clock::manual_from_now()).await;
+        for _ in 0..3 {
+            login(&app, &c, &long, "wrong password")
+                .await
+                .assert_error(400, "invalid_grant");
+        }
+        let locked = login(&app, &c, &long, "correct horse").await;
+        assert_eq!(locked.status, 400, "[{}] {}", db.label(), locked.raw);
+        app.stop().await;
+    }
+}

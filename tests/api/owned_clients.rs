@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::browser::Browser;
 use crate::code_flow::{
-    assert_redirected_error, consent_page, exchange, param, pkce, redirected, request, REDIRECT,
+    assert_not_redirected, consent_page, exchange, param, pkce, redirected, request, REDIRECT,
 };
 use crate::console::{console, create, logged_in, shown_secret};
 use crate::fixtures::{conn, login_as, post, role, user, ClientSpec, Reply, TestClient};
@@ -368,10 +368,11 @@ async fn the_authorization_endpoint_follows_the_owner_too() {
             .await;
         let code = param(&redirected(&r), "code");
 
-        // carol disabled: no code, and the one issued before is refused.
+        // carol disabled: no code (on authd's page: it is a user's client),
+        // and the one issued before is refused.
         cli(&db, &["user", "disable", "carol"], None);
         let r = dave.get(&path).await;
-        assert_redirected_error(&r, "unauthorized_client");
+        assert_not_redirected(&r, "(unauthorized_client)");
         let r = exchange(&app, &c, &code, REDIRECT, &p.verifier).await;
         r.assert_error(401, "invalid_client");
         app.stop().await;

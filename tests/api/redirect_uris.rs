@@ -9,8 +9,8 @@ use diesel::prelude::*;
 
 use crate::browser::{csrf_token, login_path, Browser};
 use crate::code_flow::{
-    assert_not_redirected, assert_redirected_error, logged_in, pkce, request, request_without,
-    setup, REDIRECT,
+    assert_not_redirected, assert_redirected_error, decide, logged_in, pkce, request,
+    request_without, setup, REDIRECT,
 };
 use crate::fixtures::{conn, user, ClientSpec};
 use crate::helpers::{authd_fails, authd_json, backends, TestApp};
@@ -208,12 +208,17 @@ async fn a_users_own_client_shows_errors_before_sign_in_on_authds_page() {
         assert_eq!(r.status, 303, "[{label}] {}", r.raw);
         assert_eq!(r.header("location"), Some(login_path(Some(&fine)).as_str()));
 
-        // Signed in, the user has the app's name in front of them: the
-        // error goes back to the app as RFC 6749 §4.1.2.1 says.
+        // Signed in, a request is still no answer of the user's: authd's
+        // page again, or a signed-in visitor would be sent to the app's
+        // URI without seeing anything.
         let alice = logged_in(&app, "alice").await;
         for (path, error) in &refusals {
-            assert_redirected_error(&alice.get(path).await, error);
+            let r = alice.get(path).await;
+            assert_not_redirected(&r, &format!("({error})"));
         }
+        // The answer to the consent form goes back to the app.
+        let denied = decide(&alice, &fine, "deny").await;
+        assert_redirected_error(&denied, "access_denied");
         // An administrator's client: redirected before sign-in too.
         let admins_outside = request(&admins.id, &ch, &[("scope", "admin")]);
         assert_redirected_error(&anonymous.get(&admins_outside).await, "invalid_scope");

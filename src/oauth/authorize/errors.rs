@@ -3,10 +3,12 @@
 //! administrator registered. But a client any user registered in the
 //! console would make that redirect a way to send an anonymous visitor
 //! anywhere its owner likes (RFC 9700 §4.11.2: an open redirector through
-//! the error path). So for such a client, an error that happens before
-//! the user has signed in is shown on authd's own page; once someone has
-//! signed in (and seen the app's name on the consent page), or for an
-//! administrator's client, the error is redirected as before.
+//! the error path), and a visitor who is signed in already would be sent
+//! there without seeing a page either. So for such a client an error is
+//! shown on authd's own page, and only the answer to its consent form (a
+//! POST of a signed-in user, who had the app's name in front of them:
+//! `access_denied`, say) goes back to the app. For an administrator's
+//! client, errors are redirected as RFC 6749 says.
 
 use oxide_auth::code_grant::error::AuthorizationErrorType;
 
@@ -16,7 +18,9 @@ impl Flow<'_> {
     /// Whether an error may be redirected to the bound redirect URI.
     pub(super) fn may_redirect_errors(&self) -> bool {
         match self.client.borrow().as_ref() {
-            Some(client) => client.owner_id.is_none() || self.owner.is_some(),
+            // `is_owned`, not `owner_id`: a deleted owner leaves the client
+            // a user's, not an administrator's.
+            Some(client) => !client.is_owned() || (self.owner.is_some() && self.post),
             // Nothing bound: nowhere to redirect (oxide-auth does not ask).
             None => false,
         }
