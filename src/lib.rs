@@ -18,6 +18,7 @@ pub mod db; // storage over SQLite or PostgreSQL (diesel)
 pub mod error_chain; // an error and its sources on one line, for the log
 pub mod files; // secret files: created 0600, refused when open to others
 pub mod grant_type; // the grant types a client may be registered for
+pub mod http; // form reading and strict url-decoding, for endpoints and pages alike
 pub mod janitor; // periodic removal of expired token rows
 pub mod keys; // signing keys, rotation, the public JWK set
 pub mod login; // password checks: lockout, per-address limit, bounded hashing

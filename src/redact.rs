@@ -60,10 +60,10 @@ mod tests {
 
     use crate::cli::Cli;
     use crate::config::Settings;
+    use crate::http::form::Form;
     use crate::keys::{generate, KeyVault, SigningAlg};
     use crate::manage::clients::{ClientView, Created};
     use crate::oauth::client_auth::ClientAuth;
-    use crate::oauth::form::Form;
     use crate::oauth::grants::TokenResponse;
     use crate::oauth::token::GrantRequest;
     use crate::secret::Secret;

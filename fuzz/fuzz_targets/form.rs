@@ -3,7 +3,7 @@
 
 #![no_main]
 
-use authd::oauth::form::Form;
+use authd::http::form::Form;
 use authd::oauth::token::GrantRequest;
 use libfuzzer_sys::fuzz_target;
 

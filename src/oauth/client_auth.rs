@@ -15,11 +15,11 @@ use oxide_auth::primitives::registrar::{
 };
 
 use super::error::OAuthError;
-use super::form::Form;
 use super::issuer::NO_REDIRECT;
-use super::urlencoded::{self, NotUtf8};
 use crate::db::clients::{self, Client};
 use crate::db::AnyConnection;
+use crate::http::form::Form;
+use crate::http::urlencoded::{self, NotUtf8};
 use crate::scope::{self, ScopeSet};
 use crate::secret::Secret;
 

@@ -11,6 +11,7 @@ use oxide_auth::code_grant::error::{AuthorizationError, AuthorizationErrorType};
 use serde::Serialize;
 
 use crate::db::DbError;
+use crate::http::form::FormError;
 use crate::keys::KeyError;
 use crate::login::LoginError;
 use crate::password::PasswordError;
@@ -132,6 +133,17 @@ impl From<DbError> for OAuthError {
             OAuthError::Unavailable(e.into())
         } else {
             OAuthError::Internal(e.into())
+        }
+    }
+}
+
+/// A form the protocol cannot read is `invalid_request` (RFC 6749 §5.2),
+/// or 413 when it is too large.
+impl From<FormError> for OAuthError {
+    fn from(e: FormError) -> OAuthError {
+        match e {
+            FormError::TooLarge => OAuthError::TooLarge,
+            other => OAuthError::InvalidRequest(other.to_string()),
         }
     }
 }

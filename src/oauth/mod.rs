@@ -6,7 +6,6 @@ pub mod client_auth; // client authentication and the oxide-auth Registrar
 pub mod codes; // the oxide-auth Authorizer: authorization codes
 pub mod context; // GrantCtx: what a protocol request may use
 pub mod error; // OAuthError -> RFC 6749 §5.2 responses (the only place)
-pub mod form; // form bodies with the protocol's parsing rules
 pub mod grants; // one module per grant type
 pub mod introspect; // POST /oauth/introspect (RFC 7662)
 pub mod issuer; // the oxide-auth Issuer: every token comes from here
@@ -16,7 +15,6 @@ pub mod revoke; // POST /oauth/revoke (RFC 7009)
 pub mod rotation; // refresh-token liveness, claim and reuse detection
 pub mod token; // POST /oauth/token
 pub mod token_request; // the shared start of revoke and introspect
-pub mod urlencoded; // strict form-urlencoded decoding (bodies, Basic)
 
 use actix_web::web;
 

@@ -9,9 +9,9 @@ use actix_web::{web, HttpRequest};
 use super::client_auth::{ClientAuth, DbRegistrar};
 use super::context::GrantCtx;
 use super::error::OAuthError;
-use super::form::Form;
 use crate::db::clients::Client;
 use crate::db::AnyConnection;
+use crate::http::form::Form;
 use crate::secret::Secret;
 use crate::state::AppState;
 

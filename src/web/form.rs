@@ -1,20 +1,16 @@
 //! Reading the body of an HTML form whose fields may repeat (the
 //! console's `grant` and `redirect_uri` checkboxes and rows). The protocol
 //! endpoints refuse a repeated parameter (RFC 6749 §3.1) and use
-//! [`crate::oauth::form::Form`]; a browser sends one pair per checked box,
+//! [`crate::http::form::Form`]; a browser sends one pair per checked box,
 //! so a page form keeps every value, in order. Values are decoded as
 //! strictly as the protocol's (valid UTF-8, no NUL) and the body is
 //! bounded.
 
-use actix_web::http::header;
 use actix_web::{web, HttpRequest};
-use futures_util::StreamExt;
 
 use super::error::WebError;
-use crate::oauth::urlencoded;
-
-/// Largest accepted body: a console form is a few hundred bytes.
-pub const MAX_BODY: usize = 16 * 1024;
+use crate::http::form::{self, FormError};
+use crate::http::urlencoded;
 
 /// The fields of a submitted form, in the order sent.
 #[derive(Default)]
@@ -33,26 +29,13 @@ impl std::fmt::Debug for PageForm {
 
 impl PageForm {
     /// Reads an `application/x-www-form-urlencoded` body; anything else,
-    /// a body over [`MAX_BODY`], or a value that is not UTF-8 is a 400.
-    pub async fn read(req: &HttpRequest, mut payload: web::Payload) -> Result<PageForm, WebError> {
-        let mime = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .unwrap_or("")
-            .trim();
-        if !mime.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
-            return Err(WebError::BadRequest("a form must be urlencoded"));
-        }
-        let mut body = web::BytesMut::new();
-        while let Some(chunk) = payload.next().await {
-            let chunk = chunk.map_err(|_| WebError::BadRequest("the form could not be read"))?;
-            if body.len() + chunk.len() > MAX_BODY {
-                return Err(WebError::BadRequest("the form is too large"));
-            }
-            body.extend_from_slice(&chunk);
-        }
+    /// a body over [`form::MAX_BODY`], or a value that is not UTF-8 is a 400.
+    pub async fn read(req: &HttpRequest, payload: web::Payload) -> Result<PageForm, WebError> {
+        let body = form::read_body(req, payload).await.map_err(|e| match e {
+            FormError::NotForm => WebError::BadRequest("a form must be urlencoded"),
+            FormError::TooLarge => WebError::BadRequest("the form is too large"),
+            _ => WebError::BadRequest("the form could not be read"),
+        })?;
         PageForm::parse(&body)
     }
 

@@ -18,8 +18,8 @@ use super::csrf::{self, FormNonce, Purpose};
 use super::error::WebError;
 use super::{next, page, session};
 use crate::audit::{self, Attempt, LoginFailure};
+use crate::http::form::Form;
 use crate::login::{client_ip, LoginError};
-use crate::oauth::form::Form;
 use crate::secret::Secret;
 use crate::state::AppState;
 

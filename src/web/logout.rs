@@ -9,8 +9,8 @@ use super::cookies::{self, Jar};
 use super::error::WebError;
 use super::{page, session};
 use crate::audit;
+use crate::http::form::Form;
 use crate::login::client_ip;
-use crate::oauth::form::Form;
 use crate::state::AppState;
 
 /// `POST /logout`.

@@ -6,7 +6,7 @@
 
 use actix_web::HttpRequest;
 
-use crate::oauth::urlencoded;
+use crate::http::urlencoded;
 
 /// Where a login goes when it names no (acceptable) `next`.
 pub const DEFAULT: &str = "/";

@@ -199,3 +199,48 @@ fn the_readme_layout_names_what_exists() {
     missing.sort();
     assert!(missing.is_empty(), "README.md's Layout omits {missing:?}");
 }
+
+/// The top-level module a file of `src/` belongs to (`oauth` for
+/// `src/oauth/token.rs`, `scope` for `src/scope.rs`).
+fn top_module(file: &Path) -> String {
+    let inside = file.strip_prefix("src").unwrap();
+    let first = inside.components().next().unwrap().as_os_str();
+    first.to_str().unwrap().trim_end_matches(".rs").to_string()
+}
+
+#[test]
+fn no_two_top_level_modules_import_each_other() {
+    let mut files = Vec::new();
+    sources("src", &mut files);
+    let mut uses: std::collections::BTreeMap<(String, String), String> = Default::default();
+    for file in &files {
+        let from = top_module(file);
+        let text = read(file.to_str().unwrap());
+        // The code, not its tests (a test may reach anywhere).
+        let code = text.split("#[cfg(test)]").next().unwrap_or("");
+        for (n, line) in code.lines().enumerate() {
+            if line.trim_start().starts_with("//") {
+                continue;
+            }
+            for part in line.split("crate::").skip(1) {
+                let to: String = part
+                    .chars()
+                    .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                    .collect();
+                if !to.is_empty() && to != from {
+                    let at = format!("{}:{}", file.display(), n + 1);
+                    uses.entry((from.clone(), to)).or_insert(at);
+                }
+            }
+        }
+    }
+    let cycles: Vec<String> = uses
+        .iter()
+        .filter(|((a, b), _)| a < b && uses.contains_key(&(b.clone(), a.clone())))
+        .map(|((a, b), at)| format!("{a} <-> {b} ({at}, {})", uses[&(b.clone(), a.clone())]))
+        .collect();
+    assert!(
+        cycles.is_empty(),
+        "modules that import each other: {cycles:?}"
+    );
+}

@@ -5,9 +5,9 @@
 
 use std::sync::LazyLock;
 
+use authd::http::form::Form;
 use authd::keys::{encoding_key, generate, SigningAlg};
 use authd::oauth::client_auth::parse_basic;
-use authd::oauth::form::Form;
 use authd::oauth::token::GrantRequest;
 use authd::resource::{Claims, Verifier};
 use authd::scope::{self, ScopeSet};

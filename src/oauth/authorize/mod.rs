@@ -22,7 +22,8 @@ use oxide_auth_actix::OAuthRequest;
 
 use self::flow::{Flow, Owner, Shown};
 use crate::db::AnyConnection;
-use crate::oauth::form::Form;
+use crate::http::form::Form;
+use crate::oauth::error::OAuthError;
 use crate::state::AppState;
 use crate::web::error::WebError;
 use crate::web::{consent as consent_page, next, page, session};
@@ -40,7 +41,9 @@ pub async fn authorize(
     // The query decoded strictly (UTF-8, no repeated parameter, §3.1):
     // oxide-auth decodes leniently, so a refusal here is kept for the
     // error redirect.
-    let malformed = Form::parse(req.query_string().as_bytes()).err();
+    let malformed = Form::parse(req.query_string().as_bytes())
+        .err()
+        .map(OAuthError::from);
     let request = OAuthRequest::new(req.clone(), payload.into_inner())
         .await
         .map_err(|_| WebError::BadRequest("the authorization request could not be read"))?;
