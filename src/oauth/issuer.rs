@@ -1,20 +1,21 @@
-//! The one `Issuer` (oxide-auth) through which every token is issued: JWT
-//! access tokens signed with the active key, and opaque refresh tokens
-//! stored by hash in families, rotated on use.
-//!
-//! Its inherent methods report failures as [`OAuthError`]; the oxide-auth
-//! trait, whose error type is `()`, delegates to them and logs the cause.
+//! What a grant issues: the access token's claims (signed after the
+//! storage work commits), and opaque refresh tokens stored by hash in
+//! families. Every grant stores through [`TokenIssuer::store_tokens`], and
+//! a refresh's successor is built by [`successor`]; the rotation rules
+//! themselves are [`super::rotation`]'s. The grants drive oxide-auth's
+//! primitives (`Grant`) but not its token flows (their deviations from the
+//! RFCs: docs/design.md "oxide-auth"), so oxide-auth's `Issuer` trait is
+//! not implemented: it would be a second, unused copy of those rules.
 
 use std::cell::RefCell;
 
 use chrono::{DateTime, Utc};
-use oxide_auth::endpoint::Issuer;
 use oxide_auth::primitives::grant::{Extensions, Grant, Value};
-use oxide_auth::primitives::issuer::{IssuedToken, RefreshedToken, TokenType};
+use oxide_auth::primitives::issuer::{IssuedToken, TokenType};
 
 use super::access_token::{standing, verify_own, AccessClaims, LiveAccess};
 use super::error::OAuthError;
-use super::rotation::{self, Found, Presented};
+use super::rotation;
 use crate::config::IssuerSettings;
 use crate::db::refresh_tokens::{self, RefreshToken};
 use crate::db::users::User;
@@ -125,7 +126,7 @@ fn new_refresh(
     (token, row)
 }
 
-/// The successor of `claimed`, to store with [`rotation::rotate_found`]:
+/// The successor of `claimed`, to store with [`crate::db::Db::rotate`]:
 /// the same family with the original scope (RFC 6749 §6), and the access
 /// token, unsigned, for `grant.scope`, which may be narrower.
 pub fn successor(
@@ -269,11 +270,6 @@ impl<'c> TokenIssuer<'c> {
         Ok(Unsigned::new(self.settings, self.now, grant, refresh))
     }
 
-    /// [`TokenIssuer::store_tokens`], signed.
-    pub fn issue_tokens(&self, grant: &Grant) -> Result<IssuedToken, OAuthError> {
-        self.store_tokens(grant)?.sign(self.keys)
-    }
-
     /// A live access token of ours: signature by a published key, not
     /// expired at this issuer's `now`, and still standing (see
     /// [`standing`]: not revoked, client and user as they were).
@@ -291,86 +287,5 @@ impl<'c> TokenIssuer<'c> {
             token,
             self.now,
         )?)
-    }
-}
-
-/// The trait's `()` error loses the cause: log it here.
-fn logged(e: OAuthError) {
-    match e {
-        OAuthError::Internal(_) | OAuthError::Unavailable(_) => {
-            log::error!("token issuer: {}", e.chain())
-        }
-        other => log::debug!("token issuer refused: {other}"),
-    }
-}
-
-impl Issuer for TokenIssuer<'_> {
-    fn issue(&mut self, grant: Grant) -> Result<IssuedToken, ()> {
-        self.issue_tokens(&grant).map_err(logged)
-    }
-
-    /// Presents and rotates `refresh` for `grant.client_id`; a reuse
-    /// revokes the family (within the caller's transaction).
-    fn refresh(&mut self, refresh: &str, grant: Grant) -> Result<RefreshedToken, ()> {
-        let presented = Secret::new(refresh);
-        let conn = &mut self.conn.borrow_mut();
-        // oxide-auth has authenticated the client already.
-        let (_, found) = rotation::look_up(conn, &presented, &grant.client_id, self.now)
-            .map_err(|e| logged(e.into()))?;
-        let outcome = match found {
-            Found::Live { token, .. } => {
-                let (next, unsigned) = successor(self.settings, self.now, &token, &grant);
-                rotation::rotate_found(conn, token, &next, self.now).map(|p| (p, Some(unsigned)))
-            }
-            Found::Used(token) => rotation::reuse(conn, token, self.now)
-                .map(|r| (Presented::Reused(Box::new(r)), None)),
-            Found::Invalid => Ok((Presented::Invalid, None)),
-        };
-        match outcome.map_err(|e| logged(e.into()))? {
-            (Presented::Rotated, Some(unsigned)) => {
-                let issued = unsigned.sign(self.keys).map_err(logged)?;
-                Ok(RefreshedToken {
-                    token: issued.token,
-                    refresh: issued.refresh,
-                    until: issued.until,
-                    token_type: issued.token_type,
-                })
-            }
-            // oxide-auth's flow gives no hook after its commit: the record
-            // is written within the caller's transaction.
-            (Presented::Reused(reuse), _) => {
-                reuse.audit();
-                Err(())
-            }
-            _ => Err(()),
-        }
-    }
-
-    fn recover_token<'a>(&'a self, token: &'a str) -> Result<Option<Grant>, ()> {
-        let Some(LiveAccess { claims, .. }) = self.live_access(token).map_err(logged)? else {
-            return Ok(None);
-        };
-        Ok(Some(Grant {
-            owner_id: claims.sub,
-            client_id: claims.client_id,
-            scope: claims.scope.parse().map_err(|_| ())?,
-            redirect_uri: no_redirect(),
-            until: at(claims.exp),
-            extensions: extensions(&claims.aud, claims.generation, false),
-        }))
-    }
-
-    fn recover_refresh<'a>(&'a self, token: &'a str) -> Result<Option<Grant>, ()> {
-        let Some((row, _user)) = self.live_refresh(&Secret::new(token)).map_err(logged)? else {
-            return Ok(None);
-        };
-        Ok(Some(Grant {
-            owner_id: row.user_id,
-            client_id: row.client_id,
-            scope: row.scope.parse().map_err(|_| ())?,
-            redirect_uri: no_redirect(),
-            until: at(row.expires_at),
-            extensions: Extensions::new(),
-        }))
     }
 }

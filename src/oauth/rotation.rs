@@ -1,12 +1,13 @@
 //! The refresh-token rules, stated once: when a stored token is live, and
 //! how presenting one claims it, with reuse detection (RFC 6749 §6,
-//! RFC 9700 §4.14.2). The refresh grant, introspection and the Issuer all
-//! go through here.
+//! RFC 9700 §4.14.2). The refresh grant and introspection go through
+//! here; the claim itself is one conditional statement
+//! ([`refresh_tokens::rotate`], or batched in [`crate::db::refresh_batch`]).
 
 use std::collections::BTreeSet;
 
 use crate::db::clients::Client;
-use crate::db::refresh_tokens::{self, Claim, RefreshToken};
+use crate::db::refresh_tokens::{self, RefreshToken};
 use crate::db::users::User;
 use crate::db::AnyConnection;
 use crate::secret::Secret;
@@ -77,21 +78,9 @@ pub fn live(
     })
 }
 
-/// What presenting a live refresh token did.
-pub enum Presented {
-    /// It was live and is now used, its successor stored: the caller
-    /// signs the access token.
-    Rotated,
-    /// It had been used before: its whole family is now revoked. The
-    /// caller must commit that, then audit it, and answer `invalid_grant`.
-    Reused(Box<Reuse>),
-    /// Revoked, expired, or its user changed since it was read.
-    Invalid,
-}
-
 /// What reading a presented token found, before any write.
 pub enum Found {
-    /// Live, for this client: rotate it with [`rotate_found`].
+    /// Live, for this client: to be rotated ([`crate::db::Db::rotate`]).
     Live {
         /// The token as stored.
         token: RefreshToken,
@@ -141,26 +130,6 @@ pub fn look_up(
         RefreshState::Dead => Found::Invalid,
     };
     Ok((Some(client), found))
-}
-
-/// In the write: rotates a token that [`look_up`] found live, claiming
-/// it and storing `successor` (built with
-/// [`crate::oauth::issuer::successor`]), both or neither. The conditional
-/// claim in [`refresh_tokens::rotate`] decides a race between two
-/// presentations (or a revocation, a password change or a disable landing
-/// since the read): exactly one rotates it; a second presentation finds it
-/// used, which is reuse, and revokes the family.
-pub fn rotate_found(
-    conn: &mut AnyConnection,
-    token: RefreshToken,
-    successor: &RefreshToken,
-    now: i64,
-) -> diesel::QueryResult<Presented> {
-    match refresh_tokens::rotate(conn, &token.token_hash, successor, now)? {
-        Claim::Claimed => Ok(Presented::Rotated),
-        Claim::AlreadyUsed => Ok(Presented::Reused(Box::new(reuse(conn, token, now)?))),
-        Claim::Unusable | Claim::NotFound => Ok(Presented::Invalid),
-    }
 }
 
 /// A reuse detected and its family revoked.
