@@ -141,7 +141,7 @@ fn adopt_password_params(
     settings: &Settings,
     now: i64,
 ) -> Result<crate::password::Cost, StartError> {
-    let cost = settings.argon2;
+    let cost = settings.argon2.cost();
     if let Some(before) = db::password_params::adopt(conn, cost, now).map_err(DbError::from)? {
         log::info!(
             "Argon2 parameters changed from m={},t={},p={} to m={},t={},p={}: new hashes              use them, and each stored hash is upgraded at its user's next login",

@@ -3,7 +3,9 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
+use clap::builder::TypedValueParser;
 use clap::{value_parser, Args};
 
 use crate::db::{Backend, DatabaseUrl};
@@ -11,11 +13,13 @@ use crate::keys::SigningAlg;
 use crate::password::Cost;
 use crate::secret::Secret;
 
-/// Options shared by every command (`global`: accepted before or after the
-/// subcommand, and listed in every `--help`). Each value is parsed and
-/// range-checked by clap, whose errors name the flag.
+/// Every setting, declared once: clap reads each from its flag or
+/// environment variable (`global`: accepted before or after the
+/// subcommand, and listed in every `--help`), parses and range-checks it
+/// (its errors name the flag), and the groups are the settings the code
+/// reads. What no single value can check, [`Settings::validated`] does.
 #[derive(Debug, Clone, Args)]
-pub struct GlobalArgs {
+pub struct Settings {
     /// Database: sqlite://PATH, sqlite:PATH, a plain path, or postgres://…
     #[arg(
         long,
@@ -64,50 +68,13 @@ pub struct GlobalArgs {
           value_parser = value_parser!(i64).range(1..=315_360_000))]
     pub refresh_max_lifetime: i64,
 
-    /// Consecutive failed password checks that lock a username.
-    #[arg(long, env = "AUTHD_LOGIN_MAX_FAILURES", default_value_t = 10, global = true,
-          value_parser = value_parser!(i64).range(1..=1000))]
-    pub login_max_failures: i64,
+    /// Brute-force defences.
+    #[command(flatten)]
+    pub login: LoginLimits,
 
-    /// Length of a username's first lock in seconds; each further lock
-    /// without a successful login doubles it, up to one hour.
-    #[arg(long, env = "AUTHD_LOGIN_LOCKOUT", default_value_t = 60, global = true,
-          value_parser = value_parser!(i64).range(1..=3600))]
-    pub login_lockout: i64,
-
-    /// Failed logins one client address may make within the failure window
-    /// before it gets 429 (0 = no per-address limit).
-    #[arg(
-        long,
-        env = "AUTHD_IP_MAX_FAILURES",
-        default_value_t = 50,
-        global = true
-    )]
-    pub ip_max_failures: u32,
-
-    /// The per-address failure window in seconds.
-    #[arg(long, env = "AUTHD_IP_FAILURE_WINDOW", default_value_t = 300, global = true,
-          value_parser = value_parser!(i64).range(1..=86_400))]
-    pub ip_failure_window: i64,
-
-    /// Proxies whose X-Forwarded-For is believed (space-separated IPs):
-    /// when the peer is one of them, the client address is the right-most
-    /// X-Forwarded-For entry. Default: none, the header is ignored.
-    #[arg(long = "trusted-proxy", env = "AUTHD_TRUSTED_PROXIES", global = true,
-          value_delimiter = ' ', num_args = 0..)]
-    pub trusted_proxies: Vec<std::net::IpAddr>,
-
-    /// Seconds a browser session (the login form's) may stay unused
-    /// before it ends (1 to 86400).
-    #[arg(long, env = "AUTHD_SESSION_IDLE", default_value_t = 1800, global = true,
-          value_parser = value_parser!(i64).range(1..=MAX_SESSION_IDLE))]
-    pub session_idle: i64,
-
-    /// Seconds a browser session lasts at most, however active, counted
-    /// from the login (1 to 31536000).
-    #[arg(long, env = "AUTHD_SESSION_LIFETIME", default_value_t = 43_200, global = true,
-          value_parser = value_parser!(i64).range(1..=31_536_000))]
-    pub session_lifetime: i64,
+    /// Browser session lifetimes.
+    #[command(flatten)]
+    pub sessions: SessionLimits,
 
     /// Signing algorithm for new keys.
     #[arg(
@@ -119,22 +86,9 @@ pub struct GlobalArgs {
     )]
     pub signing_alg: SigningAlg,
 
-    /// Argon2id memory cost in KiB. The server stores the --argon2-* values
-    /// in the database at start; admin commands hash with the stored ones
-    /// (their own only fill a database that has none yet).
-    #[arg(long, env = "AUTHD_ARGON2_MEMORY_KIB", default_value_t = 19456, global = true,
-          value_parser = value_parser!(u32).range(8..))]
-    pub argon2_memory_kib: u32,
-
-    /// Argon2id iterations.
-    #[arg(long, env = "AUTHD_ARGON2_ITERATIONS", default_value_t = 2, global = true,
-          value_parser = value_parser!(u32).range(1..))]
-    pub argon2_iterations: u32,
-
-    /// Argon2id parallelism.
-    #[arg(long, env = "AUTHD_ARGON2_PARALLELISM", default_value_t = 1, global = true,
-          value_parser = value_parser!(u32).range(1..=255))]
-    pub argon2_parallelism: u32,
+    /// Argon2id cost.
+    #[command(flatten)]
+    pub argon2: Argon2Cost,
 
     /// Password hashes computed at once (0 = number of cores).
     #[arg(
@@ -159,9 +113,9 @@ pub struct GlobalArgs {
     /// default; at most 300). A secret rotated or a client removed by
     /// another process (the CLI, another instance) takes effect here
     /// within this time; through this server's console, at once.
-    #[arg(long, env = "AUTHD_CLIENT_CACHE_TTL", default_value_t = 0, global = true,
-          value_parser = value_parser!(u64).range(0..=300))]
-    pub client_cache_ttl: u64,
+    #[arg(long, env = "AUTHD_CLIENT_CACHE_TTL", default_value = "0", global = true,
+          value_parser = value_parser!(u64).range(0..=300).map(Duration::from_secs))]
+    pub client_cache_ttl: Duration,
 
     /// Database connections in the pool (1 to 1000).
     #[arg(long, env = "AUTHD_DB_POOL_SIZE", default_value_t = 10, global = true,
@@ -171,9 +125,9 @@ pub struct GlobalArgs {
     /// Seconds a request may wait for a database connection before it is
     /// answered 503 (1 to 60); while the database is known to be
     /// unreachable, requests are answered at once instead.
-    #[arg(long, env = "AUTHD_DB_TIMEOUT", default_value_t = 2, global = true,
-          value_parser = value_parser!(u64).range(1..=60))]
-    pub db_timeout: u64,
+    #[arg(long, env = "AUTHD_DB_TIMEOUT", default_value = "2", global = true,
+          value_parser = value_parser!(u64).range(1..=60).map(Duration::from_secs))]
+    pub db_timeout: Duration,
 
     /// HTTP worker threads (0 = number of cores).
     #[arg(long, env = "AUTHD_WORKERS", default_value_t = 0, global = true)]
@@ -182,15 +136,20 @@ pub struct GlobalArgs {
     /// On SIGTERM, seconds to let requests in flight finish before the
     /// server stops anyway (0 to 3600); it accepts no new connection
     /// meanwhile.
-    #[arg(long, env = "AUTHD_SHUTDOWN_TIMEOUT", default_value_t = 10, global = true,
-          value_parser = value_parser!(u64).range(0..=3600))]
-    pub shutdown_timeout: u64,
+    #[arg(long, env = "AUTHD_SHUTDOWN_TIMEOUT", default_value = "10", global = true,
+          value_parser = value_parser!(u64).range(0..=3600).map(Duration::from_secs))]
+    pub shutdown_timeout: Duration,
 
     /// Key file holding the key that seals private signing keys in the
     /// database (created on first start, mode 0600); default: next to a
     /// SQLite database (`authd.db.key`), else `authd.key`.
-    #[arg(long, env = "AUTHD_KEY_FILE", global = true)]
-    pub key_file: Option<PathBuf>,
+    #[arg(
+        long = "key-file",
+        value_name = "KEY_FILE",
+        env = "AUTHD_KEY_FILE",
+        global = true
+    )]
+    key_file_given: Option<PathBuf>,
 
     /// The key-encryption key itself (base64 of 32 bytes), instead of a key
     /// file; prefer the environment variable to the flag.
@@ -203,17 +162,9 @@ pub struct GlobalArgs {
     )]
     pub key_encryption_key: Option<Secret>,
 
-    /// Let anyone create an account at /register (self-service sign-up;
-    /// AUTHD_ALLOW_REGISTRATION=true). Off by default: /register is 404.
-    #[arg(long, env = "AUTHD_ALLOW_REGISTRATION", global = true)]
-    pub allow_registration: bool,
-
-    /// Roles every self-registered user gets (space-separated role names;
-    /// default: none, so such users get no scopes until an admin grants
-    /// them a role).
-    #[arg(long, env = "AUTHD_REGISTRATION_ROLES", global = true,
-          value_delimiter = ' ', num_args = 0..)]
-    pub registration_roles: Vec<String>,
+    /// Self-service sign-up at /register.
+    #[command(flatten)]
+    pub registration: Registration,
 
     /// How many client apps one user may have in the developer console
     /// (/console); creating one more is refused with a message. Clients
@@ -231,7 +182,7 @@ fn parse_database_url(s: &str) -> Result<DatabaseUrl, String> {
     DatabaseUrl::parse(s).map_err(|e| e.to_string())
 }
 
-/// Only wraps: checked in [`Settings::from_args`], because clap's error
+/// Only wraps: checked in [`Settings::validated`], because clap's error
 /// would echo the rejected value, a secret.
 fn parse_kek(s: &str) -> Result<Secret, String> {
     Ok(Secret::new(s))
@@ -242,63 +193,56 @@ fn parse_kek(s: &str) -> Result<Secret, String> {
 /// the one in force.
 pub const MAX_SESSION_IDLE: i64 = 86_400;
 
-/// Validated settings.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    /// Where the data lives.
-    pub database_url: DatabaseUrl,
-    /// Listen address (as given; port 0 allowed).
-    pub bind: SocketAddr,
-    /// The metrics' own listen address; `None` serves them on `bind`, to
-    /// this host alone.
-    pub metrics_bind: Option<SocketAddr>,
-    /// Issuer override; `None` derives it from the bound address.
-    pub issuer: Option<String>,
-    /// Access-token lifetime (s).
-    pub access_token_ttl: i64,
-    /// Refresh-token idle lifetime (s).
-    pub refresh_token_ttl: i64,
-    /// Refresh-family absolute lifetime (s).
-    pub refresh_max_lifetime: i64,
-    /// Brute-force defences.
-    pub login: LoginLimits,
-    /// Browser session lifetimes.
-    pub sessions: SessionLimits,
-    /// Algorithm for new signing keys.
-    pub signing_alg: SigningAlg,
-    /// Argon2id cost.
-    pub argon2: Cost,
-    /// Concurrent password hashes (0 = cores).
-    pub password_concurrency: usize,
-    /// Password checks that may wait for a slot.
-    pub password_queue: usize,
-    /// How long a client record may be served from memory (zero: off).
-    pub client_cache_ttl: std::time::Duration,
-    /// Pool size.
-    pub db_pool_size: u32,
-    /// Longest wait for a database connection.
-    pub db_timeout: std::time::Duration,
-    /// HTTP workers (0 = cores).
-    pub workers: usize,
-    /// Longest wait for requests in flight on SIGTERM.
-    pub shutdown_timeout: std::time::Duration,
-    /// Where the key-encryption key lives.
-    pub key_file: PathBuf,
-    /// The key-encryption key given directly (base64), if any.
-    pub key_encryption_key: Option<Secret>,
-    /// Self-service sign-up at /register.
-    pub registration: Registration,
-    /// Most clients one console user may have.
-    pub console_max_clients: u32,
+/// Self-service sign-up (`/register`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Args)]
+pub struct Registration {
+    /// Let anyone create an account at /register (self-service sign-up;
+    /// AUTHD_ALLOW_REGISTRATION=true). Off by default: /register is 404.
+    #[arg(
+        long = "allow-registration",
+        env = "AUTHD_ALLOW_REGISTRATION",
+        global = true
+    )]
+    pub enabled: bool,
+
+    /// Roles every self-registered user gets (space-separated role names;
+    /// default: none, so such users get no scopes until an admin grants
+    /// them a role).
+    #[arg(long = "registration-roles", value_name = "REGISTRATION_ROLES", env = "AUTHD_REGISTRATION_ROLES", global = true,
+          value_delimiter = ' ', num_args = 0..)]
+    pub roles: Vec<String>,
 }
 
-/// Self-service sign-up (`/register`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Registration {
-    /// Whether `/register` is served at all (else 404).
-    pub enabled: bool,
-    /// The roles a new user gets.
-    pub roles: Vec<String>,
+/// The Argon2id cost of new password hashes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Args)]
+pub struct Argon2Cost {
+    /// Argon2id memory cost in KiB. The server stores the --argon2-* values
+    /// in the database at start; admin commands hash with the stored ones
+    /// (their own only fill a database that has none yet).
+    #[arg(long = "argon2-memory-kib", value_name = "ARGON2_MEMORY_KIB", env = "AUTHD_ARGON2_MEMORY_KIB", default_value_t = 19456,
+          global = true, value_parser = value_parser!(u32).range(8..))]
+    pub memory_kib: u32,
+
+    /// Argon2id iterations.
+    #[arg(long = "argon2-iterations", value_name = "ARGON2_ITERATIONS", env = "AUTHD_ARGON2_ITERATIONS", default_value_t = 2,
+          global = true, value_parser = value_parser!(u32).range(1..))]
+    pub iterations: u32,
+
+    /// Argon2id parallelism.
+    #[arg(long = "argon2-parallelism", value_name = "ARGON2_PARALLELISM", env = "AUTHD_ARGON2_PARALLELISM", default_value_t = 1,
+          global = true, value_parser = value_parser!(u32).range(1..=255))]
+    pub parallelism: u32,
+}
+
+impl Argon2Cost {
+    /// As the hasher takes it.
+    pub fn cost(&self) -> Cost {
+        Cost {
+            m_kib: self.memory_kib,
+            t: self.iterations,
+            p: self.parallelism,
+        }
+    }
 }
 
 /// What the token issuer needs to know, fixed once the server is bound.
@@ -315,26 +259,56 @@ pub struct IssuerSettings {
 }
 
 /// The brute-force defences' settings (SECURITY.md).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Args)]
 pub struct LoginLimits {
-    /// Consecutive failures that lock a username.
+    /// Consecutive failed password checks that lock a username.
+    #[arg(long = "login-max-failures", value_name = "LOGIN_MAX_FAILURES", env = "AUTHD_LOGIN_MAX_FAILURES", default_value_t = 10,
+          global = true, value_parser = value_parser!(i64).range(1..=1000))]
     pub max_failures: i64,
-    /// The first lock's length (s); doubled per further lock, up to an hour.
+
+    /// Length of a username's first lock in seconds; each further lock
+    /// without a successful login doubles it, up to one hour.
+    #[arg(long = "login-lockout", value_name = "LOGIN_LOCKOUT", env = "AUTHD_LOGIN_LOCKOUT", default_value_t = 60,
+          global = true, value_parser = value_parser!(i64).range(1..=3600))]
     pub lockout: i64,
-    /// Failures per client address per window (0 = off).
+
+    /// Failed logins one client address may make within the failure window
+    /// before it gets 429 (0 = no per-address limit).
+    #[arg(
+        long = "ip-max-failures",
+        env = "AUTHD_IP_MAX_FAILURES",
+        default_value_t = 50,
+        global = true
+    )]
     pub ip_max_failures: u32,
-    /// The per-address window (s).
+
+    /// The per-address failure window in seconds.
+    #[arg(long = "ip-failure-window", value_name = "IP_FAILURE_WINDOW", env = "AUTHD_IP_FAILURE_WINDOW", default_value_t = 300,
+          global = true, value_parser = value_parser!(i64).range(1..=86_400))]
     pub ip_window: i64,
-    /// Peers whose X-Forwarded-For is believed.
+
+    /// Proxies whose X-Forwarded-For is believed (space-separated IPs):
+    /// when the peer is one of them, the client address is the right-most
+    /// X-Forwarded-For entry that is not itself a trusted proxy. Default:
+    /// none, the header is ignored.
+    #[arg(long = "trusted-proxy", env = "AUTHD_TRUSTED_PROXIES", global = true,
+          value_delimiter = ' ', num_args = 0..)]
     pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 /// How long a browser session lasts (seconds, checked against the clock).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Args)]
 pub struct SessionLimits {
-    /// It ends after this long unused.
+    /// Seconds a browser session (the login form's) may stay unused
+    /// before it ends (1 to 86400).
+    #[arg(long = "session-idle", value_name = "SESSION_IDLE", env = "AUTHD_SESSION_IDLE", default_value_t = 1800,
+          global = true, value_parser = value_parser!(i64).range(1..=MAX_SESSION_IDLE))]
     pub idle: i64,
-    /// It ends this long after the login, however active.
+
+    /// Seconds a browser session lasts at most, however active, counted
+    /// from the login (1 to 31536000).
+    #[arg(long = "session-lifetime", value_name = "SESSION_LIFETIME", env = "AUTHD_SESSION_LIFETIME", default_value_t = 43_200,
+          global = true, value_parser = value_parser!(i64).range(1..=31_536_000))]
     pub lifetime: i64,
 }
 
@@ -365,8 +339,19 @@ impl Settings {
         crate::keys::open_vault(
             conn,
             self.key_encryption_key.as_ref().map(|s| s.expose()),
-            &self.key_file,
+            &self.key_file(),
         )
+    }
+
+    /// Where the key-encryption key lives: `--key-file`, else next to a
+    /// SQLite database, else `authd.key`.
+    pub fn key_file(&self) -> PathBuf {
+        self.key_file_given
+            .clone()
+            .unwrap_or_else(|| match self.database_url.backend() {
+                Backend::Sqlite => format!("{}.key", self.database_url.as_str()).into(),
+                Backend::Postgres => "authd.key".into(),
+            })
     }
 
     /// The issuer settings once the issuer URL is known.
@@ -379,69 +364,25 @@ impl Settings {
         }
     }
 
-    /// Checks what clap cannot check one value at a time, and fills in
-    /// defaults that depend on other settings.
-    pub fn from_args(a: &GlobalArgs) -> Result<Settings, ConfigError> {
-        let argon2 = Cost {
-            m_kib: a.argon2_memory_kib,
-            t: a.argon2_iterations,
-            p: a.argon2_parallelism,
-        };
-        argon2::Params::new(argon2.m_kib, argon2.t, argon2.p, None).map_err(|e| {
+    /// Checks what clap cannot check one value at a time: the Argon2
+    /// parameters together, the key-encryption key (never echoed), and
+    /// the registration roles (without repeats).
+    pub fn validated(mut self) -> Result<Settings, ConfigError> {
+        let cost = self.argon2.cost();
+        argon2::Params::new(cost.m_kib, cost.t, cost.p, None).map_err(|e| {
             ConfigError(format!(
                 "--argon2-* (AUTHD_ARGON2_*): invalid Argon2 parameters: {e}"
             ))
         })?;
-        if let Some(kek) = &a.key_encryption_key {
+        if let Some(kek) = &self.key_encryption_key {
             crate::keys::KeyVault::from_base64(kek.expose()).map_err(|e| {
                 ConfigError(format!(
                     "--key-encryption-key (AUTHD_KEY_ENCRYPTION_KEY): {e}"
                 ))
             })?;
         }
-        let key_file = a
-            .key_file
-            .clone()
-            .unwrap_or_else(|| match a.database_url.backend() {
-                Backend::Sqlite => format!("{}.key", a.database_url.as_str()).into(),
-                Backend::Postgres => "authd.key".into(),
-            });
-        Ok(Settings {
-            database_url: a.database_url.clone(),
-            bind: a.bind,
-            metrics_bind: a.metrics_bind,
-            issuer: a.issuer.clone(),
-            access_token_ttl: a.access_token_ttl,
-            refresh_token_ttl: a.refresh_token_ttl,
-            refresh_max_lifetime: a.refresh_max_lifetime,
-            login: LoginLimits {
-                max_failures: a.login_max_failures,
-                lockout: a.login_lockout,
-                ip_max_failures: a.ip_max_failures,
-                ip_window: a.ip_failure_window,
-                trusted_proxies: a.trusted_proxies.clone(),
-            },
-            sessions: SessionLimits {
-                idle: a.session_idle,
-                lifetime: a.session_lifetime,
-            },
-            signing_alg: a.signing_alg,
-            argon2,
-            password_concurrency: a.password_concurrency,
-            password_queue: a.password_queue,
-            client_cache_ttl: std::time::Duration::from_secs(a.client_cache_ttl),
-            db_pool_size: a.db_pool_size,
-            db_timeout: std::time::Duration::from_secs(a.db_timeout),
-            workers: a.workers,
-            shutdown_timeout: std::time::Duration::from_secs(a.shutdown_timeout),
-            key_file,
-            key_encryption_key: a.key_encryption_key.clone(),
-            registration: Registration {
-                enabled: a.allow_registration,
-                roles: registration_roles(&a.registration_roles)?,
-            },
-            console_max_clients: a.console_max_clients,
-        })
+        self.registration.roles = registration_roles(&self.registration.roles)?;
+        Ok(self)
     }
 }
 
@@ -474,14 +415,14 @@ mod tests {
     #[derive(Parser)]
     struct T {
         #[command(flatten)]
-        g: GlobalArgs,
+        g: Settings,
     }
 
     fn settings(args: &[&str]) -> Result<Settings, String> {
         let mut argv = vec!["t"];
         argv.extend_from_slice(args);
         let parsed = T::try_parse_from(argv).map_err(|e| e.to_string())?;
-        Settings::from_args(&parsed.g).map_err(|e| e.to_string())
+        parsed.g.validated().map_err(|e| e.to_string())
     }
 
     #[test]

@@ -59,7 +59,6 @@ mod tests {
     use clap::Parser;
 
     use crate::cli::Cli;
-    use crate::config::Settings;
     use crate::http::form::Form;
     use crate::keys::{generate, KeyVault, SigningAlg};
     use crate::manage::clients::{ClientView, Created};
@@ -171,7 +170,7 @@ mod tests {
         ])
         .unwrap();
         assert_hidden("Cli", format!("{cli:?}"), &[SECRET, kek]);
-        let settings = Settings::from_args(&cli.global).unwrap();
+        let settings = cli.global.validated().unwrap();
         assert_hidden("Settings", format!("{settings:?}"), &[SECRET, kek]);
     }
 

@@ -12,7 +12,7 @@ mod users;
 use clap::{Parser, Subcommand};
 
 use crate::clock::Clock;
-use crate::config::{GlobalArgs, Settings};
+use crate::config::Settings;
 use crate::db::{self, AnyConnection};
 
 /// authd: a small, fast OAuth2 authorization server.
@@ -21,7 +21,7 @@ use crate::db::{self, AnyConnection};
 pub struct Cli {
     /// Settings shared by every command.
     #[command(flatten)]
-    pub global: GlobalArgs,
+    pub global: Settings,
     /// What to do; the server when omitted.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -82,8 +82,8 @@ impl Ctx {
 
 /// Runs the parsed command line; the server when no subcommand is given.
 pub fn run(cli: Cli) -> Result<(), CliError> {
-    let settings = Settings::from_args(&cli.global)?;
-    let json = cli.global.json;
+    let settings = cli.global.validated()?;
+    let json = settings.json;
     match cli.command {
         None | Some(Command::Serve) => crate::app::serve_forever(settings).map_err(CliError::from),
         Some(Command::Migrate) => {

@@ -79,7 +79,7 @@ fn describe(u: &UserView) -> String {
 /// every hash costs what the dummy hash of unknown users costs.
 fn passwords(ctx: &mut Ctx) -> Result<Passwords, CliError> {
     let now = ctx.clock.now();
-    let cost = password_params::seed(&mut ctx.conn, ctx.settings.argon2, now)?;
+    let cost = password_params::seed(&mut ctx.conn, ctx.settings.argon2.cost(), now)?;
     Ok(Passwords::new(cost, 1, 0)?)
 }
 

@@ -229,7 +229,7 @@ pub fn settings(db: &TestDb, extra: &[&str]) -> Settings {
         .try_get_matches_from(argv)
         .expect("test arguments parse");
     let cli = Cli::from_arg_matches(&matches).expect("test arguments parse");
-    Settings::from_args(&cli.global).expect("test settings are valid")
+    cli.global.validated().expect("test settings are valid")
 }
 
 /// Whether a variable could change how authd behaves: its settings, and
