@@ -4,9 +4,9 @@
 
 use serde_json::Value;
 
-use crate::fixtures::{reply, Reply};
-use crate::helpers::{authd_logging, backends, TestDb};
-use crate::process::ServerProcess;
+use crate::support::fixtures::{reply, Reply};
+use crate::support::helpers::{authd_logging, backends, TestDb};
+use crate::support::process::ServerProcess;
 
 const PASSWORD: &str = "correct horse battery staple";
 const WRONG_PASSWORD: &str = "Tr0ub4dor&3 not it";

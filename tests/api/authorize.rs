@@ -5,15 +5,15 @@
 
 use authd::db::auth_codes;
 
-use crate::browser::{login_path, Browser};
-use crate::code_flow::{
+use crate::support::browser::{login_path, Browser};
+use crate::support::code_flow::{
     assert_not_redirected, assert_redirected_error, authorize_path, code_for, consent_page, decide,
     logged_in, pkce, request, request_without, setup, REDIRECT, STATE,
 };
-use crate::fixtures::{conn, user, ClientSpec};
-use crate::helpers::{backends, TestApp};
+use crate::support::fixtures::{conn, user, ClientSpec};
+use crate::support::helpers::{backends, TestApp};
 
-fn stored_codes(db: &crate::helpers::TestDb) -> usize {
+fn stored_codes(db: &crate::support::helpers::TestDb) -> usize {
     use diesel::prelude::*;
     authd::db::schema::auth_codes::table
         .count()
@@ -75,10 +75,10 @@ async fn login_consent_and_a_code_bound_to_the_request() {
         let r = browser
             .post(&path, &[("csrf_token", &token), ("decision", "allow")])
             .await;
-        let pairs = crate::code_flow::redirected(&r);
+        let pairs = crate::support::code_flow::redirected(&r);
         assert_eq!(r.header("cache-control"), Some("no-store"));
-        let code = crate::code_flow::param(&pairs, "code");
-        assert_eq!(crate::code_flow::param(&pairs, "state"), STATE);
+        let code = crate::support::code_flow::param(&pairs, "code");
+        assert_eq!(crate::support::code_flow::param(&pairs, "state"), STATE);
         assert_eq!(code.len(), 43, "256 random bits");
 
         // Stored by hash only, bound to the request, living 60 s.
@@ -334,7 +334,7 @@ async fn other_refusals_are_redirected_with_their_codes() {
 
 #[actix_web::test]
 async fn next_never_leaves_the_server() {
-    let db = crate::helpers::TestDb::sqlite();
+    let db = crate::support::helpers::TestDb::sqlite();
     let c = setup(&db);
     let app = TestApp::spawn(&db).await;
     let browser = Browser::new(&app);

@@ -11,10 +11,10 @@ use oauth2::{
     RequestTokenError, Scope, TokenResponse, TokenUrl,
 };
 
-use crate::callback::Callback;
-use crate::fixtures::{role, user, verify_with_jwks, ClientSpec};
-use crate::helpers::{backends, TestApp};
-use crate::webdriver::Chrome;
+use crate::support::callback::Callback;
+use crate::support::fixtures::{role, user, verify_with_jwks, ClientSpec};
+use crate::support::helpers::{backends, TestApp};
+use crate::support::webdriver::Chrome;
 
 /// One parameter of the redirect; panics when absent.
 fn param<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {

@@ -7,8 +7,8 @@ use base64::Engine;
 use jsonwebtoken::{EncodingKey, Header};
 use serde_json::{json, Value};
 
-use crate::helpers::{TestApp, TestDb};
 use crate::resource::{active_key, assert_401, call, good_claims, login, setup, sign, PostsApp};
+use crate::support::helpers::{TestApp, TestDb};
 
 #[actix_web::test]
 async fn every_kind_of_bad_token_is_401() {

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::helpers::{authd, authd_fails, authd_json, backends, TestDb};
+use crate::support::helpers::{authd, authd_fails, authd_json, backends, TestDb};
 
 pub(crate) fn strings(v: &Value) -> Vec<String> {
     v.as_array()
@@ -225,14 +225,14 @@ fn json_flag_works_anywhere_after_the_subcommand() {
 /// `lines` at the prompts.
 fn on_terminal(db: &TestDb, args: &str, lines: &[&str]) -> (bool, String) {
     use std::io::Write;
-    let mut child = crate::helpers::command("script")
+    let mut child = crate::support::helpers::command("script")
         .args([
             "-qec",
             &format!("{} {args}", env!("CARGO_BIN_EXE_authd")),
             "/dev/null",
         ])
         .env("DATABASE_URL", db.url())
-        .envs(crate::helpers::cheap_argon2_env())
+        .envs(crate::support::helpers::cheap_argon2_env())
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -279,7 +279,8 @@ fn password_prompt_asks_twice_without_echo() {
 fn postgres_claims_update_refresh_tokens_in_place() {
     use diesel::connection::SimpleConnection;
     use diesel::{Connection, PgConnection, RunQueryDsl};
-    let Some(db) = crate::helpers::postgres_only("postgres_claims_update_refresh_tokens_in_place")
+    let Some(db) =
+        crate::support::helpers::postgres_only("postgres_claims_update_refresh_tokens_in_place")
     else {
         return;
     };

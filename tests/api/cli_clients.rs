@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use crate::cli::strings;
-use crate::helpers::{authd, authd_fails, authd_json, backends, bare_authd_fails, TestDb};
+use crate::support::helpers::{authd, authd_fails, authd_json, backends, bare_authd_fails, TestDb};
 
 #[test]
 fn clients_lifecycle() {
@@ -284,7 +284,7 @@ fn unusable_database_urls_are_clear_errors() {
 fn private_keys_are_sealed_and_need_their_key() {
     for db in backends() {
         authd_json(&db, &["keys", "rotate"], None);
-        let mut conn = crate::fixtures::conn(&db);
+        let mut conn = crate::support::fixtures::conn(&db);
         let rows = authd::db::signing_keys::list(&mut conn).unwrap();
         assert_eq!(rows.len(), 1);
         assert!(
@@ -332,7 +332,7 @@ fn a_key_encryption_key_can_replace_the_file() {
     let db = TestDb::sqlite();
     let kek = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY";
     let run = |args: &[&str]| {
-        crate::helpers::authd_command()
+        crate::support::helpers::authd_command()
             .args(args)
             .env("DATABASE_URL", db.url())
             .env("AUTHD_KEY_ENCRYPTION_KEY", kek)

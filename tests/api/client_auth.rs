@@ -7,8 +7,8 @@ use authd::secret::Secret;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
-use crate::fixtures::{conn, reply, ClientSpec, Reply};
-use crate::helpers::{backends, TestApp};
+use crate::support::fixtures::{conn, reply, ClientSpec, Reply};
+use crate::support::helpers::{backends, TestApp};
 
 /// Each endpoint with a request that succeeds for an authenticated client.
 const ENDPOINTS: [(&str, &str); 3] = [

@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use crate::fixtures::{post, ClientSpec, TestClient};
-use crate::helpers::{authd_json, backends, TestApp, TestDb};
+use crate::support::fixtures::{post, ClientSpec, TestClient};
+use crate::support::helpers::{authd_json, backends, TestApp, TestDb};
 
 /// The statuses of a client_credentials grant and of an introspection
 /// (of a token that is not ours: 200 with `active: false` once the client

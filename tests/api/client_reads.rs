@@ -8,9 +8,9 @@ use authd::db::access_standing::{self, Asked};
 use authd::db::{clients, revoked_access_tokens};
 use diesel::{Connection, PgConnection, RunQueryDsl};
 
-use crate::fixtures::{conn, login_as, post, standard, ClientSpec, TestClient};
-use crate::helpers::{backends, postgres_only, TestApp};
 use crate::rotation_batch::{lock_waits, wait_for_lock_waits};
+use crate::support::fixtures::{conn, login_as, post, standard, ClientSpec, TestClient};
+use crate::support::helpers::{backends, postgres_only, TestApp};
 
 #[test]
 fn find_many_reads_the_named_clients_and_no_others() {
@@ -39,7 +39,7 @@ fn the_standing_of_many_tokens_is_that_of_each() {
     for db in backends() {
         standard(&db);
         let mut c = conn(&db);
-        let (user, client) = crate::fixtures::standard_ids(&mut c);
+        let (user, client) = crate::support::fixtures::standard_ids(&mut c);
         revoked_access_tokens::insert(&mut c, "revoked", i64::MAX).unwrap();
         let asked = |jti: &str, client_id: &str, sub: &str| Asked {
             jti: jti.into(),

@@ -6,9 +6,11 @@ use std::sync::Arc;
 
 use diesel::{Connection, PgConnection, RunQueryDsl};
 
-use crate::fixtures::{conn, role, user, ClientSpec, TestClient};
-use crate::helpers::{authd, backends, postgres_only, wait_until_blocked, TestApp, TestDb};
 use crate::metrics::{scrape, value};
+use crate::support::fixtures::{conn, role, user, ClientSpec, TestClient};
+use crate::support::helpers::{
+    authd, backends, postgres_only, wait_until_blocked, TestApp, TestDb,
+};
 
 const TOKENS: i64 = 25_000;
 
@@ -56,10 +58,10 @@ async fn removing_a_client_with_many_tokens_takes_several_writes() {
         role(&db, "writer", "posts:read");
         user(&db, "alice", "correct horse", &["writer"]);
         let app = TestApp::spawn(&db).await;
-        let browser = crate::browser::Browser::new(&app);
+        let browser = crate::support::browser::Browser::new(&app);
         assert_eq!(browser.log_in("alice", "correct horse").await.status, 303);
         let page = browser.get("/console").await;
-        let token = crate::browser::csrf_token(&page.raw).unwrap();
+        let token = crate::support::browser::csrf_token(&page.raw).unwrap();
         let r = browser
             .post(
                 "/console/clients",

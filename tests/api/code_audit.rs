@@ -2,11 +2,11 @@
 //! level: an audit line for each consent and for a reused code, and no
 //! code, verifier, CSRF token, session id, password or token anywhere.
 
-use crate::browser::{csrf_token, Browser};
-use crate::code_flow::{param, pkce, redirected, request, setup, REDIRECT};
-use crate::fixtures::reply;
-use crate::helpers::backends;
-use crate::process::ServerProcess;
+use crate::support::browser::{csrf_token, Browser};
+use crate::support::code_flow::{param, pkce, redirected, request, setup, REDIRECT};
+use crate::support::fixtures::reply;
+use crate::support::helpers::backends;
+use crate::support::process::ServerProcess;
 
 #[actix_web::test]
 async fn the_code_flow_logs_consents_and_reuse_but_no_secret() {

@@ -10,9 +10,11 @@ use oauth2::{
     Scope, TokenResponse, TokenUrl,
 };
 
-use crate::code_flow::{code_for, exchange, logged_in, pkce, request, setup, REDIRECT, STATE};
-use crate::fixtures::{conn, post, verify_with_jwks, ClientSpec, TestClient};
-use crate::helpers::{authd_json, backends, TestApp};
+use crate::support::code_flow::{
+    code_for, exchange, logged_in, pkce, request, setup, REDIRECT, STATE,
+};
+use crate::support::fixtures::{conn, post, verify_with_jwks, ClientSpec, TestClient};
+use crate::support::helpers::{authd_json, backends, TestApp};
 
 /// Logs alice in and gets a code for `c` with a fresh PKCE pair; returns
 /// the code and the verifier.
@@ -236,7 +238,7 @@ async fn codes_live_60_seconds_and_die_with_the_users_credentials() {
 
         // A new password between consent and exchange ends the code.
         let (code3, verifier3) = code(&app, &c).await;
-        let hash = crate::fixtures::hash_password("another horse");
+        let hash = crate::support::fixtures::hash_password("another horse");
         authd::manage::users::set_password(&mut conn(&db), "alice", &hash, app.clock.now())
             .unwrap();
         exchange(&app, &c, &code3, REDIRECT, &verifier3)

@@ -1,7 +1,7 @@
 //! `authd user add` and `authd user set-password` refuse common and leaked
 //! passwords (the list shipped with the binary), in any case.
 
-use crate::helpers::{authd_fails, authd_json, backends};
+use crate::support::helpers::{authd_fails, authd_json, backends};
 
 const REFUSED: &str =
     "password is too common (it appears in lists of leaked passwords): choose another";

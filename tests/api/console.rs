@@ -5,10 +5,10 @@
 use authd::db::{clients as stored_clients, users};
 use authd::manage::clients::ClientView;
 
-use crate::browser::{csrf_token, set_cookie, Browser};
-use crate::fixtures::{conn, post, role, user, ClientSpec, Reply, TestClient};
-use crate::helpers::{backends, TestApp, TestDb};
 use crate::login_form::assert_safe_page;
+use crate::support::browser::{csrf_token, set_cookie, Browser};
+use crate::support::fixtures::{conn, post, role, user, ClientSpec, Reply, TestClient};
+use crate::support::helpers::{backends, TestApp, TestDb};
 
 const REDIRECT: &str = "https://app.example/callback";
 
@@ -192,7 +192,7 @@ async fn a_created_client_is_listed_and_its_secret_shown_once() {
             )
             .await;
         let cookie = set_cookie(&r, "authd_reveal").unwrap();
-        let value = crate::browser::cookie_value(cookie).to_string();
+        let value = crate::support::browser::cookie_value(cookie).to_string();
         alice.set_cookie("authd_reveal", &value);
         assert_eq!(shown_secret(&alice.get(&to).await), None);
         app.stop().await;
@@ -565,7 +565,7 @@ async fn the_page_token_does_not_open_the_secret_cookie() {
         let to = r.header("location").unwrap().to_string();
         let client_id = to.trim_start_matches("/console/clients/").to_string();
         let cookie = set_cookie(&r, "authd_reveal").expect("the sealed secret");
-        let value = crate::browser::cookie_value(cookie).to_string();
+        let value = crate::support::browser::cookie_value(cookie).to_string();
         assert_eq!(
             open_with_page_token(&token, &client_id, &value),
             None,
@@ -664,7 +664,7 @@ async fn redirect_uris_are_bounded_in_number_and_length() {
             .await;
         assert_eq!(r.status, 400, "[{}] {}", db.label(), r.raw);
         assert!(r.raw.contains("longer than 2000 bytes"), "{}", r.raw);
-        let err = crate::helpers::authd_fails(
+        let err = crate::support::helpers::authd_fails(
             &db,
             &[
                 "client",

@@ -3,9 +3,9 @@
 //! (a reload or going back does not show it again). Screenshots of each
 //! page are saved under target/screenshots/.
 
-use crate::fixtures::{post, role, TestClient};
-use crate::helpers::{backends, TestApp};
-use crate::webdriver::Chrome;
+use crate::support::fixtures::{post, role, TestClient};
+use crate::support::helpers::{backends, TestApp};
+use crate::support::webdriver::Chrome;
 
 const PASSWORD: &str = "a long passphrase";
 

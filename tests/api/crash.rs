@@ -16,9 +16,9 @@ use authd::secret::Secret;
 use diesel::prelude::*;
 use serde_json::Value;
 
-use crate::fixtures::{self, ClientSpec, TestClient};
-use crate::helpers::{backends, TestDb};
-use crate::process::ServerProcess;
+use crate::support::fixtures::{self, ClientSpec, TestClient};
+use crate::support::helpers::{backends, TestDb};
+use crate::support::process::ServerProcess;
 
 /// Clients streaming refreshes at once.
 const CLIENTS: usize = 8;

@@ -2,8 +2,10 @@
 
 use std::time::{Duration, Instant};
 
-use crate::fixtures::{self, password_grant, post, standard, verify_with_jwks, ClientSpec};
-use crate::helpers::{authd_json, backends, TestApp, TestDb};
+use crate::support::fixtures::{
+    self, password_grant, post, standard, verify_with_jwks, ClientSpec,
+};
+use crate::support::helpers::{authd_json, backends, TestApp, TestDb};
 
 #[actix_web::test]
 async fn metadata_follows_the_issuer() {

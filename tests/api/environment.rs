@@ -7,8 +7,8 @@
 
 use std::process::Command;
 
-use crate::fixtures::{password_grant, standard, verify_with_jwks};
-use crate::helpers::{authd_json, command, TestApp, TestDb};
+use crate::support::fixtures::{password_grant, standard, verify_with_jwks};
+use crate::support::helpers::{authd_json, command, TestApp, TestDb};
 
 /// Each would break or change a test if it reached authd.
 const HOSTILE: &[(&str, &str)] = &[

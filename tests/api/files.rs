@@ -6,8 +6,8 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::helpers::{authd, authd_command, authd_fails, backends, TestApp, TestDb};
-use crate::process::ServerProcess;
+use crate::support::helpers::{authd, authd_command, authd_fails, backends, TestApp, TestDb};
+use crate::support::process::ServerProcess;
 
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path)

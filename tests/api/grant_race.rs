@@ -7,7 +7,9 @@ use std::sync::Arc;
 use diesel::{Connection, PgConnection, RunQueryDsl};
 
 use crate::cli::strings;
-use crate::helpers::{authd, authd_json, backends, postgres_only, wait_until_blocked, TestDb};
+use crate::support::helpers::{
+    authd, authd_json, backends, postgres_only, wait_until_blocked, TestDb,
+};
 
 fn alice_and_role(db: &TestDb) {
     authd_json(

@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 
 use diesel::{Connection, PgConnection, RunQueryDsl};
 
-use crate::fixtures::{password_grant, standard};
-use crate::helpers::{postgres_only, TestApp};
 use crate::refresh::refresh;
 use crate::rotation_batch::wait_for_lock_waits;
+use crate::support::fixtures::{password_grant, standard};
+use crate::support::helpers::{postgres_only, TestApp};
 
 /// A used token presented by a client that gives up while the server's
 /// read waits (here for a lock on the table): the family is revoked all

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use diesel::{Connection, PgConnection, RunQueryDsl};
 
-use crate::fixtures::{password_grant, standard, Reply, TestClient};
-use crate::helpers::{backends, postgres_only, TestApp, TestDb};
+use crate::support::fixtures::{password_grant, standard, Reply, TestClient};
+use crate::support::helpers::{backends, postgres_only, TestApp, TestDb};
 
 /// The test database's name on its PostgreSQL server.
 fn pg_name(db: &TestDb) -> String {
@@ -65,7 +65,7 @@ fn assert_unavailable(r: &Reply, what: &str) {
 }
 
 /// Times a password grant.
-async fn timed_login(app: &TestApp, c: &crate::fixtures::TestClient) -> (Reply, Duration) {
+async fn timed_login(app: &TestApp, c: &crate::support::fixtures::TestClient) -> (Reply, Duration) {
     let started = Instant::now();
     let r = password_grant(app, c, &[]).await;
     (r, started.elapsed())
@@ -149,7 +149,7 @@ async fn the_pool_recovers_when_postgres_drops_its_connections() {
         let c = &c;
         async move {
             let form = [("grant_type", "refresh_token"), ("refresh_token", &token)];
-            let r = crate::fixtures::post(app, "/oauth/token", Some(c), &form).await;
+            let r = crate::support::fixtures::post(app, "/oauth/token", Some(c), &form).await;
             assert_eq!(r.status, 200, "{}", r.raw);
             r.body["refresh_token"].as_str().unwrap().to_string()
         }
@@ -206,10 +206,10 @@ async fn at_the_connection_limit_the_threads_work_goes_to_the_pool() {
             login.body["refresh_token"].as_str().unwrap(),
         ),
     ];
-    let r = crate::fixtures::post(&app, "/oauth/token", Some(&c), &form).await;
+    let r = crate::support::fixtures::post(&app, "/oauth/token", Some(&c), &form).await;
     assert_eq!(r.status, 200, "{}", r.raw);
     let access = [("token", login.body["access_token"].as_str().unwrap())];
-    let r = crate::fixtures::post(&app, "/oauth/introspect", Some(&c), &access).await;
+    let r = crate::support::fixtures::post(&app, "/oauth/introspect", Some(&c), &access).await;
     assert_eq!(
         (r.status, &r.body["active"]),
         (200, &true.into()),
@@ -223,7 +223,7 @@ async fn at_the_connection_limit_the_threads_work_goes_to_the_pool() {
 
 /// A client for the client_credentials grant.
 fn machine_client(db: &TestDb) -> TestClient {
-    crate::fixtures::ClientSpec::new(db)
+    crate::support::fixtures::ClientSpec::new(db)
         .name("machine")
         .grants(&["client_credentials"])
         .create()
@@ -231,7 +231,7 @@ fn machine_client(db: &TestDb) -> TestClient {
 
 async fn client_credentials(app: &TestApp, c: &TestClient) -> Reply {
     let form = [("grant_type", "client_credentials")];
-    crate::fixtures::post(app, "/oauth/token", Some(c), &form).await
+    crate::support::fixtures::post(app, "/oauth/token", Some(c), &form).await
 }
 
 #[actix_web::test]
@@ -264,7 +264,7 @@ async fn token_requests_get_a_quick_503_during_an_outage_and_work_after_it() {
         took < Duration::from_secs(1),
         "a known outage is answered at once: {took:?}"
     );
-    let refreshed = crate::fixtures::post(
+    let refreshed = crate::support::fixtures::post(
         &app,
         "/oauth/token",
         Some(&c),

@@ -8,8 +8,8 @@
 use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::Method;
 
-use crate::fixtures::{reply, standard, Reply, TestClient};
-use crate::helpers::{backends, TestApp};
+use crate::support::fixtures::{reply, standard, Reply, TestClient};
+use crate::support::helpers::{backends, TestApp};
 
 const FORM: &[u8] = b"application/x-www-form-urlencoded";
 /// Form::read's limit (16 KiB).

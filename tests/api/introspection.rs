@@ -5,10 +5,10 @@
 use authd::manage::{clients, users};
 use serde_json::{json, Value};
 
-use crate::fixtures::{
+use crate::support::fixtures::{
     conn, hash_password, login_as, post, standard, user, ClientSpec, TestClient,
 };
-use crate::helpers::{backends, TestApp, TestDb};
+use crate::support::helpers::{backends, TestApp, TestDb};
 
 const API: &str = "https://api.example.com";
 

@@ -4,8 +4,8 @@
 
 use authd::clock::Clock;
 
-use crate::fixtures::{login_as as login, reply, standard, Reply, TestClient};
-use crate::helpers::{authd_fails, authd_json, authd_logging, backends, TestApp};
+use crate::support::fixtures::{login_as as login, reply, standard, Reply, TestClient};
+use crate::support::helpers::{authd_fails, authd_json, authd_logging, backends, TestApp};
 
 /// What a client can observe of an answer.
 fn seen(r: &Reply) -> (u16, Option<String>, String) {
@@ -131,7 +131,7 @@ const SLOW_HASH: &[&str] = &["--argon2-memory-kib", "8192", "--argon2-iterations
 
 #[actix_web::test]
 async fn beyond_the_queue_logins_get_503_at_once_and_the_rest_succeed() {
-    let db = crate::helpers::TestDb::sqlite();
+    let db = crate::support::helpers::TestDb::sqlite();
     let c = standard(&db);
     let mut args = SLOW_HASH.to_vec();
     args.extend(["--password-concurrency", "1", "--password-queue", "1"]);
@@ -313,7 +313,7 @@ async fn a_long_spelling_of_a_username_is_locked_too() {
     for db in backends() {
         let c = standard(&db);
         let name = "é".repeat(40);
-        crate::fixtures::user(&db, &name, "correct horse", &["writer"]);
+        crate::support::fixtures::user(&db, &name, "correct horse", &["writer"]);
         let long = "e\u{301}".repeat(40);
         let app = TestApp::spawn_clocked(&db, LIMITS, Clock::manual_from_now()).await;
         for _ in 0..3 {

@@ -6,9 +6,9 @@ use authd::clock::Clock;
 use authd::db::{sessions, users};
 use authd::manage;
 
-use crate::browser::{cookie_value, csrf_token, login_path, set_cookie, Browser};
-use crate::fixtures::{conn, hash_password, login_as, standard, user, Reply};
-use crate::helpers::{backends, TestApp, TestDb};
+use crate::support::browser::{cookie_value, csrf_token, login_path, set_cookie, Browser};
+use crate::support::fixtures::{conn, hash_password, login_as, standard, user, Reply};
+use crate::support::helpers::{backends, TestApp, TestDb};
 
 const FAILED: &str = "Invalid username or password.";
 
@@ -148,7 +148,9 @@ async fn with_an_https_issuer_cookies_are_secure_and_host_only() {
     standard(&db);
     let app = TestApp::spawn_with(&db, &["--issuer", "https://auth.example"]).await;
     // The jar would not send Secure cookies over plain http: by hand.
-    let page = crate::fixtures::reply(app.http.get(app.url("/login")).send().await.unwrap()).await;
+    let page =
+        crate::support::fixtures::reply(app.http.get(app.url("/login")).send().await.unwrap())
+            .await;
     let nonce = set_cookie(&page, "__Host-authd_form").expect("a __Host- nonce cookie");
     assert!(
         nonce.contains("Secure") && nonce.contains("Path=/"),
@@ -170,7 +172,7 @@ async fn with_an_https_issuer_cookies_are_secure_and_host_only() {
         .send()
         .await
         .unwrap();
-    let r = crate::fixtures::reply(res).await;
+    let r = crate::support::fixtures::reply(res).await;
     assert_eq!(r.status, 303, "{}", r.raw);
     let cookie = set_cookie(&r, "__Host-authd_session").expect("a __Host- session cookie");
     for attribute in ["HttpOnly", "SameSite=Lax", "Path=/", "Secure"] {

@@ -3,8 +3,10 @@
 
 use std::collections::HashMap;
 
-use crate::fixtures::{login_as, password_grant, post, standard, ClientSpec, Reply, TestClient};
-use crate::helpers::{backends, TestApp, TestDb};
+use crate::support::fixtures::{
+    login_as, password_grant, post, standard, ClientSpec, Reply, TestClient,
+};
+use crate::support::helpers::{backends, TestApp, TestDb};
 
 /// One sample line: name, labels, value.
 #[derive(Debug)]

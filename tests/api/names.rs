@@ -5,8 +5,8 @@
 use diesel::RunQueryDsl;
 
 use crate::cli::usernames;
-use crate::fixtures::{conn, login_as, standard};
-use crate::helpers::{authd_fails, authd_json, authd_logging, backends, TestApp};
+use crate::support::fixtures::{conn, login_as, standard};
+use crate::support::helpers::{authd_fails, authd_json, authd_logging, backends, TestApp};
 
 const PW: Option<&str> = Some("correct horse battery\n");
 

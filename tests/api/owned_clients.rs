@@ -5,13 +5,13 @@
 
 use serde_json::Value;
 
-use crate::browser::Browser;
-use crate::code_flow::{
+use crate::console::{console, create, logged_in, shown_secret};
+use crate::support::browser::Browser;
+use crate::support::code_flow::{
     assert_not_redirected, consent_page, exchange, param, pkce, redirected, request, REDIRECT,
 };
-use crate::console::{console, create, logged_in, shown_secret};
-use crate::fixtures::{conn, login_as, post, role, user, ClientSpec, Reply, TestClient};
-use crate::helpers::{authd, authd_json, backends, TestApp, TestDb};
+use crate::support::fixtures::{conn, login_as, post, role, user, ClientSpec, Reply, TestClient};
+use crate::support::helpers::{authd, authd_json, backends, TestApp, TestDb};
 
 /// carol (role writer: posts:read posts:write, and reader: posts:read)
 /// registers clients; dave (reader) signs in through them.

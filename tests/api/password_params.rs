@@ -6,8 +6,10 @@
 use authd::clock::Clock;
 use authd::password::{cost_of, Cost};
 
-use crate::fixtures::{conn, login_as as login, standard};
-use crate::helpers::{authd_command, backends, cheap_argon2_env, TestApp, TestDb, CHEAP_ARGON2};
+use crate::support::fixtures::{conn, login_as as login, standard};
+use crate::support::helpers::{
+    authd_command, backends, cheap_argon2_env, TestApp, TestDb, CHEAP_ARGON2,
+};
 
 /// Other parameters than [`CHEAP_ARGON2`], as cheap.
 const OTHER: Cost = Cost {

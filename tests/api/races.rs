@@ -4,8 +4,8 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use crate::fixtures::{password_grant, post, standard, TestClient};
-use crate::helpers::{authd, backends, TestApp, TestDb};
+use crate::support::fixtures::{password_grant, post, standard, TestClient};
+use crate::support::helpers::{authd, backends, TestApp, TestDb};
 
 #[actix_web::test]
 async fn twenty_concurrent_revocations_of_one_access_token() {
@@ -137,7 +137,7 @@ async fn admin_commands_beside_a_busy_server() {
 async fn removing_a_client_during_a_rotation_waits_for_it() {
     use diesel::{Connection, PgConnection, RunQueryDsl};
     let Some(db) =
-        crate::helpers::postgres_only("removing_a_client_during_a_rotation_waits_for_it")
+        crate::support::helpers::postgres_only("removing_a_client_during_a_rotation_waits_for_it")
     else {
         return;
     };
@@ -166,7 +166,7 @@ async fn removing_a_client_during_a_rotation_waits_for_it() {
     };
     // Until the removal waits for a lock: the token's (without the
     // change, the token's too, but holding the client row).
-    crate::helpers::wait_until_blocked(&db, &removal, "the removal");
+    crate::support::helpers::wait_until_blocked(&db, &removal, "the removal");
     // The rotation's second half: the successor, under the foreign key.
     let inserted = sql(
         &mut rotation,
@@ -200,9 +200,9 @@ async fn removing_a_client_during_a_rotation_waits_for_it() {
 #[actix_web::test]
 async fn a_lone_rotation_that_loses_a_deadlock_is_made_again() {
     use diesel::{Connection, PgConnection, RunQueryDsl};
-    let Some(db) =
-        crate::helpers::postgres_only("a_lone_rotation_that_loses_a_deadlock_is_made_again")
-    else {
+    let Some(db) = crate::support::helpers::postgres_only(
+        "a_lone_rotation_that_loses_a_deadlock_is_made_again",
+    ) else {
         return;
     };
     let app = TestApp::spawn(&db).await;
@@ -298,12 +298,13 @@ fn a_write_that_lost_its_user_or_client_is_not_a_500() {
     use authd::db::refresh_tokens::{self, RefreshToken};
     use authd::oauth::error::OAuthError;
     let Some(db) =
-        crate::helpers::postgres_only("a_write_that_lost_its_user_or_client_is_not_a_500")
+        crate::support::helpers::postgres_only("a_write_that_lost_its_user_or_client_is_not_a_500")
     else {
         return;
     };
     let c = standard(&db);
-    let (user_id, client_id) = crate::fixtures::standard_ids(&mut crate::fixtures::conn(&db));
+    let (user_id, client_id) =
+        crate::support::fixtures::standard_ids(&mut crate::support::fixtures::conn(&db));
     assert_eq!(client_id, c.id);
     let token = |user_id: &str, client_id: &str| RefreshToken {
         token_hash: authd::secret::random_id(),
@@ -319,7 +320,7 @@ fn a_write_that_lost_its_user_or_client_is_not_a_500() {
         generation: 0,
         family_expires_at: 1,
     };
-    let mut conn = crate::fixtures::conn(&db);
+    let mut conn = crate::support::fixtures::conn(&db);
     for (t, code) in [
         (token("deleted-user", &client_id), "invalid_grant"),
         (token(&user_id, "removed-client"), "invalid_client"),

@@ -7,13 +7,13 @@
 
 use diesel::prelude::*;
 
-use crate::browser::{csrf_token, login_path, Browser};
-use crate::code_flow::{
+use crate::support::browser::{csrf_token, login_path, Browser};
+use crate::support::code_flow::{
     assert_not_redirected, assert_redirected_error, decide, logged_in, pkce, request,
     request_without, setup, REDIRECT,
 };
-use crate::fixtures::{conn, user, ClientSpec};
-use crate::helpers::{authd_fails, authd_json, backends, TestApp};
+use crate::support::fixtures::{conn, user, ClientSpec};
+use crate::support::helpers::{authd_fails, authd_json, backends, TestApp};
 
 /// URIs nobody may register, and what the refusal says.
 const REFUSED: &[(&str, &str)] = &[
@@ -108,7 +108,7 @@ fn the_cli_registers_only_redirect_uris_the_rule_accepts() {
 async fn the_console_registers_only_redirect_uris_the_rule_accepts() {
     for db in backends() {
         let label = db.label();
-        crate::fixtures::role(&db, "writer", "posts:read posts:write");
+        crate::support::fixtures::role(&db, "writer", "posts:read posts:write");
         let mallory = user(&db, "mallory", "correct horse", &["writer"]);
         let app = TestApp::spawn(&db).await;
         let browser = logged_in(&app, "mallory").await;

@@ -1,8 +1,10 @@
 //! Refresh tokens: rotation, reuse detection, atomic consumption under
 //! concurrency, and everything that ends a token, on every backend.
 
-use crate::fixtures::{self, conn, password_grant, post, standard, ClientSpec, Reply, TestClient};
-use crate::helpers::{backends, TestApp, TestDb};
+use crate::support::fixtures::{
+    self, conn, password_grant, post, standard, ClientSpec, Reply, TestClient,
+};
+use crate::support::helpers::{backends, TestApp, TestDb};
 use authd::clock::Clock;
 use authd::db::refresh_tokens::RefreshToken;
 
@@ -403,7 +405,9 @@ async fn a_refresh_grants_what_the_users_roles_grant_now() {
 fn the_janitor_skips_rows_locked_elsewhere() {
     use diesel::connection::SimpleConnection;
     use diesel::{Connection, PgConnection};
-    let Some(db) = crate::helpers::postgres_only("the_janitor_skips_rows_locked_elsewhere") else {
+    let Some(db) =
+        crate::support::helpers::postgres_only("the_janitor_skips_rows_locked_elsewhere")
+    else {
         return;
     };
     let mut c = conn(&db);

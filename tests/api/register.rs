@@ -4,10 +4,10 @@
 use authd::clock::Clock;
 use authd::manage::users::{self, UserView};
 
-use crate::browser::{csrf_token, Browser};
-use crate::fixtures::{conn, role, user, Reply};
-use crate::helpers::{backends, TestApp, TestDb};
 use crate::login_form::assert_safe_page;
+use crate::support::browser::{csrf_token, Browser};
+use crate::support::fixtures::{conn, role, user, Reply};
+use crate::support::helpers::{backends, TestApp, TestDb};
 
 const ON: &[&str] = &["--allow-registration"];
 
@@ -139,7 +139,7 @@ async fn an_unknown_registration_role_stops_the_start() {
             "--registration-roles",
             "reader typo",
         ];
-        let stderr = crate::helpers::authd_fails(&db, &args, None);
+        let stderr = crate::support::helpers::authd_fails(&db, &args, None);
         assert!(
             stderr.contains("registration role 'typo' does not exist")
                 && stderr.contains("authd role add typo"),
@@ -147,7 +147,7 @@ async fn an_unknown_registration_role_stops_the_start() {
             db.label()
         );
         // Off, the same setting is not consulted: no reason to refuse.
-        let settings = crate::helpers::settings(&db, &["--registration-roles", "typo"]);
+        let settings = crate::support::helpers::settings(&db, &["--registration-roles", "typo"]);
         let app = authd::app::Application::build(settings).await;
         assert!(app.is_ok(), "[{}] registration off starts", db.label());
     }

@@ -4,8 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::fixtures::{conn, login_as, standard, Reply, TestClient};
-use crate::helpers::{backends, TestApp};
+use crate::support::fixtures::{conn, login_as, standard, Reply, TestClient};
+use crate::support::helpers::{backends, TestApp};
 
 async fn login(app: &TestApp, c: &TestClient, password: &str) -> Reply {
     login_as(app, c, "alice", password).await
@@ -32,7 +32,7 @@ async fn a_password_set_during_a_login_wins() {
         let app = TestApp::spawn_with(&db, REHASH_SLOWLY).await;
         let (reply, ()) = futures_util::join!(login(&app, &c, "correct horse"), async {
             while_hashing(&app, || {
-                let hash = crate::fixtures::hash_password("a brand new password");
+                let hash = crate::support::fixtures::hash_password("a brand new password");
                 authd::manage::users::set_password(
                     &mut conn(&db),
                     "alice",

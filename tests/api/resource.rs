@@ -8,8 +8,8 @@ use authd::resource::Verifier;
 use jsonwebtoken::{EncodingKey, Header};
 use serde_json::{json, Value};
 
-use crate::fixtures::{self, conn, post, role, user, ClientSpec, Reply, TestClient};
-use crate::helpers::{authd_json, backends, TestApp, TestDb};
+use crate::support::fixtures::{self, conn, post, role, user, ClientSpec, Reply, TestClient};
+use crate::support::helpers::{authd_json, backends, TestApp, TestDb};
 
 #[path = "../../examples/posts_api.rs"]
 #[allow(dead_code)]

@@ -8,8 +8,8 @@ use authd::db::refresh_batch::{rotate_many, Rotation};
 use authd::db::refresh_tokens::{self, Claim, RefreshToken};
 use diesel::{Connection, PgConnection, RunQueryDsl};
 
-use crate::fixtures::{self, conn, password_grant, standard};
-use crate::helpers::{backends, postgres_only, TestApp};
+use crate::support::fixtures::{self, conn, password_grant, standard};
+use crate::support::helpers::{backends, postgres_only, TestApp};
 
 /// The tests' "now" (Unix seconds).
 const NOW: i64 = 10_000_000;
@@ -142,7 +142,7 @@ fn a_batch_skips_tokens_locked_elsewhere() {
 }
 
 /// `n` fresh refresh tokens of [`standard`]'s alice, from logins.
-async fn logins(app: &TestApp, c: &crate::fixtures::TestClient, n: usize) -> Vec<String> {
+async fn logins(app: &TestApp, c: &crate::support::fixtures::TestClient, n: usize) -> Vec<String> {
     let mut tokens = Vec::new();
     for _ in 0..n {
         let login = password_grant(app, c, &[]).await;
@@ -154,7 +154,7 @@ async fn logins(app: &TestApp, c: &crate::fixtures::TestClient, n: usize) -> Vec
 /// A refresh in a task of its own: its status and its new refresh token.
 fn refresh_task(
     app: &TestApp,
-    c: &crate::fixtures::TestClient,
+    c: &crate::support::fixtures::TestClient,
     token: &str,
 ) -> actix_web::rt::task::JoinHandle<(u16, String)> {
     let (http, url, id, secret, token) = (

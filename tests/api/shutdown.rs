@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 
 use authd::password::{Cost, Passwords};
 
-use crate::fixtures::{self, ClientSpec, TestClient};
-use crate::helpers::{backends, TestDb};
-use crate::process::ServerProcess;
+use crate::support::fixtures::{self, ClientSpec, TestClient};
+use crate::support::helpers::{backends, TestDb};
+use crate::support::process::ServerProcess;
 
 /// An Argon2 cost whose verification takes the better part of a second or
 /// more here: a login against such a hash stays in flight long enough to

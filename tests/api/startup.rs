@@ -6,15 +6,15 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::helpers::backends;
-use crate::process::ServerProcess;
+use crate::support::helpers::backends;
+use crate::support::process::ServerProcess;
 
 #[actix_web::test]
 async fn fresh_start_creates_the_database_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = crate::helpers::authd_command()
+    let mut child = crate::support::helpers::authd_command()
         .args(["--bind", "127.0.0.1:0"])
-        .args(crate::helpers::cheap_argon2_args())
+        .args(crate::support::helpers::cheap_argon2_args())
         .current_dir(dir.path())
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())
@@ -115,7 +115,7 @@ async fn instances_starting_at_once_on_an_empty_database_migrate_once() {
             assert_eq!(res.status(), 200, "[{}] {}", db.label(), server.log());
         }
 
-        let mut conn = crate::fixtures::conn(&db);
+        let mut conn = crate::support::fixtures::conn(&db);
         let mut applied: Vec<String> =
             diesel::sql_query("SELECT version FROM __diesel_schema_migrations")
                 .load::<Applied>(&mut conn)

@@ -7,10 +7,10 @@ use oauth2::{
     TokenResponse, TokenUrl,
 };
 
-use crate::fixtures::{
+use crate::support::fixtures::{
     self, password_grant, post, role, standard, user, verify_with_jwks, ClientSpec,
 };
-use crate::helpers::{backends, TestApp};
+use crate::support::helpers::{backends, TestApp};
 
 fn oauth_client(
     app: &TestApp,
@@ -195,7 +195,7 @@ async fn client_authentication_methods() {
 #[actix_web::test]
 async fn other_signing_algorithms() {
     for alg in ["RS256", "EdDSA"] {
-        let db = crate::helpers::TestDb::sqlite();
+        let db = crate::support::helpers::TestDb::sqlite();
         let app = TestApp::spawn_with(&db, &["--signing-alg", alg]).await;
         let c = standard(&db);
         let r = password_grant(&app, &c, &[]).await;

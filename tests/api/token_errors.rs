@@ -7,8 +7,8 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::{json, Value};
 
-use crate::fixtures::{self, reply, standard, user, ClientSpec, Reply, TestClient};
-use crate::helpers::{backends, TestApp};
+use crate::support::fixtures::{self, reply, standard, user, ClientSpec, Reply, TestClient};
+use crate::support::helpers::{backends, TestApp};
 
 /// How a form request authenticates its client, besides its form fields.
 enum Auth {

@@ -9,7 +9,7 @@ use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{DecodingKey, Validation};
 use serde_json::Value;
 
-use crate::helpers::{TestApp, TestDb, CHEAP_ARGON2};
+use crate::support::helpers::{TestApp, TestDb, CHEAP_ARGON2};
 
 /// A direct connection to the test database.
 pub fn conn(db: &TestDb) -> AnyConnection {

@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use serde_json::{json, Value};
 
-use crate::helpers::command;
+use crate::support::helpers::command;
 
 /// The W3C name of an element reference in a response.
 const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";

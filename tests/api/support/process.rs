@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::helpers::{authd_command, cheap_argon2_args, TestDb};
+use crate::support::helpers::{authd_command, cheap_argon2_args, TestDb};
 
 /// How long a start may take (a debug build, migrations, a key).
 const START_WITHIN: Duration = Duration::from_secs(60);

@@ -4,9 +4,9 @@
 
 use oauth2::{PkceCodeChallenge, PkceCodeVerifier};
 
-use crate::browser::{csrf_token, Browser};
-use crate::fixtures::{post, reply, role, user, ClientSpec, Reply, TestClient};
-use crate::helpers::{TestApp, TestDb};
+use crate::support::browser::{csrf_token, Browser};
+use crate::support::fixtures::{post, reply, role, user, ClientSpec, Reply, TestClient};
+use crate::support::helpers::{TestApp, TestDb};
 
 /// The redirect URI the test clients register.
 pub const REDIRECT: &str = "https://app.example/cb";

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use reqwest::cookie::{CookieStore, Jar};
 
-use crate::fixtures::{reply, Reply};
-use crate::helpers::TestApp;
+use crate::support::fixtures::{reply, Reply};
+use crate::support::helpers::TestApp;
 
 /// One browser: its own cookies.
 pub struct Browser {

@@ -1,0 +1,14 @@
+//! What the tests share, none of it a test: a fresh database per test on
+//! every backend and the real server on port 0 (`helpers`), stored users,
+//! roles and clients and HTTP replies (`fixtures`), a cookie-keeping
+//! browser and the WebDriver one (`browser`, `webdriver`), the
+//! authorization-code flow's steps (`code_flow`), a client's redirect
+//! target (`callback`), and the real binary as a process (`process`).
+
+pub mod browser;
+pub mod callback;
+pub mod code_flow;
+pub mod fixtures;
+pub mod helpers;
+pub mod process;
+pub mod webdriver;
