@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use crate::support::fixtures::{reply, Reply};
-use crate::support::helpers::{authd_logging, backends, TestDb};
+use crate::support::helpers::{authd_logging, on_every_backend, TestDb};
 use crate::support::process::ServerProcess;
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -71,7 +71,7 @@ fn events<'a>(log: &'a str, event: &str) -> Vec<&'a str> {
 
 #[actix_web::test]
 async fn a_whole_run_logs_audit_events_and_no_secret() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         let label = db.label();
         let server = ServerProcess::start_logging(&db, &[], "debug");
         let mut log = String::new();
@@ -191,5 +191,6 @@ async fn a_whole_run_logs_audit_events_and_no_secret() {
                 "[{label}] {kind}: {revoked:?}"
             );
         }
-    }
+    })
+    .await;
 }

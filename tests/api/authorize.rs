@@ -11,7 +11,7 @@ use crate::support::code_flow::{
     logged_in, pkce, request, request_without, setup, REDIRECT, STATE,
 };
 use crate::support::fixtures::{conn, user, ClientSpec};
-use crate::support::helpers::{backends, TestApp};
+use crate::support::helpers::{on_every_backend, TestApp};
 
 fn stored_codes(db: &crate::support::helpers::TestDb) -> usize {
     use diesel::prelude::*;
@@ -23,7 +23,7 @@ fn stored_codes(db: &crate::support::helpers::TestDb) -> usize {
 
 #[actix_web::test]
 async fn login_consent_and_a_code_bound_to_the_request() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         let c = setup(&db);
         let app = TestApp::spawn(&db).await;
         let p = pkce();
@@ -94,12 +94,13 @@ async fn login_consent_and_a_code_bound_to_the_request() {
         assert_eq!(row.expires_at - row.issued_at, 60);
         assert!(row.used_at.is_none());
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]
 async fn scopes_follow_the_client_and_the_users_roles() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         let c = setup(&db);
         user(&db, "nobody", "correct horse", &[]);
         let app = TestApp::spawn(&db).await;
@@ -134,12 +135,13 @@ async fn scopes_follow_the_client_and_the_users_roles() {
         assert_redirected_error(&r, "invalid_scope");
         assert_eq!(stored_codes(&db), 0, "[{}]", db.label());
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]
 async fn deny_redirects_with_access_denied_and_the_state() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         let c = setup(&db);
         let app = TestApp::spawn(&db).await;
         let browser = logged_in(&app, "alice").await;
@@ -153,12 +155,13 @@ async fn deny_redirects_with_access_denied_and_the_state() {
             db.label()
         );
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]
 async fn the_consent_form_needs_the_sessions_csrf_token_and_a_decision() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         let c = setup(&db);
         let app = TestApp::spawn(&db).await;
         let browser = logged_in(&app, "alice").await;
@@ -197,12 +200,13 @@ async fn the_consent_form_needs_the_sessions_csrf_token_and_a_decision() {
         code_for(&browser, &path).await;
         assert_eq!(stored_codes(&db), 1);
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]
 async fn unknown_clients_and_unregistered_redirect_uris_get_a_page_not_a_redirect() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         let c = setup(&db);
         let app = TestApp::spawn(&db).await;
         let browser = logged_in(&app, "alice").await;
@@ -259,12 +263,13 @@ async fn unknown_clients_and_unregistered_redirect_uris_get_a_page_not_a_redirec
         }
         assert_eq!(stored_codes(&db), 0, "[{}]", db.label());
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]
 async fn pkce_must_be_s256() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         let c = setup(&db);
         let app = TestApp::spawn(&db).await;
         let browser = logged_in(&app, "alice").await;
@@ -285,12 +290,13 @@ async fn pkce_must_be_s256() {
         }
         assert_eq!(stored_codes(&db), 0, "[{}]", db.label());
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]
 async fn other_refusals_are_redirected_with_their_codes() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         let c = setup(&db);
         let no_code_grant = ClientSpec::new(&db)
             .grants(&["password"])
@@ -329,7 +335,8 @@ async fn other_refusals_are_redirected_with_their_codes() {
         assert_redirected_error(&r, "invalid_request");
         assert_eq!(stored_codes(&db), 0, "[{}]", db.label());
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]

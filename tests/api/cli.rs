@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::support::helpers::{authd, authd_fails, authd_json, backends, TestDb};
+use crate::support::helpers::{authd, authd_fails, authd_json, every_backend, TestDb};
 
 pub(crate) fn strings(v: &Value) -> Vec<String> {
     v.as_array()
@@ -40,17 +40,17 @@ fn migration_count() -> usize {
 
 #[test]
 fn migrate_applies_once() {
-    for db in backends() {
+    every_backend(|db| {
         let first = authd_json(&db, &["migrate"], None);
         assert_eq!(first["applied"], migration_count(), "[{}]", db.label());
         let second = authd_json(&db, &["migrate"], None);
         assert_eq!(second["applied"], 0, "[{}]", db.label());
-    }
+    });
 }
 
 #[test]
 fn roles_add_list_and_errors() {
-    for db in backends() {
+    every_backend(|db| {
         let role = authd_json(
             &db,
             &[
@@ -92,12 +92,12 @@ fn roles_add_list_and_errors() {
             text.contains("writer") && text.contains("posts:read"),
             "{text}"
         );
-    }
+    });
 }
 
 #[test]
 fn users_lifecycle() {
-    for db in backends() {
+    every_backend(|db| {
         authd_json(
             &db,
             &["role", "add", "reader", "--scope", "posts:read"],
@@ -204,12 +204,12 @@ fn users_lifecycle() {
             Some("long enough pw\n"),
         );
         assert!(err.contains("unknown user 'zed'"), "{err}");
-    }
+    });
 }
 
 #[test]
 fn json_flag_works_anywhere_after_the_subcommand() {
-    for db in backends() {
+    every_backend(|db| {
         let out = authd(&db, &["role", "--json", "add", "r", "--scope", "a"], None);
         assert!(
             out.status.success(),
@@ -218,7 +218,7 @@ fn json_flag_works_anywhere_after_the_subcommand() {
         );
         let v: Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(v["name"], "r");
-    }
+    });
 }
 
 /// Runs `authd ARGS` on a pseudo-terminal (util-linux `script`), typing

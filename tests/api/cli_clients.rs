@@ -3,11 +3,13 @@
 use serde_json::Value;
 
 use crate::cli::strings;
-use crate::support::helpers::{authd, authd_fails, authd_json, backends, bare_authd_fails, TestDb};
+use crate::support::helpers::{
+    authd, authd_fails, authd_json, bare_authd_fails, every_backend, TestDb,
+};
 
 #[test]
 fn clients_lifecycle() {
-    for db in backends() {
+    every_backend(|db| {
         let app = authd_json(
             &db,
             &[
@@ -129,12 +131,12 @@ fn clients_lifecycle() {
                 .len(),
             1
         );
-    }
+    });
 }
 
 #[test]
 fn clients_that_introspect_an_audience() {
-    for db in backends() {
+    every_backend(|db| {
         let label = db.label();
         let rs = authd_json(
             &db,
@@ -197,12 +199,12 @@ fn clients_that_introspect_an_audience() {
             2,
             "[{label}] refused adds left a client"
         );
-    }
+    });
 }
 
 #[test]
 fn keys_list_and_rotate() {
-    for db in backends() {
+    every_backend(|db| {
         assert_eq!(
             authd_json(&db, &["keys", "list"], None),
             serde_json::json!([])
@@ -224,7 +226,7 @@ fn keys_list_and_rotate() {
             .any(|k| k["kid"] == first["kid"] && k["status"] == "retired"));
         let err = authd_fails(&db, &["keys", "rotate", "--alg", "HS256"], None);
         assert!(err.contains("HS256") && err.contains("ES256"), "{err}");
-    }
+    });
 }
 
 #[test]
@@ -282,7 +284,7 @@ fn unusable_database_urls_are_clear_errors() {
 
 #[test]
 fn private_keys_are_sealed_and_need_their_key() {
-    for db in backends() {
+    every_backend(|db| {
         authd_json(&db, &["keys", "rotate"], None);
         let mut conn = crate::support::fixtures::conn(&db);
         let rows = authd::db::signing_keys::list(&mut conn).unwrap();
@@ -324,7 +326,7 @@ fn private_keys_are_sealed_and_need_their_key() {
         assert!(err.contains("cannot decrypt signing key"), "{err}");
         assert!(!err.contains("AAAAAAAA"), "the key was echoed: {err}");
         assert_eq!(authd::db::signing_keys::list(&mut conn).unwrap().len(), 1);
-    }
+    });
 }
 
 #[test]

@@ -8,7 +8,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
 use crate::support::fixtures::{conn, reply, ClientSpec, Reply};
-use crate::support::helpers::{backends, TestApp};
+use crate::support::helpers::{on_every_backend, TestApp};
 
 /// Each endpoint with a request that succeeds for an authenticated client.
 const ENDPOINTS: [(&str, &str); 3] = [
@@ -34,7 +34,7 @@ async fn send(app: &TestApp, path: &str, basic: Option<&[u8]>, body: &str) -> Re
 
 #[actix_web::test]
 async fn strict_client_authentication_at_every_endpoint() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         let app = TestApp::spawn(&db).await;
         let c = ClientSpec::new(&db)
             .grants(&["client_credentials"])
@@ -84,5 +84,6 @@ async fn strict_client_authentication_at_every_endpoint() {
                 .assert_error(400, "invalid_request");
         }
         app.stop().await;
-    }
+    })
+    .await;
 }

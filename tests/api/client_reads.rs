@@ -10,11 +10,11 @@ use diesel::{Connection, PgConnection, RunQueryDsl};
 
 use crate::rotation_batch::{lock_waits, wait_for_lock_waits};
 use crate::support::fixtures::{conn, login_as, post, standard, ClientSpec, TestClient};
-use crate::support::helpers::{backends, postgres_only, TestApp};
+use crate::support::helpers::{every_backend, postgres_only, TestApp};
 
 #[test]
 fn find_many_reads_the_named_clients_and_no_others() {
-    for db in backends() {
+    every_backend(|db| {
         let made: Vec<TestClient> = ["a", "b", "c"]
             .iter()
             .map(|name| ClientSpec::new(&db).name(name).create())
@@ -31,12 +31,12 @@ fn find_many_reads_the_named_clients_and_no_others() {
         expected.sort();
         assert_eq!(found, expected, "[{}]", db.label());
         assert!(clients::find_many(&mut c, &[]).unwrap().is_empty());
-    }
+    });
 }
 
 #[test]
 fn the_standing_of_many_tokens_is_that_of_each() {
-    for db in backends() {
+    every_backend(|db| {
         standard(&db);
         let mut c = conn(&db);
         let (user, client) = crate::support::fixtures::standard_ids(&mut c);
@@ -79,7 +79,7 @@ fn the_standing_of_many_tokens_is_that_of_each() {
             assert_eq!(&alone, seen, "[{}] {}", db.label(), one.jti);
         }
         assert!(access_standing::read_many(&mut c, &[]).unwrap().is_empty());
-    }
+    });
 }
 
 /// While the revoked tokens' table is locked, ten introspections wait on

@@ -9,7 +9,7 @@ use diesel::{Connection, PgConnection, RunQueryDsl};
 use crate::metrics::{scrape, value};
 use crate::support::fixtures::{conn, role, user, ClientSpec, TestClient};
 use crate::support::helpers::{
-    authd, backends, postgres_only, wait_until_blocked, TestApp, TestDb,
+    authd, on_every_backend, postgres_only, wait_until_blocked, TestApp, TestDb,
 };
 
 const TOKENS: i64 = 25_000;
@@ -54,7 +54,7 @@ async fn writes(app: &TestApp) -> f64 {
 /// client), not one that holds it for all of them.
 #[actix_web::test]
 async fn removing_a_client_with_many_tokens_takes_several_writes() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         role(&db, "writer", "posts:read");
         user(&db, "alice", "correct horse", &["writer"]);
         let app = TestApp::spawn(&db).await;
@@ -104,7 +104,8 @@ async fn removing_a_client_with_many_tokens_takes_several_writes() {
         assert_eq!(left.n, 0, "[{}]", db.label());
         assert_eq!(browser.get(&to).await.status, 404);
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 /// PostgreSQL: while `authd client remove` waits for a token that another

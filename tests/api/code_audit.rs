@@ -5,12 +5,12 @@
 use crate::support::browser::{csrf_token, Browser};
 use crate::support::code_flow::{param, pkce, redirected, request, setup, REDIRECT};
 use crate::support::fixtures::reply;
-use crate::support::helpers::backends;
+use crate::support::helpers::on_every_backend;
 use crate::support::process::ServerProcess;
 
 #[actix_web::test]
 async fn the_code_flow_logs_consents_and_reuse_but_no_secret() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         let label = db.label();
         let c = setup(&db);
         let server = ServerProcess::start_logging(&db, &[], "debug");
@@ -87,5 +87,6 @@ async fn the_code_flow_logs_consents_and_reuse_but_no_secret() {
                 && reused[0].contains("revoked_access=true"),
             "{reused:?}"
         );
-    }
+    })
+    .await;
 }

@@ -14,7 +14,7 @@ use crate::support::code_flow::{
     code_for, exchange, logged_in, pkce, request, setup, REDIRECT, STATE,
 };
 use crate::support::fixtures::{conn, post, verify_with_jwks, ClientSpec, TestClient};
-use crate::support::helpers::{authd_json, backends, TestApp};
+use crate::support::helpers::{authd_json, on_every_backend, TestApp};
 
 /// Logs alice in and gets a code for `c` with a fresh PKCE pair; returns
 /// the code and the verifier.
@@ -27,7 +27,7 @@ async fn code(app: &TestApp, c: &TestClient) -> (String, String) {
 
 #[actix_web::test]
 async fn confidential_and_public_clients_exchange_through_the_oauth2_crate() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         let confidential = setup(&db);
         let app = TestApp::spawn(&db).await;
         // A public client from the command line, without refresh_token.
@@ -96,12 +96,13 @@ async fn confidential_and_public_clients_exchange_through_the_oauth2_crate() {
             }
         }
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]
 async fn a_second_use_fails_and_revokes_what_the_first_issued() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         let c = setup(&db);
         let app = TestApp::spawn(&db).await;
         let (code, verifier) = code(&app, &c).await;
@@ -138,12 +139,13 @@ async fn a_second_use_fails_and_revokes_what_the_first_issued() {
         r.assert_error(400, "invalid_grant");
         assert_eq!(active(access).await, false, "[{}]", db.label());
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]
 async fn wrong_verifier_redirect_uri_or_client_is_invalid_grant() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         let c = setup(&db);
         let other = ClientSpec::new(&db)
             .grants(&["authorization_code"])
@@ -218,12 +220,13 @@ async fn wrong_verifier_redirect_uri_or_client_is_invalid_grant() {
         let ok = exchange(&app, &c, &code4, REDIRECT, &verifier4).await;
         assert_eq!(ok.status, 200, "[{}] {}", db.label(), ok.raw);
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]
 async fn codes_live_60_seconds_and_die_with_the_users_credentials() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         let c = setup(&db);
         let app = TestApp::spawn_clocked(&db, &[], Clock::manual_from_now()).await;
         let (code1, verifier1) = code(&app, &c).await;
@@ -245,12 +248,13 @@ async fn codes_live_60_seconds_and_die_with_the_users_credentials() {
             .await
             .assert_error(400, "invalid_grant");
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]
 async fn the_metadata_advertises_the_code_flow() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         let app = TestApp::spawn(&db).await;
         let m: serde_json::Value = app
             .get_json("/.well-known/oauth-authorization-server")
@@ -271,12 +275,13 @@ async fn the_metadata_advertises_the_code_flow() {
             .unwrap();
         assert!(methods.iter().any(|x| x == "none"), "{m}");
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]
 async fn of_concurrent_exchanges_of_one_code_exactly_one_wins() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         let c = setup(&db);
         let app = TestApp::spawn_with(&db, &["--db-pool-size", "12"]).await;
         let (code, verifier) = code(&app, &c).await;
@@ -304,5 +309,6 @@ async fn of_concurrent_exchanges_of_one_code_exactly_one_wins() {
         .await
         .assert_error(400, "invalid_grant");
         app.stop().await;
-    }
+    })
+    .await;
 }

@@ -1,14 +1,14 @@
 //! `authd user add` and `authd user set-password` refuse common and leaked
 //! passwords (the list shipped with the binary), in any case.
 
-use crate::support::helpers::{authd_fails, authd_json, backends};
+use crate::support::helpers::{authd_fails, authd_json, every_backend};
 
 const REFUSED: &str =
     "password is too common (it appears in lists of leaked passwords): choose another";
 
 #[test]
 fn the_cli_refuses_common_passwords() {
-    for db in backends() {
+    every_backend(|db| {
         for password in ["password1\n", "Qwerty123\n", "12345678\n"] {
             let err = authd_fails(
                 &db,
@@ -40,5 +40,5 @@ fn the_cli_refuses_common_passwords() {
             Some("IloveYou\n"),
         );
         assert!(err.contains(REFUSED), "[{}] {err}", db.label());
-    }
+    });
 }

@@ -8,7 +8,7 @@ use authd::manage::clients::ClientView;
 use crate::login_form::assert_safe_page;
 use crate::support::browser::{csrf_token, set_cookie, Browser};
 use crate::support::fixtures::{conn, post, role, user, ClientSpec, Reply, TestClient};
-use crate::support::helpers::{backends, TestApp, TestDb};
+use crate::support::helpers::{on_every_backend, TestApp, TestDb};
 
 const REDIRECT: &str = "https://app.example/callback";
 
@@ -108,7 +108,7 @@ async fn the_console_needs_a_login() {
 
 #[actix_web::test]
 async fn a_created_client_is_listed_and_its_secret_shown_once() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         people(&db);
         let app = TestApp::spawn(&db).await;
         let alice = logged_in(&app, "alice", "correct horse").await;
@@ -196,12 +196,13 @@ async fn a_created_client_is_listed_and_its_secret_shown_once() {
         alice.set_cookie("authd_reveal", &value);
         assert_eq!(shown_secret(&alice.get(&to).await), None);
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]
 async fn public_clients_have_no_secret_and_cannot_use_client_credentials() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         people(&db);
         let app = TestApp::spawn(&db).await;
         let alice = logged_in(&app, "alice", "correct horse").await;
@@ -233,12 +234,13 @@ async fn public_clients_have_no_secret_and_cannot_use_client_credentials() {
         assert!(r.raw.contains(r#"value="daemon""#), "typed values stay");
         assert_eq!(owned(&db, &alice_id).len(), 1, "nothing created");
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]
 async fn invalid_clients_are_refused_with_a_message_and_nothing_created() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         people(&db);
         let app = TestApp::spawn(&db).await;
         let alice = logged_in(&app, "alice", "correct horse").await;
@@ -293,12 +295,13 @@ async fn invalid_clients_are_refused_with_a_message_and_nothing_created() {
         }
         assert!(owned(&db, &user_id(&db, "alice")).is_empty());
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]
 async fn scopes_are_limited_to_what_the_users_roles_grant() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         people(&db);
         let app = TestApp::spawn(&db).await;
         let alice = logged_in(&app, "alice", "correct horse").await;
@@ -331,12 +334,13 @@ async fn scopes_are_limited_to_what_the_users_roles_grant() {
         // Without scopes, a client is allowed.
         create(&bob, &code_client("b", "", &token)).await;
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]
 async fn users_see_and_change_only_their_own_clients() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         people(&db);
         let cli = ClientSpec::new(&db).scopes("posts:read").create();
         let app = TestApp::spawn(&db).await;
@@ -379,12 +383,13 @@ async fn users_see_and_change_only_their_own_clients() {
         assert!(authenticates(&app, &id, &secret).await);
         assert!(owned(&db, &user_id(&db, "bob")).is_empty());
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]
 async fn rotating_shows_a_new_secret_once_and_deleting_removes_the_client() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         people(&db);
         let app = TestApp::spawn(&db).await;
         let alice = logged_in(&app, "alice", "correct horse").await;
@@ -411,7 +416,8 @@ async fn rotating_shows_a_new_secret_once_and_deleting_removes_the_client() {
         assert_eq!(alice.get(&to).await.status, 404);
         assert!(!authenticates(&app, &id, &new).await);
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 /// The status of a client_credentials request with this secret.
@@ -432,7 +438,7 @@ async fn client_credentials(app: &TestApp, client_id: &str, secret: &str) -> u16
 
 #[actix_web::test]
 async fn with_the_client_cache_on_rotating_and_deleting_take_effect_at_once() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         people(&db);
         let app = TestApp::spawn_with(&db, &["--client-cache-ttl", "300"]).await;
         let alice = logged_in(&app, "alice", "correct horse").await;
@@ -466,12 +472,13 @@ async fn with_the_client_cache_on_rotating_and_deleting_take_effect_at_once() {
             .await;
         assert_eq!(client_credentials(&app, &id, &new).await, 401, "[{label}]");
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]
 async fn every_console_post_needs_the_sessions_csrf_token() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         people(&db);
         let app = TestApp::spawn(&db).await;
         let alice = logged_in(&app, "alice", "correct horse").await;
@@ -516,7 +523,8 @@ async fn every_console_post_needs_the_sessions_csrf_token() {
         assert_eq!(owned(&db, &user_id(&db, "alice")).len(), 1, "none forged");
         assert!(authenticates(&app, &id, &secret).await, "neither rotated");
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 /// Tries to open a reveal cookie with a key derived from `token`, the
@@ -550,7 +558,7 @@ fn open_with_page_token(token: &str, client_id: &str, cookie: &str) -> Option<St
 /// page's. The page itself still shows the secret once.
 #[actix_web::test]
 async fn the_page_token_does_not_open_the_secret_cookie() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         people(&db);
         let app = TestApp::spawn(&db).await;
         let alice = logged_in(&app, "alice", "correct horse").await;
@@ -575,7 +583,8 @@ async fn the_page_token_does_not_open_the_secret_cookie() {
         let secret = shown_secret(&alice.get(&to).await).expect("the secret, once");
         assert!(authenticates(&app, &client_id, &secret).await);
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 /// A user may have only so many clients in the console
@@ -583,7 +592,7 @@ async fn the_page_token_does_not_open_the_secret_cookie() {
 /// clients are not counted.
 #[actix_web::test]
 async fn console_users_have_a_client_quota() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         people(&db);
         ClientSpec::new(&db).create();
         let app = TestApp::spawn_with(&db, &["--console-max-clients", "2"]).await;
@@ -623,14 +632,15 @@ async fn console_users_have_a_client_quota() {
         assert_eq!(r.status, 303, "{}", r.raw);
         create(&alice, &code_client("three", "posts:read", &token)).await;
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 /// Redirect URIs are bounded in number and length, in the console as on
 /// the command line (it is the same rule).
 #[actix_web::test]
 async fn redirect_uris_are_bounded_in_number_and_length() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         people(&db);
         let app = TestApp::spawn(&db).await;
         let alice = logged_in(&app, "alice", "correct horse").await;
@@ -683,5 +693,6 @@ async fn redirect_uris_are_bounded_in_number_and_length() {
             db.label()
         );
         app.stop().await;
-    }
+    })
+    .await;
 }

@@ -17,7 +17,7 @@ use diesel::prelude::*;
 use serde_json::Value;
 
 use crate::support::fixtures::{self, ClientSpec, TestClient};
-use crate::support::helpers::{backends, TestDb};
+use crate::support::helpers::{on_every_backend, TestDb};
 use crate::support::process::ServerProcess;
 
 /// Clients streaming refreshes at once.
@@ -276,7 +276,7 @@ async fn stream_then_kill(
 
 #[actix_web::test]
 async fn a_crash_mid_refresh_loses_no_acknowledged_rotation() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         let label = db.label();
         fixtures::role(&db, "writer", "posts:read posts:write");
         let mut sessions: Vec<Session> = (0..CLIENTS)
@@ -402,5 +402,6 @@ async fn a_crash_mid_refresh_loses_no_acknowledged_rotation() {
             "[{label}] clean exit: {}",
             server.log()
         );
-    }
+    })
+    .await;
 }

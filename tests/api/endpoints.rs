@@ -5,11 +5,11 @@ use std::time::{Duration, Instant};
 use crate::support::fixtures::{
     self, password_grant, post, standard, verify_with_jwks, ClientSpec,
 };
-use crate::support::helpers::{authd_json, backends, TestApp, TestDb};
+use crate::support::helpers::{authd_json, backends, on_every_backend, TestApp, TestDb};
 
 #[actix_web::test]
 async fn metadata_follows_the_issuer() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         let app = TestApp::spawn_with(&db, &["--issuer", "https://id.example.com/"]).await;
         let c = standard(&db);
         let m: serde_json::Value = app
@@ -53,7 +53,8 @@ async fn metadata_follows_the_issuer() {
         .await;
         assert_eq!(claims["iss"], "https://id.example.com");
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]
@@ -117,7 +118,7 @@ async fn introspect(app: &TestApp, c: &fixtures::TestClient, token: &str) -> ser
 
 #[actix_web::test]
 async fn introspection_and_revocation() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         let app = TestApp::spawn(&db).await;
         let c = standard(&db);
         let r = password_grant(&app, &c, &[]).await;
@@ -231,12 +232,13 @@ async fn introspection_and_revocation() {
             assert_eq!(res.headers().get("allow").unwrap(), "POST");
         }
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]
 async fn expired_access_tokens_are_inactive() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         let c = standard(&db);
         let app = TestApp::spawn_clocked(
             &db,
@@ -264,5 +266,6 @@ async fn expired_access_tokens_are_inactive() {
             db.label()
         );
         app.stop().await;
-    }
+    })
+    .await;
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::support::helpers::{authd, authd_command, authd_fails, backends, TestApp, TestDb};
+use crate::support::helpers::{authd, authd_command, authd_fails, every_backend, TestApp, TestDb};
 use crate::support::process::ServerProcess;
 
 fn mode(path: &Path) -> u32 {
@@ -76,7 +76,7 @@ fn serve_refuses(db: &TestDb) -> String {
 
 #[test]
 fn a_key_file_others_can_read_is_refused_with_the_fix() {
-    for db in backends() {
+    every_backend(|db| {
         // Creates the key file.
         assert!(authd(&db, &["keys", "rotate"], None).status.success());
         let key_file = db.key_file();
@@ -97,5 +97,5 @@ fn a_key_file_others_can_read_is_refused_with_the_fix() {
 
         set_mode(&key_file, 0o600);
         assert!(authd(&db, &["keys", "rotate"], None).status.success());
-    }
+    });
 }

@@ -8,7 +8,7 @@ use diesel::{Connection, PgConnection, RunQueryDsl};
 
 use crate::cli::strings;
 use crate::support::helpers::{
-    authd, authd_json, backends, postgres_only, wait_until_blocked, TestDb,
+    authd, authd_json, every_backend, postgres_only, wait_until_blocked, TestDb,
 };
 
 fn alice_and_role(db: &TestDb) {
@@ -28,13 +28,13 @@ fn alice_and_role(db: &TestDb) {
 /// backends.
 #[test]
 fn granting_a_held_role_again_succeeds() {
-    for db in backends() {
+    every_backend(|db| {
         alice_and_role(&db);
         for _ in 0..2 {
             let user = authd_json(&db, &["user", "grant-role", "alice", "reader"], None);
             assert_eq!(strings(&user["roles"]), ["reader"], "[{}]", db.label());
         }
-    }
+    });
 }
 
 /// PostgreSQL: another transaction inserts the same grant after the

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use diesel::{Connection, PgConnection, RunQueryDsl};
 
 use crate::support::fixtures::{password_grant, standard, Reply, TestClient};
-use crate::support::helpers::{backends, postgres_only, TestApp, TestDb};
+use crate::support::helpers::{on_every_backend, postgres_only, TestApp, TestDb};
 
 /// The test database's name on its PostgreSQL server.
 fn pg_name(db: &TestDb) -> String {
@@ -73,19 +73,20 @@ async fn timed_login(app: &TestApp, c: &crate::support::fixtures::TestClient) ->
 
 #[actix_web::test]
 async fn healthz_is_ok_while_the_database_answers() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         let app = TestApp::spawn(&db).await;
         let res = app.http.get(app.url("/healthz")).send().await.unwrap();
         assert_eq!(res.status(), 200, "[{}]", db.label());
         let body: serde_json::Value = res.json().await.unwrap();
         assert_eq!(body, serde_json::json!({"status": "ok"}));
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]
 async fn the_home_page_names_the_issuer_escaped() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         let app = TestApp::spawn_with(&db, &["--issuer", "https://id.example.com/<b>"]).await;
         let res = app.http.get(app.url("/")).send().await.unwrap();
         assert_eq!(res.status(), 200);
@@ -100,7 +101,8 @@ async fn the_home_page_names_the_issuer_escaped() {
         );
         assert!(!html.contains("<b>"), "the issuer was not escaped");
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use crate::support::fixtures::{
     conn, hash_password, login_as, post, standard, user, ClientSpec, TestClient,
 };
-use crate::support::helpers::{backends, TestApp, TestDb};
+use crate::support::helpers::{backends, on_every_backend, TestApp, TestDb};
 
 const API: &str = "https://api.example.com";
 
@@ -56,7 +56,7 @@ fn inactive() -> Value {
 
 #[actix_web::test]
 async fn introspection_is_for_the_tokens_own_client() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         let app = TestApp::spawn(&db).await;
         let label = db.label();
         let c = standard(&db);
@@ -114,12 +114,13 @@ async fn introspection_is_for_the_tokens_own_client() {
         assert_eq!(seen["active"], true, "[{label}] {seen}");
         assert!(seen.get("username").is_none(), "{seen}");
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]
 async fn introspection_follows_the_current_state() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         let label = db.label();
         // Users first: the server's clock must not stand before the
         // moment they were created (their tokens_valid_after).
@@ -198,7 +199,8 @@ async fn introspection_follows_the_current_state() {
             "[{label}]"
         );
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]

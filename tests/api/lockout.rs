@@ -5,7 +5,7 @@
 use authd::clock::Clock;
 
 use crate::support::fixtures::{login_as as login, reply, standard, Reply, TestClient};
-use crate::support::helpers::{authd_fails, authd_json, authd_logging, backends, TestApp};
+use crate::support::helpers::{authd_fails, authd_json, authd_logging, on_every_backend, TestApp};
 
 /// What a client can observe of an answer.
 fn seen(r: &Reply) -> (u16, Option<String>, String) {
@@ -20,7 +20,7 @@ const LIMITS: &[&str] = &["--login-max-failures", "3", "--login-lockout", "60"];
 
 #[actix_web::test]
 async fn a_locked_username_answers_like_a_wrong_password_without_hashing() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         let c = standard(&db);
         let app = TestApp::spawn_clocked(&db, LIMITS, Clock::manual_from_now()).await;
         let wrong = login(&app, &c, "alice", "wrong password").await;
@@ -77,12 +77,13 @@ async fn a_locked_username_answers_like_a_wrong_password_without_hashing() {
             );
         }
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]
 async fn two_instances_on_one_database_share_the_counts() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         let c = standard(&db);
         let one = TestApp::spawn_with(&db, LIMITS).await;
         let two = TestApp::spawn_with(&db, LIMITS).await;
@@ -95,12 +96,13 @@ async fn two_instances_on_one_database_share_the_counts() {
         r.assert_error(400, "invalid_grant");
         one.stop().await;
         two.stop().await;
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]
 async fn failures_per_address_get_429_until_the_window_passes() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         let c = standard(&db);
         let app = TestApp::spawn_clocked(
             &db,
@@ -122,7 +124,8 @@ async fn failures_per_address_get_429_until_the_window_passes() {
         app.clock.advance(60);
         assert_eq!(login(&app, &c, "alice", "correct horse").await.status, 200);
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 /// Argon2 settings that make one verification take a noticeable while, so
@@ -187,7 +190,7 @@ async fn login_from(
 
 #[actix_web::test]
 async fn an_attacker_at_another_address_cannot_lock_the_owner_out() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         let c = standard(&db);
         let app = TestApp::spawn_clocked(&db, PROXIED, Clock::manual_from_now()).await;
         let attacker = "192.0.2.66";
@@ -214,7 +217,8 @@ async fn an_attacker_at_another_address_cannot_lock_the_owner_out() {
         let other_64 = login_from(&app, &c, "2001:db8:1:3::1", "alice", "correct horse").await;
         assert_eq!(other_64.status, 200, "[{}] {}", db.label(), other_64.raw);
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 /// Locks alice from the test's own address (three wrong passwords) and
@@ -232,7 +236,7 @@ async fn lock_alice(app: &TestApp, c: &TestClient) {
 
 #[actix_web::test]
 async fn set_password_clears_the_lock() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         let c = standard(&db);
         let app = TestApp::spawn_clocked(&db, LIMITS, Clock::manual_from_now()).await;
         lock_alice(&app, &c).await;
@@ -244,12 +248,13 @@ async fn set_password_clears_the_lock() {
         let r = login(&app, &c, "alice", "battery staple").await;
         assert_eq!(r.status, 200, "[{}] {}", db.label(), r.raw);
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]
 async fn user_unlock_clears_the_lock_and_is_audited() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         let c = standard(&db);
         let app = TestApp::spawn_clocked(&db, LIMITS, Clock::manual_from_now()).await;
         lock_alice(&app, &c).await;
@@ -275,7 +280,8 @@ async fn user_unlock_clears_the_lock_and_is_audited() {
         assert_eq!(err.trim().lines().count(), 1, "{err}");
         assert!(err.contains("unknown user 'nobody'"), "{err}");
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 /// Every spelling that logs in as one user shares that user's lock: a
@@ -283,7 +289,7 @@ async fn user_unlock_clears_the_lock_and_is_audited() {
 /// full-width letters.
 #[actix_web::test]
 async fn every_spelling_of_a_username_shares_its_lock() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         let c = standard(&db);
         let app = TestApp::spawn_clocked(&db, LIMITS, Clock::manual_from_now()).await;
         let ok = login(&app, &c, "ALICE", "correct horse").await;
@@ -302,7 +308,8 @@ async fn every_spelling_of_a_username_shares_its_lock() {
         let locked = login(&app, &c, "alice", "correct horse").await;
         locked.assert_error(400, "invalid_grant");
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 /// A spelling longer than any username (decomposed accents: 80
@@ -310,7 +317,7 @@ async fn every_spelling_of_a_username_shares_its_lock() {
 /// lock: a name that finds a user is always lockable.
 #[actix_web::test]
 async fn a_long_spelling_of_a_username_is_locked_too() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         let c = standard(&db);
         let name = "é".repeat(40);
         crate::support::fixtures::user(&db, &name, "correct horse", &["writer"]);
@@ -324,5 +331,6 @@ async fn a_long_spelling_of_a_username_is_locked_too() {
         let locked = login(&app, &c, &long, "correct horse").await;
         assert_eq!(locked.status, 400, "[{}] {}", db.label(), locked.raw);
         app.stop().await;
-    }
+    })
+    .await;
 }

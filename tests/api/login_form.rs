@@ -8,7 +8,7 @@ use authd::manage;
 
 use crate::support::browser::{cookie_value, csrf_token, login_path, set_cookie, Browser};
 use crate::support::fixtures::{conn, hash_password, login_as, standard, user, Reply};
-use crate::support::helpers::{backends, TestApp, TestDb};
+use crate::support::helpers::{on_every_backend, TestApp, TestDb};
 
 const FAILED: &str = "Invalid username or password.";
 
@@ -57,7 +57,7 @@ pub fn assert_safe_page(r: &Reply, what: &str) {
 
 #[actix_web::test]
 async fn the_login_page_has_labelled_fields_and_safe_headers() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         let app = TestApp::spawn(&db).await;
         let browser = Browser::new(&app);
         let (page, token) = browser.login_page(None).await;
@@ -104,12 +104,13 @@ async fn the_login_page_has_labelled_fields_and_safe_headers() {
             page.raw
         );
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]
 async fn a_login_starts_a_session_in_the_database_with_a_safe_cookie() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         standard(&db);
         let app = TestApp::spawn(&db).await;
         let browser = Browser::new(&app);
@@ -139,7 +140,8 @@ async fn a_login_starts_a_session_in_the_database_with_a_safe_cookie() {
         let (name, _) = browser.signed_in().await.expect("signed in");
         assert_eq!(name, "alice", "[{}]", db.label());
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]
@@ -183,7 +185,7 @@ async fn with_an_https_issuer_cookies_are_secure_and_host_only() {
 
 #[actix_web::test]
 async fn every_failed_login_gets_the_same_page() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         standard(&db);
         user(&db, "carol", "carol's password", &[]);
         manage::users::set_disabled(&mut conn(&db), "carol", true, now()).unwrap();
@@ -227,12 +229,13 @@ async fn every_failed_login_gets_the_same_page() {
             r.raw
         );
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]
 async fn a_missing_or_wrong_csrf_token_is_403_and_checks_no_password() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         standard(&db);
         let app = TestApp::spawn_with(&db, &["--login-max-failures", "3"]).await;
         let browser = Browser::new(&app);
@@ -282,12 +285,13 @@ async fn a_missing_or_wrong_csrf_token_is_403_and_checks_no_password() {
         let r = browser.log_in("alice", "correct horse").await;
         assert_eq!(r.status, 303, "[{}] {}", db.label(), r.raw);
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]
 async fn the_lockout_is_shared_with_the_password_grant_both_ways() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         let client = standard(&db);
         user(&db, "bob", "battery staple", &["writer"]);
         let app = TestApp::spawn_with(&db, &["--login-max-failures", "3"]).await;
@@ -318,12 +322,13 @@ async fn the_lockout_is_shared_with_the_password_grant_both_ways() {
         let r = browser.log_in("bob", "battery staple").await;
         assert_eq!(r.status, 400, "[{}] {}", db.label(), r.raw);
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]
 async fn next_is_followed_only_to_a_local_path() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         standard(&db);
         let app = TestApp::spawn(&db).await;
         let browser = Browser::new(&app);
@@ -359,12 +364,13 @@ async fn next_is_followed_only_to_a_local_path() {
         assert_eq!(r.header("location"), Some("/"));
         assert_eq!(login_path(Some("/x")), "/login?next=%2Fx");
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]
 async fn a_session_id_set_before_the_login_is_never_adopted() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         standard(&db);
         let app = TestApp::spawn(&db).await;
 
@@ -391,12 +397,13 @@ async fn a_session_id_set_before_the_login_is_never_adopted() {
         assert!(victim.signed_in().await.is_some());
         assert_eq!(session_count(&db), 1, "the old row is gone");
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]
 async fn logout_ends_the_session_and_needs_its_token() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         standard(&db);
         let app = TestApp::spawn(&db).await;
         let browser = Browser::new(&app);
@@ -426,12 +433,13 @@ async fn logout_ends_the_session_and_needs_its_token() {
         let r = replay.post("/logout", &[]).await;
         assert_eq!(r.status, 303);
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]
 async fn a_new_password_or_a_disable_ends_the_session() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         standard(&db);
         let app = TestApp::spawn(&db).await;
         let browser = Browser::new(&app);
@@ -456,12 +464,13 @@ async fn a_new_password_or_a_disable_ends_the_session() {
             assert_eq!(replay.signed_in().await, None, "[{}] enable", db.label());
         }
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]
 async fn sessions_end_when_idle_and_at_their_absolute_lifetime() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         standard(&db);
         let app = TestApp::spawn_clocked(
             &db,
@@ -504,12 +513,13 @@ async fn sessions_end_when_idle_and_at_their_absolute_lifetime() {
         app.clock.advance(1);
         assert_eq!(browser.signed_in().await, None, "[{}] lifetime", db.label());
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]
 async fn the_address_limit_gets_a_429_page() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         standard(&db);
         let app = TestApp::spawn_clocked(
             &db,
@@ -531,7 +541,8 @@ async fn the_address_limit_gets_a_429_page() {
         let r = browser.log_in("alice", "correct horse").await;
         assert_eq!(r.status, 303, "[{}] {}", db.label(), r.raw);
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]

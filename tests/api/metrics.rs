@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use crate::support::fixtures::{
     login_as, password_grant, post, standard, ClientSpec, Reply, TestClient,
 };
-use crate::support::helpers::{backends, TestApp, TestDb};
+use crate::support::helpers::{on_every_backend, TestApp, TestDb};
 
 /// One sample line: name, labels, value.
 #[derive(Debug)]
@@ -184,7 +184,7 @@ fn token_requests(samples: &[Sample], grant: &str, status: &str) -> Option<f64> 
 
 #[actix_web::test]
 async fn counters_follow_logins_refreshes_reuse_and_client_credentials() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         let label = db.label();
         let user_client = standard(&db);
         let service = ClientSpec::new(&db)
@@ -309,7 +309,8 @@ async fn counters_follow_logins_refreshes_reuse_and_client_credentials() {
             Some(1.0)
         );
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]
@@ -448,7 +449,7 @@ async fn forwarded_status(base: &str, header: (&str, &str)) -> u16 {
 /// address of their own, the metrics answer whoever reaches it.
 #[actix_web::test]
 async fn on_the_main_listener_metrics_are_for_this_host_only() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         let app = TestApp::spawn(&db).await;
         for header in [
             ("X-Forwarded-For", "203.0.113.9"),
@@ -476,5 +477,6 @@ async fn on_the_main_listener_metrics_are_for_this_host_only() {
             db.label()
         );
         app.stop().await;
-    }
+    })
+    .await;
 }

@@ -6,13 +6,15 @@ use diesel::RunQueryDsl;
 
 use crate::cli::usernames;
 use crate::support::fixtures::{conn, login_as, standard};
-use crate::support::helpers::{authd_fails, authd_json, authd_logging, backends, TestApp};
+use crate::support::helpers::{
+    authd_fails, authd_json, authd_logging, backends, every_backend, on_every_backend, TestApp,
+};
 
 const PW: Option<&str> = Some("correct horse battery\n");
 
 #[test]
 fn usernames_that_fold_alike_are_one_name() {
-    for db in backends() {
+    every_backend(|db| {
         authd_json(&db, &["user", "add", "alice", "--password-stdin"], PW);
         for other in ["Alice", "ALICE", "ａｌｉｃｅ"] {
             let err = authd_fails(&db, &["user", "add", other, "--password-stdin"], PW);
@@ -30,7 +32,7 @@ fn usernames_that_fold_alike_are_one_name() {
         let user = authd_json(&db, &["user", "disable", "ALICE"], None);
         assert_eq!(user["username"], "alice", "[{}]", db.label());
         assert_eq!(usernames(&db), ["José", "alice"], "[{}]", db.label());
-    }
+    });
 }
 
 #[test]
@@ -65,7 +67,7 @@ fn invisible_and_direction_characters_are_refused_in_names() {
 /// Login finds a user by any spelling that folds to their name.
 #[actix_web::test]
 async fn login_looks_a_user_up_by_the_folded_name() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         let c = standard(&db);
         let app = TestApp::spawn(&db).await;
         for spelling in ["alice", "Alice", "ＡＬＩＣＥ"] {
@@ -76,14 +78,15 @@ async fn login_looks_a_user_up_by_the_folded_name() {
             .await
             .assert_error(400, "invalid_grant");
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 /// A name stored before the rules (here put in by hand) is escaped in the
 /// audit trail: a right-to-left override cannot turn the line around.
 #[test]
 fn names_are_escaped_in_the_audit_trail() {
-    for db in backends() {
+    every_backend(|db| {
         authd_json(&db, &["user", "add", "mallory", "--password-stdin"], PW);
         diesel::sql_query("UPDATE users SET username = 'mal\u{202e}lory\u{200b}'")
             .execute(&mut conn(&db))
@@ -102,7 +105,7 @@ fn names_are_escaped_in_the_audit_trail() {
             db.label()
         );
         assert!(!log.contains('\u{202e}'), "[{}] {log}", db.label());
-    }
+    });
 }
 
 /// Users made before the folded column existed get it when migrations
@@ -111,7 +114,7 @@ fn names_are_escaped_in_the_audit_trail() {
 /// a warning names both.
 #[actix_web::test]
 async fn existing_users_that_fold_alike_do_not_stop_the_start() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         let c = standard(&db);
         authd_json(&db, &["user", "add", "bob", "--password-stdin"], PW);
         // As before the column: nothing folded, and a look-alike of alice.
@@ -153,5 +156,6 @@ async fn existing_users_that_fold_alike_do_not_stop_the_start() {
         // bob got his folded name: another spelling of it is taken.
         let err = authd_fails(&db, &["user", "add", "BOB", "--password-stdin"], PW);
         assert!(err.contains("already exists"), "[{}] {err}", db.label());
-    }
+    })
+    .await;
 }

@@ -11,7 +11,7 @@ use crate::support::code_flow::{
     assert_not_redirected, consent_page, exchange, param, pkce, redirected, request, REDIRECT,
 };
 use crate::support::fixtures::{conn, login_as, post, role, user, ClientSpec, Reply, TestClient};
-use crate::support::helpers::{authd, authd_json, backends, TestApp, TestDb};
+use crate::support::helpers::{authd, authd_json, on_every_backend, TestApp, TestDb};
 
 /// carol (role writer: posts:read posts:write, and reader: posts:read)
 /// registers clients; dave (reader) signs in through them.
@@ -79,7 +79,7 @@ fn access_token(r: &Reply) -> String {
 
 #[actix_web::test]
 async fn disabling_the_owner_stops_the_client_and_its_tokens() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         people(&db);
         let app = TestApp::spawn(&db).await;
         let c = carol_registers(&app, &["client_credentials"], "posts:read posts:write").await;
@@ -103,12 +103,13 @@ async fn disabling_the_owner_stops_the_client_and_its_tokens() {
             .await
             .assert_error(401, "invalid_client");
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]
 async fn a_new_password_suspends_the_client_until_its_secret_is_rotated() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         people(&db);
         let app = TestApp::spawn(&db).await;
         let c = carol_registers(&app, &["client_credentials"], "posts:read").await;
@@ -151,12 +152,13 @@ async fn a_new_password_suspends_the_client_until_its_secret_is_rotated() {
             db.label()
         );
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]
 async fn the_client_never_gets_more_than_its_owner_s_roles_grant_now() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         people(&db);
         let app = TestApp::spawn(&db).await;
         let c = carol_registers(&app, &["client_credentials"], "posts:read posts:write").await;
@@ -191,12 +193,13 @@ async fn the_client_never_gets_more_than_its_owner_s_roles_grant_now() {
             .await
             .assert_error(400, "invalid_scope");
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]
 async fn a_user_without_roles_gets_no_empty_token() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         role(&db, "reader", "posts:read");
         user(&db, "carol", "carol's long passphrase", &[]);
         let app = TestApp::spawn(&db).await;
@@ -205,12 +208,13 @@ async fn a_user_without_roles_gets_no_empty_token() {
             .await
             .assert_error(400, "invalid_scope");
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]
 async fn other_users_signing_in_through_the_client_are_bounded_by_its_owner() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         people(&db);
         let app = TestApp::spawn(&db).await;
         let c = carol_registers(
@@ -238,12 +242,13 @@ async fn other_users_signing_in_through_the_client_are_bounded_by_its_owner() {
         let r = post(&app, "/oauth/token", Some(&c), &form).await;
         r.assert_error(401, "invalid_client");
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]
 async fn a_deleted_owner_leaves_a_stopped_client_not_a_free_one() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         people(&db);
         let app = TestApp::spawn(&db).await;
         let c = carol_registers(&app, &["client_credentials"], "posts:read").await;
@@ -267,12 +272,13 @@ async fn a_deleted_owner_leaves_a_stopped_client_not_a_free_one() {
             (Value::Null, Value::Bool(true))
         );
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]
 async fn client_list_and_show_name_the_owner() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         people(&db);
         let app = TestApp::spawn(&db).await;
         let c = carol_registers(&app, &["client_credentials"], "posts:read").await;
@@ -297,12 +303,13 @@ async fn client_list_and_show_name_the_owner() {
         assert_eq!(shown["owner"], "carol", "{shown}");
         let text = String::from_utf8(authd(&db, &["client", "list"], None).stdout).unwrap();
         assert!(text.contains("owner: carol"), "{text}");
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]
 async fn a_public_client_cannot_introspect() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         people(&db);
         let app = TestApp::spawn(&db).await;
         let spa = ClientSpec::new(&db)
@@ -335,12 +342,13 @@ async fn a_public_client_cannot_introspect() {
         let r = post(&app, "/oauth/token", None, &form).await;
         assert_eq!(r.status, 200, "[{}] {}", db.label(), r.raw);
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]
 async fn the_authorization_endpoint_follows_the_owner_too() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         people(&db);
         let app = TestApp::spawn(&db).await;
         let grants = ["authorization_code", "refresh_token"];
@@ -376,5 +384,6 @@ async fn the_authorization_endpoint_follows_the_owner_too() {
         let r = exchange(&app, &c, &code, REDIRECT, &p.verifier).await;
         r.assert_error(401, "invalid_client");
         app.stop().await;
-    }
+    })
+    .await;
 }

@@ -8,7 +8,7 @@ use authd::password::{cost_of, Cost};
 
 use crate::support::fixtures::{conn, login_as as login, standard};
 use crate::support::helpers::{
-    authd_command, backends, cheap_argon2_env, TestApp, TestDb, CHEAP_ARGON2,
+    authd_command, cheap_argon2_env, on_every_backend, TestApp, TestDb, CHEAP_ARGON2,
 };
 
 /// Other parameters than [`CHEAP_ARGON2`], as cheap.
@@ -58,7 +58,7 @@ fn stored_cost(db: &TestDb, username: &str) -> Cost {
 
 #[actix_web::test]
 async fn the_cli_hashes_with_the_servers_parameters_and_the_dummy_matches() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         let c = standard(&db);
         let app = TestApp::spawn_clocked(&db, &[], Clock::manual_from_now()).await;
         // An admin shell without the server's settings.
@@ -97,12 +97,13 @@ async fn the_cli_hashes_with_the_servers_parameters_and_the_dummy_matches() {
         assert_eq!(login(&app, &c, "alice", "correct horse").await.status, 200);
         assert_eq!(stored_cost(&db, "alice"), OTHER, "[{}]", db.label());
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]
 async fn after_a_cost_change_an_unknown_user_is_checked_at_a_stored_hashs_cost() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         let memory = OTHER.m_kib.to_string();
         let other_cost = ["--argon2-memory-kib", memory.as_str()];
         let app = TestApp::spawn_with(&db, &other_cost).await;
@@ -129,5 +130,6 @@ async fn after_a_cost_change_an_unknown_user_is_checked_at_a_stored_hashs_cost()
             db.label()
         );
         app.stop().await;
-    }
+    })
+    .await;
 }

@@ -5,11 +5,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crate::support::fixtures::{password_grant, post, standard, TestClient};
-use crate::support::helpers::{authd, backends, TestApp, TestDb};
+use crate::support::helpers::{authd, on_every_backend, TestApp, TestDb};
 
 #[actix_web::test]
 async fn twenty_concurrent_revocations_of_one_access_token() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         let app = TestApp::spawn_with(&db, &["--db-pool-size", "20"]).await;
         let c = standard(&db);
         let r = password_grant(&app, &c, &[]).await;
@@ -28,7 +28,8 @@ async fn twenty_concurrent_revocations_of_one_access_token() {
             db.label()
         );
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 /// Admin commands that read, then write, one round of each, named by `i`.
@@ -99,7 +100,7 @@ async fn keep_refreshing(
 
 #[actix_web::test]
 async fn admin_commands_beside_a_busy_server() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         let db = Arc::new(db);
         let app = TestApp::spawn_with(&db, &["--db-pool-size", "8"]).await;
         let c = standard(&db);
@@ -123,7 +124,8 @@ async fn admin_commands_beside_a_busy_server() {
             assert!(done > 0, "[{}] the server handled no request", db.label());
         }
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 /// PostgreSQL: removing a client while one of its tokens is being rotated.

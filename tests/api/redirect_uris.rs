@@ -13,7 +13,7 @@ use crate::support::code_flow::{
     request_without, setup, REDIRECT,
 };
 use crate::support::fixtures::{conn, user, ClientSpec};
-use crate::support::helpers::{authd_fails, authd_json, backends, TestApp};
+use crate::support::helpers::{authd_fails, authd_json, every_backend, on_every_backend, TestApp};
 
 /// URIs nobody may register, and what the refusal says.
 const REFUSED: &[(&str, &str)] = &[
@@ -65,7 +65,7 @@ const ACCEPTED: &[&str] = &[
 
 #[test]
 fn the_cli_registers_only_redirect_uris_the_rule_accepts() {
-    for db in backends() {
+    every_backend(|db| {
         let label = db.label();
         for (uri, says) in REFUSED {
             let err = authd_fails(
@@ -101,12 +101,12 @@ fn the_cli_registers_only_redirect_uris_the_rule_accepts() {
         let id = added["client_id"].as_str().expect("a client_id");
         let stored = authd::manage::clients::get(&mut conn(&db), id, None).unwrap();
         assert_eq!(stored.redirect_uris, ACCEPTED, "[{label}]");
-    }
+    });
 }
 
 #[actix_web::test]
 async fn the_console_registers_only_redirect_uris_the_rule_accepts() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         let label = db.label();
         crate::support::fixtures::role(&db, "writer", "posts:read posts:write");
         let mallory = user(&db, "mallory", "correct horse", &["writer"]);
@@ -137,12 +137,13 @@ async fn the_console_registers_only_redirect_uris_the_rule_accepts() {
         }
         assert_eq!(owned(&db).len(), ACCEPTED.len(), "[{label}]");
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]
 async fn a_users_own_client_shows_errors_before_sign_in_on_authds_page() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         let label = db.label();
         let admins = setup(&db);
         let mallory = user(&db, "mallory", "correct horse", &["writer"]);
@@ -225,12 +226,13 @@ async fn a_users_own_client_shows_errors_before_sign_in_on_authds_page() {
         let token = query(&admins.id, "response_type", &[("response_type", "token")]);
         assert_redirected_error(&anonymous.get(&token).await, "unsupported_response_type");
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]
 async fn a_stored_redirect_uri_that_the_rule_refuses_is_never_redirected_to() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         let label = db.label();
         let c = setup(&db);
         // Registered before the rule existed: written past it, straight
@@ -284,5 +286,6 @@ async fn a_stored_redirect_uri_that_the_rule_refuses_is_never_redirected_to() {
             .unwrap_or_default();
         assert_eq!(uris, [&old[..], &[REDIRECT]].concat(), "[{label}] {listed}");
         app.stop().await;
-    }
+    })
+    .await;
 }

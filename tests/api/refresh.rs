@@ -4,7 +4,7 @@
 use crate::support::fixtures::{
     self, conn, password_grant, post, standard, ClientSpec, Reply, TestClient,
 };
-use crate::support::helpers::{backends, TestApp, TestDb};
+use crate::support::helpers::{backends, every_backend, on_every_backend, TestApp, TestDb};
 use authd::clock::Clock;
 use authd::db::refresh_tokens::RefreshToken;
 
@@ -35,7 +35,7 @@ fn assert_invalid_grant(r: &Reply, db: &TestDb) {
 
 #[actix_web::test]
 async fn rotation_and_reuse_detection() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         let app = TestApp::spawn(&db).await;
         let c = standard(&db);
         let first = rt(&password_grant(&app, &c, &[]).await);
@@ -68,12 +68,13 @@ async fn rotation_and_reuse_detection() {
         let fresh = rt(&password_grant(&app, &c, &[]).await);
         assert_eq!(refresh(&app, &c, &fresh, None).await.status, 200);
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]
 async fn twenty_concurrent_refreshes_one_winner() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         let app = TestApp::spawn_with(&db, &["--db-pool-size", "20"]).await;
         let c = standard(&db);
         let token = rt(&password_grant(&app, &c, &[]).await);
@@ -101,12 +102,13 @@ async fn twenty_concurrent_refreshes_one_winner() {
         let winner = replies.iter().find(|r| r.status == 200).unwrap();
         assert_invalid_grant(&refresh(&app, &c, &rt(winner), None).await, &db);
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]
 async fn a_token_works_only_for_its_own_client() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         let app = TestApp::spawn(&db).await;
         let c = standard(&db);
         let other = ClientSpec::new(&db)
@@ -118,12 +120,13 @@ async fn a_token_works_only_for_its_own_client() {
         // The owner can still use it: a foreign client is not reuse.
         assert_eq!(refresh(&app, &c, &token, None).await.status, 200);
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]
 async fn disable_set_password_and_client_removal_end_tokens() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         let app = TestApp::spawn(&db).await;
         let c = standard(&db);
         let now = || authd::clock::Clock::system().now();
@@ -157,12 +160,13 @@ async fn disable_set_password_and_client_removal_end_tokens() {
         let r = refresh(&app, &c, &t, None).await;
         r.assert_error(401, "invalid_client");
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]
 async fn refresh_tokens_expire_on_the_servers_clock() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         // Data first, then the server: its manual clock starts no earlier
         // than the user's tokens_valid_after.
         let c = standard(&db);
@@ -189,12 +193,13 @@ async fn refresh_tokens_expire_on_the_servers_clock() {
         app.clock.advance(60);
         assert_invalid_grant(&refresh(&app, &c, &rt(&last), None).await, &db);
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[test]
 fn the_janitor_removes_only_what_expired() {
-    for db in backends() {
+    every_backend(|db| {
         let mut c = conn(&db);
         standard(&db);
         let (user_id, client_id) = fixtures::standard_ids(&mut c);
@@ -256,12 +261,12 @@ fn the_janitor_removes_only_what_expired() {
             "[{}] the purge revived a revoked family",
             db.label()
         );
-    }
+    });
 }
 
 #[actix_web::test]
 async fn rotation_never_extends_a_family_past_its_absolute_lifetime() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         let c = standard(&db);
         let app = TestApp::spawn_clocked(
             &db,
@@ -281,7 +286,8 @@ async fn rotation_never_extends_a_family_past_its_absolute_lifetime() {
         app.clock.advance(11);
         assert_invalid_grant(&refresh(&app, &c, &t, None).await, &db);
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]

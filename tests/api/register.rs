@@ -7,7 +7,7 @@ use authd::manage::users::{self, UserView};
 use crate::login_form::assert_safe_page;
 use crate::support::browser::{csrf_token, Browser};
 use crate::support::fixtures::{conn, role, user, Reply};
-use crate::support::helpers::{backends, TestApp, TestDb};
+use crate::support::helpers::{on_every_backend, TestApp, TestDb};
 
 const ON: &[&str] = &["--allow-registration"];
 
@@ -64,7 +64,7 @@ async fn registration_is_off_unless_enabled() {
 
 #[actix_web::test]
 async fn a_new_user_gets_the_registration_roles_and_can_sign_in() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         role(&db, "reader", "posts:read");
         role(&db, "writer", "posts:write");
         let app = TestApp::spawn_with(
@@ -124,12 +124,13 @@ async fn a_new_user_gets_the_registration_roles_and_can_sign_in() {
         assert!(console.raw.contains("<code>posts:read</code>"));
         assert!(!console.raw.contains("posts:write"));
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]
 async fn an_unknown_registration_role_stops_the_start() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         role(&db, "reader", "posts:read");
         let args = [
             "serve",
@@ -150,7 +151,8 @@ async fn an_unknown_registration_role_stops_the_start() {
         let settings = crate::support::helpers::settings(&db, &["--registration-roles", "typo"]);
         let app = authd::app::Application::build(settings).await;
         assert!(app.is_ok(), "[{}] registration off starts", db.label());
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]
@@ -166,7 +168,7 @@ async fn without_registration_roles_a_new_user_has_none() {
 
 #[actix_web::test]
 async fn a_taken_name_or_a_refused_password_shows_the_form_again() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         user(&db, "alice", "correct horse", &[]);
         let before = authd::db::users::by_username(&mut conn(&db), "alice")
             .unwrap()
@@ -223,12 +225,13 @@ async fn a_taken_name_or_a_refused_password_shows_the_form_again() {
             .password_hash;
         assert_eq!(before, after, "alice is untouched");
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]
 async fn the_form_needs_its_own_csrf_token() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         let app = TestApp::spawn_with(&db, ON).await;
         let browser = Browser::new(&app);
         form(&browser).await;
@@ -262,12 +265,13 @@ async fn the_form_needs_its_own_csrf_token() {
         assert_eq!(r.status, 403);
         assert!(all_users(&db).is_empty(), "[{}]", db.label());
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]
 async fn registrations_count_toward_the_per_address_limit() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         user(&db, "alice", "correct horse", &[]);
         let app = TestApp::spawn_clocked(
             &db,
@@ -299,14 +303,15 @@ async fn registrations_count_toward_the_per_address_limit() {
         let r = sign_up(&browser, "hank", "long enough", "long enough").await;
         assert_eq!(r.status, 303, "{}", r.raw);
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 /// A common or leaked password is refused, in any case, with a message
 /// that says to choose another; nothing is created.
 #[actix_web::test]
 async fn a_common_password_is_refused_at_registration() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         let app = TestApp::spawn_with(&db, ON).await;
         let browser = Browser::new(&app);
         for password in ["password1", "Qwerty123", "ILOVEYOU"] {
@@ -336,5 +341,6 @@ async fn a_common_password_is_refused_at_registration() {
         .await;
         assert_eq!(r.status, 303, "[{}] {}", db.label(), r.raw);
         app.stop().await;
-    }
+    })
+    .await;
 }

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use crate::support::fixtures::{conn, login_as, standard, Reply, TestClient};
-use crate::support::helpers::{backends, TestApp};
+use crate::support::helpers::{on_every_backend, TestApp};
 
 async fn login(app: &TestApp, c: &TestClient, password: &str) -> Reply {
     login_as(app, c, "alice", password).await
@@ -27,7 +27,7 @@ async fn while_hashing(app: &TestApp, act: impl FnOnce()) {
 
 #[actix_web::test]
 async fn a_password_set_during_a_login_wins() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         let c = standard(&db);
         let app = TestApp::spawn_with(&db, REHASH_SLOWLY).await;
         let (reply, ()) = futures_util::join!(login(&app, &c, "correct horse"), async {
@@ -51,12 +51,13 @@ async fn a_password_set_during_a_login_wins() {
         let ok = login(&app, &c, "a brand new password").await;
         assert_eq!(ok.status, 200, "[{}] {}", db.label(), ok.raw);
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]
 async fn a_disable_during_a_login_wins() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         let c = standard(&db);
         let app = TestApp::spawn_with(&db, REHASH_SLOWLY).await;
         let (reply, ()) = futures_util::join!(login(&app, &c, "correct horse"), async {
@@ -73,12 +74,13 @@ async fn a_disable_during_a_login_wins() {
         });
         reply.assert_error(400, "invalid_grant");
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]
 async fn a_lock_landing_during_a_login_wins() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         let c = standard(&db);
         let app = TestApp::spawn_with(&db, REHASH_SLOWLY).await;
         let (reply, ()) = futures_util::join!(login(&app, &c, "correct horse"), async {
@@ -106,7 +108,8 @@ async fn a_lock_landing_during_a_login_wins() {
             .unwrap();
         assert_eq!(f.locks, 1, "[{}]", db.label());
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 /// The lock record of alice from the test client's address.

@@ -9,7 +9,7 @@ use jsonwebtoken::{EncodingKey, Header};
 use serde_json::{json, Value};
 
 use crate::support::fixtures::{self, conn, post, role, user, ClientSpec, Reply, TestClient};
-use crate::support::helpers::{authd_json, backends, TestApp, TestDb};
+use crate::support::helpers::{authd_json, backends, on_every_backend, TestApp, TestDb};
 
 #[path = "../../examples/posts_api.rs"]
 #[allow(dead_code)]
@@ -148,7 +148,7 @@ pub(crate) fn assert_401(r: &Reply, what: &str, with_error: bool) {
 
 #[actix_web::test]
 async fn posts_api_401_403_and_success() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         let authd = TestApp::spawn(&db).await;
         let c = setup(&db);
         let api = PostsApp::spawn(&authd.issuer, Duration::from_secs(1)).await;
@@ -255,7 +255,8 @@ async fn posts_api_401_403_and_success() {
         );
         api.handle.stop(false).await;
         authd.stop().await;
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]

@@ -9,7 +9,7 @@ use authd::db::refresh_tokens::{self, Claim, RefreshToken};
 use diesel::{Connection, PgConnection, RunQueryDsl};
 
 use crate::support::fixtures::{self, conn, password_grant, standard};
-use crate::support::helpers::{backends, postgres_only, TestApp};
+use crate::support::helpers::{every_backend, postgres_only, TestApp};
 
 /// The tests' "now" (Unix seconds).
 const NOW: i64 = 10_000_000;
@@ -34,7 +34,7 @@ fn live(ids: &(String, String), hash: &str, family: &str) -> RefreshToken {
 
 #[test]
 fn a_batch_claims_each_token_once_and_stores_only_what_it_claimed() {
-    for db in backends() {
+    every_backend(|db| {
         let mut c = conn(&db);
         standard(&db);
         let ids = fixtures::standard_ids(&mut c);
@@ -101,7 +101,7 @@ fn a_batch_claims_each_token_once_and_stores_only_what_it_claimed() {
         assert_eq!(a.used_at, Some(NOW), "[{}]", db.label());
         // An empty batch is a no-op, not an error.
         assert!(rotate_many(&mut c, &[]).unwrap().is_empty());
-    }
+    });
 }
 
 /// A token another transaction holds locked is left out of the batch (to

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use authd::password::{Cost, Passwords};
 
 use crate::support::fixtures::{self, ClientSpec, TestClient};
-use crate::support::helpers::{backends, TestDb};
+use crate::support::helpers::{on_every_backend, TestDb};
 use crate::support::process::ServerProcess;
 
 /// An Argon2 cost whose verification takes the better part of a second or
@@ -106,7 +106,7 @@ async fn wait_until_refused(addr: SocketAddr, within: Duration) -> Option<Instan
 
 #[actix_web::test]
 async fn sigterm_lets_the_request_in_flight_finish_and_refuses_new_ones() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         let label = db.label();
         let (client, cost) = slow_login_setup(&db, "slowpoke", PASSWORD);
         let mut server = ServerProcess::start(&db, &["--shutdown-timeout", "10"]);
@@ -147,7 +147,8 @@ async fn sigterm_lets_the_request_in_flight_finish_and_refuses_new_ones() {
             "[{label}] stopped {:?} after SIGTERM",
             sent.elapsed()
         );
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]

@@ -10,7 +10,7 @@ use oauth2::{
 use crate::support::fixtures::{
     self, password_grant, post, role, standard, user, verify_with_jwks, ClientSpec,
 };
-use crate::support::helpers::{backends, TestApp};
+use crate::support::helpers::{on_every_backend, TestApp};
 
 fn oauth_client(
     app: &TestApp,
@@ -33,7 +33,7 @@ fn oauth_client(
 
 #[actix_web::test]
 async fn password_refresh_and_client_credentials_through_the_oauth2_crate() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         let app = TestApp::spawn(&db).await;
         let c = standard(&db);
         let oc = oauth_client(&app, &c);
@@ -110,12 +110,13 @@ async fn password_refresh_and_client_credentials_through_the_oauth2_crate() {
         assert_eq!(cc_claims["sub"], svc.id.as_str());
         assert_eq!(cc_claims["scope"], "reports:read");
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]
 async fn success_shape_and_headers() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         let app = TestApp::spawn(&db).await;
         let c = standard(&db);
         let r = password_grant(&app, &c, &[]).await;
@@ -136,12 +137,13 @@ async fn success_shape_and_headers() {
         assert_eq!(r.status, 200);
         assert!(r.body.get("refresh_token").is_none());
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]
 async fn client_authentication_methods() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         let app = TestApp::spawn(&db).await;
         let c = standard(&db);
         let secret = c.secret.clone().unwrap();
@@ -189,7 +191,8 @@ async fn client_authentication_methods() {
         assert_eq!(r.status, 200, "{}", r.raw);
         assert_eq!(r.body["scope"], "posts:read");
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]
@@ -209,7 +212,7 @@ async fn other_signing_algorithms() {
 
 #[actix_web::test]
 async fn roles_narrow_the_default_scope() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         let app = TestApp::spawn(&db).await;
         role(&db, "reader", "posts:read");
         user(&db, "rita", "correct horse", &["reader"]);
@@ -243,5 +246,6 @@ async fn roles_narrow_the_default_scope() {
         .await;
         assert_eq!(r.body["scope"], "posts:read", "{}", r.raw);
         app.stop().await;
-    }
+    })
+    .await;
 }

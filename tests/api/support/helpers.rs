@@ -138,6 +138,26 @@ fn say(message: &str) {
     let _ = writeln!(std::io::stderr(), "{message}");
 }
 
+/// [`on_every_backend`] for a test that does not wait on anything.
+pub fn every_backend(test: impl Fn(TestDb)) {
+    for db in backends() {
+        test(db);
+    }
+}
+
+/// Runs `test` once on each backend [`backends`] gives, each with a fresh
+/// database of its own: the tests' one way of covering SQLite and
+/// PostgreSQL, instead of a loop written out in each.
+pub async fn on_every_backend<F, Fut>(test: F)
+where
+    F: Fn(TestDb) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    for db in backends() {
+        test(db).await;
+    }
+}
+
 /// One fresh database per backend under test: SQLite always, PostgreSQL when
 /// AUTHD_TEST_POSTGRES_URL is set (saying once when it is not). Under
 /// CI=true PostgreSQL is required.
