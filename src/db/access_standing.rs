@@ -70,19 +70,12 @@ pub fn read_many(conn: &mut AnyConnection, asked: &[Asked]) -> QueryResult<Vec<S
     let rows: Vec<Row> = diesel::sql_query(
         "SELECT i.n, \
            (NOT EXISTS (SELECT 1 FROM revoked_access_tokens r WHERE r.jti = i.jti) \
-            AND c.client_id IS NOT NULL) AS live, \
+            AND coalesce(c.found, false)) AS live, \
            u.id, u.username, u.password_hash, u.disabled, u.created_at, u.updated_at, \
-           u.tokens_valid_after, u.credential_generation, \
-           c.owner_generation, o.disabled AS owner_disabled, \
-           o.credential_generation AS owner_credential_generation, \
-           o.tokens_valid_after AS owner_tokens_valid_after, \
-           CASE WHEN o.id IS NOT NULL THEN \
-             (SELECT coalesce(string_agg(rs.scope, ' '), '') FROM user_roles ur \
-              JOIN role_scopes rs ON rs.role_name = ur.role_name WHERE ur.user_id = o.id) \
-           END AS owner_scopes \
+           u.tokens_valid_after, u.credential_generation, c.owner_id, c.owner_generation \
          FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS i(jti, client_id, sub, n) \
-         LEFT JOIN clients c ON c.client_id = i.client_id \
-         LEFT JOIN users o ON o.id = c.owner_id AND c.owner_generation IS NOT NULL \
+         LEFT JOIN LATERAL (SELECT true AS found, owner_id, owner_generation FROM clients \
+           WHERE client_id = i.client_id) c ON true \
          LEFT JOIN users u ON u.id = i.sub AND i.sub <> i.client_id \
          ORDER BY i.n",
     )
@@ -95,7 +88,18 @@ pub fn read_many(conn: &mut AnyConnection, asked: &[Asked]) -> QueryResult<Vec<S
             "the standing statement answered out of order".into(),
         ));
     }
-    Ok(rows.into_iter().map(Row::standing).collect())
+    // A user's client is rare on this path: its owner is read after the
+    // statement, on the same connection, rather than joined for every row.
+    rows.into_iter()
+        .map(|row| {
+            let owner = (row.owner_id.clone(), row.owner_generation);
+            let mut standing = row.standing();
+            if standing.unrevoked_with_client {
+                standing.bound = owners::bound_of(conn, owner.0.as_deref(), owner.1)?;
+            }
+            Ok(standing)
+        })
+        .collect()
 }
 
 /// A row of [`read_many`]'s statement: the user's columns are null when
@@ -122,16 +126,10 @@ struct Row {
     tokens_valid_after: Option<i64>,
     #[diesel(sql_type = Nullable<BigInt>)]
     credential_generation: Option<i64>,
+    #[diesel(sql_type = Nullable<Text>)]
+    owner_id: Option<String>,
     #[diesel(sql_type = Nullable<BigInt>)]
     owner_generation: Option<i64>,
-    #[diesel(sql_type = Nullable<Bool>)]
-    owner_disabled: Option<bool>,
-    #[diesel(sql_type = Nullable<BigInt>)]
-    owner_credential_generation: Option<i64>,
-    #[diesel(sql_type = Nullable<BigInt>)]
-    owner_tokens_valid_after: Option<i64>,
-    #[diesel(sql_type = Nullable<Text>)]
-    owner_scopes: Option<String>,
 }
 
 impl Row {
@@ -148,22 +146,11 @@ impl Row {
                 credential_generation: self.credential_generation?,
             })
         })();
-        let owner = (|| {
-            Some((
-                self.owner_disabled?,
-                self.owner_credential_generation?,
-                self.owner_tokens_valid_after?,
-            ))
-        })();
-        let scopes = self.owner_scopes.unwrap_or_default();
-        let bound = Bound::judge(self.owner_generation, owner, || {
-            Ok(scopes.split_whitespace().map(str::to_string).collect())
-        })
-        .unwrap_or(Bound::Suspended);
         Standing {
             unrevoked_with_client: self.live,
             user: user.filter(|_| self.live),
-            bound,
+            // Judged by the caller, for a user's client.
+            bound: Bound::Unowned,
         }
     }
 }
