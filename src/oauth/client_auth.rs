@@ -14,10 +14,13 @@ use oxide_auth::primitives::registrar::{
     BoundClient, ClientUrl, ExactUrl, RegisteredUrl, Registrar, RegistrarError,
 };
 
+use super::context::GrantCtx;
 use super::error::OAuthError;
 use super::issuer::NO_REDIRECT;
 use crate::db::clients::{self, Client};
-use crate::db::AnyConnection;
+use crate::db::owners::{self, Bound};
+use crate::db::{AnyConnection, DbError};
+use crate::grant_type::GrantType;
 use crate::http::form::Form;
 use crate::http::urlencoded::{self, NotUtf8};
 use crate::scope::{self, ScopeSet};
@@ -138,6 +141,70 @@ pub fn parse_basic(value: &str) -> Result<(String, Secret), OAuthError> {
         return Err(bad());
     }
     Ok((id, Secret::new(secret)))
+}
+
+/// The one way a request's client is authenticated (RFC 6749 §2.3), for
+/// every grant, revocation and introspection: from the client cache when
+/// it is on and holds the client (its staleness bound is the cache's),
+/// else read with the lookups of concurrent requests ([`Db::client`]);
+/// then [`check`]ed. `grant`: the grant it must be registered for (none
+/// for revocation and introspection).
+///
+/// [`Db::client`]: crate::db::Db::client
+pub async fn authenticate(
+    ctx: &GrantCtx,
+    auth: &ClientAuth,
+    grant: Option<GrantType>,
+) -> Result<Client, OAuthError> {
+    let cache = &ctx.clients;
+    if let Some(known) = cache.hit(auth.client_id(), auth.secret()) {
+        return check(Some(known), auth, grant);
+    }
+    let read_at = cache.epoch();
+    let found = ctx.db.client(auth.client_id()).await?;
+    let client = check(found, auth, grant)?;
+    cache.put(&client, read_at);
+    Ok(client)
+}
+
+/// Checks the client record `found` for `auth` (a grant that reads the
+/// client together with other rows, as the refresh grant does, checks it
+/// here): failing authentication is `invalid_client`; a grant the client
+/// is not registered for is `unauthorized_client`, and a public client
+/// cannot act for itself (client_credentials, RFC 6749 §4.4).
+pub fn check(
+    found: Option<Client>,
+    auth: &ClientAuth,
+    grant: Option<GrantType>,
+) -> Result<Client, OAuthError> {
+    let client = DbRegistrar::only(found).authenticate(auth)?;
+    let Some(grant) = grant else {
+        return Ok(client);
+    };
+    if !client.allows_grant(grant.as_str()) {
+        return Err(OAuthError::UnauthorizedClient(format!(
+            "this client may not use the {grant} grant"
+        )));
+    }
+    if grant == GrantType::ClientCredentials && client.is_public() {
+        return Err(OAuthError::UnauthorizedClient(
+            "client_credentials needs a confidential client".into(),
+        ));
+    }
+    Ok(client)
+}
+
+/// What the client's owner allows it ([`owners::bound`]): read on the
+/// pool for a user's client, nothing to read for an administrator's.
+pub async fn owner_bound(ctx: &GrantCtx, client: &Client) -> Result<Bound, OAuthError> {
+    if !client.is_owned() {
+        return Ok(Bound::Unowned);
+    }
+    let client = client.clone();
+    Ok(ctx
+        .db
+        .run(move |conn| owners::bound(conn, &client).map_err(DbError::Query))
+        .await?)
 }
 
 /// oxide-auth's `Registrar` over the database, for one request. It keeps

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use actix_web::{web, HttpRequest};
 
-use super::client_auth::{ClientAuth, DbRegistrar};
+use super::client_auth::{self, ClientAuth};
 use super::context::GrantCtx;
 use super::error::OAuthError;
 use crate::db::clients::Client;
@@ -87,17 +87,7 @@ impl Asked {
     ///
     /// [`Db::client`]: crate::db::Db::client
     pub async fn authenticate(self) -> Result<TokenRequest, OAuthError> {
-        let clients = &self.ctx.clients;
-        let read_at = clients.epoch();
-        let client = match clients.hit(self.auth.client_id(), self.auth.secret()) {
-            Some(known) => DbRegistrar::known(known).authenticate(&self.auth)?,
-            None => {
-                let found = self.ctx.db.client(self.auth.client_id()).await?;
-                let client = DbRegistrar::only(found).authenticate(&self.auth)?;
-                clients.put(&client, read_at);
-                client
-            }
-        };
+        let client = client_auth::authenticate(&self.ctx, &self.auth, None).await?;
         Ok(self.request(client))
     }
 

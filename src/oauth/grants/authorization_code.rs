@@ -9,12 +9,12 @@
 //! even when the request fails. A second use of a code revokes what the
 //! first issued, committed although the request fails.
 
-use super::{authenticate_for, suspended, within_owner, TokenResponse};
+use super::{suspended, within_owner, TokenResponse};
 use crate::db::clients::Client;
-use crate::db::owners::{self, Bound};
+use crate::db::owners::Bound;
 use crate::db::{auth_codes, refresh_tokens, users, AnyConnection};
 use crate::grant_type::GrantType;
-use crate::oauth::client_auth::{ClientAuth, DbRegistrar};
+use crate::oauth::client_auth::{self, ClientAuth};
 use crate::oauth::codes::{self, CodeReuse, CodeStore};
 use crate::oauth::context::GrantCtx;
 use crate::oauth::error::OAuthError;
@@ -43,19 +43,12 @@ fn invalid(why: &str) -> OAuthError {
 /// through the writer), and signs after the commit.
 pub async fn run(ctx: GrantCtx, req: CodeRequest) -> Result<TokenResponse, OAuthError> {
     let auth = req.auth.clone();
-    let (client, bound) = ctx
-        .db
-        .run(move |conn| {
-            let client =
-                authenticate_for(&DbRegistrar::new(conn), &auth, GrantType::AuthorizationCode)?;
-            let bound = owners::bound(conn, &client)?;
-            // A suspended client is refused before its code is spent.
-            if bound == Bound::Suspended {
-                return Err(suspended());
-            }
-            Ok::<_, OAuthError>((client, bound))
-        })
-        .await?;
+    let client = client_auth::authenticate(&ctx, &auth, Some(GrantType::AuthorizationCode)).await?;
+    let bound = client_auth::owner_bound(&ctx, &client).await?;
+    // A suspended client is refused before its code is spent.
+    if bound == Bound::Suspended {
+        return Err(suspended());
+    }
     let work = ctx.clone();
     // The outer `?` is the transaction's; the answer inside it is the
     // response, after its commit.

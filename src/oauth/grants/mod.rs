@@ -10,11 +10,8 @@ use actix_web::HttpResponse;
 use oxide_auth::primitives::issuer::IssuedToken;
 use serde::Serialize;
 
-use super::client_auth::{ClientAuth, DbRegistrar};
 use super::error::{no_store, OAuthError};
-use crate::db::clients::Client;
 use crate::db::owners::Bound;
-use crate::grant_type::GrantType;
 use crate::scope::{self, ScopeSet};
 
 /// A successful token response (RFC 6749 §5.1).
@@ -65,30 +62,6 @@ impl TokenResponse {
         no_store(&mut res);
         res
     }
-}
-
-/// Authenticates the client and checks that it may use `grant`: the one
-/// place every grant starts. Failing authentication is `invalid_client`;
-/// a grant the client is not registered for is `unauthorized_client`.
-pub(crate) fn authenticate_for(
-    registrar: &DbRegistrar,
-    auth: &ClientAuth,
-    grant: GrantType,
-) -> Result<Client, OAuthError> {
-    let client = registrar.authenticate(auth)?;
-    if !client.allows_grant(grant.as_str()) {
-        return Err(OAuthError::UnauthorizedClient(format!(
-            "this client may not use the {grant} grant"
-        )));
-    }
-    // A public client cannot authenticate, so it cannot act for itself
-    // (RFC 6749 §4.4).
-    if grant == GrantType::ClientCredentials && client.is_public() {
-        return Err(OAuthError::UnauthorizedClient(
-            "client_credentials needs a confidential client".into(),
-        ));
-    }
-    Ok(client)
 }
 
 /// What a client may be given once its owner bounds it

@@ -5,13 +5,13 @@
 
 use std::net::IpAddr;
 
-use super::{authenticate_for, within_owner, TokenResponse};
+use super::{within_owner, TokenResponse};
 use crate::audit::{self, Attempt, LoginFailure};
 use crate::db::clients::Client;
-use crate::db::{owners, users, AnyConnection};
+use crate::db::{users, AnyConnection};
 use crate::grant_type::GrantType;
 use crate::login::CheckedLogin;
-use crate::oauth::client_auth::{ClientAuth, DbRegistrar};
+use crate::oauth::client_auth::{self, ClientAuth, DbRegistrar};
 use crate::oauth::context::GrantCtx;
 use crate::oauth::error::OAuthError;
 use crate::oauth::issuer::Unsigned;
@@ -40,21 +40,11 @@ pub async fn run(ctx: GrantCtx, req: PasswordRequest) -> Result<TokenResponse, O
         return Err(OAuthError::Busy);
     }
     // The client first: an unknown client costs no hash.
-    let (auth, requested) = (req.auth, req.requested);
-    let (client, offered) = ctx
-        .db
-        .run(move |conn| {
-            let (client, offered) = {
-                let registrar = DbRegistrar::new(conn);
-                let client = authenticate_for(&registrar, &auth, GrantType::Password)?;
-                let offered = registrar.negotiate_scope(&client, requested.as_ref())?;
-                (client, offered)
-            };
-            // A user's client: no more than its owner may have.
-            let offered = within_owner(&owners::bound(conn, &client)?, offered)?;
-            Ok::<_, OAuthError>((client, offered))
-        })
-        .await?;
+    let client = client_auth::authenticate(&ctx, &req.auth, Some(GrantType::Password)).await?;
+    let offered =
+        DbRegistrar::known(client.clone()).negotiate_scope(&client, req.requested.as_ref())?;
+    // A user's client: no more than its owner may have.
+    let offered = within_owner(&client_auth::owner_bound(&ctx, &client).await?, offered)?;
 
     let client_id = client.client_id.clone();
     let attempt = Attempt {

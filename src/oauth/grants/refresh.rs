@@ -5,14 +5,14 @@
 
 use std::collections::BTreeSet;
 
-use super::{authenticate_for, within_owner, TokenResponse};
+use super::{within_owner, TokenResponse};
 use crate::db::clients::Client;
 use crate::db::owners::{self, Bound};
 use crate::db::refresh_batch::Rotation;
 use crate::db::refresh_tokens::{Claim, RefreshToken};
 use crate::db::DbError;
 use crate::grant_type::GrantType;
-use crate::oauth::client_auth::{ClientAuth, DbRegistrar};
+use crate::oauth::client_auth::{self, ClientAuth};
 use crate::oauth::context::GrantCtx;
 use crate::oauth::error::OAuthError;
 use crate::oauth::issuer::{self, Unsigned};
@@ -71,8 +71,7 @@ async fn read(
         .db
         .read(move |conn| {
             let (client, found) = rotation::look_up(conn, &presented, auth.client_id(), now)?;
-            let client =
-                authenticate_for(&DbRegistrar::only(client), &auth, GrantType::RefreshToken)?;
+            let client = client_auth::check(client, &auth, Some(GrantType::RefreshToken))?;
             Ok::<_, OAuthError>(match found {
                 Found::Invalid => Decided::Refused,
                 Found::Used(row) => Decided::Reused(row),
