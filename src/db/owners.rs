@@ -61,7 +61,7 @@ impl Bound {
 
     /// The bound from the owner's row as read now (`None`: deleted) and
     /// their roles' scopes.
-    pub fn judge(
+    fn judge(
         owner_generation: Option<i64>,
         owner: Option<(bool, i64, i64)>,
         scopes: impl FnOnce() -> QueryResult<BTreeSet<String>>,

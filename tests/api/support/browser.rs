@@ -17,16 +17,7 @@ pub struct Browser {
 
 impl Browser {
     pub fn new(app: &TestApp) -> Browser {
-        let jar = Arc::new(Jar::default());
-        Browser {
-            http: reqwest::Client::builder()
-                .cookie_provider(jar.clone())
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .expect("client"),
-            jar,
-            base: app.base.parse().expect("base URL"),
-        }
+        Browser::at(&app.base)
     }
 
     /// A browser for the server at `base` (a server process, say).
