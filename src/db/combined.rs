@@ -4,10 +4,16 @@
 //! on SQLite the other reads. Work a thread cannot take is done on the
 //! pool.
 
+use std::time::Duration;
+
 use tokio::sync::oneshot;
 
 use super::lane::{Lane, Work};
 use super::{access_standing, clients, refresh_batch, refresh_tokens, AnyConnection, Db, DbError};
+
+/// The pauses before a lone rotation that lost a deadlock is made again:
+/// long enough for the winning transaction's queued lock to be granted.
+const DEADLOCK_PAUSES_MS: [u64; 2] = [20, 100];
 
 impl Db {
     /// Claims the token with hash `rotation.hash` and, if this caller
@@ -39,13 +45,22 @@ impl Db {
                         let _turn = turn;
                         // Alone, it can lose a deadlock to a transaction
                         // that locks its user or client row, then its token
-                        // (40P01). Its one statement left nothing behind:
-                        // made once more, then a second loss is a 503.
-                        match r.make_alone(conn) {
-                            Err(e) if super::is_deadlock(&e) => r.make_alone(conn),
-                            other => other,
+                        // (40P01). Its one statement left nothing behind, so
+                        // it is made again, after a pause that lets the
+                        // winner take the lock it was waiting for (made at
+                        // once, it can grab the token first and lose the
+                        // same deadlock again). A third loss is a 503.
+                        let mut made = r.make_alone(conn);
+                        for pause_ms in DEADLOCK_PAUSES_MS {
+                            match &made {
+                                Err(e) if super::is_deadlock(e) => {
+                                    std::thread::sleep(Duration::from_millis(pause_ms));
+                                    made = r.make_alone(conn);
+                                }
+                                _ => break,
+                            }
                         }
-                        .map_err(DbError::Query)
+                        made.map_err(DbError::Query)
                     })
                     .await
                 }
