@@ -1,18 +1,15 @@
 //! What the database says of a verified access token now: whether its
 //! `jti` is unrevoked and its client still registered, and its user as
-//! stored. Read for introspection, many at a time on a [`Lane`] of their
-//! own: with one statement on PostgreSQL, on one connection on SQLite.
-
-use std::time::Duration;
+//! stored. Read for introspection, many at a time ([`super::kinds`]):
+//! with one statement on PostgreSQL, on one connection on SQLite.
 
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text};
 
-use super::lane::{self, Lane, Work};
 use super::owners::{self, Bound};
 use super::revoked_access_tokens;
 use super::users::{self, User};
-use super::{AnyConnection, DatabaseUrl, DbError};
+use super::AnyConnection;
 
 /// The token asked about, by its claims.
 #[derive(Debug, Clone)]
@@ -151,47 +148,6 @@ impl Row {
             user: user.filter(|_| self.live),
             // Judged by the caller, for a user's client.
             bound: Bound::Unowned,
-        }
-    }
-}
-
-/// PostgreSQL's standing reads, combined: the queue's sending end.
-#[derive(Clone)]
-pub struct StandingReader {
-    lane: Lane<Reads>,
-}
-
-impl StandingReader {
-    /// Starts the thread; it connects to `url` when it first has work,
-    /// waiting at most `connect_timeout`.
-    pub fn start(url: &DatabaseUrl, connect_timeout: Duration) -> Result<StandingReader, DbError> {
-        Ok(StandingReader {
-            lane: Lane::start(url, connect_timeout)?,
-        })
-    }
-
-    /// The token's standing, read in one statement with those of
-    /// concurrent requests. `Err(asked)`: the thread could not take it.
-    pub async fn read(&self, asked: Asked) -> Result<Result<Standing, DbError>, Asked> {
-        self.lane.send(asked).await
-    }
-}
-
-struct Reads;
-
-impl Work for Reads {
-    type Item = Asked;
-    type Answer = Standing;
-    const NAME: &'static str = "standing";
-
-    fn prepare(_: &mut AnyConnection) -> Result<(), DbError> {
-        Ok(())
-    }
-
-    fn run(conn: &mut AnyConnection, asked: Vec<Asked>) -> Vec<Result<Standing, DbError>> {
-        match read_many(conn, &asked) {
-            Ok(all) => all.into_iter().map(Ok).collect(),
-            Err(e) => lane::failed_all::<Self>(asked.len(), DbError::Query(e)),
         }
     }
 }

@@ -148,7 +148,7 @@ impl KeyRing {
                 tick.tick().await;
                 let now = clock.now();
                 let loaded = db
-                    .run({
+                    .read({
                         let vault = vault.clone();
                         move |conn| KeySnapshot::load(conn, &vault, now, access_ttl)
                     })

@@ -152,7 +152,7 @@ impl Logins {
         let key = lock_key(username, remote);
         let (user, locked, like) = self
             .db
-            .run({
+            .read({
                 let (record, username) = (key.record.clone(), username.to_string());
                 move |conn| {
                     let locked =

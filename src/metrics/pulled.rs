@@ -51,14 +51,14 @@ pub(super) fn register(
     gauge(
         registry,
         "db_connections_in_use",
-        "Pooled database connections lent out now.",
+        "Connection threads' database connections running work now.",
         move || f64::from(d.pool_use().in_use),
     )?;
     let d = db.clone();
     gauge(
         registry,
         "db_connections_idle",
-        "Pooled database connections open and free now.",
+        "Connection threads' database connections open and waiting for work now.",
         move || f64::from(d.pool_use().idle),
     )?;
     let d = db.clone();

@@ -13,15 +13,15 @@ use prometheus::Registry;
 
 use super::pulled::{name, PullingCounter};
 use super::MetricsError;
-use crate::db::writer::BATCH_BUCKETS;
 use crate::db::Db;
+use crate::db::BATCH_BUCKETS;
 
 /// Registers the writer's series when `db` has a writer or a rotation thread.
 pub(super) fn register(registry: &Registry, db: &Db) -> Result<(), MetricsError> {
     if db.writer_stats().is_none() {
         return Ok(());
     }
-    type Read = fn(&crate::db::writer::WriterStats) -> f64;
+    type Read = fn(&crate::db::BatchStats) -> f64;
     let counters: [(&str, &str, Read); 3] = [
         (
             "db_writer_writes_total",

@@ -203,7 +203,7 @@ pub async fn owner_bound(ctx: &GrantCtx, client: &Client) -> Result<Bound, OAuth
     let client = client.clone();
     Ok(ctx
         .db
-        .run(move |conn| owners::bound(conn, &client).map_err(DbError::Query))
+        .read(move |conn| owners::bound(conn, &client).map_err(DbError::Query))
         .await?)
 }
 

@@ -66,7 +66,7 @@ impl Introspection {
     }
 }
 
-/// The handler. An access token's answer needs no pooled connection: the
+/// The handler. An access token's answer needs no connection thread: the
 /// client and the token's standing are read with those of concurrent
 /// requests ([`Db::client`], [`Db::access_standing`]) and the signature
 /// checked here. Anything that does not verify as one of our access
@@ -101,7 +101,7 @@ pub async fn introspect(
         },
         None => {
             let db = r.ctx.db.clone();
-            db.run(move |conn| introspect_refresh(conn, &r)).await?
+            db.read(move |conn| introspect_refresh(conn, &r)).await?
         }
     };
     let mut res = HttpResponse::Ok().json(body);

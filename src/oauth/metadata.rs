@@ -76,7 +76,7 @@ impl Metadata {
 pub async fn metadata(state: web::Data<AppState>) -> Result<HttpResponse, OAuthError> {
     let scopes = state
         .db
-        .run(|conn| roles::all_scopes(conn).map_err(OAuthError::from))
+        .read(|conn| roles::all_scopes(conn).map_err(OAuthError::from))
         .await
         .map_err(|e| match e {
             OAuthError::Internal(cause) => OAuthError::Unavailable(cause),

@@ -11,7 +11,7 @@ use crate::audit::{self, Revoked};
 use crate::db::{refresh_tokens, revoked_access_tokens, AnyConnection};
 use crate::state::AppState;
 
-/// The handler: finds what the token names on a pooled connection, then
+/// The handler: finds what the token names on a connection thread, then
 /// revokes it in a write of its own (on SQLite, through the writer).
 pub async fn revoke(
     req: HttpRequest,

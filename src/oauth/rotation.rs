@@ -97,8 +97,8 @@ pub enum Found {
 
 /// Reads what `presented` is for `client_id`, without writing, together
 /// with that client's record (for the caller to authenticate; `None` if
-/// unregistered): the reads a refresh needs, in one query on a pooled
-/// connection, so that the write itself (on SQLite, the single writer's
+/// unregistered): the reads a refresh needs, in one query on a connection
+/// thread, so that the write itself (on SQLite, the single writer's
 /// time) is only the claim and the successor.
 pub fn look_up(
     conn: &mut AnyConnection,

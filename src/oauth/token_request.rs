@@ -53,7 +53,7 @@ pub async fn read(
 }
 
 /// Reads the form, authenticates the client, then runs `f` with the
-/// request on a pooled connection, off the workers ([`Asked::on_pool`]).
+/// request on a connection thread, off the workers ([`Asked::on_pool`]).
 pub async fn authenticated<T, F>(
     req: &HttpRequest,
     payload: web::Payload,
@@ -69,7 +69,7 @@ where
 
 impl Asked {
     /// Authenticates the client ([`Asked::authenticate`]), then runs `f`
-    /// with the request on a pooled connection.
+    /// with the request on a connection thread.
     pub async fn on_pool<T, F>(self, f: F) -> Result<T, OAuthError>
     where
         F: FnOnce(&mut AnyConnection, TokenRequest) -> Result<T, OAuthError> + Send + 'static,
@@ -77,7 +77,7 @@ impl Asked {
     {
         let db = self.ctx.db.clone();
         let request = self.authenticate().await?;
-        db.run(move |conn| f(conn, request)).await
+        db.read(move |conn| f(conn, request)).await
     }
 
     /// Authenticates the client, holding no connection: from the client

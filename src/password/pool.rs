@@ -1,5 +1,5 @@
 //! The threads that hash passwords: a fixed few, apart from the HTTP
-//! workers and from the blocking pool that serves the database, at a lower
+//! workers and from the threads that serve the database, at a lower
 //! CPU priority. So a flood of logins cannot delay other requests' storage
 //! work, and Argon2's memory lives in as many allocator arenas as there
 //! are hashing threads (a pool of changing threads leaves 19 MiB behind in

@@ -176,7 +176,7 @@ async fn sign_up(
     let name = username.to_string();
     let taken = state
         .db
-        .run(move |conn| stored_users::by_username(conn, &name).map_err(WebError::from))
+        .read(move |conn| stored_users::by_username(conn, &name).map_err(WebError::from))
         .await?
         .is_some();
     if taken {

@@ -88,7 +88,7 @@ pub async fn current(req: &HttpRequest, state: &AppState) -> Result<Option<Sessi
     let key = id_hash.clone();
     let found = state
         .db
-        .run(move |conn| sessions::find(conn, &key).map_err(DbError::from))
+        .read(move |conn| sessions::find(conn, &key).map_err(DbError::from))
         .await?;
     let Some((row, owner)) = found else {
         return Ok(None);

@@ -5,8 +5,9 @@
 //! answer; the authorization request stays in the query.
 //!
 //! The flow is synchronous and touches the database, so it runs inside
-//! [`Db::run`](crate::db::Db::run) (on the blocking pool, never on an actix
-//! worker), one connection per request and no shared actor.
+//! [`Db::read`](crate::db::Db::read) or, for the consent form's answer,
+//! [`Db::write`](crate::db::Db::write) (on a storage thread, never on an
+//! actix worker), one connection per request and no shared actor.
 
 mod binding; // the Registrar: exact redirect URI, scope policy
 mod checks; // the extension: grant, query, PKCE
@@ -71,7 +72,7 @@ pub async fn authorize(
     let (response, (shown, described)) = if post {
         state.db.write(run_flow).await?
     } else {
-        state.db.run(run_flow).await?
+        state.db.read(run_flow).await?
     };
     match shown {
         Some(Shown::Login) => Ok(page::see_other(&next::login_url(Some(&here))).finish()),

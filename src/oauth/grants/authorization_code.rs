@@ -38,7 +38,7 @@ fn invalid(why: &str) -> OAuthError {
     OAuthError::InvalidGrant(why.into())
 }
 
-/// Runs the grant: authenticates the client on a pooled connection,
+/// Runs the grant: authenticates the client on a connection thread,
 /// claims the code and stores what it issues in one write (on SQLite,
 /// through the writer), and signs after the commit.
 pub async fn run(ctx: GrantCtx, req: CodeRequest) -> Result<TokenResponse, OAuthError> {

@@ -102,7 +102,7 @@ pub(super) async fn page(
         let id = client_id.clone();
         state
             .db
-            .run(move |conn| clients::get(conn, &id, Some(&owner)))
+            .read(move |conn| clients::get(conn, &id, Some(&owner)))
             .await
             .map_err(refused)?
     };

@@ -80,7 +80,7 @@ pub async fn load(
     let owner = user_id.to_string();
     let loaded = state
         .db
-        .run(move |conn| {
+        .read(move |conn| {
             let mine = clients::list(conn, Some(&owner))?;
             let scopes = users::scopes_of(conn, &owner)?;
             Ok::<_, ManageError>((mine, scopes.into_iter().collect()))

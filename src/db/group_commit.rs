@@ -1,42 +1,26 @@
-//! The single SQLite writer: one connection on a thread of its own that
+//! SQLite's writes, group-committed: one engine thread ([`super::engine`])
 //! runs every write of the server, so that no two of our write
 //! transactions ever contend for SQLite's one write lock (contending
 //! writers sleep in the busy handler, whose back-off reaches 100 ms a
 //! sleep: that was the refresh grant's 950 ms p99).
 //!
-//! Group commit: the writer takes every write queued while it was busy
-//! into one transaction, each in a savepoint of its own, so a batch costs
-//! one fsync however many writes it holds. A write whose own work fails is
-//! rolled back to its savepoint alone; the others commit. Each caller hears
-//! its result only after the transaction holding its write has committed
-//! (or failed), so an answer never reports work that a crash could undo.
+//! The thread takes every write queued while it was busy into one
+//! transaction, each in a savepoint of its own, so a batch costs one fsync
+//! however many writes it holds. A write whose own work fails is rolled
+//! back to its savepoint alone; the others commit. Each caller hears its
+//! result only after the transaction holding its write has committed (or
+//! failed), so an answer never reports work that a crash could undo.
 
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::{Connection, RunQueryDsl};
-use tokio::sync::mpsc::error::TryRecvError;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
-use super::{connect, AnyConnection, DatabaseUrl, DbError};
-
-/// The most writes one transaction takes: enough to share an fsync among
-/// all the connections a loaded server has, few enough that the first
-/// write of a batch does not wait long behind the others.
-const MAX_BATCH: usize = 256;
-
-/// Writes that may wait for the writer; beyond this, callers wait
-/// (asynchronously) for room, up to the database timeout.
-const QUEUE: usize = 4096;
-
-/// How long the writer waits before reopening a broken connection.
-const REOPEN_PAUSE: Duration = Duration::from_millis(200);
-
-/// Upper bounds of the batch-size histogram's buckets.
-pub const BATCH_BUCKETS: [u64; 9] = [1, 2, 4, 8, 16, 32, 64, 128, 256];
+use super::engine::{Engine, Sent, Work};
+use super::{AnyConnection, DbError};
 
 /// The savepoint each write runs in. Ours, not diesel's: diesel hides a
 /// failed `ROLLBACK TO` (it reports the write's own error and marks the
@@ -79,7 +63,7 @@ fixed_statement!(RollbackTo, "ROLLBACK TO authd_write");
 
 /// One queued write: runs inside the batch's transaction, then hears how
 /// the batch ended.
-trait Job: Send {
+pub(super) trait Job: Send {
     /// Runs the write in a savepoint of its own. `Err` when the savepoint
     /// could not be released or rolled back: the transaction no longer
     /// holds exactly the other writes' work, and the batch must fail.
@@ -87,43 +71,12 @@ trait Job: Send {
     /// Answers the caller: its own result if the batch committed, else
     /// the batch's failure.
     fn finish(self: Box<Self>, batch: Result<(), Arc<DbError>>);
-    /// True when its caller withdrew it before it started.
-    fn withdrawn(&self) -> bool;
 }
 
 struct Typed<T, E, F> {
     work: Option<F>,
     result: Option<Result<T, E>>,
     reply: oneshot::Sender<Result<T, E>>,
-    start: Arc<Start>,
-}
-
-/// Withdraws its write, if not started yet, when dropped.
-struct Withdraw(Arc<Start>);
-
-impl Drop for Withdraw {
-    fn drop(&mut self) {
-        self.0.take(Start::WITHDRAWN);
-    }
-}
-
-/// Who decides a queued write's fate: the writer starting it, or its
-/// caller withdrawing it after waiting too long. Exactly one wins, so a
-/// write that was answered with a timeout never runs later, and one that
-/// started is always waited for (it may commit).
-#[derive(Default)]
-struct Start(AtomicU8);
-
-impl Start {
-    const QUEUED: u8 = 0;
-    const STARTED: u8 = 1;
-    const WITHDRAWN: u8 = 2;
-
-    fn take(&self, to: u8) -> bool {
-        self.0
-            .compare_exchange(Self::QUEUED, to, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
-    }
 }
 
 impl<T, E, F> Job for Typed<T, E, F>
@@ -136,10 +89,6 @@ where
         let Some(work) = self.work.take() else {
             return Ok(());
         };
-        if !self.start.take(Start::STARTED) {
-            // Its caller gave up waiting and answered already.
-            return Ok(());
-        }
         Savepoint.execute(conn)?;
         let result = work(conn);
         let failed = result.is_err();
@@ -149,10 +98,6 @@ where
         }
         // ROLLBACK TO leaves the savepoint open: release it either way.
         Release.execute(conn).map(drop)
-    }
-
-    fn withdrawn(&self) -> bool {
-        self.start.0.load(Ordering::Acquire) == Start::WITHDRAWN
     }
 
     fn finish(self: Box<Self>, batch: Result<(), Arc<DbError>>) {
@@ -166,149 +111,80 @@ where
     }
 }
 
-/// What the writer has done, for the metrics.
-#[derive(Debug, Default)]
-pub struct WriterStats {
-    /// Transactions committed (or failed).
-    pub batches: AtomicU64,
-    /// Writes run.
-    pub writes: AtomicU64,
-    /// Batches per [`BATCH_BUCKETS`] bucket (not cumulative).
-    pub batch_sizes: [AtomicU64; BATCH_BUCKETS.len()],
-    /// Time spent committing (the fsync), in microseconds.
-    pub commit_micros: AtomicU64,
-    /// Batches whose transaction failed.
-    pub failed: AtomicU64,
-}
+/// The writer thread's work: a batch of writes, one transaction.
+pub(super) struct Writes;
 
-impl WriterStats {
-    pub(super) fn record(&self, size: usize, commit: Duration, ok: bool) {
-        self.batches.fetch_add(1, Ordering::Relaxed);
-        self.writes.fetch_add(size as u64, Ordering::Relaxed);
-        let bucket = BATCH_BUCKETS
-            .iter()
-            .position(|b| size as u64 <= *b)
-            .unwrap_or(BATCH_BUCKETS.len() - 1);
-        self.batch_sizes[bucket].fetch_add(1, Ordering::Relaxed);
-        self.commit_micros
-            .fetch_add(commit.as_micros() as u64, Ordering::Relaxed);
-        if !ok {
-            self.failed.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-}
+impl Work for Writes {
+    type Item = Box<dyn Job>;
+    type Answer = ();
+    const NAME: &'static str = "writer";
+    /// Enough to share an fsync among all the connections a loaded server
+    /// has, few enough that the first write of a batch does not wait long
+    /// behind the others.
+    const MAX_BATCH: usize = 256;
 
-/// The handle requests send their writes through; cheap to clone.
-#[derive(Clone)]
-pub struct Writer {
-    jobs: mpsc::Sender<Box<dyn Job>>,
-    stats: Arc<WriterStats>,
-}
-
-impl Writer {
-    /// Opens the writer's connection and starts its thread. The thread
-    /// ends when every handle is dropped.
-    pub fn start(url: &DatabaseUrl) -> Result<Writer, DbError> {
-        let conn = connect(url)?;
-        let (jobs, queue) = mpsc::channel(QUEUE);
-        let stats = Arc::new(WriterStats::default());
-        let (url, thread_stats) = (url.clone(), stats.clone());
-        std::thread::Builder::new()
-            .name("authd-writer".into())
-            .spawn(move || serve(conn, &url, queue, &thread_stats))
-            .map_err(|e| DbError::Pool(format!("cannot start the writer thread: {e}")))?;
-        Ok(Writer { jobs, stats })
-    }
-
-    /// What the writer has done so far.
-    pub fn stats(&self) -> &WriterStats {
-        &self.stats
-    }
-
-    /// Queues `f` and waits until the transaction holding it has ended.
-    /// `f` runs in a savepoint: its `Err` undoes its own work only. Waiting
-    /// for room in the queue and for the writer to start `f` is bounded by
-    /// `wait` (then `f` never runs, and the caller gets
-    /// [`DbError::Pool`], a 503: the writer may be stuck reopening a
-    /// locked file); waiting for the commit once `f` has started is not
-    /// (it may commit, and the answer must say so).
-    ///
-    /// `f` must return the database errors it meets, not carry on past
-    /// them: after some (a full disk, an I/O error) SQLite has rolled the
-    /// whole transaction back, and statements run after that would commit
-    /// on their own, outside the batch.
-    pub async fn write<T, E, F>(&self, wait: Duration, f: F) -> Result<T, E>
-    where
-        F: FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,
-        T: Send + 'static,
-        E: From<DbError> + Send + 'static,
-    {
-        let deadline = tokio::time::Instant::now() + wait;
-        let (reply, mut answer) = oneshot::channel();
-        let start = Arc::new(Start::default());
-        let job: Box<dyn Job> = Box::new(Typed {
-            work: Some(f),
-            result: None,
-            reply,
-            start: start.clone(),
-        });
-        // A caller dropped before the write started (its client hung up)
-        // withdraws it too: a refresh nobody will hear of is better not
-        // made, or the client's retry would count as reuse.
-        let guard = Withdraw(start.clone());
-        let late = || E::from(DbError::Pool("the database writer is overloaded".into()));
-        match tokio::time::timeout_at(deadline, self.jobs.send(job)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(_)) => return Err(E::from(DbError::Blocking)),
-            Err(_) => return Err(late()),
-        }
-        let gone = |_| E::from(DbError::Blocking);
-        let outcome = match tokio::time::timeout_at(deadline, &mut answer).await {
-            Ok(answer) => answer.map_err(gone)?,
-            Err(_) if start.take(Start::WITHDRAWN) => Err(late()),
-            // Started meanwhile: its outcome is on its way.
-            Err(_) => answer.await.map_err(gone)?,
-        };
-        drop(guard);
-        outcome
-    }
-}
-
-/// The writer thread: batches until every handle is gone.
-fn serve(
-    mut conn: AnyConnection,
-    url: &DatabaseUrl,
-    mut queue: mpsc::Receiver<Box<dyn Job>>,
-    stats: &WriterStats,
-) {
-    while let Some(first) = queue.blocking_recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match queue.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
-        let size = batch.len();
-        let (outcome, commit) = run_batch(&mut conn, &mut batch);
-        stats.record(size, commit, outcome.is_ok());
-        let outcome = outcome.map_err(Arc::new);
+    fn run(conn: &mut AnyConnection, mut jobs: Vec<Box<dyn Job>>) -> Vec<Result<(), DbError>> {
+        let n = jobs.len();
+        let outcome = run_batch(conn, &mut jobs).map_err(Arc::new);
         if let Err(e) = &outcome {
             log::error!(
-                "a write transaction of {size} write(s) failed: {}",
+                "a write transaction of {n} write(s) failed: {}",
                 crate::error_chain::chain(&**e)
             );
         }
-        for job in batch {
+        for job in jobs {
             job.finish(outcome.clone());
         }
-        if broken(&mut conn) {
-            match reopen(url, &mut queue) {
-                Some(fresh) => conn = fresh,
-                None => return,
-            }
-        }
+        (0..n)
+            .map(|_| outcome.clone().map_err(DbError::Batch))
+            .collect()
     }
+}
+
+/// Why a write was not made: it had not started by its deadline, or the
+/// writer could not take it (no connection, its queue full).
+#[derive(Debug)]
+pub(super) enum Missed {
+    Late,
+    Undone,
+}
+
+/// Queues `f` on the writer and waits until the transaction holding it
+/// has ended. `f` runs in a savepoint: its `Err` undoes its own work only.
+/// Waiting for the writer to start `f` is bounded by `wait` (then `f`
+/// never runs); waiting for the commit once `f` has started is not (it
+/// may commit, and the answer must say so).
+///
+/// `f` must return the database errors it meets, not carry on past them:
+/// after some (a full disk, an I/O error) SQLite has rolled the whole
+/// transaction back, and statements run after that would commit on their
+/// own, outside the batch.
+pub(super) async fn write<T, E, F>(
+    writer: &Engine<Writes>,
+    wait: Duration,
+    f: F,
+) -> Result<Result<T, E>, Missed>
+where
+    F: FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: From<DbError> + Send + 'static,
+{
+    let (reply, answer) = oneshot::channel();
+    let job: Box<dyn Job> = Box::new(Typed {
+        work: Some(f),
+        result: None,
+        reply,
+    });
+    match writer.send(job, wait).await {
+        // The job has answered: its batch committed.
+        Sent::Done(Ok(())) => {}
+        Sent::Done(Err(e)) => return Ok(Err(E::from(e))),
+        Sent::Undone(_) => return Err(Missed::Undone),
+        Sent::Late => return Err(Missed::Late),
+    }
+    Ok(answer
+        .await
+        .unwrap_or_else(|_| Err(E::from(DbError::Blocking))))
 }
 
 /// True when the batch's transaction is open at its own level, as a write
@@ -319,50 +195,10 @@ fn still_in_batch(conn: &mut AnyConnection) -> bool {
             .transaction_depth();
     matches!(depth, Ok(Some(d)) if d.get() == 1)
 }
-
-/// True when the connection is unusable between batches (diesel counts an
-/// open transaction as broken too, so only ask outside one).
-fn broken(conn: &mut AnyConnection) -> bool {
-    <AnyConnection as Connection>::TransactionManager::is_broken_transaction_manager(conn)
-}
-
-/// A fresh connection, retried until one opens (each failure logged);
-/// `None` when every handle is gone meanwhile. While it cannot open, the
-/// writes queued are answered with a failure at once rather than left to
-/// wait for a database that may not come back.
-fn reopen(url: &DatabaseUrl, queue: &mut mpsc::Receiver<Box<dyn Job>>) -> Option<AnyConnection> {
-    loop {
-        let why = match connect(url) {
-            Ok(conn) => return Some(conn),
-            Err(e) => e,
-        };
-        log::error!("the database writer cannot reopen its connection: {why}");
-        let failed = Arc::new(why);
-        loop {
-            match queue.try_recv() {
-                Ok(job) => job.finish(Err(failed.clone())),
-                Err(TryRecvError::Empty) => break,
-                Err(TryRecvError::Disconnected) => return None,
-            }
-        }
-        std::thread::sleep(REOPEN_PAUSE);
-    }
-}
-
-/// Runs one batch in one `BEGIN IMMEDIATE` transaction; returns how it
-/// ended and how long the commit took.
-fn run_batch(
-    conn: &mut AnyConnection,
-    batch: &mut [Box<dyn Job>],
-) -> (Result<(), DbError>, Duration) {
-    // Nothing to do for writes whose callers gave up (and no reason to
-    // wait for SQLite's lock).
-    if batch.iter().all(|job| job.withdrawn()) {
-        return (Ok(()), Duration::ZERO);
-    }
-    if let Err(e) = begin(conn) {
-        return (Err(DbError::Query(e)), Duration::ZERO);
-    }
+/// Runs one batch in one `BEGIN IMMEDIATE` transaction, committed when
+/// every write ended cleanly.
+fn run_batch(conn: &mut AnyConnection, batch: &mut [Box<dyn Job>]) -> Result<(), DbError> {
+    begin(conn)?;
     for job in batch.iter_mut() {
         let ran = panic::catch_unwind(AssertUnwindSafe(|| job.run(conn)));
         // A panic, or a savepoint that could not be released or rolled
@@ -376,19 +212,13 @@ fn run_batch(
         };
         if let Some(why) = why {
             rollback(conn);
-            return (Err(DbError::Pool(why.into())), Duration::ZERO);
+            return Err(DbError::Pool(why.into()));
         }
     }
-    let started = Instant::now();
-    let committed = <AnyConnection as Connection>::TransactionManager::commit_transaction(conn);
-    let took = started.elapsed();
-    match committed {
-        Ok(()) => (Ok(()), took),
-        Err(e) => {
-            rollback(conn);
-            (Err(DbError::Query(e)), took)
-        }
-    }
+    <AnyConnection as Connection>::TransactionManager::commit_transaction(conn).map_err(|e| {
+        rollback(conn);
+        DbError::Query(e)
+    })
 }
 
 fn begin(conn: &mut AnyConnection) -> diesel::QueryResult<()> {
@@ -421,6 +251,8 @@ mod tests {
     use actix_web::rt::{spawn, task::JoinHandle};
     use diesel::connection::SimpleConnection;
 
+    use std::sync::atomic::Ordering;
+
     use super::*;
     use crate::db::{self, DatabaseUrl};
 
@@ -430,12 +262,39 @@ mod tests {
         writer: Writer,
     }
 
+    /// The writer engine, with the wait of each write given per call.
+    #[derive(Clone)]
+    struct Writer(Engine<Writes>);
+
+    impl Writer {
+        async fn write<F>(&self, wait: Duration, f: F) -> Result<(), DbError>
+        where
+            F: FnOnce(&mut AnyConnection) -> Result<(), DbError> + Send + 'static,
+        {
+            match write(&self.0, wait, f).await {
+                Ok(done) => done,
+                Err(missed) => Err(DbError::Pool(format!("{missed:?}"))),
+            }
+        }
+
+        fn stats(&self) -> &crate::db::engine::BatchStats {
+            self.0.stats()
+        }
+
+        /// Waits until `n` writes are queued behind the one running.
+        async fn until_queued(&self, n: usize) {
+            while self.0.queued() < n {
+                tokio::task::yield_now().await;
+            }
+        }
+    }
+
     fn fixture() -> Fixture {
         let dir = tempfile::tempdir().expect("tempdir");
         let url = DatabaseUrl::parse(&format!("sqlite://{}", dir.path().join("w.db").display()))
             .expect("url");
         db::migrate(&mut db::connect(&url).expect("connect")).expect("migrate");
-        let writer = Writer::start(&url).expect("writer");
+        let writer = Writer(Engine::start(&url, 1).expect("writer"));
         Fixture {
             _dir: dir,
             url,
@@ -501,9 +360,7 @@ mod tests {
             }));
         }
         // Let every write reach the queue before the writer goes on.
-        while f.writer.jobs.capacity() > QUEUE - names.len() {
-            tokio::task::yield_now().await;
-        }
+        f.writer.until_queued(names.len()).await;
         release.send(()).expect("release");
         first.await.expect("join").expect("the first write");
         let mut results = Vec::new();
@@ -556,9 +413,7 @@ mod tests {
                 .write(Duration::from_secs(5), |conn| add_role(conn, "abandoned"))
                 .await
         });
-        while f.writer.jobs.capacity() > QUEUE - 1 {
-            tokio::task::yield_now().await;
-        }
+        f.writer.until_queued(1).await;
         // What actix does to a handler whose client hung up.
         abandoned.abort();
         let _ = abandoned.await;
@@ -623,9 +478,7 @@ mod tests {
         });
         let writer = f.writer.clone();
         let bad = spawn(async move { writer.write(Duration::from_secs(5), bad).await });
-        while f.writer.jobs.capacity() > QUEUE - 2 {
-            tokio::task::yield_now().await;
-        }
+        f.writer.until_queued(2).await;
         release.send(()).expect("release");
         first.await.expect("join").expect("the first write");
         (other.await.expect("join"), bad.await.expect("join"))
@@ -654,42 +507,36 @@ mod tests {
     }
 
     #[actix_web::test]
-    async fn while_no_connection_opens_queued_writes_fail_at_once() {
+    async fn while_no_connection_opens_writes_come_back_at_once() {
         let dir = tempfile::tempdir().expect("tempdir");
         let folder = dir.path().join("not-yet");
         let url = DatabaseUrl::parse(&format!("sqlite://{}", folder.join("w.db").display()))
             .expect("url");
-        let (jobs, mut queue) = mpsc::channel(QUEUE);
-        let writer = Writer {
-            jobs,
-            stats: Arc::default(),
-        };
-        let reopening = std::thread::spawn(move || reopen(&url, &mut queue).is_some());
+        let writer = Engine::<Writes>::start(&url, 1).expect("writer");
         let during = tokio::time::timeout(
             Duration::from_secs(5),
-            writer.write(Duration::from_secs(5), |conn| add_role(conn, "during")),
+            write(&writer, Duration::from_secs(5), |conn| {
+                add_role(conn, "during")
+            }),
         )
         .await
         .expect("answered during the outage, not left waiting");
-        assert!(
-            matches!(&during, Err(e) if e.is_unavailable()),
-            "{during:?}"
-        );
+        assert!(matches!(during, Err(Missed::Undone)), "{during:?}");
         // Once the database can be opened again, the writer has it.
         std::fs::create_dir(&folder).expect("mkdir");
-        assert!(reopening.join().expect("join"), "reopened");
-    }
-
-    #[test]
-    fn reopening_ends_when_every_handle_is_gone() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let url = DatabaseUrl::parse(&format!(
-            "sqlite://{}",
-            dir.path().join("none").join("w.db").display()
-        ))
-        .expect("url");
-        let (jobs, mut queue) = mpsc::channel::<Box<dyn Job>>(QUEUE);
-        drop(jobs);
-        assert!(reopen(&url, &mut queue).is_none());
+        db::migrate(&mut db::connect(&url).expect("connect")).expect("migrate");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            match write(&writer, Duration::from_secs(5), |conn| {
+                add_role(conn, "after")
+            })
+            .await
+            {
+                Ok(done) => break done.expect("the write"),
+                Err(_) => assert!(std::time::Instant::now() < deadline, "never reopened"),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(roles(&url), ["after"]);
     }
 }
