@@ -298,6 +298,16 @@ fn postgres_claims_update_refresh_tokens_in_place() {
            FROM generate_series(1, 500) i;",
     )
     .unwrap();
+    // A snapshot held open keeps every claimed row's old version: no
+    // pruning makes room (how much pruning happens depends on what else
+    // the cluster runs). Only the room the fill factor left on each page
+    // takes the new versions in place: about 40 % of the claims at 70 %,
+    // next to none at the default 100 %.
+    let mut held = PgConnection::establish(db.url()).unwrap();
+    held.batch_execute(
+        "BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT 1 FROM refresh_tokens LIMIT 1;",
+    )
+    .unwrap();
     for i in 1..=500 {
         let claim = format!("UPDATE refresh_tokens SET used_at = 1 WHERE token_hash = 'h{i}'");
         assert_eq!(diesel::sql_query(claim).execute(&mut conn), Ok(1));
@@ -320,7 +330,8 @@ fn postgres_claims_update_refresh_tokens_in_place() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     let hot = stat(&mut conn, "n_tup_hot_upd");
-    assert!(hot >= 490, "only {hot} of 500 claims were HOT updates");
+    assert!(hot >= 150, "only {hot} of 500 claims were HOT updates");
+    held.batch_execute("COMMIT").unwrap();
 
     // A fill factor an operator chose stays.
     conn.batch_execute("ALTER TABLE refresh_tokens SET (fillfactor = 80)")
