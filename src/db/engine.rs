@@ -24,13 +24,14 @@
 //! goes.
 
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
 use super::connection::{broken, connect, still_open};
+use super::queue::{self, Refused, Taker};
 use super::{AnyConnection, DatabaseUrl, DbError};
 
 /// Items queued at most per engine; beyond, they go back undone.
@@ -118,8 +119,6 @@ struct Shared {
     /// Connections open, and threads running a batch now.
     open: AtomicU32,
     busy: AtomicU32,
-    /// Items in the queue, not yet taken by a thread.
-    queued: AtomicUsize,
     /// Whether the threads were found gone (logged once).
     gone: AtomicBool,
 }
@@ -131,7 +130,6 @@ impl Shared {
             reachable: AtomicBool::new(true),
             open: AtomicU32::new(0),
             busy: AtomicU32::new(0),
-            queued: AtomicUsize::new(0),
             gone: AtomicBool::new(false),
         }
     }
@@ -139,7 +137,7 @@ impl Shared {
 
 /// An engine's sending end; cheap to clone.
 pub(super) struct Engine<W: Work> {
-    queue: mpsc::SyncSender<Waiting<W>>,
+    queue: queue::Sender<Waiting<W>>,
     shared: Arc<Shared>,
 }
 
@@ -216,8 +214,7 @@ impl<W: Work> Engine<W> {
         threads: usize,
         mut opened: Option<AnyConnection>,
     ) -> Result<Engine<W>, DbError> {
-        let (queue, waiting) = mpsc::sync_channel(QUEUE);
-        let waiting = Arc::new(Mutex::new(waiting));
+        let queue = queue::bounded(QUEUE);
         let shared = Arc::new(Shared::new());
         for n in 0..threads.max(1) {
             let conn = match opened.take() {
@@ -235,10 +232,10 @@ impl<W: Work> Engine<W> {
                 shared: shared.clone(),
                 work: std::marker::PhantomData,
             };
-            let waiting = waiting.clone();
+            let waiting = queue.taker();
             std::thread::Builder::new()
                 .name(format!("authd-{}-{n}", W::NAME))
-                .spawn(move || thread.serve(&waiting))
+                .spawn(move || thread.serve(waiting))
                 .map_err(|e| DbError::Pool(format!("cannot start a {} thread: {e}", W::NAME)))?;
         }
         Ok(Engine { queue, shared })
@@ -267,7 +264,7 @@ impl<W: Work> Engine<W> {
     /// Items queued and not yet taken by a thread.
     #[cfg(test)]
     pub fn queued(&self) -> usize {
-        self.shared.queued.load(Ordering::Relaxed)
+        self.queue.len()
     }
 
     /// Queues `item` and waits until the batch holding it has ended, or
@@ -280,15 +277,10 @@ impl<W: Work> Engine<W> {
             reply,
             start: start.clone(),
         };
-        self.shared.queued.fetch_add(1, Ordering::Relaxed);
-        let sent = self.queue.try_send(waiting);
-        if sent.is_err() {
-            self.shared.queued.fetch_sub(1, Ordering::Relaxed);
-        }
-        match sent {
+        match self.queue.push(waiting) {
             Ok(()) => {}
-            Err(mpsc::TrySendError::Full(unsent)) => return Sent::Undone(unsent.item),
-            Err(mpsc::TrySendError::Disconnected(unsent)) => {
+            Err(Refused::Full(unsent)) => return Sent::Undone(unsent.item),
+            Err(Refused::Closed(unsent)) => {
                 if !self.shared.gone.swap(true, Ordering::Relaxed) {
                     log::error!("the {} threads have stopped", W::NAME);
                 }
@@ -322,9 +314,8 @@ struct Thread<W: Work> {
 
 impl<W: Work> Thread<W> {
     /// Takes what is queued, a batch at a time, until every handle is gone.
-    fn serve(mut self, waiting: &Mutex<mpsc::Receiver<Waiting<W>>>) {
-        while let Some(mut batch) = next_batch(waiting, W::MAX_BATCH) {
-            self.shared.queued.fetch_sub(batch.len(), Ordering::Relaxed);
+    fn serve(mut self, waiting: Taker<Waiting<W>>) {
+        while let Some(mut batch) = waiting.take(W::MAX_BATCH) {
             // Withdrawn, or its caller gone: not done.
             batch.retain(|w| !w.reply.is_closed() && w.start.take(Start::STARTED));
             if batch.is_empty() {
@@ -421,23 +412,6 @@ impl<W: Work> Thread<W> {
     }
 }
 
-/// Everything queued, up to `max`, waiting for the first; `None` when
-/// every handle is gone. The threads of one engine take turns at the
-/// queue.
-fn next_batch<T>(queue: &Mutex<mpsc::Receiver<T>>, max: usize) -> Option<Vec<T>> {
-    let queue = queue
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let mut batch = vec![queue.recv().ok()?];
-    while batch.len() < max {
-        match queue.try_recv() {
-            Ok(next) => batch.push(next),
-            Err(_) => break,
-        }
-    }
-    Some(batch)
-}
-
 /// The same failure for each of a batch's `n` items, logged once.
 pub(super) fn failed_all<W: Work>(n: usize, why: DbError) -> Vec<Result<W::Answer, DbError>> {
     log::error!(
@@ -487,8 +461,9 @@ mod tests {
 
     #[actix_web::test]
     async fn with_the_threads_gone_an_item_comes_back_undone() {
-        let (queue, waiting) = mpsc::sync_channel(1);
-        drop(waiting);
+        // A queue whose taker has gone.
+        let queue = queue::bounded(1);
+        drop(queue.taker());
         let engine = Engine::<Echo> {
             queue,
             shared: Arc::new(Shared::new()),

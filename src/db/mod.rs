@@ -40,6 +40,7 @@ pub mod login_failures;
 mod migrate;
 pub mod owners;
 pub mod password_params;
+mod queue;
 pub mod refresh_batch;
 pub mod refresh_tokens;
 pub mod revoked_access_tokens;
