@@ -10,6 +10,7 @@ use crate::db::client_cache::ClientCache;
 use crate::db::Db;
 use crate::keys::KeyRing;
 use crate::login::Logins;
+use crate::manage::client_changes::ClientChanges;
 use crate::metrics::Metrics;
 use crate::secret::Secret;
 
@@ -45,4 +46,12 @@ pub struct AppState {
     pub registration: Arc<Registration>,
     /// Most clients one console user may have (`--console-max-clients`).
     pub console_max_clients: u32,
+}
+
+impl AppState {
+    /// The way handlers change clients: each change also forgets the
+    /// client's cached record.
+    pub fn client_changes(&self) -> ClientChanges {
+        ClientChanges::new(self.db.clone(), self.clients.clone(), self.clock.clone())
+    }
 }

@@ -8,8 +8,8 @@
 //! The statement first locks the tokens it claims in `token_hash` order,
 //! as every statement that locks several tokens does (revocations, a
 //! client's removal), and skips tokens locked elsewhere, which are then
-//! rotated alone on the pool and wait for that lock by themselves, instead
-//! of holding up every rotation of the batch. It still waits for a lock on
+//! rotated alone on a connection thread and wait for that lock by
+//! themselves, instead of holding up every rotation of the batch. It still waits for a lock on
 //! a user or client row, which the successors' foreign keys share (a
 //! client's removal takes one only after locking the client's tokens).
 //!

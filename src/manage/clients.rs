@@ -265,6 +265,44 @@ pub fn add(conn: &mut AnyConnection, new: &NewClient, now: i64) -> Result<Create
     })
 }
 
+/// Registers a client for the user `owner` (the console): as [`add`],
+/// if its scopes are within what the user's own roles grant and the user
+/// has fewer than `max_clients` already.
+pub fn add_owned(
+    conn: &mut AnyConnection,
+    new: &NewClient,
+    owner: &str,
+    max_clients: u32,
+    now: i64,
+) -> Result<Created, ManageError> {
+    let held = clients::count_owned(conn, owner)?;
+    if held >= i64::from(max_clients) {
+        return Err(ManageError::Invalid(format!(
+            "you have {held} client apps, the most one user may have: delete one you no \
+             longer use first"
+        )));
+    }
+    let wanted = parse_scopes(&new.scopes)?;
+    let allowed = users::scopes_of(conn, owner)?;
+    let outside: Vec<String> = wanted.difference(&allowed).cloned().collect();
+    if !outside.is_empty() {
+        let may = if allowed.is_empty() {
+            "your roles grant no scopes, so a client of yours can have none".to_string()
+        } else {
+            format!("a client of yours may have only {}", scope::join(&allowed))
+        };
+        return Err(ManageError::Invalid(format!(
+            "your roles do not grant {}; {may}",
+            outside.join(" ")
+        )));
+    }
+    let new = NewClient {
+        owner_id: Some(owner.to_string()),
+        ..new.clone()
+    };
+    add(conn, &new, now)
+}
+
 /// Every client (or only those of `owner`), each with its owner's name.
 pub fn list(conn: &mut AnyConnection, owner: Option<&str>) -> Result<Vec<ClientView>, ManageError> {
     let all = clients::list(conn, owner)?;

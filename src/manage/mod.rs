@@ -7,6 +7,7 @@
 //! with "database is locked" when a busy server commits between its read
 //! and its write, so that the CLI could not be run beside a server.
 
+pub mod client_changes;
 pub mod clients;
 pub mod roles;
 pub mod users;

@@ -66,14 +66,8 @@ impl Introspection {
     }
 }
 
-/// The handler. An access token's answer needs no connection thread: the
-/// client and the token's standing are read with those of concurrent
-/// requests ([`Db::client`], [`Db::access_standing`]) and the signature
-/// checked here. Anything that does not verify as one of our access
-/// tokens may be a refresh token, looked up on the pool.
-///
-/// [`Db::client`]: crate::db::Db::client
-/// [`Db::access_standing`]: crate::db::Db::access_standing
+/// The handler: reads the request, authenticates the client,
+/// [`answer`]s.
 pub async fn introspect(
     req: HttpRequest,
     payload: web::Payload,
@@ -83,6 +77,19 @@ pub async fn introspect(
         .await?
         .authenticate()
         .await?;
+    let mut res = HttpResponse::Ok().json(answer(r).await?);
+    no_store(&mut res);
+    Ok(res)
+}
+
+/// What an authenticated client learns about the token it names. An
+/// access token's answer needs no connection thread: the token's standing
+/// is read with those of concurrent requests ([`Db::access_standing`])
+/// and the signature checked here. Anything that does not verify as one
+/// of our access tokens may be a refresh token, looked up on a connection thread.
+///
+/// [`Db::access_standing`]: crate::db::Db::access_standing
+pub async fn answer(r: TokenRequest) -> Result<Introspection, OAuthError> {
     // A public client proves nothing but an id anyone can read: letting it
     // ask would let a thief test a stolen refresh token without using it
     // (and so without tripping reuse detection). RFC 7662 §2.1 requires
@@ -93,20 +100,17 @@ pub async fn introspect(
         ));
     }
     let verified = verify_own(&r.ctx.keys, &r.ctx.issuer.issuer, r.token.expose(), r.now);
-    let body = match verified {
+    match verified {
         // A JWT is never a refresh token: inactive if it no longer stands.
-        Some(claims) => match standing_in(&r.ctx.db, claims).await? {
+        Some(claims) => Ok(match standing_in(&r.ctx.db, claims).await? {
             Some(live) => access(&r, live),
             None => Introspection::inactive(),
-        },
+        }),
         None => {
             let db = r.ctx.db.clone();
-            db.read(move |conn| introspect_refresh(conn, &r)).await?
+            db.read(move |conn| introspect_refresh(conn, &r)).await
         }
-    };
-    let mut res = HttpResponse::Ok().json(body);
-    no_store(&mut res);
-    Ok(res)
+    }
 }
 
 /// Whether `asker` may learn about this access token: its own, or one

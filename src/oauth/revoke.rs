@@ -8,23 +8,30 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use super::error::{no_store, OAuthError};
 use super::token_request::{authenticated, TokenRequest};
 use crate::audit::{self, Revoked};
-use crate::db::{refresh_tokens, revoked_access_tokens, AnyConnection};
+use crate::db::{refresh_tokens, revoked_access_tokens, AnyConnection, Db};
 use crate::state::AppState;
 
 /// The handler: finds what the token names on a connection thread, then
-/// revokes it in a write of its own (on SQLite, through the writer).
+/// [`carry_out`]s the revocation.
 pub async fn revoke(
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
     let target = authenticated(&req, payload, &state, find_target).await?;
-    let now = state.clock.now();
+    carry_out(&state.db, target, state.clock.now()).await?;
+    let mut res = HttpResponse::Ok().finish();
+    no_store(&mut res);
+    Ok(res)
+}
+
+/// Revokes what `target` names in a write of its own (on SQLite, through
+/// the writer), and records it in the audit trail.
+async fn carry_out(db: &Db, target: Revocation, now: i64) -> Result<(), OAuthError> {
     match &target.what {
         Target::Family { family_id, user_id } => {
             let family = family_id.clone();
-            let count = state
-                .db
+            let count = db
                 .write(move |conn| {
                     refresh_tokens::revoke_family(conn, &family, now).map_err(OAuthError::from)
                 })
@@ -37,19 +44,15 @@ pub async fn revoke(
         }
         Target::Access { subject, jti, exp } => {
             let (id, exp) = (jti.clone(), *exp);
-            state
-                .db
-                .write(move |conn| {
-                    revoked_access_tokens::insert(conn, &id, exp).map_err(OAuthError::from)
-                })
-                .await?;
+            db.write(move |conn| {
+                revoked_access_tokens::insert(conn, &id, exp).map_err(OAuthError::from)
+            })
+            .await?;
             target.record(Revoked::AccessToken { subject, jti });
         }
         Target::Nothing => target.record(Revoked::Nothing),
     }
-    let mut res = HttpResponse::Ok().finish();
-    no_store(&mut res);
-    Ok(res)
+    Ok(())
 }
 
 /// What a revocation request names, and who asked.

@@ -183,26 +183,8 @@ pub(super) async fn submit(
     };
     let user_id = login.user.id.clone();
 
-    // Confirm in the same write transaction that starts the session: a
-    // password change, disable or lock that landed while the password was
-    // hashing wins, as on the grant.
     let replacing = session::presented(&req, secure);
-    let clock = state.clock.clone();
-    let started = state
-        .db
-        .write(move |conn| {
-            let now = clock.now();
-            match login.confirm(conn, now)? {
-                Some(user) => Ok(Some(session::start(
-                    conn,
-                    &user,
-                    replacing.as_deref(),
-                    now,
-                )?)),
-                None => Ok::<_, LoginError>(None),
-            }
-        })
-        .await?;
+    let started = session::start_confirmed(&state, login, replacing).await?;
     let Some(id) = started else {
         audit::login_failed(&attempt, Some(&user_id), LoginFailure::CredentialsChanged);
         return Ok(failed());

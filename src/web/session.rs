@@ -22,6 +22,7 @@ use crate::config::SessionLimits;
 use crate::db::sessions::{self, Owner, SessionRow};
 use crate::db::users::User;
 use crate::db::{AnyConnection, DbError};
+use crate::login::{CheckedLogin, LoginError};
 use crate::secret::{constant_time_eq, Secret};
 use crate::state::AppState;
 
@@ -144,6 +145,28 @@ pub fn start(
         },
     )?;
     Ok(id)
+}
+
+/// A new session for a checked login ([`start`], after deleting
+/// `replacing`), confirmed in the same write transaction: a password
+/// change, disable or lock that landed while the password was hashing
+/// wins, as on the grant. `None` when it did; else the cookie value.
+pub async fn start_confirmed(
+    state: &AppState,
+    login: CheckedLogin,
+    replacing: Option<String>,
+) -> Result<Option<Secret>, LoginError> {
+    let clock = state.clock.clone();
+    state
+        .db
+        .write(move |conn| {
+            let now = clock.now();
+            match login.confirm(conn, now)? {
+                Some(user) => Ok(Some(start(conn, &user, replacing.as_deref(), now)?)),
+                None => Ok(None),
+            }
+        })
+        .await
 }
 
 /// Ends the session (logout).

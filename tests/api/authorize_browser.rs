@@ -13,7 +13,7 @@ use oauth2::{
 
 use crate::support::callback::Callback;
 use crate::support::fixtures::{role, user, verify_with_jwks, ClientSpec};
-use crate::support::helpers::{backends, TestApp};
+use crate::support::helpers::{on_every_backend, TestApp};
 use crate::support::webdriver::Chrome;
 
 /// One parameter of the redirect; panics when absent.
@@ -27,7 +27,7 @@ fn param<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
 
 #[actix_web::test]
 async fn authorize_sign_in_allow_and_exchange_the_code_with_pkce_or_deny() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         let at = |what: &str| format!("[{}] {what}", db.label());
         let callback = Callback::start();
         let redirect_uri = callback.redirect_uri();
@@ -195,5 +195,6 @@ async fn authorize_sign_in_allow_and_exchange_the_code_with_pkce_or_deny() {
 
         drop(chrome);
         app.stop().await;
-    }
+    })
+    .await;
 }

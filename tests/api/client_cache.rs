@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use crate::support::fixtures::{post, ClientSpec, TestClient};
-use crate::support::helpers::{authd_json, backends, TestApp, TestDb};
+use crate::support::helpers::{authd_json, on_every_backend, TestApp, TestDb};
 
 /// The statuses of a client_credentials grant and of an introspection
 /// (of a token that is not ours: 200 with `active: false` once the client
@@ -42,7 +42,7 @@ fn rotate(db: &TestDb, c: &TestClient) -> TestClient {
 /// with `args`; checks the old secret, then the client, stop working once
 /// `bite` has passed after the change (and, when `cached`, not before).
 async fn cli_changes_bite_after(args: &[&str], bite: Duration, cached: bool) {
-    for db in backends() {
+    on_every_backend(|db| async move {
         let old = daemon(&db);
         let app = TestApp::spawn_with(&db, args).await;
         let label = db.label();
@@ -65,7 +65,8 @@ async fn cli_changes_bite_after(args: &[&str], bite: Duration, cached: bool) {
         tokio::time::sleep(bite).await;
         assert_eq!(statuses(&app, &new).await, (401, 401), "[{label}]");
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]

@@ -4,14 +4,14 @@
 //! page are saved under target/screenshots/.
 
 use crate::support::fixtures::{post, role, TestClient};
-use crate::support::helpers::{backends, TestApp};
+use crate::support::helpers::{on_every_backend, TestApp};
 use crate::support::webdriver::Chrome;
 
 const PASSWORD: &str = "a long passphrase";
 
 #[actix_web::test]
 async fn register_sign_in_create_a_client_and_see_its_secret_once() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         role(&db, "writer", "posts:read posts:write");
         let app = TestApp::spawn_with(
             &db,
@@ -122,5 +122,6 @@ async fn register_sign_in_create_a_client_and_see_its_secret_once() {
         assert_eq!(chrome.current_path().await, "/console", "{}", at("home"));
         drop(chrome);
         app.stop().await;
-    }
+    })
+    .await;
 }

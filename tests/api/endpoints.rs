@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use crate::support::fixtures::{
     self, password_grant, post, standard, verify_with_jwks, ClientSpec,
 };
-use crate::support::helpers::{authd_json, backends, on_every_backend, TestApp, TestDb};
+use crate::support::helpers::{authd_json, on_every_backend, TestApp, TestDb};
 
 #[actix_web::test]
 async fn metadata_follows_the_issuer() {
@@ -59,7 +59,7 @@ async fn metadata_follows_the_issuer() {
 
 #[actix_web::test]
 async fn key_rotation_from_another_process_while_running() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         let app = TestApp::spawn(&db).await;
         let c = standard(&db);
         let res = app
@@ -106,7 +106,8 @@ async fn key_rotation_from_another_process_while_running() {
         verify_with_jwks(&app, &fresh, &app.issuer).await;
         verify_with_jwks(&app, &old, &app.issuer).await;
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 async fn introspect(app: &TestApp, c: &fixtures::TestClient, token: &str) -> serde_json::Value {

@@ -9,7 +9,7 @@ use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::Method;
 
 use crate::support::fixtures::{reply, standard, Reply, TestClient};
-use crate::support::helpers::{backends, TestApp};
+use crate::support::helpers::{gather_on_every_backend, TestApp};
 
 const FORM: &[u8] = b"application/x-www-form-urlencoded";
 /// Form::read's limit (16 KiB).
@@ -394,9 +394,8 @@ fn problems(path: &str, case: &Case, r: &Reply) -> Vec<String> {
 
 #[actix_web::test]
 async fn hostile_requests_get_clear_client_errors() {
-    let mut failures = Vec::new();
-    let mut sent = 0;
-    for db in backends() {
+    let runs = gather_on_every_backend(|db| async move {
+        let (mut sent, mut failures) = (0, Vec::new());
         let app = TestApp::spawn(&db).await;
         let c = standard(&db);
         for path in ["/oauth/token", "/oauth/revoke", "/oauth/introspect"] {
@@ -422,7 +421,11 @@ async fn hostile_requests_get_clear_client_errors() {
         // Still serving after all of that.
         assert_eq!(app.status("/healthz").await, 200, "[{}]", db.label());
         app.stop().await;
-    }
+        (sent, failures)
+    })
+    .await;
+    let sent: usize = runs.iter().map(|(sent, _)| sent).sum();
+    let failures: Vec<String> = runs.into_iter().flat_map(|(_, f)| f).collect();
     assert!(sent > 0);
     assert!(
         failures.is_empty(),

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use crate::support::fixtures::{
     conn, hash_password, login_as, post, standard, user, ClientSpec, TestClient,
 };
-use crate::support::helpers::{backends, on_every_backend, TestApp, TestDb};
+use crate::support::helpers::{on_every_backend, TestApp, TestDb};
 
 const API: &str = "https://api.example.com";
 
@@ -207,7 +207,7 @@ async fn introspection_follows_the_current_state() {
 async fn a_password_set_within_the_same_second_is_told_apart() {
     // Issuance, reset and the next login all in one second of the
     // server's clock: the credential generation in the token decides.
-    for db in backends() {
+    on_every_backend(|db| async move {
         let label = db.label();
         let c = standard(&db);
         let app = TestApp::spawn_clocked(&db, &[], authd::clock::Clock::manual_from_now()).await;
@@ -222,5 +222,6 @@ async fn a_password_set_within_the_same_second_is_told_apart() {
             "[{label}]"
         );
         app.stop().await;
-    }
+    })
+    .await;
 }

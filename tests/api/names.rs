@@ -7,7 +7,7 @@ use diesel::RunQueryDsl;
 use crate::cli::usernames;
 use crate::support::fixtures::{conn, login_as, standard};
 use crate::support::helpers::{
-    authd_fails, authd_json, authd_logging, backends, every_backend, on_every_backend, TestApp,
+    authd_fails, authd_json, authd_logging, every_backend, on_every_backend, TestApp,
 };
 
 const PW: Option<&str> = Some("correct horse battery\n");
@@ -37,7 +37,7 @@ fn usernames_that_fold_alike_are_one_name() {
 
 #[test]
 fn invisible_and_direction_characters_are_refused_in_names() {
-    for db in backends() {
+    every_backend(|db| {
         for bad in [
             "evil\u{202e}gnp",
             "a\u{200b}b",
@@ -61,7 +61,7 @@ fn invisible_and_direction_characters_are_refused_in_names() {
         assert_eq!(client["name"], "My App 李", "[{}]", db.label());
         let users = authd_json(&db, &["user", "list"], None);
         assert_eq!(users.as_array().unwrap().len(), 3, "[{}]", db.label());
-    }
+    });
 }
 
 /// Login finds a user by any spelling that folds to their name.

@@ -387,3 +387,60 @@ async fn the_authorization_endpoint_follows_the_owner_too() {
     })
     .await;
 }
+
+/// The password grant for dave through the public client `id`.
+async fn dave_through(app: &TestApp, id: &str) -> Reply {
+    let form = [
+        ("grant_type", "password"),
+        ("client_id", id),
+        ("username", "dave"),
+        ("password", "dave's long passphrase"),
+    ];
+    post(app, "/oauth/token", None, &form).await
+}
+
+/// Resuming changes the client's row: with the cache on, a record cached
+/// while the client was suspended must not outlive the resume.
+#[actix_web::test]
+async fn with_the_client_cache_on_a_resume_takes_effect_at_once() {
+    on_every_backend(|db| async move {
+        people(&db);
+        let app = TestApp::spawn_with(&db, &["--client-cache-ttl", "300"]).await;
+        let carol = logged_in(&app, "carol", "carol's long passphrase").await;
+        let (_, token) = console(&carol).await;
+        let form = [
+            ("name", "carol's app"),
+            ("grant", "password"),
+            ("scope", "posts:read"),
+            ("public", "on"),
+            ("csrf_token", &token),
+        ];
+        let to = create(&carol, &form).await;
+        let id = to.trim_start_matches("/console/clients/").to_string();
+        // Twice: the second from the cache.
+        for _ in 0..2 {
+            assert_eq!(dave_through(&app, &id).await.status, 200);
+        }
+
+        let new_password = "carol's second passphrase\n";
+        cli(
+            &db,
+            &["user", "set-password", "carol", "--password-stdin"],
+            Some(new_password),
+        );
+        let label = db.label();
+        let suspended = dave_through(&app, &id).await;
+        assert_eq!(suspended.status, 401, "[{label}] {}", suspended.raw);
+
+        let carol = logged_in(&app, "carol", "carol's second passphrase").await;
+        let (_, csrf) = console(&carol).await;
+        let r = carol
+            .post(&format!("{to}/resume"), &[("csrf_token", &csrf)])
+            .await;
+        assert_eq!(r.status, 303, "[{label}] {}", r.raw);
+        let resumed = dave_through(&app, &id).await;
+        assert_eq!(resumed.status, 200, "[{label}] {}", resumed.raw);
+        app.stop().await;
+    })
+    .await;
+}

@@ -4,7 +4,7 @@
 use crate::support::fixtures::{
     self, conn, password_grant, post, standard, ClientSpec, Reply, TestClient,
 };
-use crate::support::helpers::{backends, every_backend, on_every_backend, TestApp, TestDb};
+use crate::support::helpers::{every_backend, on_every_backend, TestApp, TestDb};
 use authd::clock::Clock;
 use authd::db::refresh_tokens::RefreshToken;
 
@@ -296,7 +296,7 @@ async fn a_family_with_any_revoked_token_is_dead() {
     // COMMITTED): the old token revoked, the successor inserted meanwhile
     // untouched. The successor must not work.
     use diesel::prelude::*;
-    for db in backends() {
+    on_every_backend(|db| async move {
         let app = TestApp::spawn(&db).await;
         let c = standard(&db);
         let first = rt(&password_grant(&app, &c, &[]).await);
@@ -311,7 +311,8 @@ async fn a_family_with_any_revoked_token_is_dead() {
         }
         assert_invalid_grant(&refresh(&app, &c, &second, None).await, &db);
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 /// The refresh grant reads the token's user before its write; the claim
@@ -321,7 +322,7 @@ async fn a_family_with_any_revoked_token_is_dead() {
 async fn the_claim_itself_refuses_a_user_whose_credentials_changed() {
     use authd::db::refresh_tokens::{self, Claim};
     use diesel::RunQueryDsl;
-    for db in backends() {
+    on_every_backend(|db| async move {
         let c = standard(&db);
         let app = TestApp::spawn(&db).await;
         let login = password_grant(&app, &c, &[]).await;
@@ -345,13 +346,14 @@ async fn the_claim_itself_refuses_a_user_whose_credentials_changed() {
         let stored = refresh_tokens::find(&mut conn, &next.token_hash).expect("read");
         assert!(stored.is_none(), "[{}] successor stored", db.label());
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 #[actix_web::test]
 async fn a_refresh_grants_what_the_users_roles_grant_now() {
     use diesel::RunQueryDsl;
-    for db in backends() {
+    on_every_backend(|db| async move {
         let app = TestApp::spawn(&db).await;
         // Two roles, their scopes read with the token in one query.
         fixtures::role(&db, "reader", "posts:read");
@@ -401,7 +403,8 @@ async fn a_refresh_grants_what_the_users_roles_grant_now() {
         let r3 = refresh(&app, &c, &rt(&r2), None).await;
         r3.assert_error(400, "invalid_scope");
         app.stop().await;
-    }
+    })
+    .await;
 }
 
 /// PostgreSQL: the janitor skips a row another transaction holds (here an

@@ -9,7 +9,7 @@ use jsonwebtoken::{EncodingKey, Header};
 use serde_json::{json, Value};
 
 use crate::support::fixtures::{self, conn, post, role, user, ClientSpec, Reply, TestClient};
-use crate::support::helpers::{authd_json, backends, on_every_backend, TestApp, TestDb};
+use crate::support::helpers::{authd_json, on_every_backend, TestApp, TestDb};
 
 #[path = "../../examples/posts_api.rs"]
 #[allow(dead_code)]
@@ -261,7 +261,7 @@ async fn posts_api_401_403_and_success() {
 
 #[actix_web::test]
 async fn key_rotation_while_both_run() {
-    for db in backends() {
+    on_every_backend(|db| async move {
         let authd = TestApp::spawn(&db).await;
         let c = setup(&db);
         let api = PostsApp::spawn(&authd.issuer, Duration::from_secs(1)).await;
@@ -305,7 +305,8 @@ async fn key_rotation_while_both_run() {
         );
         api.handle.stop(false).await;
         authd.stop().await;
-    }
+    })
+    .await;
 }
 
 /// The example binary itself, as its README section runs it.

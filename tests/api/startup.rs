@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::helpers::backends;
+use crate::support::helpers::on_every_backend;
 use crate::support::process::ServerProcess;
 
 #[actix_web::test]
@@ -93,7 +93,7 @@ async fn instances_starting_at_once_on_an_empty_database_migrate_once() {
     use authd::db::schema::signing_keys;
     use diesel::prelude::*;
 
-    for db in backends() {
+    on_every_backend(|db| async move {
         // Three servers on one empty database (and one key file), started
         // together: each must find or create the tables and the first key.
         let starting: Vec<_> = (0..3)
@@ -149,5 +149,6 @@ async fn instances_starting_at_once_on_an_empty_database_migrate_once() {
                 server.log()
             );
         }
-    }
+    })
+    .await;
 }

@@ -8,7 +8,7 @@ use base64::Engine;
 use serde_json::{json, Value};
 
 use crate::support::fixtures::{self, reply, standard, user, ClientSpec, Reply, TestClient};
-use crate::support::helpers::{backends, TestApp};
+use crate::support::helpers::{gather_on_every_backend, TestApp};
 
 /// How a form request authenticates its client, besides its form fields.
 enum Auth {
@@ -449,8 +449,8 @@ fn problems(case: &Case, r: &Reply, earlier: &HashMap<&str, String>) -> Vec<Stri
 
 #[actix_web::test]
 async fn every_error_of_the_table() {
-    let mut failures = Vec::new();
-    for db in backends() {
+    let failures: Vec<String> = gather_on_every_backend(|db| async move {
+        let mut failures = Vec::new();
         let app = TestApp::spawn(&db).await;
         let clients = Clients {
             c: standard(&db),
@@ -496,6 +496,9 @@ async fn every_error_of_the_table() {
             );
         }
         app.stop().await;
-    }
+        failures
+    })
+    .await
+    .concat();
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
 }

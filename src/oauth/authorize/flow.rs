@@ -19,15 +19,16 @@ use std::cell::{Cell, RefCell};
 
 use oxide_auth::code_grant::error::AuthorizationErrorType;
 use oxide_auth::endpoint::{
-    Authorizer, Endpoint, Issuer, OAuthError as FlowError, OwnerSolicitor, Registrar, Scopes,
-    Template, WebRequest,
+    AuthorizationFlow, Authorizer, Endpoint, Issuer, OAuthError as FlowError, OwnerSolicitor,
+    Registrar, Scopes, Template, WebRequest,
 };
 use oxide_auth::primitives::grant::Grant;
 use oxide_auth_actix::{OAuthRequest, OAuthResponse, WebError as ActixFlowError};
 
 use super::errors;
+use crate::clock::Clock;
 use crate::db::clients::Client;
-use crate::db::{users, AnyConnection, DbError};
+use crate::db::{users, AnyConnection, Db, DbError};
 use crate::oauth::codes::CodeStore;
 use crate::oauth::error::{self, OAuthError};
 use crate::scope::ScopeSet;
@@ -173,6 +174,47 @@ fn failed(e: OAuthError) -> WebError {
         OAuthError::Unavailable(cause) => WebError::Unavailable(cause),
         OAuthError::Internal(cause) => WebError::Internal(cause),
         other => WebError::Internal(other.into()),
+    }
+}
+
+/// One authorization request as the handler read it.
+pub struct Asked {
+    /// oxide-auth's view of the request.
+    pub request: OAuthRequest,
+    /// The browser's live session, if any.
+    pub session: Option<Session>,
+    /// Whether it is the consent form's answer.
+    pub post: bool,
+    /// Its own path and query: where the consent form posts.
+    pub here: String,
+    /// Why its query does not decode strictly, if it does not.
+    pub malformed: Option<OAuthError>,
+}
+
+/// oxide-auth's response, and [`Flow::outcome`].
+pub type Answered = (OAuthResponse, (Option<Shown>, Option<String>));
+
+/// Runs oxide-auth's flow for one request, off the workers (it is
+/// synchronous and reads the database). Only a consent decision (POST)
+/// can store a code, so only it goes through the writer on SQLite;
+/// showing the login or consent page only reads.
+pub async fn run(db: &Db, clock: &Clock, asked: Asked) -> Result<Answered, WebError> {
+    let clock = clock.clone();
+    let post = asked.post;
+    let run_flow = move |conn: &mut AnyConnection| {
+        let now = clock.now();
+        let owner = match asked.session {
+            Some(session) => Owner::load(conn, session)?,
+            None => None,
+        };
+        let mut flow = Flow::new(conn, now, owner, post, asked.here, asked.malformed);
+        let response = AuthorizationFlow::prepare(&mut flow)?.execute(asked.request)?;
+        Ok::<_, WebError>((response, flow.outcome()))
+    };
+    if post {
+        db.write(run_flow).await
+    } else {
+        db.read(run_flow).await
     }
 }
 

@@ -4,10 +4,9 @@
 //! ours as the endpoint. `POST` to the same URL is the consent form's
 //! answer; the authorization request stays in the query.
 //!
-//! The flow is synchronous and touches the database, so it runs inside
-//! [`Db::read`](crate::db::Db::read) or, for the consent form's answer,
-//! [`Db::write`](crate::db::Db::write) (on a storage thread, never on an
-//! actix worker), one connection per request and no shared actor.
+//! The flow is synchronous and touches the database, so it runs off the
+//! actix workers (`flow::run`: on a connection thread, or the writer for
+//! a consent decision), one connection per request and no shared actor.
 
 mod binding; // the Registrar: exact redirect URI, scope policy
 mod checks; // the extension: grant, query, PKCE
@@ -18,11 +17,9 @@ mod flow; // the request's state and the Endpoint
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse, Responder};
-use oxide_auth::endpoint::AuthorizationFlow;
 use oxide_auth_actix::OAuthRequest;
 
-use self::flow::{Flow, Owner, Shown};
-use crate::db::AnyConnection;
+use self::flow::{Asked, Shown};
 use crate::http::form::Form;
 use crate::oauth::error::OAuthError;
 use crate::state::AppState;
@@ -54,26 +51,14 @@ pub async fn authorize(
         .path_and_query()
         .map_or(PATH, |p| p.as_str())
         .to_string();
-    let post = req.method() == Method::POST;
-    let clock = state.clock.clone();
-    let back = here.clone();
-    let run_flow = move |conn: &mut AnyConnection| {
-        let now = clock.now();
-        let owner = match session {
-            Some(session) => Owner::load(conn, session)?,
-            None => None,
-        };
-        let mut flow = Flow::new(conn, now, owner, post, back, malformed);
-        let response = AuthorizationFlow::prepare(&mut flow)?.execute(request)?;
-        Ok::<_, WebError>((response, flow.outcome()))
+    let asked = Asked {
+        request,
+        session,
+        post: req.method() == Method::POST,
+        here: here.clone(),
+        malformed,
     };
-    // Only a consent decision (POST) can store a code: it goes through the
-    // writer on SQLite; showing the login or consent page only reads.
-    let (response, (shown, described)) = if post {
-        state.db.write(run_flow).await?
-    } else {
-        state.db.read(run_flow).await?
-    };
+    let (response, (shown, described)) = flow::run(&state.db, &state.clock, asked).await?;
     match shown {
         Some(Shown::Login) => Ok(page::see_other(&next::login_url(Some(&here))).finish()),
         Some(Shown::Consent(consent)) => Ok(consent_page::page(&consent)),

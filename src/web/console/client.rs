@@ -8,7 +8,6 @@ use askama::Template;
 
 use super::{actor, client_path, reveal, GRANT_OPTIONS};
 use crate::audit;
-use crate::db::{AnyConnection, DbError};
 use crate::manage::clients::{self, ClientView};
 use crate::manage::ManageError;
 use crate::state::AppState;
@@ -30,57 +29,8 @@ struct ClientPage<'a> {
     grant_labels: Vec<&'static str>,
 }
 
-/// The storage failures of a console change; a client that is not the
-/// user's is `NotFound`.
-/// Runs a write that changes `client_id`, then forgets the client's
-/// cached record, whatever the write answered: in a task of its own, so
-/// that a browser hanging up cannot stop the forgetting after a commit.
-async fn changing<T, F>(state: &AppState, client_id: &str, f: F) -> Result<T, ManageError>
-where
-    F: FnOnce(&mut AnyConnection) -> Result<T, ManageError> + Send + 'static,
-    T: Send + 'static,
-{
-    let (db, cache, id) = (
-        state.db.clone(),
-        state.clients.clone(),
-        client_id.to_string(),
-    );
-    actix_web::rt::spawn(async move {
-        let result = db.write(f).await;
-        cache.forget(&id);
-        result
-    })
-    .await
-    .unwrap_or_else(|_| Err(ManageError::Db(DbError::Blocking)))
-}
-
-/// Removes the user's client: its refresh tokens first, a chunk per
-/// write so that other writes go in between (a client may hold millions),
-/// then the client itself. In a task of its own, like [`changing`], so
-/// that a browser hanging up does not leave it half done.
-async fn removing(state: &AppState, client_id: &str, owner: &str) -> Result<(), ManageError> {
-    let (state, id, owner) = (state.clone(), client_id.to_string(), owner.to_string());
-    actix_web::rt::spawn(async move {
-        loop {
-            let (id, owner) = (id.clone(), owner.clone());
-            let deleted = state
-                .db
-                .write(move |conn| clients::remove_token_chunk(conn, &id, Some(&owner)))
-                .await?;
-            if !clients::more_tokens_left(deleted) {
-                break;
-            }
-        }
-        let key = id.clone();
-        changing(&state, &key, move |conn| {
-            clients::remove(conn, &id, Some(&owner))
-        })
-        .await
-    })
-    .await
-    .unwrap_or_else(|_| Err(ManageError::Db(DbError::Blocking)))
-}
-
+/// A refused change as a page: a client that is not the user's is
+/// `NotFound`, like one that does not exist.
 fn refused(e: ManageError) -> WebError {
     match e {
         ManageError::UnknownClient(_) => WebError::NotFound,
@@ -155,33 +105,6 @@ async fn checked_form(
     }
 }
 
-/// Checks a change's CSRF token, then runs `f(conn, client_id, user_id,
-/// now)` as a change of the signed-in user's client ([`changing`]).
-async fn change_own<T, F>(
-    req: &HttpRequest,
-    session: &Session,
-    client_id: &str,
-    payload: web::Payload,
-    state: &AppState,
-    f: F,
-) -> Result<T, WebError>
-where
-    F: FnOnce(&mut AnyConnection, &str, &str, i64) -> Result<T, ManageError> + Send + 'static,
-    T: Send + 'static,
-{
-    checked_form(req, session, payload).await?;
-    let (id, owner, clock) = (
-        client_id.to_string(),
-        session.user_id.clone(),
-        state.clock.clone(),
-    );
-    changing(state, client_id, move |conn| {
-        f(conn, &id, &owner, clock.now())
-    })
-    .await
-    .map_err(refused)
-}
-
 /// `POST /console/clients/{client_id}/rotate`: a new secret, shown on the
 /// client's page once; the old one stops working at once. A suspended
 /// client resumes with it.
@@ -196,15 +119,12 @@ pub(super) async fn rotate(
     // lost to its owner.
     let key = reveal::server_key(&state).await?;
     let client_id = client_id.into_inner();
-    let secret = change_own(
-        &req,
-        &session,
-        &client_id,
-        payload,
-        &state,
-        |conn, id, owner, now| clients::rotate_secret(conn, id, Some(owner), now),
-    )
-    .await?;
+    checked_form(&req, &session, payload).await?;
+    let secret = state
+        .client_changes()
+        .rotate_secret(&client_id, Some(&session.user_id))
+        .await
+        .map_err(refused)?;
     audit::client_secret_rotated(&client_id, actor(&session, &req, &state));
     let mut answer = page::see_other(&client_path(&client_id));
     if let Some(cookie) = reveal::seal(key, &session, &client_id, &secret, cookies::secure(&state))
@@ -224,15 +144,12 @@ pub(super) async fn resume(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
     let client_id = client_id.into_inner();
-    change_own(
-        &req,
-        &session,
-        &client_id,
-        payload,
-        &state,
-        |conn, id, owner, now| clients::resume(conn, id, Some(owner), now),
-    )
-    .await?;
+    checked_form(&req, &session, payload).await?;
+    state
+        .client_changes()
+        .resume(&client_id, Some(&session.user_id))
+        .await
+        .map_err(refused)?;
     audit::client_resumed(&client_id, actor(&session, &req, &state));
     Ok(page::see_other(&client_path(&client_id)).finish())
 }
@@ -247,7 +164,9 @@ pub(super) async fn delete(
 ) -> Result<HttpResponse, WebError> {
     let client_id = client_id.into_inner();
     checked_form(&req, &session, payload).await?;
-    removing(&state, &client_id, &session.user_id)
+    state
+        .client_changes()
+        .remove(&client_id, Some(&session.user_id))
         .await
         .map_err(refused)?;
     audit::client_removed(&client_id, actor(&session, &req, &state));

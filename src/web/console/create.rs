@@ -10,10 +10,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use super::list::{self, Draft};
 use super::{actor, client_path, reveal};
 use crate::audit;
-use crate::db::{clients as stored_clients, users};
-use crate::manage::clients::{self, Created, NewClient};
-use crate::manage::{parse_scopes, ManageError};
-use crate::scope;
+use crate::manage::clients::{Created, NewClient};
+use crate::manage::ManageError;
 use crate::state::AppState;
 use crate::web::cookies;
 use crate::web::error::WebError;
@@ -40,7 +38,7 @@ impl Draft {
 
     /// What to register. The form's own wording for the refusals that
     /// the CLI words in terms of its flags; everything else is left to
-    /// [`clients::add`], so that the rules are the CLI's.
+    /// [`add_owned`](crate::manage::clients::add_owned), so that the rules are the CLI's.
     fn to_new_client(&self, owner: &str) -> Result<NewClient, String> {
         let has = |g| self.has_grant(g);
         if self.grants.is_empty() {
@@ -88,39 +86,6 @@ impl From<ManageError> for Refusal {
             other => Refusal::Form(sentence(&other.to_string())),
         }
     }
-}
-
-/// Registers the client if its scopes are within the user's own and the
-/// user has fewer than `max_clients` already.
-fn register(
-    conn: &mut crate::db::AnyConnection,
-    new: &NewClient,
-    owner: &str,
-    max_clients: u32,
-    now: i64,
-) -> Result<Created, ManageError> {
-    let held = stored_clients::count_owned(conn, owner)?;
-    if held >= i64::from(max_clients) {
-        return Err(ManageError::Invalid(format!(
-            "you have {held} client apps, the most one user may have: delete one you no \
-             longer use first"
-        )));
-    }
-    let wanted = parse_scopes(&new.scopes)?;
-    let allowed = users::scopes_of(conn, owner)?;
-    let outside: Vec<String> = wanted.difference(&allowed).cloned().collect();
-    if !outside.is_empty() {
-        let may = if allowed.is_empty() {
-            "your roles grant no scopes, so a client of yours can have none".to_string()
-        } else {
-            format!("a client of yours may have only {}", scope::join(&allowed))
-        };
-        return Err(ManageError::Invalid(format!(
-            "your roles do not grant {}; {may}",
-            outside.join(" ")
-        )));
-    }
-    clients::add(conn, new, now)
 }
 
 /// `POST /console/clients`.
@@ -173,14 +138,9 @@ async fn submit(state: &AppState, session: &Session, draft: &Draft) -> Result<Cr
     let new = draft
         .to_new_client(&session.user_id)
         .map_err(Refusal::Form)?;
-    let (owner, clock, max) = (
-        session.user_id.clone(),
-        state.clock.clone(),
-        state.console_max_clients,
-    );
     state
-        .db
-        .write(move |conn| register(conn, &new, &owner, max, clock.now()))
+        .client_changes()
+        .add_owned(new, &session.user_id, state.console_max_clients)
         .await
         .map_err(Refusal::from)
 }

@@ -153,15 +153,27 @@ where
     F: Fn(TestDb) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
+    gather_on_every_backend(test).await;
+}
+
+/// [`on_every_backend`] for a test that collects what each backend
+/// found and judges it all at the end: each run's result, in order.
+pub async fn gather_on_every_backend<T, F, Fut>(test: F) -> Vec<T>
+where
+    F: Fn(TestDb) -> Fut,
+    Fut: std::future::Future<Output = T>,
+{
+    let mut found = Vec::new();
     for db in backends() {
-        test(db).await;
+        found.push(test(db).await);
     }
+    found
 }
 
 /// One fresh database per backend under test: SQLite always, PostgreSQL when
 /// AUTHD_TEST_POSTGRES_URL is set (saying once when it is not). Under
 /// CI=true PostgreSQL is required.
-pub fn backends() -> Vec<TestDb> {
+fn backends() -> Vec<TestDb> {
     static SKIPPED: std::sync::Once = std::sync::Once::new();
     authd::resource::install_crypto_provider();
     let mut dbs = vec![TestDb::sqlite()];
