@@ -31,6 +31,23 @@ mod multi {
     }
 }
 
+/// Runs `$body` with `$c` bound to the backend's own connection, for the
+/// statements of a hot path: through [`AnyConnection`], diesel keys its
+/// statement cache by the SQL text, which it builds from the query at
+/// every call (for a wide select, a sizeable share of a request's CPU);
+/// on the backend's connection, a query whose type identifies it is found
+/// in the cache without building anything. The caller's transaction lives
+/// on that connection too.
+macro_rules! on_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::db::AnyConnection::Postgres($c) => $body,
+            $crate::db::AnyConnection::Sqlite($c) => $body,
+        }
+    };
+}
+pub(crate) use on_backend;
+
 /// Opens one connection of the backend the URL names.
 pub fn connect(url: &DatabaseUrl) -> Result<AnyConnection, DbError> {
     let failed = |e: diesel::ConnectionError| DbError::Connect {

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use diesel::prelude::*;
 
 use super::clients::Client;
+use super::connection::on_backend;
 use super::schema::refresh_tokens as rt;
 use super::schema::users;
 use super::users::User;
@@ -46,10 +47,8 @@ pub struct RefreshToken {
 
 /// Inserts a token.
 pub fn insert(conn: &mut AnyConnection, token: &RefreshToken) -> QueryResult<()> {
-    diesel::insert_into(rt::table)
-        .values(token)
-        .execute(conn)
-        .map(drop)
+    let insert = diesel::insert_into(rt::table).values(token);
+    on_backend!(conn, |c| insert.execute(c)).map(drop)
 }
 
 /// The token with this hash, in whatever state.
@@ -109,33 +108,38 @@ pub fn find_for_refresh(
         bool,
         Option<String>,
     );
-    let rows: Vec<Row> = clients::table
-        // Owned: the family subquery needs a `'static` FROM clause.
-        .left_join(rt::table.on(rt::token_hash.eq(hash.to_string())))
-        .left_join(users::table.on(users::id.nullable().eq(rt::user_id.nullable())))
-        .left_join(user_roles::table.on(user_roles::user_id.nullable().eq(users::id.nullable())))
-        .left_join(
-            role_scopes::table.on(role_scopes::role_name
-                .nullable()
-                .eq(user_roles::role_name.nullable())),
-        )
-        .filter(clients::client_id.eq(client_id))
-        .select((
-            Client::as_select(),
-            Option::<RefreshToken>::as_select(),
-            Option::<User>::as_select(),
-            diesel::dsl::exists(
-                family.filter(
-                    family
-                        .field(rt::family_id)
-                        .nullable()
-                        .eq(rt::family_id.nullable())
-                        .and(family.field(rt::revoked_at).is_not_null()),
+    // Built in each arm: `as_select` is typed by the backend.
+    let rows: Vec<Row> = on_backend!(conn, |c| {
+        clients::table
+            // Owned: the family subquery needs a `'static` FROM clause.
+            .left_join(rt::table.on(rt::token_hash.eq(hash.to_string())))
+            .left_join(users::table.on(users::id.nullable().eq(rt::user_id.nullable())))
+            .left_join(
+                user_roles::table.on(user_roles::user_id.nullable().eq(users::id.nullable())),
+            )
+            .left_join(
+                role_scopes::table.on(role_scopes::role_name
+                    .nullable()
+                    .eq(user_roles::role_name.nullable())),
+            )
+            .filter(clients::client_id.eq(client_id))
+            .select((
+                Client::as_select(),
+                Option::<RefreshToken>::as_select(),
+                Option::<User>::as_select(),
+                diesel::dsl::exists(
+                    family.filter(
+                        family
+                            .field(rt::family_id)
+                            .nullable()
+                            .eq(rt::family_id.nullable())
+                            .and(family.field(rt::revoked_at).is_not_null()),
+                    ),
                 ),
-            ),
-            role_scopes::scope.nullable(),
-        ))
-        .load(conn)?;
+                role_scopes::scope.nullable(),
+            ))
+            .load(c)
+    })?;
     let mut rows = rows.into_iter();
     let Some((client, token, user, family_revoked, first)) = rows.next() else {
         return Ok(None);

@@ -24,15 +24,6 @@ pub fn insert(conn: &mut AnyConnection, jti: &str, expires_at: i64) -> QueryResu
     .map(drop)
 }
 
-/// Whether the `jti` was revoked.
-pub fn is_revoked(conn: &mut AnyConnection, jti: &str) -> QueryResult<bool> {
-    rat::table
-        .find(jti)
-        .count()
-        .get_result::<i64>(conn)
-        .map(|n| n > 0)
-}
-
 /// The owner columns (`owner_id`, `owner_generation`) of the token's
 /// client, if its `jti` is unrevoked and the client still registered, in
 /// one round trip (introspection asks both of every token).

@@ -76,14 +76,6 @@ pub fn delete(conn: &mut AnyConnection, id_hash: &str) -> QueryResult<usize> {
     diesel::delete(s::table.find(id_hash)).execute(conn)
 }
 
-/// How many sessions the user has (live or not yet swept).
-pub fn count_for_user(conn: &mut AnyConnection, user_id: &str) -> QueryResult<i64> {
-    s::table
-        .filter(s::user_id.eq(user_id))
-        .count()
-        .get_result(conn)
-}
-
 /// Deletes sessions unused since `before`.
 pub fn purge_idle(conn: &mut AnyConnection, before: i64) -> QueryResult<usize> {
     diesel::delete(s::table.filter(s::last_seen_at.lt(before))).execute(conn)

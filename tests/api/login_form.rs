@@ -20,7 +20,13 @@ fn alice_id(db: &TestDb) -> String {
 }
 
 fn session_count(db: &TestDb) -> i64 {
-    sessions::count_for_user(&mut conn(db), &alice_id(db)).unwrap()
+    use authd::db::schema::sessions::dsl;
+    use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl};
+    dsl::sessions
+        .filter(dsl::user_id.eq(alice_id(db)))
+        .count()
+        .get_result(&mut conn(db))
+        .unwrap()
 }
 
 fn now() -> i64 {
