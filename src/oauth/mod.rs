@@ -9,7 +9,7 @@ pub mod error; // OAuthError -> RFC 6749 §5.2 responses (the only place)
 pub mod grants; // one module per grant type
 pub mod introspect; // POST /oauth/introspect (RFC 7662)
 pub mod issuer; // the oxide-auth Issuer: every token comes from here
-pub mod metadata; // RFC 8414 metadata and the JWKS
+pub mod metadata; // RFC 8414 / OpenID Connect Discovery metadata, the JWKS
 pub mod pkce; // PKCE (RFC 7636), S256 only
 pub mod revoke; // POST /oauth/revoke (RFC 7009)
 pub mod rotation; // refresh-token liveness, claim and reuse detection
@@ -43,7 +43,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     )
     .route("/.well-known/jwks.json", web::get().to(metadata::jwks))
     .route(
-        "/.well-known/oauth-authorization-server",
+        metadata::OAUTH_AUTHORIZATION_SERVER,
+        web::get().to(metadata::metadata),
+    )
+    .route(
+        metadata::OPENID_CONFIGURATION,
         web::get().to(metadata::metadata),
     );
 }

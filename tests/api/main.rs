@@ -30,6 +30,7 @@ mod lockout;
 mod login_form;
 mod metrics;
 mod names;
+mod oidc_discovery;
 mod owned_clients;
 mod parsers;
 mod password_params;
