@@ -7,6 +7,7 @@ pub mod codes; // the oxide-auth Authorizer: authorization codes
 pub mod context; // GrantCtx: what a protocol request may use
 pub mod error; // OAuthError -> RFC 6749 §5.2 responses (the only place)
 pub mod grants; // one module per grant type
+pub mod id_token; // OpenID Connect ID tokens: claims, at_hash, signing
 pub mod introspect; // POST /oauth/introspect (RFC 7662)
 pub mod issuer; // the oxide-auth Issuer: every token comes from here
 pub mod metadata; // RFC 8414 / OpenID Connect Discovery metadata, the JWKS

@@ -3,7 +3,8 @@
 //! grant (`unauthorized_client`), the query must have been well formed,
 //! and PKCE must be S256 (`invalid_request`, RFC 7636 §4.4.1). It binds
 //! to the code what the exchange checks: the challenge, the redirect URI
-//! as sent, and the user's credential generation.
+//! as sent, the user's credential generation, and the sign-in the ID
+//! token will speak of (`nonce`, `auth_time`, `sid`).
 
 use oxide_auth::code_grant::authorization::Request;
 use oxide_auth::endpoint::{AuthorizationExtension, Extension};
@@ -13,7 +14,8 @@ use super::flow::Flow;
 use crate::grant_type::GrantType;
 use crate::oauth::codes;
 use crate::oauth::error::OAuthError;
-use crate::oauth::issuer::ext as issuer_ext;
+use crate::oauth::id_token::SignIn;
+use crate::oauth::issuer::{ext as issuer_ext, set_sign_in};
 use crate::oauth::pkce;
 
 impl Flow<'_> {
@@ -43,6 +45,14 @@ impl Flow<'_> {
                 issuer_ext::GENERATION.into(),
                 Value::private(Some(owner.generation.to_string())),
             );
+            // What the ID token will say of this sign-in (OpenID Connect
+            // Core 1.0 §2, §3.1.2.1): the nonce exactly as sent.
+            let sign_in = SignIn {
+                auth_time: owner.session.auth_time,
+                sid: owner.session.sid(),
+                nonce: request.extension("nonce").map(|n| n.into_owned()),
+            };
+            set_sign_in(&mut ext, &sign_in);
         }
         Ok(ext)
     }
