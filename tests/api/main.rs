@@ -48,4 +48,5 @@ mod startup;
 mod support;
 mod token;
 mod token_errors;
+mod userinfo;
 mod verifier;

@@ -2,10 +2,12 @@
 //! it: the `openidconnect` crate (ramosbugs) discovers authd, sends the
 //! user through login and consent with PKCE and a nonce, and verifies the
 //! ID token (signature by the published keys, `iss`, `aud`, `nonce`,
-//! `at_hash`), then refreshes; and the nonce and `auth_time` survive from
+//! `at_hash`), asks UserInfo, then refreshes; and the nonce and `auth_time` survive from
 //! the authorization request through the code. On every backend.
 
-use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
+use openidconnect::core::{
+    CoreAuthenticationFlow, CoreClient, CoreProviderMetadata, CoreUserInfoClaims,
+};
 use openidconnect::{
     AccessTokenHash, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce,
     OAuth2TokenResponse, PkceCodeChallenge, RedirectUrl, Scope, TokenResponse,
@@ -87,6 +89,17 @@ async fn a_relying_party_signs_in_with_the_openidconnect_crate() {
         assert!(id_token
             .claims(&verifier, &Nonce::new("another".into()))
             .is_err());
+        // UserInfo, for the subject of the ID token.
+        let info: CoreUserInfoClaims = client
+            .user_info(
+                tokens.access_token().clone(),
+                Some(claims.subject().clone()),
+            )
+            .unwrap()
+            .request_async(&app.http)
+            .await
+            .unwrap_or_else(|e| panic!("[{}] UserInfo: {e:?}", db.label()));
+        assert_eq!(info.preferred_username().map(|u| u.as_str()), Some("alice"));
 
         // A refresh through the crate: a new ID token for the same user,
         // with no nonce of its own.
