@@ -80,6 +80,10 @@ pub struct Metadata {
     /// Core 1.0 §15.1 requires it.
     id_token_signing_alg_values_supported: [&'static str; 3],
     claims_supported: [&'static str; 12],
+    /// Core 1.0 §3.1.2.1; Discovery 1.0 §3 names this field.
+    prompt_values_supported: [&'static str; 3],
+    /// Every authorization response carries `iss` (RFC 9207 §3).
+    authorization_response_iss_parameter_supported: bool,
 }
 
 /// Client authentication methods (RFC 6749 §2.3); `none` for public clients.
@@ -115,6 +119,8 @@ impl Metadata {
             subject_types_supported: ["public"],
             id_token_signing_alg_values_supported: ["RS256", "ES256", "EdDSA"],
             claims_supported: CLAIMS,
+            prompt_values_supported: ["none", "login", "consent"],
+            authorization_response_iss_parameter_supported: true,
         }
     }
 }

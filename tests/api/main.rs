@@ -4,6 +4,7 @@
 mod audit;
 mod authorize;
 mod authorize_browser;
+mod authorize_openid;
 mod bad_tokens;
 mod cli;
 mod cli_clients;

@@ -1,7 +1,8 @@
 //! The flow's extension, run once the redirect URI is bound (so that a
 //! refusal can be redirected): the client must be registered for the
 //! grant (`unauthorized_client`), the query must have been well formed,
-//! and PKCE must be S256 (`invalid_request`, RFC 7636 §4.4.1). It binds
+//! PKCE must be S256 (`invalid_request`, RFC 7636 §4.4.1), and the
+//! OpenID Connect parameters well formed (see `openid`). It binds
 //! to the code what the exchange checks: the challenge, the redirect URI
 //! as sent, the user's credential generation, and the sign-in the ID
 //! token will speak of (`nonce`, `auth_time`, `sid`).
@@ -11,6 +12,7 @@ use oxide_auth::endpoint::{AuthorizationExtension, Extension};
 use oxide_auth::primitives::grant::{Extensions, Value};
 
 use super::flow::Flow;
+use super::openid::OpenIdParams;
 use crate::grant_type::GrantType;
 use crate::oauth::codes;
 use crate::oauth::error::OAuthError;
@@ -34,6 +36,7 @@ impl Flow<'_> {
         let challenge = request.extension("code_challenge");
         let bound = pkce::challenge(method.as_deref(), challenge.as_deref())
             .map_err(|why| OAuthError::InvalidRequest(why.into()))?;
+        *self.openid.borrow_mut() = OpenIdParams::read(request)?;
         let mut ext = Extensions::new();
         ext.set_raw(pkce::EXTENSION.into(), bound);
         ext.set_raw(
