@@ -36,6 +36,7 @@ mod lane;
 pub mod login_failures;
 pub mod owners;
 pub mod password_params;
+pub mod profiles;
 pub mod refresh_batch;
 pub mod refresh_tokens;
 pub mod revoked_access_tokens;

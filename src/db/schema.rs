@@ -11,6 +11,9 @@ diesel::table! {
         tokens_valid_after -> BigInt,
         credential_generation -> BigInt,
         username_folded -> Nullable<Text>,
+        email -> Nullable<Text>,
+        email_verified -> Bool,
+        name -> Nullable<Text>,
     }
 }
 

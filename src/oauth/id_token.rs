@@ -20,6 +20,7 @@ use super::error::OAuthError;
 use super::metadata::OPENID;
 use crate::config::IssuerSettings;
 use crate::db::clients::Client;
+use crate::db::profiles::Profile;
 use crate::db::users::User;
 use crate::keys::{SigningAlg, DEFAULT_ID_TOKEN_ALG};
 use crate::scope::ScopeSet;
@@ -53,10 +54,37 @@ struct IdClaims {
     sid: String,
     /// RFC 8176: a password is all authd checks today.
     amr: [&'static str; 1],
-    /// With the `profile` scope (Core 1.0 §5.4).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    preferred_username: Option<String>,
+    #[serde(flatten)]
+    profile: ProfileClaims,
 }
+
+/// The claims the `profile` and `email` scopes release (Core 1.0 §5.4),
+/// in ID tokens and UserInfo alike.
+#[derive(Debug, Default, Serialize, PartialEq, Eq)]
+pub struct ProfileClaims {
+    /// With `profile`: the username.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preferred_username: Option<String>,
+    /// With `profile`, when set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// With `email`, when set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// With `email`, when an email is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email_verified: Option<bool>,
+}
+
+/// Whether `scopes` release anything from the profile table (so that it
+/// is read only then).
+pub fn needs_profile(scopes: &ScopeSet) -> bool {
+    scopes.contains("profile") || scopes.contains("email")
+}
+
+/// The user as an ID token or UserInfo describes them: the account, and
+/// the profile when [`needs_profile`].
+pub type Subject<'a> = (&'a User, Option<&'a Profile>);
 
 /// An ID token to sign once the access token is signed.
 #[derive(Debug)]
@@ -65,10 +93,21 @@ pub struct IdToken {
     claims: IdClaims,
 }
 
-/// The claims `scopes` release about `user` (Core 1.0 §5.4): shared by ID
-/// tokens and UserInfo, so that both say the same.
-pub fn profile_claims(user: &User, scopes: &ScopeSet) -> Option<String> {
-    scopes.contains("profile").then(|| user.username.clone())
+/// The claims `scopes` release about the user (Core 1.0 §5.4): shared by
+/// ID tokens and UserInfo, so that both say the same.
+pub fn profile_claims((user, profile): Subject<'_>, scopes: &ScopeSet) -> ProfileClaims {
+    let mut claims = ProfileClaims::default();
+    if scopes.contains("profile") {
+        claims.preferred_username = Some(user.username.clone());
+        claims.name = profile.and_then(|p| p.name.clone());
+    }
+    if let Some(email) = profile.and_then(|p| p.email.clone()) {
+        if scopes.contains("email") {
+            claims.email_verified = profile.map(|p| p.email_verified);
+            claims.email = Some(email);
+        }
+    }
+    claims
 }
 
 /// The client's ID-token algorithm.
@@ -87,7 +126,7 @@ impl IdToken {
     pub fn for_grant(
         settings: &IssuerSettings,
         now: i64,
-        (user, client): (&User, &Client),
+        (subject, client): (Subject<'_>, &Client),
         granted: &ScopeSet,
         sign_in: SignIn,
     ) -> Result<Option<IdToken>, OAuthError> {
@@ -96,7 +135,7 @@ impl IdToken {
         }
         let claims = IdClaims {
             iss: settings.issuer.clone(),
-            sub: user.id.clone(),
+            sub: subject.0.id.clone(),
             aud: client.client_id.clone(),
             azp: client.client_id.clone(),
             exp: now + settings.access_ttl,
@@ -106,7 +145,7 @@ impl IdToken {
             at_hash: String::new(),
             sid: sign_in.sid,
             amr: ["pwd"],
-            preferred_username: profile_claims(user, granted),
+            profile: profile_claims(subject, granted),
         };
         Ok(Some(IdToken {
             alg: alg_of(client)?,

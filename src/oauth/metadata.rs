@@ -41,7 +41,7 @@ pub const OAUTH_AUTHORIZATION_SERVER: &str = "/.well-known/oauth-authorization-s
 pub const OPENID: &str = "openid";
 
 /// The claims an ID token or UserInfo may carry (Core 1.0 §2, §5.1).
-const CLAIMS: [&str; 12] = [
+const CLAIMS: [&str; 15] = [
     "iss",
     "sub",
     "aud",
@@ -54,6 +54,9 @@ const CLAIMS: [&str; 12] = [
     "sid",
     "amr",
     "preferred_username",
+    "name",
+    "email",
+    "email_verified",
 ];
 
 /// The authorization server metadata document (RFC 8414 §2), which is
@@ -79,7 +82,7 @@ pub struct Metadata {
     /// What a client may choose with `--id-token-alg`; RS256 first, as
     /// Core 1.0 §15.1 requires it.
     id_token_signing_alg_values_supported: [&'static str; 3],
-    claims_supported: [&'static str; 12],
+    claims_supported: [&'static str; 15],
     /// Core 1.0 §3.1.2.1; Discovery 1.0 §3 names this field.
     prompt_values_supported: [&'static str; 3],
     /// Every authorization response carries `iss` (RFC 9207 §3).

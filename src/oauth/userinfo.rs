@@ -15,8 +15,9 @@ use serde::Serialize;
 
 use super::access_token::{standing_in, verify_own, Holder};
 use super::error::{no_store, OAuthError};
-use super::id_token::profile_claims;
+use super::id_token::{needs_profile, profile_claims, ProfileClaims};
 use super::metadata::OPENID;
+use crate::db::{profiles, DbError};
 use crate::scope;
 use crate::state::AppState;
 
@@ -29,9 +30,9 @@ pub const PATH: &str = "/oauth/userinfo";
 pub struct UserInfo {
     /// The user's id, the `sub` of their ID tokens.
     pub sub: String,
-    /// With `profile`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub preferred_username: Option<String>,
+    /// What the scopes release.
+    #[serde(flatten)]
+    pub profile: ProfileClaims,
 }
 
 /// The access token of `Authorization: Bearer TOKEN` (the scheme's case
@@ -83,8 +84,18 @@ pub async fn userinfo(
     if !scopes.contains(OPENID) {
         return Err(OAuthError::InsufficientScope(OPENID));
     }
+    let profile = match needs_profile(&scopes) {
+        true => {
+            let id = user.id.clone();
+            state
+                .db
+                .read(move |conn| profiles::of(conn, &id).map_err(DbError::from))
+                .await?
+        }
+        false => None,
+    };
     let mut res = HttpResponse::Ok().json(UserInfo {
-        preferred_username: profile_claims(&user, &scopes),
+        profile: profile_claims((&user, profile.as_ref()), &scopes),
         sub: user.id,
     });
     no_store(&mut res);

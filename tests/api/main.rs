@@ -49,5 +49,6 @@ mod startup;
 mod support;
 mod token;
 mod token_errors;
+mod user_profile;
 mod userinfo;
 mod verifier;

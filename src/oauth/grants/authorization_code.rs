@@ -9,7 +9,7 @@
 //! even when the request fails. A second use of a code revokes what the
 //! first issued, committed although the request fails.
 
-use super::{suspended, within_owner, Stored, TokenResponse};
+use super::{read_profile, suspended, within_owner, Stored, TokenResponse};
 use crate::db::clients::Client;
 use crate::db::owners::Bound;
 use crate::db::{auth_codes, refresh_tokens, users, AnyConnection};
@@ -132,7 +132,9 @@ fn exchange(
     set_sign_in(&mut token_grant.extensions, &sign_in);
     let unsigned = ctx.token_issuer(conn, now).store_tokens(&token_grant)?;
     link(conn, &req.code, &unsigned)?;
-    let id_token = IdToken::for_grant(&ctx.issuer, now, (&user, client), &granted, sign_in)?;
+    let profile = read_profile(conn, &user, &granted)?;
+    let subject = (&user, profile.as_ref());
+    let id_token = IdToken::for_grant(&ctx.issuer, now, (subject, client), &granted, sign_in)?;
     Ok(Ok((unsigned, granted, id_token)))
 }
 

@@ -12,14 +12,31 @@ use serde::Serialize;
 
 use super::context::GrantCtx;
 use super::error::{no_store, OAuthError};
-use super::id_token::IdToken;
+use super::id_token::{needs_profile, IdToken};
 use super::issuer::Unsigned;
+use super::metadata::OPENID;
 use crate::db::owners::Bound;
+use crate::db::profiles::{self, Profile};
+use crate::db::users::User;
+use crate::db::AnyConnection;
 use crate::scope::{self, ScopeSet};
 
 /// What a grant stored, to sign after the commit: the access token, the
 /// scope granted, and the ID token when `openid` was granted.
 pub(crate) type Stored = (Unsigned, ScopeSet, Option<IdToken>);
+
+/// The user's profile when `granted` releases some of it to an ID token
+/// ([`needs_profile`]), read in the grant's transaction.
+pub(crate) fn read_profile(
+    conn: &mut AnyConnection,
+    user: &User,
+    granted: &ScopeSet,
+) -> Result<Option<Profile>, OAuthError> {
+    match granted.contains(OPENID) && needs_profile(granted) {
+        true => Ok(profiles::of(conn, &user.id)?),
+        false => Ok(None),
+    }
+}
 
 /// A successful token response (RFC 6749 §5.1).
 #[derive(Serialize)]

@@ -5,7 +5,7 @@
 
 use std::net::IpAddr;
 
-use super::{within_owner, Stored, TokenResponse};
+use super::{read_profile, within_owner, Stored, TokenResponse};
 use crate::audit::{self, Attempt, LoginFailure};
 use crate::db::clients::Client;
 use crate::db::{users, AnyConnection};
@@ -111,6 +111,8 @@ fn issue(
     };
     set_sign_in(&mut grant.extensions, &sign_in);
     let unsigned = ctx.token_issuer(conn, now).store_tokens(&grant)?;
-    let id_token = IdToken::for_grant(&ctx.issuer, now, (&user, client), &granted, sign_in)?;
+    let profile = read_profile(conn, &user, &granted)?;
+    let subject = (&user, profile.as_ref());
+    let id_token = IdToken::for_grant(&ctx.issuer, now, (subject, client), &granted, sign_in)?;
     Ok((unsigned, granted, id_token))
 }

@@ -5,9 +5,10 @@
 
 use std::collections::BTreeSet;
 
-use super::{within_owner, Stored, TokenResponse};
+use super::{read_profile, within_owner, Stored, TokenResponse};
 use crate::db::clients::Client;
 use crate::db::owners::{self, Bound};
+use crate::db::profiles::Profile;
 use crate::db::refresh_batch::Rotation;
 use crate::db::refresh_tokens::{Claim, RefreshToken};
 use crate::db::users::User;
@@ -89,9 +90,10 @@ async fn read(
                     if !bound.admits("", token.issued_at, None) {
                         return Ok(Decided::Refused);
                     }
+                    let profile = read_profile(conn, &user, &granted)?;
                     Decided::Live(Successor {
                         token,
-                        user: Box::new(user),
+                        user: Box::new((user, profile)),
                         client: Box::new(client),
                         granted,
                     })
@@ -123,7 +125,8 @@ enum Decided {
 /// its successor, issued for `granted`.
 struct Successor {
     token: RefreshToken,
-    user: Box<User>,
+    /// The user, with their profile when the ID token needs it.
+    user: Box<(User, Option<Profile>)>,
     client: Box<Client>,
     granted: ScopeSet,
 }
@@ -161,7 +164,8 @@ impl Successor {
             sid: token.sid.clone().unwrap_or_else(|| token.family_id.clone()),
             nonce: None,
         };
-        let id_token = IdToken::for_grant(&ctx.issuer, now, (&user, &client), &granted, sign_in)?;
+        let subject = (&user.0, user.1.as_ref());
+        let id_token = IdToken::for_grant(&ctx.issuer, now, (subject, &client), &granted, sign_in)?;
         Ok(match ctx.db.rotate(rotation).await? {
             Claim::Claimed => Rotated::New(Box::new((unsigned, granted, id_token))),
             // Used since the read: a second presentation raced this one.
