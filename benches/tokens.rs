@@ -99,6 +99,8 @@ fn row(user: &str, client: &str, family: &str, now: i64) -> (Secret, RefreshToke
         revoked_at: None,
         generation: 0,
         family_expires_at: now + 86_400,
+        auth_time: None,
+        sid: None,
     };
     (token, row)
 }

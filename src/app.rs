@@ -86,6 +86,7 @@ fn prepare(settings: &Settings, now: i64) -> Result<Prepared, StartError> {
     let (vault, created) = db::exclusive(&mut conn, |conn| {
         let vault = settings.key_vault(conn)?;
         let created = keys::ensure_active(conn, &vault, settings.signing_alg, now)?;
+        keys::ensure_id_keys(conn, &vault, now)?;
         Ok::<_, StartError>((vault, created))
     })?;
     if let Some(key) = created {

@@ -350,6 +350,14 @@ pub fn user_unlocked(user_id: &str, username: &str, cleared: usize, actor: Actor
         .info();
 }
 
+/// A user's profile (email, name) was changed; what it says is personal
+/// data and stays out of the log.
+pub fn user_profile_set(user_id: &str, username: &str, actor: Actor<'_>) {
+    user_change("user_profile_set", user_id, username)
+        .actor(actor)
+        .info();
+}
+
 /// A role was granted to (`granted`) or revoked from a user.
 pub fn user_role_changed(
     user_id: &str,

@@ -133,6 +133,7 @@ mod tests {
             expires_in: 900,
             scope: "a".into(),
             refresh_token: Some(format!("{SECRET}-refresh")),
+            id_token: Some(format!("{SECRET}-id")),
         };
         assert_hidden("TokenResponse", format!("{response:?}"), &[SECRET]);
     }
@@ -148,6 +149,7 @@ mod tests {
                 redirect_uris: vec![],
                 audience: None,
                 introspects: vec![],
+                id_token_alg: "RS256".into(),
                 public: false,
                 owner: None,
                 suspended: false,

@@ -4,6 +4,7 @@ use clap::Subcommand;
 
 use super::{output, CliError, Ctx};
 use crate::audit::{self, Actor};
+use crate::keys::{self, SigningAlg, DEFAULT_ID_TOKEN_ALG};
 use crate::manage::clients::{self, ClientView, NewClient};
 
 /// Client commands.
@@ -34,6 +35,10 @@ pub enum ClientCmd {
         /// repeated. Without it, a client introspects only its own tokens.
         #[arg(long = "introspects", value_name = "AUD")]
         introspects: Vec<String>,
+        /// The algorithm of its OpenID Connect ID tokens (default RS256,
+        /// which every relying party supports).
+        #[arg(long = "id-token-alg", value_enum)]
+        id_token_alg: Option<SigningAlg>,
     },
     /// List clients (never their secrets), with who registered each.
     List,
@@ -83,6 +88,7 @@ pub(super) fn run(cmd: ClientCmd, ctx: &mut Ctx) -> Result<(), CliError> {
             redirect_uris,
             audience,
             introspects,
+            id_token_alg,
         } => {
             let new = NewClient {
                 name,
@@ -93,14 +99,22 @@ pub(super) fn run(cmd: ClientCmd, ctx: &mut Ctx) -> Result<(), CliError> {
                 audience,
                 introspects,
                 owner_id: None,
+                id_token_alg,
             };
             let created = clients::add(&mut ctx.conn, &new, ctx.clock.now())?;
+            // Its key in the JWKS before its first ID token (see
+            // `keys::ensure_id_keys`); a running server loads it within
+            // seconds.
+            if id_token_alg.is_some_and(|alg| alg != DEFAULT_ID_TOKEN_ALG) {
+                let vault = ctx.settings.key_vault(&mut ctx.conn)?;
+                keys::ensure_id_keys(&mut ctx.conn, &vault, ctx.clock.now())?;
+            }
             let c = &created.client;
             audit::client_added(&c.client_id, &c.name, c.public, Actor::Cli);
             let mut json = serde_json::json!({
                 "client_id": c.client_id, "name": c.name,
                 "grants": c.grants, "scopes": c.scopes,
-                "introspects": c.introspects,
+                "introspects": c.introspects, "id_token_alg": c.id_token_alg,
             });
             let mut text = format!("client created: {}", describe(c));
             if let Some(secret) = &created.secret {

@@ -25,6 +25,8 @@ pub enum KeysCmd {
 struct KeyView {
     kid: String,
     alg: String,
+    /// `access` or `id_token`.
+    purpose: String,
     status: &'static str,
     created_at: i64,
     retired_at: Option<i64>,
@@ -40,6 +42,7 @@ pub(super) fn run(cmd: KeysCmd, ctx: &mut Ctx) -> Result<(), CliError> {
                 .map(|k| KeyView {
                     kid: k.kid.clone(),
                     alg: k.alg.clone(),
+                    purpose: k.purpose.clone(),
                     status: keys::status(k, t, ttl),
                     created_at: k.created_at,
                     retired_at: k.retired_at,
@@ -47,7 +50,7 @@ pub(super) fn run(cmd: KeysCmd, ctx: &mut Ctx) -> Result<(), CliError> {
                 .collect();
             let text = views
                 .iter()
-                .map(|k| format!("{}\t{}\t{}", k.kid, k.alg, k.status))
+                .map(|k| format!("{}\t{}\t{}\t{}", k.kid, k.alg, k.purpose, k.status))
                 .collect::<Vec<_>>()
                 .join("\n");
             output::print(ctx.json, &views, &text);

@@ -5,7 +5,7 @@ use clap::Subcommand;
 use super::{output, prompt, CliError, Ctx};
 use crate::audit::{self, Actor};
 use crate::db::password_params;
-use crate::manage::users::{self, UserView};
+use crate::manage::users::{self, ProfileChange, UserView};
 use crate::manage::ManageError;
 use crate::password::Passwords;
 
@@ -22,6 +22,28 @@ pub enum UserCmd {
         /// Read the password as one line from stdin instead of prompting.
         #[arg(long)]
         password_stdin: bool,
+        /// Their email address (unverified; see `user set`).
+        #[arg(long)]
+        email: Option<String>,
+        /// Their full name.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Change a user's profile, the claims apps get with the `profile`
+    /// and `email` scopes; an empty value clears a field.
+    Set {
+        /// Login name.
+        username: String,
+        /// Their email address (a new one is unverified unless
+        /// --email-verified true is given too).
+        #[arg(long)]
+        email: Option<String>,
+        /// Whether the email address is known to be theirs.
+        #[arg(long, value_name = "true|false")]
+        email_verified: Option<bool>,
+        /// Their full name.
+        #[arg(long)]
+        name: Option<String>,
     },
     /// List users.
     List,
@@ -89,9 +111,17 @@ pub(super) fn run(cmd: UserCmd, ctx: &mut Ctx) -> Result<(), CliError> {
             username,
             roles,
             password_stdin,
+            email,
+            name,
         } => {
             // Check what is cheap first so that a typo costs no prompt.
             users::check_username(&username)?;
+            let profile = ProfileChange {
+                email,
+                email_verified: None,
+                name,
+            };
+            profile.check()?;
             if users::get(&mut ctx.conn, &username).is_ok() {
                 return Err(ManageError::UserExists(username).into());
             }
@@ -99,14 +129,34 @@ pub(super) fn run(cmd: UserCmd, ctx: &mut Ctx) -> Result<(), CliError> {
             let hash = passwords(ctx)?.hash_blocking(password.expose())?;
             let user = users::add(&mut ctx.conn, &username, &hash, &roles, ctx.clock.now())?;
             audit::user_added(&user.id, &user.username, &user.roles, Actor::Cli);
+            let user = match profile.email.is_some() || profile.name.is_some() {
+                true => users::set_profile(&mut ctx.conn, &username, &profile, ctx.clock.now())?,
+                false => user,
+            };
             let json = serde_json::json!({
                 "id": user.id, "username": user.username, "roles": user.roles,
+                "email": user.email, "email_verified": user.email_verified, "name": user.name,
             });
             output::print(
                 ctx.json,
                 &json,
                 &format!("user created: {}", describe(&user)),
             );
+        }
+        UserCmd::Set {
+            username,
+            email,
+            email_verified,
+            name,
+        } => {
+            let change = ProfileChange {
+                email,
+                email_verified,
+                name,
+            };
+            let user = users::set_profile(&mut ctx.conn, &username, &change, ctx.clock.now())?;
+            audit::user_profile_set(&user.id, &user.username, Actor::Cli);
+            output::print(ctx.json, &user, &describe(&user));
         }
         UserCmd::List => {
             let all = users::list(&mut ctx.conn)?;

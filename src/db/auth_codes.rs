@@ -40,6 +40,13 @@ pub struct AuthCode {
     pub access_jti: Option<String>,
     /// That access token's expiry.
     pub access_expires_at: Option<i64>,
+    /// The authorization request's `nonce`, for the ID token (OpenID
+    /// Connect Core 1.0 §3.1.2.1).
+    pub nonce: Option<String>,
+    /// When the user entered their password, for the ID token.
+    pub auth_time: Option<i64>,
+    /// The sign-in session the code was issued in (`sid`).
+    pub sid: Option<String>,
 }
 
 /// Inserts a new code.

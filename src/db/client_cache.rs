@@ -139,6 +139,7 @@ mod tests {
             updated_at: 0,
             introspects: String::new(),
             owner_generation: None,
+            id_token_alg: None,
         }
     }
 

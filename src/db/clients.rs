@@ -35,6 +35,9 @@ pub struct Client {
     /// For a client a user registered: the owner's credential generation
     /// when it was registered or last re-keyed (see [`Client::is_owned`]).
     pub owner_generation: Option<i64>,
+    /// The JWS algorithm of its ID tokens; `None` is RS256
+    /// (docs/interface.md "OpenID Connect").
+    pub id_token_alg: Option<String>,
 }
 
 impl Client {
@@ -252,4 +255,13 @@ pub fn delete(conn: &mut AnyConnection, client_id: &str) -> QueryResult<usize> {
         }
     }
     diesel::delete(clients::table.find(client_id)).execute(conn)
+}
+
+/// The ID-token algorithms clients chose (`--id-token-alg`), each once.
+pub fn id_token_algs(conn: &mut AnyConnection) -> QueryResult<Vec<String>> {
+    clients::table
+        .filter(clients::id_token_alg.is_not_null())
+        .select(clients::id_token_alg.assume_not_null())
+        .distinct()
+        .load(conn)
 }

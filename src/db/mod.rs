@@ -40,6 +40,7 @@ pub mod login_failures;
 mod migrate;
 pub mod owners;
 pub mod password_params;
+pub mod profiles;
 mod queue;
 pub mod refresh_batch;
 pub mod refresh_tokens;

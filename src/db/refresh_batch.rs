@@ -155,6 +155,8 @@ struct RotateMany<'a> {
     revoked_at: Vec<Option<i64>>,
     generation: Vec<i64>,
     family_expires_at: Vec<i64>,
+    auth_time: Vec<Option<i64>>,
+    sid: Vec<Option<&'a str>>,
 }
 
 impl<'a> RotateMany<'a> {
@@ -177,6 +179,8 @@ impl<'a> RotateMany<'a> {
             revoked_at: col(batch, |r| r.successor.revoked_at),
             generation: col(batch, |r| r.successor.generation),
             family_expires_at: col(batch, |r| r.successor.family_expires_at),
+            auth_time: col(batch, |r| r.successor.auth_time),
+            sid: col(batch, |r| r.successor.sid.as_deref()),
         }
     }
 }
@@ -209,9 +213,14 @@ impl QueryFragment<Pg> for RotateMany<'_> {
             out.push_sql(", ");
             out.push_bind_param::<Array<BigInt>, _>(numbers)?;
         }
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Nullable<BigInt>>, _>(&self.auth_time)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Nullable<Text>>, _>(&self.sid)?;
         out.push_sql(
             ") AS i (old, now, token_hash, family_id, parent_hash, user_id, client_id, scope, \
-             issued_at, expires_at, used_at, revoked_at, generation, family_expires_at)), \
+             issued_at, expires_at, used_at, revoked_at, generation, family_expires_at, \
+             auth_time, sid)), \
              locked AS MATERIALIZED (SELECT token_hash, used_at, revoked_at FROM refresh_tokens \
              WHERE token_hash IN (SELECT old FROM input) \
              ORDER BY token_hash FOR UPDATE SKIP LOCKED), \
@@ -227,9 +236,9 @@ impl QueryFragment<Pg> for RotateMany<'_> {
             " RETURNING input.*), \
              stored AS (INSERT INTO refresh_tokens (token_hash, family_id, parent_hash, \
              user_id, client_id, scope, issued_at, expires_at, used_at, revoked_at, \
-             generation, family_expires_at) SELECT token_hash, family_id, parent_hash, \
-             user_id, client_id, scope, issued_at, expires_at, used_at, revoked_at, \
-             generation, family_expires_at FROM claimed) \
+             generation, family_expires_at, auth_time, sid) SELECT token_hash, family_id, \
+             parent_hash, user_id, client_id, scope, issued_at, expires_at, used_at, \
+             revoked_at, generation, family_expires_at, auth_time, sid FROM claimed) \
              SELECT 'claimed', old, false FROM claimed \
              UNION ALL SELECT 'locked', token_hash, used_at IS NOT NULL AND revoked_at IS NULL \
              FROM locked",

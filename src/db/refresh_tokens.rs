@@ -43,6 +43,12 @@ pub struct RefreshToken {
     pub generation: i64,
     /// The family's absolute end (RFC 9700 §4.14.2: a bounded lifetime).
     pub family_expires_at: i64,
+    /// When the user entered the credential the family began with, for
+    /// its ID tokens (OpenID Connect Core 1.0 §12.2); `None` in families
+    /// older than OpenID Connect.
+    pub auth_time: Option<i64>,
+    /// The sign-in session the family began in (`sid`).
+    pub sid: Option<String>,
 }
 
 /// Inserts a token.
@@ -334,7 +340,7 @@ impl diesel::query_builder::QueryFragment<Backend> for RotateStatement<'_> {
         out.push_sql(
             " RETURNING 1) INSERT INTO refresh_tokens (token_hash, family_id, parent_hash, \
              user_id, client_id, scope, issued_at, expires_at, used_at, revoked_at, \
-             generation, family_expires_at) SELECT ",
+             generation, family_expires_at, auth_time, sid) SELECT ",
         );
         out.push_bind_param::<Text, _>(&t.token_hash)?;
         out.push_sql(", ");
@@ -359,6 +365,10 @@ impl diesel::query_builder::QueryFragment<Backend> for RotateStatement<'_> {
         out.push_bind_param::<BigInt, _>(&t.generation)?;
         out.push_sql(", ");
         out.push_bind_param::<BigInt, _>(&t.family_expires_at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<BigInt>, _>(&t.auth_time)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&t.sid)?;
         out.push_sql(" FROM claimed");
         Ok(())
     }

@@ -11,6 +11,9 @@ diesel::table! {
         tokens_valid_after -> BigInt,
         credential_generation -> BigInt,
         username_folded -> Nullable<Text>,
+        email -> Nullable<Text>,
+        email_verified -> Bool,
+        name -> Nullable<Text>,
     }
 }
 
@@ -49,6 +52,7 @@ diesel::table! {
         updated_at -> BigInt,
         introspects -> Text,
         owner_generation -> Nullable<BigInt>,
+        id_token_alg -> Nullable<Text>,
     }
 }
 
@@ -66,6 +70,8 @@ diesel::table! {
         revoked_at -> Nullable<BigInt>,
         generation -> BigInt,
         family_expires_at -> BigInt,
+        auth_time -> Nullable<BigInt>,
+        sid -> Nullable<Text>,
     }
 }
 
@@ -85,6 +91,9 @@ diesel::table! {
         family_id -> Nullable<Text>,
         access_jti -> Nullable<Text>,
         access_expires_at -> Nullable<BigInt>,
+        nonce -> Nullable<Text>,
+        auth_time -> Nullable<BigInt>,
+        sid -> Nullable<Text>,
     }
 }
 
@@ -96,6 +105,7 @@ diesel::table! {
         public_jwk -> Text,
         created_at -> BigInt,
         retired_at -> Nullable<BigInt>,
+        purpose -> Text,
     }
 }
 

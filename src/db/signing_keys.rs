@@ -21,7 +21,15 @@ pub struct SigningKeyRow {
     pub created_at: i64,
     /// When a newer key took over; `None` for the active key.
     pub retired_at: Option<i64>,
+    /// What it signs: [`ACCESS`] or [`ID_TOKEN`].
+    pub purpose: String,
 }
+
+/// The purpose of the one active access-token key.
+pub const ACCESS: &str = "access";
+
+/// The purpose of ID-token keys: one active per algorithm.
+pub const ID_TOKEN: &str = "id_token";
 
 /// Inserts a key.
 pub fn insert(conn: &mut AnyConnection, key: &SigningKeyRow) -> QueryResult<()> {
@@ -31,15 +39,25 @@ pub fn insert(conn: &mut AnyConnection, key: &SigningKeyRow) -> QueryResult<()> 
         .map(drop)
 }
 
-/// Retires every active key except `keep`.
-pub fn retire_others(conn: &mut AnyConnection, keep: &str, now: i64) -> QueryResult<usize> {
-    diesel::update(
-        signing_keys::table
-            .filter(signing_keys::kid.ne(keep))
-            .filter(signing_keys::retired_at.is_null()),
-    )
-    .set(signing_keys::retired_at.eq(Some(now)))
-    .execute(conn)
+/// Retires every active key that `keep` takes over from: the other
+/// access-token keys, or for an ID-token key, the others of its algorithm.
+pub fn retire_others(
+    conn: &mut AnyConnection,
+    keep: &SigningKeyRow,
+    now: i64,
+) -> QueryResult<usize> {
+    let others = signing_keys::table
+        .filter(signing_keys::kid.ne(&keep.kid))
+        .filter(signing_keys::purpose.eq(&keep.purpose))
+        .filter(signing_keys::retired_at.is_null());
+    let set = signing_keys::retired_at.eq(Some(now));
+    if keep.purpose == ACCESS {
+        diesel::update(others).set(set).execute(conn)
+    } else {
+        diesel::update(others.filter(signing_keys::alg.eq(&keep.alg)))
+            .set(set)
+            .execute(conn)
+    }
 }
 
 /// Every key, newest first.
@@ -50,10 +68,20 @@ pub fn list(conn: &mut AnyConnection) -> QueryResult<Vec<SigningKeyRow>> {
         .load(conn)
 }
 
-/// The newest active key, if any.
+/// The active ID-token keys, one per algorithm.
+pub fn active_id_keys(conn: &mut AnyConnection) -> QueryResult<Vec<SigningKeyRow>> {
+    signing_keys::table
+        .filter(signing_keys::retired_at.is_null())
+        .filter(signing_keys::purpose.eq(ID_TOKEN))
+        .select(SigningKeyRow::as_select())
+        .load(conn)
+}
+
+/// The newest active access-token key, if any.
 pub fn active(conn: &mut AnyConnection) -> QueryResult<Option<SigningKeyRow>> {
     signing_keys::table
         .filter(signing_keys::retired_at.is_null())
+        .filter(signing_keys::purpose.eq(ACCESS))
         .order((signing_keys::created_at.desc(), signing_keys::kid.desc()))
         .select(SigningKeyRow::as_select())
         .first(conn)

@@ -30,6 +30,10 @@ use crate::secret::random_id;
 /// authd and resource servers (RFC 9068 verifiers allow some leeway).
 pub const PUBLISH_GRACE_SECS: i64 = 60;
 
+/// The ID-token algorithm of a client that chose none: OpenID Connect
+/// Core 1.0 §15.1 makes RS256 the one every relying party can verify.
+pub const DEFAULT_ID_TOKEN_ALG: SigningAlg = SigningAlg::Rs256;
+
 /// The JWS algorithms authd signs with: asymmetric only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum SigningAlg {
@@ -204,30 +208,103 @@ pub fn alg_of(row: &SigningKeyRow) -> Result<SigningAlg, KeyError> {
     })
 }
 
-/// Generates a key, seals it, and makes it the active one, in one
-/// transaction; older keys are retired but stay published (see
-/// [`is_published`]).
+/// A new key sealed for storage, active from `now`, for `purpose`
+/// ([`signing_keys::ACCESS`] or [`signing_keys::ID_TOKEN`]).
+pub fn sealed(
+    vault: &KeyVault,
+    new: NewKey,
+    purpose: &str,
+    now: i64,
+) -> Result<SigningKeyRow, KeyError> {
+    Ok(SigningKeyRow {
+        private_key_sealed: vault.seal(&new.kid, &new.private_key_pem)?,
+        kid: new.kid,
+        alg: new.alg.as_str().to_string(),
+        public_jwk: new.public_jwk,
+        created_at: now,
+        retired_at: None,
+        purpose: purpose.to_string(),
+    })
+}
+
+/// Generates an access-token key, seals it, and makes it the active one;
+/// every active ID-token key is renewed with it (a new key of the same
+/// algorithm), all in one transaction. Older keys are retired but stay
+/// published (see [`is_published`]).
 pub fn rotate(
     conn: &mut AnyConnection,
     vault: &KeyVault,
     alg: SigningAlg,
     now: i64,
 ) -> Result<SigningKeyRow, KeyError> {
-    let new = generate(alg)?;
-    let row = SigningKeyRow {
-        private_key_sealed: vault.seal(&new.kid, &new.private_key_pem)?,
-        kid: new.kid,
-        alg: alg.as_str().to_string(),
-        public_jwk: new.public_jwk,
-        created_at: now,
-        retired_at: None,
-    };
-    let retired = db::write_tx(conn, |conn| {
+    let row = sealed(vault, generate(alg)?, signing_keys::ACCESS, now)?;
+    let (retired, renewed) = db::write_tx(conn, |conn| {
         signing_keys::insert(conn, &row)?;
-        signing_keys::retire_others(conn, &row.kid, now)
+        let mut retired = signing_keys::retire_others(conn, &row, now)?;
+        let mut renewed = Vec::new();
+        for old in signing_keys::active_id_keys(conn)? {
+            let new = sealed(vault, generate(alg_of(&old)?)?, signing_keys::ID_TOKEN, now)?;
+            signing_keys::insert(conn, &new)?;
+            retired += signing_keys::retire_others(conn, &new, now)?;
+            renewed.push(new);
+        }
+        Ok::<_, KeyError>((retired, renewed))
     })?;
     crate::audit::key_rotated(&row.kid, &row.alg, retired);
+    for new in renewed {
+        crate::audit::key_rotated(&new.kid, &new.alg, 0);
+    }
     Ok(row)
+}
+
+/// Makes an ID-token key for every algorithm a client may ask for (RS256,
+/// and each client's `--id-token-alg`) that has none: at start and when a
+/// client is registered, so that the key is in the JWKS before any ID
+/// token it signs (a relying party may have read the JWKS once, at its
+/// own start: the `openidconnect` crate does). Inside one transaction.
+pub fn ensure_id_keys(
+    conn: &mut AnyConnection,
+    vault: &KeyVault,
+    now: i64,
+) -> Result<(), KeyError> {
+    db::write_tx(conn, |conn| {
+        let mut algs = vec![DEFAULT_ID_TOKEN_ALG];
+        for alg in crate::db::clients::id_token_algs(conn)? {
+            let alg: SigningAlg = alg.parse().map_err(KeyError::Crypto)?;
+            if !algs.contains(&alg) {
+                algs.push(alg);
+            }
+        }
+        let have = signing_keys::active_id_keys(conn)?;
+        for alg in algs {
+            if !have.iter().any(|k| k.alg == alg.as_str()) {
+                add_id_key(conn, vault, generate(alg)?, now)?;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Stores `new` as the ID-token key of its algorithm, unless another
+/// instance made one first (then `new` is dropped and that one serves):
+/// inside the caller's write transaction.
+pub fn add_id_key(
+    conn: &mut AnyConnection,
+    vault: &KeyVault,
+    new: NewKey,
+    now: i64,
+) -> Result<(), KeyError> {
+    let alg = new.alg.as_str();
+    if signing_keys::active_id_keys(conn)?
+        .iter()
+        .any(|k| k.alg == alg)
+    {
+        return Ok(());
+    }
+    let row = sealed(vault, new, signing_keys::ID_TOKEN, now)?;
+    signing_keys::insert(conn, &row)?;
+    crate::audit::key_rotated(&row.kid, &row.alg, 0);
+    Ok(())
 }
 
 /// Makes sure an active key of `alg` exists; returns the key it had to
@@ -329,6 +406,7 @@ mod tests {
             public_jwk: new.public_jwk,
             created_at: 100,
             retired_at: None,
+            purpose: signing_keys::ACCESS.into(),
         };
         assert!(is_published(&row, 10_000, 900));
         row.retired_at = Some(1000);

@@ -1,8 +1,9 @@
-//! The keys a running server uses: the active signing key and every key
-//! still published, reloaded from the database every few seconds so that
-//! `authd keys rotate` from another process takes effect without a restart.
+//! The keys a running server uses: the active access-token key, the active
+//! ID-token key of each algorithm, and every key still published,
+//! reloaded from the database every few seconds so that `authd keys
+//! rotate` from another process takes effect without a restart.
 
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
 use jsonwebtoken::jwk::{Jwk, JwkSet};
@@ -10,9 +11,12 @@ use jsonwebtoken::{Algorithm, DecodingKey, Header};
 use serde::Serialize;
 
 use super::signer::Signer;
-use super::{alg_of, encoding_key, is_published, KeyError, KeyVault, SigningAlg};
+use super::{
+    add_id_key, alg_of, encoding_key, generate, is_published, KeyError, KeyVault, SigningAlg,
+};
 use crate::clock::Clock;
-use crate::db::{signing_keys, AnyConnection, Db};
+use crate::db::signing_keys::{self, SigningKeyRow};
+use crate::db::{AnyConnection, Db};
 
 /// How often a running server rereads the keys (docs/interface.md "Command line (admin)" promises that
 /// a rotation takes effect within 5 seconds).
@@ -25,11 +29,37 @@ struct PublishedKey {
     decoding: DecodingKey,
 }
 
-/// An immutable view of the keys at one moment.
-pub struct KeySnapshot {
+/// A key that signs, parsed once.
+struct ActiveKey {
     kid: String,
     alg: SigningAlg,
     signer: Signer,
+}
+
+impl ActiveKey {
+    fn open(row: &SigningKeyRow, vault: &KeyVault) -> Result<ActiveKey, KeyError> {
+        let alg = alg_of(row)?;
+        let pem = vault.open(&row.kid, &row.private_key_sealed)?;
+        Ok(ActiveKey {
+            kid: row.kid.clone(),
+            alg,
+            signer: Signer::new(alg, encoding_key(alg, &pem)?.as_bytes())?,
+        })
+    }
+
+    fn sign<T: Serialize>(&self, typ: &str, claims: &T) -> Result<String, KeyError> {
+        let mut header = Header::new(self.alg.jwt());
+        header.typ = Some(typ.into());
+        header.kid = Some(self.kid.clone());
+        self.signer.jws(&header, claims)
+    }
+}
+
+/// An immutable view of the keys at one moment.
+pub struct KeySnapshot {
+    access: ActiveKey,
+    /// One per algorithm (docs/interface.md "OpenID Connect").
+    id_tokens: Vec<ActiveKey>,
     published: Vec<PublishedKey>,
     jwks: String,
 }
@@ -43,15 +73,25 @@ impl KeySnapshot {
         access_ttl: i64,
     ) -> Result<KeySnapshot, KeyError> {
         let rows = signing_keys::list(conn)?;
-        let active = rows
+        let active = |r: &&SigningKeyRow| r.retired_at.is_none();
+        let access = rows
             .iter()
-            .find(|r| r.retired_at.is_none())
+            .filter(active)
+            .find(|r| r.purpose == signing_keys::ACCESS)
             .ok_or_else(|| {
                 KeyError::Crypto("no active signing key (run 'authd keys rotate')".into())
             })?;
-        let alg = alg_of(active)?;
-        let pem = vault.open(&active.kid, &active.private_key_sealed)?;
-        let signer = Signer::new(alg, encoding_key(alg, &pem)?.as_bytes())?;
+        let access = ActiveKey::open(access, vault)?;
+        let mut id_tokens: Vec<ActiveKey> = Vec::new();
+        // Newest first: should two of an algorithm be active (instances
+        // that raced to make one), the newest signs.
+        for row in rows.iter().filter(active) {
+            if row.purpose == signing_keys::ID_TOKEN
+                && !id_tokens.iter().any(|k| k.alg.as_str() == row.alg)
+            {
+                id_tokens.push(ActiveKey::open(row, vault)?);
+            }
+        }
         let mut published = Vec::new();
         let mut jwks = JwkSet { keys: Vec::new() };
         for row in rows.iter().filter(|r| is_published(r, now, access_ttl)) {
@@ -67,25 +107,40 @@ impl KeySnapshot {
         }
         let jwks = serde_json::to_string(&jwks).map_err(|e| KeyError::Crypto(e.to_string()))?;
         Ok(KeySnapshot {
-            kid: active.kid.clone(),
-            alg,
-            signer,
+            access,
+            id_tokens,
             published,
             jwks,
         })
     }
 
-    /// The active key's id.
+    /// The active access-token key's id.
     pub fn kid(&self) -> &str {
-        &self.kid
+        &self.access.kid
     }
 
     /// Signs claims as an RFC 9068 access token (`typ: at+jwt`).
     pub fn sign<T: Serialize>(&self, claims: &T) -> Result<String, KeyError> {
-        let mut header = Header::new(self.alg.jwt());
-        header.typ = Some("at+jwt".into());
-        header.kid = Some(self.kid.clone());
-        self.signer.jws(&header, claims)
+        self.access.sign("at+jwt", claims)
+    }
+
+    /// Whether an ID-token key of `alg` is active.
+    pub fn has_id_key(&self, alg: SigningAlg) -> bool {
+        self.id_tokens.iter().any(|k| k.alg == alg)
+    }
+
+    /// Signs claims as an ID token (`typ: JWT`, OpenID Connect Core 1.0
+    /// §2) with the active ID-token key of `alg`; `None` if there is none.
+    pub fn sign_id<T: Serialize>(
+        &self,
+        alg: SigningAlg,
+        claims: &T,
+    ) -> Result<Option<String>, KeyError> {
+        self.id_tokens
+            .iter()
+            .find(|k| k.alg == alg)
+            .map(|k| k.sign("JWT", claims))
+            .transpose()
     }
 
     /// The verification key and algorithm for `kid`, if still published.
@@ -102,10 +157,30 @@ impl KeySnapshot {
     }
 }
 
+/// Where a running server's keys come from, to reload them.
+#[derive(Clone)]
+struct Source {
+    db: Db,
+    vault: KeyVault,
+    access_ttl: i64,
+    clock: Clock,
+}
+
+impl Source {
+    async fn load(&self) -> Result<KeySnapshot, KeyError> {
+        let (vault, now, ttl) = (self.vault.clone(), self.clock.now(), self.access_ttl);
+        self.db
+            .read(move |conn| KeySnapshot::load(conn, &vault, now, ttl))
+            .await
+    }
+}
+
 /// The current [`KeySnapshot`], swapped atomically on reload.
 #[derive(Clone)]
 pub struct KeyRing {
     current: Arc<RwLock<Arc<KeySnapshot>>>,
+    /// Set by [`KeyRing::spawn_reloader`].
+    source: Arc<OnceLock<Source>>,
 }
 
 impl KeyRing {
@@ -113,7 +188,32 @@ impl KeyRing {
     pub fn new(snapshot: KeySnapshot) -> KeyRing {
         KeyRing {
             current: Arc::new(RwLock::new(Arc::new(snapshot))),
+            source: Arc::default(),
         }
+    }
+
+    /// The keys in force once an ID-token key of `alg` is: made now if
+    /// none is (docs/interface.md "OpenID Connect": created on first
+    /// need), stored sealed unless another instance stored one first, and
+    /// the keys reloaded at once rather than at the next tick. The key is
+    /// generated on the blocking pool (an RSA key takes tens of
+    /// milliseconds) and only stored in the write.
+    pub async fn with_id_key(&self, alg: SigningAlg) -> Result<Arc<KeySnapshot>, KeyError> {
+        let source = self
+            .source
+            .get()
+            .ok_or_else(|| KeyError::Crypto("the key ring has no database to reload from".into()))?
+            .clone();
+        let new = actix_web::web::block(move || generate(alg))
+            .await
+            .map_err(|_| KeyError::Crypto("key generation was cancelled".into()))??;
+        let (vault, now) = (source.vault.clone(), source.clock.now());
+        source
+            .db
+            .write(move |conn| add_id_key(conn, &vault, new, now))
+            .await?;
+        self.replace(source.load().await?);
+        Ok(self.current())
     }
 
     /// The keys in force now.
@@ -142,18 +242,19 @@ impl KeyRing {
         clock: Clock,
     ) -> actix_web::rt::task::JoinHandle<()> {
         let ring = self.clone();
+        let source = Source {
+            db,
+            vault,
+            access_ttl,
+            clock,
+        };
+        // A second reloader (there is none) would share the first's source.
+        let _ = self.source.set(source.clone());
         actix_web::rt::spawn(async move {
             let mut tick = actix_web::rt::time::interval(RELOAD_INTERVAL);
             loop {
                 tick.tick().await;
-                let now = clock.now();
-                let loaded = db
-                    .read({
-                        let vault = vault.clone();
-                        move |conn| KeySnapshot::load(conn, &vault, now, access_ttl)
-                    })
-                    .await;
-                match loaded {
+                match source.load().await {
                     Ok(snapshot) => {
                         if snapshot.kid() != ring.current().kid() {
                             log::info!("now signing with key {}", snapshot.kid());

@@ -8,6 +8,7 @@ use super::{parse_scopes, ManageError};
 use crate::db::users::{self, User};
 use crate::db::{self, clients, AnyConnection};
 use crate::grant_type::GrantType;
+use crate::keys::{SigningAlg, DEFAULT_ID_TOKEN_ALG};
 use crate::names;
 use crate::redirect_uri;
 use crate::scope;
@@ -33,6 +34,8 @@ pub struct NewClient {
     pub introspects: Vec<String>,
     /// The user creating it (console), if any.
     pub owner_id: Option<String>,
+    /// The JWS algorithm of its ID tokens; `None` is RS256.
+    pub id_token_alg: Option<SigningAlg>,
 }
 
 /// A client as shown to administrators (never the secret or its hash).
@@ -53,6 +56,8 @@ pub struct ClientView {
     pub audience: Option<String>,
     /// Audiences whose access tokens it may introspect besides its own.
     pub introspects: Vec<String>,
+    /// The JWS algorithm of its ID tokens.
+    pub id_token_alg: String,
     /// Whether it is public.
     pub public: bool,
     /// The username of the user who registered it (the console); `None`
@@ -93,6 +98,10 @@ impl From<&clients::Client> for ClientView {
             redirect_uris: c.redirect_uri_list(),
             audience: c.audience.clone(),
             introspects: c.introspect_list(),
+            id_token_alg: c
+                .id_token_alg
+                .clone()
+                .unwrap_or_else(|| DEFAULT_ID_TOKEN_ALG.as_str().to_string()),
             public: c.is_public(),
             created_at: c.created_at,
         }
@@ -257,6 +266,7 @@ pub fn add(conn: &mut AnyConnection, new: &NewClient, now: i64) -> Result<Create
         updated_at: now,
         introspects: introspects.join(" "),
         owner_generation: owner.as_ref().map(|u| u.credential_generation),
+        id_token_alg: new.id_token_alg.map(|a| a.as_str().to_string()),
     };
     clients::insert(conn, &row)?;
     Ok(Created {

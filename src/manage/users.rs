@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use super::{check_name, ManageError};
+use crate::db::profiles::{self, Profile};
 use crate::db::{self, login_failures, refresh_tokens, roles, users, AnyConnection};
 use crate::names::username_key;
 use crate::secret::random_id;
@@ -20,8 +21,99 @@ pub struct UserView {
     pub roles: Vec<String>,
     /// Whether the user is disabled.
     pub disabled: bool,
+    /// Their email address, if set.
+    pub email: Option<String>,
+    /// Whether that address is known to be theirs.
+    pub email_verified: bool,
+    /// Their full name, if set.
+    pub name: Option<String>,
     /// Creation time (Unix seconds).
     pub created_at: i64,
+}
+
+/// A change to a user's profile: each field given replaces it (an empty
+/// string clears it). A new email is unverified unless `email_verified`
+/// says otherwise, as an address nobody confirmed proves nothing.
+#[derive(Debug, Clone, Default)]
+pub struct ProfileChange {
+    /// A new email address.
+    pub email: Option<String>,
+    /// Whether the email is verified.
+    pub email_verified: Option<bool>,
+    /// A new full name.
+    pub name: Option<String>,
+}
+
+/// The longest email address (RFC 5321 §4.5.3.1.3's path, less its
+/// brackets).
+const MAX_EMAIL: usize = 254;
+
+/// The longest name, in characters.
+const MAX_NAME: usize = 200;
+
+impl ProfileChange {
+    /// Checks what it sets, before anything is stored: an email is
+    /// `local@domain` without spaces or control characters; a name has no
+    /// control characters.
+    pub fn check(&self) -> Result<(), ManageError> {
+        if let Some(email) = self.email.as_deref().filter(|e| !e.is_empty()) {
+            let well_formed = email.len() <= MAX_EMAIL
+                && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+                && email.split_once('@').is_some_and(|(local, domain)| {
+                    !local.is_empty() && !domain.is_empty() && !domain.contains('@')
+                });
+            if !well_formed {
+                return Err(ManageError::Invalid(format!(
+                    "'{}' is not an email address (name@example.com)",
+                    crate::names::escape(email)
+                )));
+            }
+        }
+        if let Some(name) = &self.name {
+            if name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
+                return Err(ManageError::Invalid(format!(
+                    "a name has at most {MAX_NAME} characters and no control characters"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// `old` with this change applied.
+    fn apply(&self, old: Profile) -> Profile {
+        let given = |v: &Option<String>, old: Option<String>| match v {
+            Some(v) if v.is_empty() => None,
+            Some(v) => Some(v.clone()),
+            None => old,
+        };
+        let email_changed = self.email.is_some() && self.email != old.email;
+        let email_verified = match self.email_verified {
+            Some(verified) => verified,
+            None => old.email_verified && !email_changed,
+        };
+        let email = given(&self.email, old.email);
+        Profile {
+            email_verified: email_verified && email.is_some(),
+            email,
+            name: given(&self.name, old.name),
+        }
+    }
+}
+
+/// Changes a user's profile (checked first); the user as it is then.
+pub fn set_profile(
+    conn: &mut AnyConnection,
+    username: &str,
+    change: &ProfileChange,
+    now: i64,
+) -> Result<UserView, ManageError> {
+    change.check()?;
+    db::write_tx(conn, |conn| {
+        let user = require(conn, username)?;
+        let old = profiles::of(conn, &user.id)?.unwrap_or_default();
+        profiles::set(conn, &user.id, &change.apply(old), now)?;
+        view(conn, user)
+    })
 }
 
 /// The form in which two usernames are the same name (NFKC, then lower
@@ -87,6 +179,9 @@ pub fn add(
         username: user.username,
         roles: wanted,
         disabled: false,
+        email: None,
+        email_verified: false,
+        name: None,
         created_at: now,
     })
 }
@@ -97,14 +192,21 @@ pub fn list(conn: &mut AnyConnection) -> Result<Vec<UserView>, ManageError> {
     for (user_id, role) in users::all_roles(conn)? {
         by_user.entry(user_id).or_default().push(role);
     }
+    let mut profiles: HashMap<String, Profile> = profiles::all(conn)?.into_iter().collect();
     Ok(users::list(conn)?
         .into_iter()
-        .map(|u| UserView {
-            roles: by_user.remove(&u.id).unwrap_or_default(),
-            id: u.id,
-            username: u.username,
-            disabled: u.disabled,
-            created_at: u.created_at,
+        .map(|u| {
+            let profile = profiles.remove(&u.id).unwrap_or_default();
+            UserView {
+                roles: by_user.remove(&u.id).unwrap_or_default(),
+                id: u.id,
+                username: u.username,
+                disabled: u.disabled,
+                email: profile.email,
+                email_verified: profile.email_verified,
+                name: profile.name,
+                created_at: u.created_at,
+            }
         })
         .collect())
 }
@@ -114,11 +216,15 @@ fn require(conn: &mut AnyConnection, username: &str) -> Result<users::User, Mana
 }
 
 fn view(conn: &mut AnyConnection, user: users::User) -> Result<UserView, ManageError> {
+    let profile = profiles::of(conn, &user.id)?.unwrap_or_default();
     Ok(UserView {
         roles: users::roles_of(conn, &user.id)?,
         id: user.id,
         username: user.username,
         disabled: user.disabled,
+        email: profile.email,
+        email_verified: profile.email_verified,
+        name: profile.name,
         created_at: user.created_at,
     })
 }

@@ -13,11 +13,12 @@ use oxide_auth::endpoint::Authorizer;
 use oxide_auth::primitives::grant::{Extensions, Grant, Value};
 
 use super::error::OAuthError;
-use super::issuer::{ext as issuer_ext, no_redirect};
+use super::id_token::SignIn;
+use super::issuer::{ext as issuer_ext, no_redirect, set_sign_in, sign_in_of};
 use super::pkce;
 use crate::db::auth_codes::{self, AuthCode, Claim};
 use crate::db::{self, refresh_tokens, revoked_access_tokens, AnyConnection};
-use crate::secret::Secret;
+use crate::secret::{random_id, Secret};
 
 /// How long a code may wait for its exchange. RFC 6749 §4.1.2 recommends
 /// at most ten minutes; a client exchanges at once.
@@ -120,6 +121,7 @@ impl<'a> CodeStore<'a> {
         let generation = generation_of(grant).ok_or_else(|| missing("a generation"))?;
         let mut scope: Vec<&str> = grant.scope.iter().collect();
         scope.sort_unstable();
+        let sign_in = sign_in_of(grant);
         let code = Secret::generate();
         let row = AuthCode {
             code_hash: code.hash(),
@@ -136,6 +138,9 @@ impl<'a> CodeStore<'a> {
             family_id: None,
             access_jti: None,
             access_expires_at: None,
+            auth_time: sign_in.as_ref().map(|s| s.auth_time),
+            nonce: sign_in.as_ref().and_then(|s| s.nonce.clone()),
+            sid: sign_in.map(|s| s.sid),
         };
         db::write_tx(self.conn, |conn| auth_codes::insert(conn, &row))?;
         Ok(code)
@@ -202,6 +207,13 @@ fn grant_of(row: AuthCode) -> Result<Grant, OAuthError> {
         issuer_ext::GENERATION.into(),
         Value::private(Some(row.generation.to_string())),
     );
+    // A code from before OpenID Connect: signed in when it was issued.
+    let sign_in = SignIn {
+        auth_time: row.auth_time.unwrap_or(row.issued_at),
+        sid: row.sid.clone().unwrap_or_else(random_id),
+        nonce: row.nonce.clone(),
+    };
+    set_sign_in(&mut extensions, &sign_in);
     Ok(Grant {
         owner_id: row.user_id,
         client_id: row.client_id,

@@ -14,7 +14,7 @@ use crate::config::IssuerSettings;
 use crate::db::client_cache::ClientCache;
 use crate::db::clients::Client;
 use crate::db::{AnyConnection, Db};
-use crate::keys::KeySnapshot;
+use crate::keys::{KeyRing, KeySnapshot};
 use crate::login::Logins;
 use crate::metrics::Metrics;
 use crate::scope::{self, ScopeSet};
@@ -32,6 +32,8 @@ pub struct GrantCtx {
     pub issuer: Arc<IssuerSettings>,
     /// The keys in force when the request arrived.
     pub keys: Arc<KeySnapshot>,
+    /// The live keys, to make an ID-token key on first need.
+    pub ring: KeyRing,
     /// The time every token rule reads.
     pub clock: Clock,
     /// The counters a grant moves.
@@ -48,6 +50,7 @@ impl GrantCtx {
             logins: state.logins.clone(),
             issuer: state.issuer.clone(),
             keys: state.keys.current(),
+            ring: state.keys.clone(),
             clock: state.clock.clone(),
             metrics: state.metrics.clone(),
             clients: state.clients.clone(),

@@ -15,6 +15,7 @@ use oxide_auth::primitives::issuer::{IssuedToken, TokenType};
 
 use super::access_token::{standing, verify_own, AccessClaims, LiveAccess};
 use super::error::OAuthError;
+use super::id_token::SignIn;
 use super::rotation;
 use crate::config::IssuerSettings;
 use crate::db::refresh_tokens::{self, RefreshToken};
@@ -41,6 +42,38 @@ pub mod ext {
     pub const WITH_REFRESH: &str = "authd.refresh";
     /// The owner's credential generation, for a user's grant.
     pub const GENERATION: &str = "authd.gen";
+    /// When the user entered their password (OpenID Connect `auth_time`).
+    pub const AUTH_TIME: &str = "authd.auth_time";
+    /// The sign-in session (OpenID Connect `sid`).
+    pub const SID: &str = "authd.sid";
+    /// The authorization request's `nonce` (a code's grant only).
+    pub const NONCE: &str = "authd.nonce";
+}
+
+/// Records the sign-in behind a grant in its extensions: a refresh family
+/// it starts keeps `auth_time` and `sid`, and a code keeps the `nonce`
+/// too (OpenID Connect Core 1.0 §3.1.2.1, §12.2).
+pub fn set_sign_in(extensions: &mut Extensions, sign_in: &SignIn) {
+    let mut set = |id: &str, v: Option<String>| {
+        if let Some(v) = v {
+            extensions.set_raw(id.into(), Value::private(Some(v)));
+        }
+    };
+    set(ext::AUTH_TIME, Some(sign_in.auth_time.to_string()));
+    set(ext::SID, Some(sign_in.sid.clone()));
+    set(ext::NONCE, sign_in.nonce.clone());
+}
+
+/// The sign-in [`set_sign_in`] recorded, if any.
+pub fn sign_in_of(grant: &Grant) -> Option<SignIn> {
+    let auth_time = private_ext(grant, ext::AUTH_TIME)
+        .flatten()
+        .and_then(|t| t.parse().ok())?;
+    Some(SignIn {
+        auth_time,
+        sid: private_ext(grant, ext::SID).flatten()?,
+        nonce: private_ext(grant, ext::NONCE).flatten(),
+    })
 }
 
 /// Adds authd's extensions to a grant: the audience, the owner's
@@ -98,6 +131,9 @@ struct Family {
     scope: String,
     generation: i64,
     expires_at: i64,
+    /// The sign-in it began with (`None` in families older than it).
+    auth_time: Option<i64>,
+    sid: Option<String>,
 }
 
 /// A new refresh token of `family` for `grant` at `now`, and its row; its
@@ -122,6 +158,8 @@ fn new_refresh(
         revoked_at: None,
         generation: family.generation,
         family_expires_at: family.expires_at,
+        auth_time: family.auth_time,
+        sid: family.sid,
     };
     (token, row)
 }
@@ -141,6 +179,8 @@ pub fn successor(
         scope: claimed.scope.clone(),
         generation: claimed.generation,
         expires_at: claimed.family_expires_at,
+        auth_time: claimed.auth_time,
+        sid: claimed.sid.clone(),
     };
     let (token, row) = new_refresh(settings, now, grant, family);
     (row, Unsigned::new(settings, now, grant, Some(token)))
@@ -254,6 +294,7 @@ impl<'c> TokenIssuer<'c> {
     pub fn store_tokens(&self, grant: &Grant) -> Result<Unsigned, OAuthError> {
         let refresh = match private_ext(grant, ext::WITH_REFRESH) {
             Some(_) => {
+                let sign_in = sign_in_of(grant);
                 let generation = generation_of(grant)
                     .ok_or_else(|| OAuthError::internal("refresh grant without a generation"))?;
                 let family = Family {
@@ -262,6 +303,8 @@ impl<'c> TokenIssuer<'c> {
                     scope: sorted(&grant.scope),
                     generation,
                     expires_at: self.now + self.settings.refresh_max_lifetime,
+                    auth_time: sign_in.as_ref().map(|s| s.auth_time),
+                    sid: sign_in.map(|s| s.sid),
                 };
                 Some(self.store_refresh(grant, family)?)
             }

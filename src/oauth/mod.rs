@@ -5,16 +5,18 @@ pub mod authorize; // GET /oauth/authorize: code + PKCE, login and consent
 pub mod client_auth; // client authentication and the oxide-auth Registrar
 pub mod codes; // the oxide-auth Authorizer: authorization codes
 pub mod context; // GrantCtx: what a protocol request may use
-pub mod error; // OAuthError -> RFC 6749 §5.2 responses (the only place)
+pub mod error; // OAuthError -> RFC 6749 / RFC 6750 responses (the only place)
 pub mod grants; // one module per grant type
+pub mod id_token; // OpenID Connect ID tokens: claims, at_hash, signing
 pub mod introspect; // POST /oauth/introspect (RFC 7662)
 pub mod issuer; // the oxide-auth Issuer: every token comes from here
-pub mod metadata; // RFC 8414 metadata and the JWKS
+pub mod metadata; // RFC 8414 / OpenID Connect Discovery metadata, the JWKS
 pub mod pkce; // PKCE (RFC 7636), S256 only
 pub mod revoke; // POST /oauth/revoke (RFC 7009)
 pub mod rotation; // refresh-token liveness, claim and reuse detection
 pub mod token; // POST /oauth/token
 pub mod token_request; // the shared start of revoke and introspect
+pub mod userinfo; // GET/POST /oauth/userinfo (OpenID Connect Core 1.0 §5.3)
 
 use actix_web::web;
 
@@ -41,9 +43,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(introspect::introspect))
             .default_service(web::to(error::method_not_allowed)),
     )
+    .service(
+        web::resource(userinfo::PATH)
+            .route(web::get().to(userinfo::userinfo))
+            .route(web::post().to(userinfo::userinfo)),
+    )
     .route("/.well-known/jwks.json", web::get().to(metadata::jwks))
     .route(
-        "/.well-known/oauth-authorization-server",
+        metadata::OAUTH_AUTHORIZATION_SERVER,
+        web::get().to(metadata::metadata),
+    )
+    .route(
+        metadata::OPENID_CONFIGURATION,
         web::get().to(metadata::metadata),
     );
 }

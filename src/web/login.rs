@@ -110,6 +110,9 @@ pub(super) async fn form(
     let nonce = FormNonce::of(&req, cookies::secure(&state));
     let key = csrf::form_key(&state).await?;
     let next = next::from_query(&req);
+    // An app's `login_hint` (OpenID Connect Core 1.0 §3.1.2.1) prefills
+    // the username; the template escapes it.
+    let hint = next::login_hint(&req).unwrap_or_default();
     // Set by the registration form's redirect; a forged one only shows
     // this sentence.
     let registered = req.query_string().split('&').any(|p| p == REGISTERED);
@@ -117,7 +120,7 @@ pub(super) async fn form(
         notice: registered.then_some("Your account is ready. Sign in to continue."),
         ..Answer::ok()
     };
-    Ok(render(&state, key, &nonce, next.as_deref(), "", answer))
+    Ok(render(&state, key, &nonce, next.as_deref(), &hint, answer))
 }
 
 /// `POST /login`.

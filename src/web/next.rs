@@ -27,10 +27,21 @@ pub fn local_path(candidate: &str) -> Option<&str> {
 /// The request's `next` query parameter, if it is a local path (one
 /// `next`, decoded strictly).
 pub fn from_query(req: &HttpRequest) -> Option<String> {
+    unique(req, "next").filter(|n| local_path(n).is_some())
+}
+
+/// The login page's `login_hint` query parameter (one, decoded strictly,
+/// at most 256 bytes): the username an app suggested.
+pub fn login_hint(req: &HttpRequest) -> Option<String> {
+    unique(req, "login_hint").filter(|h| h.len() <= 256)
+}
+
+/// The query parameter `name` if it is there once.
+fn unique(req: &HttpRequest, name: &str) -> Option<String> {
     let mut found = None;
     for pair in urlencoded::pairs(req.query_string().as_bytes()) {
         match pair {
-            Ok((name, value)) if name == "next" => {
+            Ok((n, value)) if n == name => {
                 if found.is_some() {
                     return None;
                 }
@@ -40,7 +51,7 @@ pub fn from_query(req: &HttpRequest) -> Option<String> {
             Err(_) => return None,
         }
     }
-    found.filter(|n| local_path(n).is_some())
+    found
 }
 
 /// The login page's URL, carrying `next` when there is one.

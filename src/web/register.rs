@@ -22,7 +22,8 @@ use super::page;
 use crate::audit::{self, Actor};
 use crate::db::users as stored_users;
 use crate::login::client_ip;
-use crate::manage::{users, ManageError};
+use crate::manage::users::{self, ProfileChange};
+use crate::manage::ManageError;
 use crate::password::{self, PasswordError};
 use crate::secret::Secret;
 use crate::state::AppState;
@@ -169,6 +170,17 @@ async fn sign_up(
     if password != confirm {
         return Ok(refused("The two passwords do not match."));
     }
+    // Optional, and unverified: nobody confirmed the address.
+    let profile = ProfileChange {
+        email: form
+            .get("email")
+            .filter(|e| !e.is_empty())
+            .map(str::to_string),
+        ..ProfileChange::default()
+    };
+    if let Err(e) = profile.check() {
+        return Ok(refused(sentence(&e.to_string())));
+    }
     if let Err(e) = password::check_policy(password) {
         return Ok(refused(sentence(&e.to_string())));
     }
@@ -198,7 +210,13 @@ async fn sign_up(
     );
     let added = state
         .db
-        .write(move |conn| users::add(conn, &name, &hash, &roles, clock.now()))
+        .write(move |conn| {
+            let user = users::add(conn, &name, &hash, &roles, clock.now())?;
+            match profile.email.is_some() {
+                true => users::set_profile(conn, &name, &profile, clock.now()),
+                false => Ok(user),
+            }
+        })
         .await;
     match added {
         Ok(user) => {

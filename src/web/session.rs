@@ -32,6 +32,9 @@ pub struct Session {
     pub user_id: String,
     /// The user's name.
     pub username: String,
+    /// When the user entered their password: every login makes a new
+    /// session, so its start (OpenID Connect's `auth_time`).
+    pub auth_time: i64,
     id_hash: String,
     csrf: Secret,
 }
@@ -46,6 +49,16 @@ impl Session {
     /// server knows of the session, never shown on a page.
     pub fn id_hash(&self) -> &str {
         &self.id_hash
+    }
+
+    /// The session's public name, OpenID Connect's `sid` (Front- and
+    /// Back-Channel Logout 1.0 §2): a hash of the id hash, so that it
+    /// names the session to apps without being the key it is stored by.
+    pub fn sid(&self) -> String {
+        use base64::Engine;
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(format!("sid:{}", self.id_hash));
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..16])
     }
 
     /// Whether a form sent this session's token (constant time).
@@ -115,6 +128,7 @@ pub async fn current(req: &HttpRequest, state: &AppState) -> Result<Option<Sessi
     Ok(Some(Session {
         user_id: row.user_id,
         username: owner.username,
+        auth_time: row.created_at,
         id_hash,
         csrf: Secret::new(row.csrf_secret),
     }))

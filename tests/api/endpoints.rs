@@ -40,7 +40,7 @@ async fn metadata_follows_the_issuer() {
         }
         assert_eq!(
             m["scopes_supported"],
-            serde_json::json!(["posts:read", "posts:write"])
+            serde_json::json!(["openid", "posts:read", "posts:write"])
         );
 
         // Tokens carry the configured issuer.

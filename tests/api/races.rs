@@ -321,6 +321,8 @@ fn a_write_that_lost_its_user_or_client_is_not_a_500() {
         revoked_at: None,
         generation: 0,
         family_expires_at: 1,
+        auth_time: None,
+        sid: None,
     };
     let mut conn = crate::support::fixtures::conn(&db);
     for (t, code) in [

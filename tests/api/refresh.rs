@@ -216,6 +216,8 @@ fn the_janitor_removes_only_what_expired() {
             revoked_at: None,
             generation: 0,
             family_expires_at: expires_at,
+            auth_time: None,
+            sid: None,
         };
         let now = 10_000_000;
         authd::db::refresh_tokens::insert(&mut c, &row("old", now - 200_000)).unwrap();

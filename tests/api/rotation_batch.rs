@@ -29,6 +29,8 @@ fn live(ids: &(String, String), hash: &str, family: &str) -> RefreshToken {
         revoked_at: None,
         generation: 0,
         family_expires_at: NOW + 10_000,
+        auth_time: None,
+        sid: None,
     }
 }
 

@@ -132,12 +132,21 @@ async fn instances_starting_at_once_on_an_empty_database_migrate_once() {
             "[{}] each migration is recorded once: {applied:?}",
             db.label()
         );
-        let live_keys: i64 = signing_keys::table
+        let live_keys: Vec<(String, String)> = signing_keys::table
             .filter(signing_keys::retired_at.is_null())
-            .count()
-            .get_result(&mut conn)
+            .select((signing_keys::purpose, signing_keys::alg))
+            .order(signing_keys::purpose)
+            .load(&mut conn)
             .unwrap();
-        assert_eq!(live_keys, 1, "[{}] one signing key, made once", db.label());
+        assert_eq!(
+            live_keys,
+            [
+                ("access".into(), "ES256".into()),
+                ("id_token".into(), "RS256".into())
+            ],
+            "[{}] one access-token key and one ID-token key, made once",
+            db.label()
+        );
 
         for mut server in servers {
             server.terminate();

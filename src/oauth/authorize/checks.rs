@@ -1,19 +1,23 @@
 //! The flow's extension, run once the redirect URI is bound (so that a
 //! refusal can be redirected): the client must be registered for the
 //! grant (`unauthorized_client`), the query must have been well formed,
-//! and PKCE must be S256 (`invalid_request`, RFC 7636 §4.4.1). It binds
+//! PKCE must be S256 (`invalid_request`, RFC 7636 §4.4.1), and the
+//! OpenID Connect parameters well formed (see `openid`). It binds
 //! to the code what the exchange checks: the challenge, the redirect URI
-//! as sent, and the user's credential generation.
+//! as sent, the user's credential generation, and the sign-in the ID
+//! token will speak of (`nonce`, `auth_time`, `sid`).
 
 use oxide_auth::code_grant::authorization::Request;
 use oxide_auth::endpoint::{AuthorizationExtension, Extension};
 use oxide_auth::primitives::grant::{Extensions, Value};
 
 use super::flow::Flow;
+use super::openid::OpenIdParams;
 use crate::grant_type::GrantType;
 use crate::oauth::codes;
 use crate::oauth::error::OAuthError;
-use crate::oauth::issuer::ext as issuer_ext;
+use crate::oauth::id_token::SignIn;
+use crate::oauth::issuer::{ext as issuer_ext, set_sign_in};
 use crate::oauth::pkce;
 
 impl Flow<'_> {
@@ -32,6 +36,7 @@ impl Flow<'_> {
         let challenge = request.extension("code_challenge");
         let bound = pkce::challenge(method.as_deref(), challenge.as_deref())
             .map_err(|why| OAuthError::InvalidRequest(why.into()))?;
+        *self.openid.borrow_mut() = OpenIdParams::read(request)?;
         let mut ext = Extensions::new();
         ext.set_raw(pkce::EXTENSION.into(), bound);
         ext.set_raw(
@@ -43,6 +48,14 @@ impl Flow<'_> {
                 issuer_ext::GENERATION.into(),
                 Value::private(Some(owner.generation.to_string())),
             );
+            // What the ID token will say of this sign-in (OpenID Connect
+            // Core 1.0 §2, §3.1.2.1): the nonce exactly as sent.
+            let sign_in = SignIn {
+                auth_time: owner.session.auth_time,
+                sid: owner.session.sid(),
+                nonce: request.extension("nonce").map(|n| n.into_owned()),
+            };
+            set_sign_in(&mut ext, &sign_in);
         }
         Ok(ext)
     }

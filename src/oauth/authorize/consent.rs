@@ -1,7 +1,9 @@
 //! The flow's `OwnerSolicitor`: who is logged in, and what they decided.
-//! Not logged in: the login page, which brings the browser back. A GET:
-//! the consent page. A POST (the consent form, sent back to this same
-//! URL): the session's CSRF token, then `decision=allow` or `deny`.
+//! Not logged in, or a login asked for again (`prompt=login`, `max_age`):
+//! the login page, which brings the browser back. A GET: the consent
+//! page. A POST (the consent form, sent back to this same URL): the
+//! session's CSRF token, then `decision=allow` or `deny`. With
+//! `prompt=none`, no page: an error for the client instead (see `openid`).
 
 use oxide_auth::endpoint::{OwnerConsent, OwnerSolicitor, QueryParameter, Solicitation};
 use oxide_auth_actix::{OAuthRequest, OAuthResponse};
@@ -18,9 +20,21 @@ enum Answer {
 
 impl Flow<'_> {
     fn answer(&self, request: &OAuthRequest, solicitation: &Solicitation) -> Answer {
-        let Some(owner) = &self.owner else {
-            return Answer::Show(Shown::Login);
+        let state = || {
+            request
+                .query()
+                .and_then(|q| q.unique_value("state").map(|s| s.into_owned()))
         };
+        let signed_in = self.owner.as_ref().filter(|o| !self.needs_login(o));
+        let Some(owner) = signed_in else {
+            return Answer::Show(match self.silent() {
+                true => self.silent_refusal("login_required", state()),
+                false => self.login(),
+            });
+        };
+        if self.silent() {
+            return Answer::Show(self.silent_refusal("consent_required", state()));
+        }
         let grant = solicitation.pre_grant();
         let mut scopes: Vec<String> = grant.scope.iter().map(str::to_string).collect();
         scopes.sort_unstable();

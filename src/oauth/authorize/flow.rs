@@ -26,6 +26,7 @@ use oxide_auth::primitives::grant::Grant;
 use oxide_auth_actix::{OAuthRequest, OAuthResponse, WebError as ActixFlowError};
 
 use super::errors;
+use super::openid::OpenIdParams;
 use crate::clock::Clock;
 use crate::db::clients::Client;
 use crate::db::{users, AnyConnection, Db, DbError};
@@ -66,14 +67,25 @@ impl Owner {
 
 /// A page the handler shows instead of oxide-auth's redirect.
 pub enum Shown {
-    /// Not logged in: the login page, which comes back here.
-    Login,
+    /// Not logged in, or a login is asked for again: the login page,
+    /// which comes back to `back`, with `hint` as the username.
+    Login {
+        /// This request, less what the login satisfies (see `openid`).
+        back: String,
+        /// `login_hint`.
+        hint: Option<String>,
+    },
     /// The consent page.
     Consent(Consent),
     /// A consent post without the session's CSRF token.
     Forbidden,
     /// A consent post without a decision.
     NoDecision,
+    /// An error of authd's own for the client (`prompt=none`'s), before
+    /// `iss` is added.
+    Redirect(url::Url),
+    /// An error that must not be redirected, on authd's page.
+    NotRedirected(&'static str),
 }
 
 /// One authorization request.
@@ -102,6 +114,8 @@ pub struct Flow<'c> {
     pub(super) shown: Option<Shown>,
     /// The `error_description` of an error redirect.
     pub(super) described: Option<String>,
+    /// The OpenID Connect parameters, once the extension read them.
+    pub(super) openid: RefCell<OpenIdParams>,
 }
 
 impl<'c> Flow<'c> {
@@ -128,6 +142,7 @@ impl<'c> Flow<'c> {
             failure: RefCell::new(None),
             shown: None,
             described: None,
+            openid: RefCell::default(),
         }
     }
 

@@ -13,6 +13,7 @@ mod checks; // the extension: grant, query, PKCE
 mod consent; // the OwnerSolicitor: login, consent, decision
 mod errors; // which errors are redirected, which shown on our page
 mod flow; // the request's state and the Endpoint
+mod openid; // prompt, max_age, login_hint (OpenID Connect Core 1.0 §3.1.2.1)
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::Method;
@@ -59,40 +60,61 @@ pub async fn authorize(
         malformed,
     };
     let (response, (shown, described)) = flow::run(&state.db, &state.clock, asked).await?;
+    let iss = &state.issuer.issuer;
     match shown {
-        Some(Shown::Login) => Ok(page::see_other(&next::login_url(Some(&here))).finish()),
+        Some(Shown::Login { back, hint }) => {
+            let mut login = next::login_url(Some(&back));
+            if let Some(hint) = hint {
+                login.push_str("&login_hint=");
+                login.extend(url::form_urlencoded::byte_serialize(hint.as_bytes()));
+            }
+            Ok(page::see_other(&login).finish())
+        }
         Some(Shown::Consent(consent)) => Ok(consent_page::page(&consent)),
         Some(Shown::Forbidden) => Err(WebError::Forbidden),
         Some(Shown::NoDecision) => Err(WebError::BadRequest("the consent form sent no decision")),
-        None => redirect(&req, response, described),
+        Some(Shown::Redirect(url)) => Ok(to_client(url, iss, HttpResponse::Found().finish())),
+        Some(Shown::NotRedirected(why)) => Err(WebError::InvalidAuthorization(why)),
+        None => redirect(&req, response, described, iss),
     }
 }
 
-/// oxide-auth's redirect back to the client, with `Cache-Control:
-/// no-store` (the URL carries the code) and no `Referer` for the client;
-/// an error redirect gets its `error_description` here (RFC 6749
-/// §4.1.2.1; see [`crate::oauth::error::authorization_redirect`]).
+/// oxide-auth's redirect back to the client; an error redirect gets its
+/// `error_description` here (RFC 6749 §4.1.2.1; see
+/// [`crate::oauth::error::authorization_redirect`]).
 fn redirect(
     req: &HttpRequest,
     response: oxide_auth_actix::OAuthResponse,
     described: Option<String>,
+    iss: &str,
 ) -> Result<HttpResponse, WebError> {
-    let mut res = response.respond_to(req);
-    let Some(location) = res.headers().get(header::LOCATION) else {
-        return Err(WebError::Internal(
-            "the authorization flow answered without a redirect".into(),
-        ));
-    };
+    let res = response.respond_to(req);
+    let mut url = res
+        .headers()
+        .get(header::LOCATION)
+        .ok_or_else(|| {
+            WebError::Internal("the authorization flow answered without a redirect".into())
+        })?
+        .to_str()
+        .ok()
+        .and_then(|l| url::Url::parse(l).ok())
+        .ok_or_else(|| WebError::Internal("the flow's redirect is not a URL".into()))?;
     if let Some(description) = described {
-        let mut url = location
-            .to_str()
-            .ok()
-            .and_then(|l| url::Url::parse(l).ok())
-            .ok_or_else(|| WebError::Internal("the flow's redirect is not a URL".into()))?;
         url.query_pairs_mut()
             .append_pair("error_description", &description);
-        let value = HeaderValue::from_str(url.as_str())
-            .map_err(|_| WebError::Internal("the flow's redirect is not a header".into()))?;
+    }
+    Ok(to_client(url, iss, res))
+}
+
+/// A redirect to the client at `url`, with the `iss` parameter (RFC 9207
+/// §2: every authorization response names its issuer, so a client that
+/// talks to several cannot be sent one's answer as another's), with
+/// `Cache-Control: no-store` (the URL may carry the code) and no
+/// `Referer` for the client.
+fn to_client(mut url: url::Url, iss: &str, mut res: HttpResponse) -> HttpResponse {
+    url.query_pairs_mut().append_pair("iss", iss);
+    // A URL serializes to a valid header value.
+    if let Ok(value) = HeaderValue::from_str(url.as_str()) {
         res.headers_mut().insert(header::LOCATION, value);
     }
     let headers = res.headers_mut();
@@ -102,5 +124,5 @@ fn redirect(
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
-    Ok(res)
+    res
 }

@@ -9,7 +9,7 @@
 //! even when the request fails. A second use of a code revokes what the
 //! first issued, committed although the request fails.
 
-use super::{suspended, within_owner, TokenResponse};
+use super::{read_profile, suspended, within_owner, Stored, TokenResponse};
 use crate::db::clients::Client;
 use crate::db::owners::Bound;
 use crate::db::{auth_codes, refresh_tokens, users, AnyConnection};
@@ -18,8 +18,9 @@ use crate::oauth::client_auth::{self, ClientAuth};
 use crate::oauth::codes::{self, CodeReuse, CodeStore};
 use crate::oauth::context::GrantCtx;
 use crate::oauth::error::OAuthError;
-use crate::oauth::issuer::Unsigned;
-use crate::scope::{self, RefreshScopeError, ScopeSet};
+use crate::oauth::id_token::IdToken;
+use crate::oauth::issuer::{set_sign_in, sign_in_of, Unsigned};
+use crate::scope::{self, RefreshScopeError};
 use crate::secret::Secret;
 
 /// A code exchange request.
@@ -65,9 +66,7 @@ pub async fn run(ctx: GrantCtx, req: CodeRequest) -> Result<TokenResponse, OAuth
     if let Some(reuse) = reused {
         reuse.audit();
     }
-    let (unsigned, granted) = answer?;
-    let issued = unsigned.sign(&ctx.keys)?;
-    Ok(TokenResponse::new(issued, &granted, ctx.issuer.access_ttl))
+    TokenResponse::signed(&ctx, answer?).await
 }
 
 /// Claims the code and issues. The outer `Err` rolls the transaction back
@@ -81,7 +80,7 @@ fn exchange(
     (client, bound): (&Client, &Bound),
     req: &CodeRequest,
     reused: &mut Option<CodeReuse>,
-) -> Result<Result<(Unsigned, ScopeSet), OAuthError>, OAuthError> {
+) -> Result<Result<Stored, OAuthError>, OAuthError> {
     let mut store = CodeStore::for_client(conn, &client.client_id, now);
     let claimed = store.extract_code(req.code.expose())?;
     *reused = store.take_reuse();
@@ -124,10 +123,19 @@ fn exchange(
     };
     let with_refresh = client.allows_grant(GrantType::RefreshToken.as_str());
     let generation = Some(user.credential_generation);
-    let token_grant = ctx.grant(&user.id, client, &granted, generation, with_refresh, now)?;
+    let mut token_grant = ctx.grant(&user.id, client, &granted, generation, with_refresh, now)?;
+    // The sign-in the code was issued in: its refresh family keeps it, and
+    // the ID token echoes the request's nonce (OpenID Connect Core 1.0
+    // §3.1.3.6).
+    let sign_in = sign_in_of(&grant)
+        .ok_or_else(|| OAuthError::internal("a stored code without its sign-in"))?;
+    set_sign_in(&mut token_grant.extensions, &sign_in);
     let unsigned = ctx.token_issuer(conn, now).store_tokens(&token_grant)?;
     link(conn, &req.code, &unsigned)?;
-    Ok(Ok((unsigned, granted)))
+    let profile = read_profile(conn, &user, &granted)?;
+    let subject = (&user, profile.as_ref());
+    let id_token = IdToken::for_grant(&ctx.issuer, now, (subject, client), &granted, sign_in)?;
+    Ok(Ok((unsigned, granted, id_token)))
 }
 
 /// Remembers what the code issued, so that a second use can revoke it.

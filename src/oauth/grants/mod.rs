@@ -10,9 +10,33 @@ use actix_web::HttpResponse;
 use oxide_auth::primitives::issuer::IssuedToken;
 use serde::Serialize;
 
+use super::context::GrantCtx;
 use super::error::{no_store, OAuthError};
+use super::id_token::{needs_profile, IdToken};
+use super::issuer::Unsigned;
+use super::metadata::OPENID;
 use crate::db::owners::Bound;
+use crate::db::profiles::{self, Profile};
+use crate::db::users::User;
+use crate::db::AnyConnection;
 use crate::scope::{self, ScopeSet};
+
+/// What a grant stored, to sign after the commit: the access token, the
+/// scope granted, and the ID token when `openid` was granted.
+pub(crate) type Stored = (Unsigned, ScopeSet, Option<IdToken>);
+
+/// The user's profile when `granted` releases some of it to an ID token
+/// ([`needs_profile`]), read in the grant's transaction.
+pub(crate) fn read_profile(
+    conn: &mut AnyConnection,
+    user: &User,
+    granted: &ScopeSet,
+) -> Result<Option<Profile>, OAuthError> {
+    match granted.contains(OPENID) && needs_profile(granted) {
+        true => Ok(profiles::of(conn, &user.id)?),
+        false => Ok(None),
+    }
+}
 
 /// A successful token response (RFC 6749 §5.1).
 #[derive(Serialize)]
@@ -28,6 +52,10 @@ pub struct TokenResponse {
     /// A refresh token, when issued.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
+    /// The ID token, when `openid` was granted (OpenID Connect Core 1.0
+    /// §3.1.3.3).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
 }
 
 impl std::fmt::Debug for TokenResponse {
@@ -40,6 +68,7 @@ impl std::fmt::Debug for TokenResponse {
                 "refresh_token",
                 &self.refresh_token.as_ref().map(|_| "[redacted]"),
             )
+            .field("id_token", &self.id_token.as_ref().map(|_| "[redacted]"))
             .finish()
     }
 }
@@ -53,7 +82,26 @@ impl TokenResponse {
             expires_in,
             scope: scope::join(scope),
             refresh_token: issued.refresh,
+            id_token: None,
         }
+    }
+
+    /// The response for what a grant stored: the access token signed,
+    /// then the ID token, if any, for it (its `at_hash`). CPU work after
+    /// the commit.
+    pub(crate) async fn signed(
+        ctx: &GrantCtx,
+        (unsigned, granted, id_token): Stored,
+    ) -> Result<Self, OAuthError> {
+        let issued = unsigned.sign(&ctx.keys)?;
+        let id_token = match id_token {
+            Some(id) => Some(id.sign(ctx, &issued.token).await?),
+            None => None,
+        };
+        Ok(TokenResponse {
+            id_token,
+            ..TokenResponse::new(issued, &granted, ctx.issuer.access_ttl)
+        })
     }
 
     /// 200 with `Cache-Control: no-store` (RFC 6749 §5.1).

@@ -5,7 +5,7 @@
 
 use std::net::IpAddr;
 
-use super::{within_owner, TokenResponse};
+use super::{read_profile, within_owner, Stored, TokenResponse};
 use crate::audit::{self, Attempt, LoginFailure};
 use crate::db::clients::Client;
 use crate::db::{users, AnyConnection};
@@ -14,9 +14,10 @@ use crate::login::CheckedLogin;
 use crate::oauth::client_auth::{self, ClientAuth, DbRegistrar};
 use crate::oauth::context::GrantCtx;
 use crate::oauth::error::OAuthError;
-use crate::oauth::issuer::Unsigned;
+use crate::oauth::id_token::{IdToken, SignIn};
+use crate::oauth::issuer::set_sign_in;
 use crate::scope::{self, ScopeSet};
-use crate::secret::Secret;
+use crate::secret::{random_id, Secret};
 
 /// A password grant request.
 pub struct PasswordRequest {
@@ -64,10 +65,10 @@ pub async fn run(ctx: GrantCtx, req: PasswordRequest) -> Result<TokenResponse, O
         })
         .await;
     // Signed after the commit: no connection waits for the signature.
-    let issued = stored.and_then(|(unsigned, granted)| {
-        let issued = unsigned.sign(&ctx.keys)?;
-        Ok(TokenResponse::new(issued, &granted, ctx.issuer.access_ttl))
-    });
+    let issued = match stored {
+        Ok(stored) => TokenResponse::signed(&ctx, stored).await,
+        Err(e) => Err(e),
+    };
     match &issued {
         Ok(_) => audit::login_succeeded(&attempt, &user_id),
         // The only invalid_grant left: the credentials changed or the
@@ -82,7 +83,9 @@ pub async fn run(ctx: GrantCtx, req: PasswordRequest) -> Result<TokenResponse, O
 
 /// Confirms the login still stands (no reset or disable since the check),
 /// narrows the scope to the user's roles, and stores what it issues, in one
-/// transaction; the access token is signed by the caller.
+/// transaction; the tokens are signed by the caller. The password just
+/// checked is the sign-in: `auth_time` is now, and a family it starts is
+/// a sign-in session of its own (`sid`).
 fn issue(
     conn: &mut AnyConnection,
     ctx: &GrantCtx,
@@ -90,7 +93,7 @@ fn issue(
     client: &Client,
     login: &CheckedLogin,
     offered: &ScopeSet,
-) -> Result<(Unsigned, ScopeSet), OAuthError> {
+) -> Result<Stored, OAuthError> {
     let Some(user) = login.confirm(conn, now)? else {
         return Err(OAuthError::bad_credentials());
     };
@@ -100,7 +103,16 @@ fn issue(
     })?;
     let with_refresh = client.allows_grant(GrantType::RefreshToken.as_str());
     let generation = Some(user.credential_generation);
-    let grant = ctx.grant(&user.id, client, &granted, generation, with_refresh, now)?;
+    let mut grant = ctx.grant(&user.id, client, &granted, generation, with_refresh, now)?;
+    let sign_in = SignIn {
+        auth_time: now,
+        sid: random_id(),
+        nonce: None,
+    };
+    set_sign_in(&mut grant.extensions, &sign_in);
     let unsigned = ctx.token_issuer(conn, now).store_tokens(&grant)?;
-    Ok((unsigned, granted))
+    let profile = read_profile(conn, &user, &granted)?;
+    let subject = (&user, profile.as_ref());
+    let id_token = IdToken::for_grant(&ctx.issuer, now, (subject, client), &granted, sign_in)?;
+    Ok((unsigned, granted, id_token))
 }

@@ -5,17 +5,20 @@
 
 use std::collections::BTreeSet;
 
-use super::{within_owner, TokenResponse};
+use super::{read_profile, within_owner, Stored, TokenResponse};
 use crate::db::clients::Client;
 use crate::db::owners::{self, Bound};
+use crate::db::profiles::Profile;
 use crate::db::refresh_batch::Rotation;
 use crate::db::refresh_tokens::{Claim, RefreshToken};
+use crate::db::users::User;
 use crate::db::DbError;
 use crate::grant_type::GrantType;
 use crate::oauth::client_auth::{self, ClientAuth};
 use crate::oauth::context::GrantCtx;
 use crate::oauth::error::OAuthError;
-use crate::oauth::issuer::{self, Unsigned};
+use crate::oauth::id_token::{IdToken, SignIn};
+use crate::oauth::issuer;
 use crate::oauth::rotation::{self, Found};
 use crate::scope::{self, RefreshScopeError, ScopeSet};
 use crate::secret::Secret;
@@ -50,10 +53,7 @@ pub async fn run(
         Some(successor) => successor.store(&ctx).await?,
     };
     match outcome {
-        Rotated::New(unsigned, granted) => {
-            let issued = unsigned.sign(&ctx.keys)?;
-            Ok(TokenResponse::new(issued, &granted, ctx.issuer.access_ttl))
-        }
+        Rotated::New(stored) => TokenResponse::signed(&ctx, *stored).await,
         Rotated::Refused => Err(invalid()),
     }
 }
@@ -75,7 +75,11 @@ async fn read(
             Ok::<_, OAuthError>(match found {
                 Found::Invalid => Decided::Refused,
                 Found::Used(row) => Decided::Reused(row),
-                Found::Live { token, scopes, .. } => {
+                Found::Live {
+                    token,
+                    user,
+                    scopes,
+                } => {
                     // A scope refused here leaves the token unclaimed, as
                     // §6 wants for a failed request.
                     let bound = owners::bound(conn, &client)?;
@@ -86,8 +90,10 @@ async fn read(
                     if !bound.admits("", token.issued_at, None) {
                         return Ok(Decided::Refused);
                     }
+                    let profile = read_profile(conn, &user, &granted)?;
                     Decided::Live(Successor {
                         token,
+                        user: Box::new((user, profile)),
                         client: Box::new(client),
                         granted,
                     })
@@ -119,6 +125,8 @@ enum Decided {
 /// its successor, issued for `granted`.
 struct Successor {
     token: RefreshToken,
+    /// The user, with their profile when the ID token needs it.
+    user: Box<(User, Option<Profile>)>,
     client: Box<Client>,
     granted: ScopeSet,
 }
@@ -129,6 +137,7 @@ impl Successor {
         let now = ctx.clock.now();
         let Successor {
             token,
+            user,
             client,
             granted,
         } = self;
@@ -147,8 +156,18 @@ impl Successor {
             successor: next,
             now,
         };
+        // The family's sign-in: the same `auth_time` and `sid`, and no
+        // nonce (OpenID Connect Core 1.0 §12.2). A family older than OpenID
+        // Connect stands for a sign-in when its token was issued.
+        let sign_in = SignIn {
+            auth_time: token.auth_time.unwrap_or(token.issued_at),
+            sid: token.sid.clone().unwrap_or_else(|| token.family_id.clone()),
+            nonce: None,
+        };
+        let subject = (&user.0, user.1.as_ref());
+        let id_token = IdToken::for_grant(&ctx.issuer, now, (subject, &client), &granted, sign_in)?;
         Ok(match ctx.db.rotate(rotation).await? {
-            Claim::Claimed => Rotated::New(Box::new(unsigned), granted),
+            Claim::Claimed => Rotated::New(Box::new((unsigned, granted, id_token))),
             // Used since the read: a second presentation raced this one.
             Claim::AlreadyUsed => {
                 revoke(ctx, token, now).await?;
@@ -184,7 +203,7 @@ async fn revoke(ctx: &GrantCtx, token: RefreshToken, now: i64) -> Result<(), OAu
 /// What the grant did: a successor stored, or a refusal (after a reuse,
 /// once its family revocation has committed).
 enum Rotated {
-    New(Box<Unsigned>, ScopeSet),
+    New(Box<Stored>),
     Refused,
 }
 

@@ -121,6 +121,12 @@ impl<'a> ClientSpec<'a> {
         self
     }
 
+    /// The algorithm of its ID tokens.
+    pub fn id_token_alg(mut self, alg: authd::keys::SigningAlg) -> Self {
+        self.new.id_token_alg = Some(alg);
+        self
+    }
+
     /// Registered by this user (as in the console), not by an admin.
     pub fn owner(mut self, user_id: &str) -> Self {
         self.new.owner_id = Some(user_id.to_string());

@@ -1,5 +1,13 @@
-//! OAuth errors and their RFC 6749 §5.2 responses: the only place that
-//! turns a protocol error into HTTP.
+//! OAuth errors and their responses: the only place that turns a
+//! protocol error into HTTP. RFC 6749 §5.2 JSON here; the Bearer
+//! challenges of a protected resource (RFC 6750 §3) in `bearer`; the
+//! authorization endpoint's error redirect (RFC 6749 §4.1.2.1) in
+//! `redirect`.
+
+mod bearer;
+mod redirect;
+
+pub use redirect::authorization_redirect;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -7,7 +15,6 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, ResponseError};
-use oxide_auth::code_grant::error::{AuthorizationError, AuthorizationErrorType};
 use serde::Serialize;
 
 use crate::db::DbError;
@@ -59,6 +66,18 @@ pub enum OAuthError {
     /// A fault of ours: logged with its cause, answered with a bare 500.
     #[error("internal error")]
     Internal(#[source] Cause),
+    /// A protected resource (UserInfo) was asked without an access token:
+    /// 401 with a bare Bearer challenge (RFC 6750 §3.1).
+    #[error("no access token")]
+    NoToken,
+    /// The access token is missing its mark: invalid, expired, revoked,
+    /// or its user changed since: 401 `invalid_token` (RFC 6750 §3.1).
+    #[error("invalid_token: {0}")]
+    InvalidToken(String),
+    /// The access token lacks the scope this resource needs: 403
+    /// `insufficient_scope` (RFC 6750 §3.1), naming it.
+    #[error("insufficient_scope: {0} is needed")]
+    InsufficientScope(&'static str),
 }
 
 impl OAuthError {
@@ -75,6 +94,8 @@ impl OAuthError {
                 "temporarily_unavailable"
             }
             OAuthError::Internal(_) => "server_error",
+            OAuthError::NoToken | OAuthError::InvalidToken(_) => "invalid_token",
+            OAuthError::InsufficientScope(_) => "insufficient_scope",
         }
     }
 
@@ -85,7 +106,10 @@ impl OAuthError {
             | OAuthError::InvalidGrant(d)
             | OAuthError::UnauthorizedClient(d)
             | OAuthError::UnsupportedGrantType(d)
-            | OAuthError::InvalidScope(d) => d,
+            | OAuthError::InvalidScope(d)
+            | OAuthError::InvalidToken(d) => d,
+            OAuthError::NoToken => "an access token is needed",
+            OAuthError::InsufficientScope(_) => "the access token lacks the scope needed",
             OAuthError::TooLarge => "the request body is too large",
             OAuthError::RateLimited(_) => "too many failed logins from this address, retry later",
             OAuthError::Busy => "too many logins are waiting, retry later",
@@ -220,6 +244,8 @@ impl ResponseError for OAuthError {
             OAuthError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             OAuthError::Busy | OAuthError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             OAuthError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            OAuthError::NoToken | OAuthError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            OAuthError::InsufficientScope(_) => StatusCode::FORBIDDEN,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -227,6 +253,9 @@ impl ResponseError for OAuthError {
     /// The body and headers; the cause is logged by [`log_failures`], which
     /// knows the endpoint.
     fn error_response(&self) -> HttpResponse {
+        if let Some(res) = bearer::response(self) {
+            return res;
+        }
         let mut res = HttpResponse::build(self.status_code()).json(Body {
             error: self.code(),
             error_description: &wire_description(self.description()),
@@ -249,51 +278,6 @@ impl ResponseError for OAuthError {
         no_store(&mut res);
         res
     }
-}
-
-/// The code of an authorization error redirect (RFC 6749 §4.1.2.1) for
-/// one of ours.
-fn redirect_type(e: &OAuthError) -> AuthorizationErrorType {
-    match e {
-        OAuthError::UnauthorizedClient(_) => AuthorizationErrorType::UnauthorizedClient,
-        OAuthError::InvalidScope(_) => AuthorizationErrorType::InvalidScope,
-        OAuthError::RateLimited(_) | OAuthError::Busy | OAuthError::Unavailable(_) => {
-            AuthorizationErrorType::TemporarilyUnavailable
-        }
-        OAuthError::Internal(_) => AuthorizationErrorType::ServerError,
-        _ => AuthorizationErrorType::InvalidRequest,
-    }
-}
-
-/// Completes the error that an authorization redirect carries back to the
-/// client (RFC 6749 §4.1.2.1) and returns its `error_description`, within
-/// the RFC's character set. oxide-auth's flow picks the code from what it
-/// saw; where authd refused the request itself (`refusal`: a client not
-/// registered for the grant, PKCE, the scope policy, a repeated
-/// parameter), that code replaces it. The description is not handed to
-/// oxide-auth, which would send it as `description` rather than
-/// `error_description`: the authorization endpoint adds it to the
-/// redirect itself.
-pub fn authorization_redirect(
-    err: &mut AuthorizationError,
-    refusal: Option<&OAuthError>,
-) -> String {
-    if let Some(refusal) = refusal {
-        err.set_type(redirect_type(refusal));
-        return wire_description(refusal.description());
-    }
-    match err.kind() {
-        AuthorizationErrorType::AccessDenied => "the user denied the request",
-        AuthorizationErrorType::UnsupportedResponseType => "only response_type=code is supported",
-        AuthorizationErrorType::InvalidScope => "the requested scope is malformed",
-        AuthorizationErrorType::UnauthorizedClient => "this client may not use this grant",
-        AuthorizationErrorType::ServerError => "internal server error",
-        AuthorizationErrorType::TemporarilyUnavailable => {
-            "the service is temporarily unavailable, retry later"
-        }
-        AuthorizationErrorType::InvalidRequest => "the authorization request is invalid",
-    }
-    .to_string()
 }
 
 /// Middleware for the protocol routes: logs a 5xx answer's cause with the

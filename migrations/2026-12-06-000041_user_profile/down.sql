@@ -1,0 +1,3 @@
+ALTER TABLE users DROP COLUMN name;
+ALTER TABLE users DROP COLUMN email_verified;
+ALTER TABLE users DROP COLUMN email;
