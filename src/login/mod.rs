@@ -9,6 +9,7 @@ pub mod client_ip;
 pub mod ip_limit;
 pub mod lock_key;
 pub mod lockout;
+pub mod sign_up;
 
 use std::net::IpAddr;
 use std::sync::Arc;

@@ -1,12 +1,11 @@
 //! `GET /register` and `POST /register`: self-service sign-up, served only
 //! with `--allow-registration` (otherwise 404, as if it did not exist).
 //!
-//! The rules are `authd user add`'s (the same username check, password
-//! policy and [`users::add`]); the password is hashed by the same bounded
-//! hasher as every login, never on a request thread. Every attempt that
-//! passes the CSRF check counts toward the per-address limit (an attempt
-//! tells whether a username is taken, and costs a hash), and over the
-//! limit the form answers 429 (SECURITY.md). A taken username or a refused
+//! The rules are `authd user add`'s ([`sign_up`]); the password is hashed
+//! by the same bounded hasher as every login, never on a request thread.
+//! Every attempt that passes the CSRF check counts toward the per-address
+//! limit (an attempt tells whether a username is taken, and costs a hash),
+//! and over the limit the form answers 429 (SECURITY.md). A taken username or a refused
 //! password shows the form again with a message, and creates nothing.
 
 use actix_web::http::header;
@@ -19,19 +18,13 @@ use super::csrf::{self, FormNonce, Purpose};
 use super::error::WebError;
 use super::form::{sentence, PageForm};
 use super::page;
-use crate::audit::{self, Actor};
-use crate::db::users as stored_users;
 use crate::login::client_ip;
-use crate::manage::users::{self, ProfileChange};
-use crate::manage::ManageError;
-use crate::password::{self, PasswordError};
+use crate::login::sign_up::{self, Refusal, SignUpError};
 use crate::secret::Secret;
 use crate::state::AppState;
 
 /// Where a new user goes: the login form, then the console.
 const AFTER: &str = "/login?registered=1&next=%2Fconsole";
-
-const TAKEN: &str = "That username is taken. Choose another one.";
 
 #[derive(Template)]
 #[template(path = "register.html")]
@@ -151,98 +144,33 @@ pub(super) async fn submit(
     })
 }
 
-/// Checks the form, hashes the password and creates the user.
+/// Signs up with the form's fields ([`sign_up::sign_up`]).
 async fn sign_up(
     state: &AppState,
     form: &PageForm,
     username: &str,
     remote: Option<std::net::IpAddr>,
 ) -> Result<Outcome, WebError> {
-    let (Some(password), Some(confirm)) = (form.get("password"), form.get("password_confirm"))
-    else {
-        return Ok(refused(
-            "Choose a username and a password, and type it twice.",
-        ));
+    let asked = sign_up::Request {
+        username,
+        password: form.get("password"),
+        confirm: form.get("password_confirm"),
+        email: form.get("email"),
+        remote,
     };
-    if let Err(e) = users::check_username(username) {
-        return Ok(refused(sentence(&e.to_string())));
-    }
-    if password != confirm {
-        return Ok(refused("The two passwords do not match."));
-    }
-    // Optional, and unverified: nobody confirmed the address.
-    let profile = ProfileChange {
-        email: form
-            .get("email")
-            .filter(|e| !e.is_empty())
-            .map(str::to_string),
-        ..ProfileChange::default()
-    };
-    if let Err(e) = profile.check() {
-        return Ok(refused(sentence(&e.to_string())));
-    }
-    if let Err(e) = password::check_policy(password) {
-        return Ok(refused(sentence(&e.to_string())));
-    }
-    // A taken name costs no hash (the insert checks again).
-    let name = username.to_string();
-    let taken = state
-        .db
-        .read(move |conn| stored_users::by_username(conn, &name).map_err(WebError::from))
-        .await?
-        .is_some();
-    if taken {
-        return Ok(refused(TAKEN));
-    }
-    if state.logins.shed() {
-        return Ok(busy());
-    }
-    let hash = match state.logins.passwords().hash(Secret::new(password)).await {
-        Ok(hash) => hash,
-        Err(PasswordError::Busy) => return Ok(busy()),
-        Err(e) if password::refuses_password(&e) => return Ok(refused(sentence(&e.to_string()))),
-        Err(e) => return Err(WebError::Internal(e.into())),
-    };
-    let (name, roles, clock) = (
-        username.to_string(),
-        state.registration.roles.clone(),
-        state.clock.clone(),
-    );
-    let added = state
-        .db
-        .write(move |conn| {
-            let user = users::add(conn, &name, &hash, &roles, clock.now())?;
-            match profile.email.is_some() {
-                true => users::set_profile(conn, &name, &profile, clock.now()),
-                false => Ok(user),
-            }
-        })
-        .await;
-    match added {
-        Ok(user) => {
-            audit::user_added(
-                &user.id,
-                &user.username,
-                &user.roles,
-                Actor::Registration { remote },
-            );
-            Ok(Outcome::Created)
+    let roles = state.registration.roles.clone();
+    let done = sign_up::sign_up(&state.logins, &state.db, &state.clock, roles, asked)
+        .await
+        .map_err(|e| match e {
+            SignUpError::Db(e) => WebError::from(e),
+            SignUpError::Internal(why) => WebError::Internal(why.into()),
+        })?;
+    Ok(match done {
+        Ok(()) => Outcome::Created,
+        Err(Refusal::Busy) => {
+            Outcome::Refused(StatusCode::SERVICE_UNAVAILABLE, Refusal::Busy.to_string())
         }
-        Err(ManageError::UserExists(_)) => Ok(refused(TAKEN)),
-        Err(ManageError::Invalid(m)) => Ok(refused(sentence(&m))),
-        Err(ManageError::Db(e)) => Err(e.into()),
-        // An unknown role in AUTHD_REGISTRATION_ROLES: the operator's to
-        // fix, logged with the role's name.
-        Err(e) => Err(WebError::Internal(
-            format!("registration (AUTHD_REGISTRATION_ROLES): {e}").into(),
-        )),
-    }
-}
-
-/// The answer while the hashing queue is full (503, as on the login form).
-fn busy() -> Outcome {
-    Outcome::Refused(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "Too many requests are waiting. Try again in a moment.".into(),
-    )
+        Err(Refusal::Invalid(rule)) => refused(sentence(&rule)),
+        Err(other) => refused(other.to_string()),
+    })
 }
