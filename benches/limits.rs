@@ -4,6 +4,8 @@
 //!
 //! - Argon2id verifications/s on all cores, at the server's default cost;
 //! - ES256 signatures/s on one core and on all cores;
+//! - RS256 signatures/s (RSA 2048, what an OpenID Connect ID token costs
+//!   by default) on all cores;
 //! - durable SQLite commits/s with one writer (WAL, synchronous=FULL, one
 //!   small INSERT a transaction, as the server's settings);
 //! - fsyncs/s of a small write to a file in the same folder.
@@ -109,6 +111,25 @@ fn es256(dir: &std::path::Path, cores: usize) {
     );
 }
 
+fn rs256(cores: usize) {
+    use aws_lc_rs::rsa::{KeyPair, KeySize};
+    use aws_lc_rs::signature::RSA_PKCS1_SHA256;
+    let key = KeyPair::generate(KeySize::Rsa2048).expect("key");
+    let rng = aws_lc_rs::rand::SystemRandom::new();
+    // About an ID token's signing input.
+    let message = vec![b'a'; 600];
+    let sign = || {
+        let mut signature = vec![0; key.public_modulus_len()];
+        key.sign(&RSA_PKCS1_SHA256, &rng, &message, &mut signature)
+            .expect("signed");
+    };
+    report(
+        "rs256_sign",
+        &format!("RS256 signatures ({cores} cores)"),
+        rate(cores, sign),
+    );
+}
+
 fn sqlite_commits(dir: &std::path::Path) {
     let url =
         DatabaseUrl::parse(&format!("sqlite://{}", dir.join("commits.db").display())).expect("url");
@@ -149,7 +170,7 @@ fn fsyncs(dir: &std::path::Path) {
 
 fn main() {
     // `cargo bench` passes --bench; other arguments name the limits to
-    // measure (argon2, es256, sqlite_commit, fsync), all if none.
+    // measure (argon2, es256, rs256, sqlite_commit, fsync), all if none.
     let only: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with("--"))
@@ -166,6 +187,9 @@ fn main() {
     }
     if wanted("es256") {
         es256(dir.path(), cores);
+    }
+    if wanted("rs256") {
+        rs256(cores);
     }
     if wanted("sqlite_commit") {
         sqlite_commits(dir.path());

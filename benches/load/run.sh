@@ -9,7 +9,8 @@
 #
 # Settings: DURATION (seconds per scenario, 10), CONNS (64), SCENARIOS
 # (default: all of password refresh refresh_under_logins client_credentials
-# client_credentials_cached introspection introspection_cached jwks posts),
+# client_credentials_cached introspection introspection_cached jwks posts
+# userinfo refresh_openid),
 # WORKERS_SWEEP (worker counts for the CPU per request sweep of
 # client_credentials and refresh; default "2 8 16", empty to skip),
 # BACKENDS ("sqlite postgres"; postgres runs only with PG_URL),
@@ -38,7 +39,7 @@ PASSWORD_CONNS=${PASSWORD_CONNS:-32}
 THREADS=${THREADS:-2}
 PORT=${PORT:-18181}
 POSTS_PORT=$((PORT + 1))
-SCENARIOS=${SCENARIOS:-"password refresh refresh_under_logins client_credentials client_credentials_cached introspection introspection_cached jwks posts"}
+SCENARIOS=${SCENARIOS:-"password refresh refresh_under_logins client_credentials client_credentials_cached introspection introspection_cached jwks posts userinfo refresh_openid"}
 WORKERS_SWEEP=${WORKERS_SWEEP-"2 8 16"}
 BACKENDS=${BACKENDS:-"sqlite postgres"}
 REFRESH_RATE=${REFRESH_RATE:-10000}
@@ -133,15 +134,16 @@ header() {
 }
 
 # Pre-issues at least $2 refresh tokens into $1 (cheap Argon2), in rounds
-# of a few seconds.
+# of a few seconds, for the client whose Basic credentials are $3 (the
+# load client's by default).
 issue_tokens() {
-  local file=$1 want=$2 round=0
+  local file=$1 want=$2 round=0 basic=${3:-$BASIC}
   start_server AUTHD_ARGON2_MEMORY_KIB=8 AUTHD_ARGON2_ITERATIONS=1 AUTHD_PASSWORD_QUEUE=1024
   : >"$file"
   while [ "$(wc -l <"$file")" -lt "$want" ]; do
     round=$((round + 1))
     rm -f "$dir/collect"*
-    BODY="$login_form" AUTH="Basic $BASIC" COLLECT="$dir/collect" \
+    BODY="$login_form" AUTH="Basic $basic" COLLECT="$dir/collect" \
       wrk -t"$THREADS" -c16 -d5s -s benches/load/scenario.lua "$base/oauth/token" >/dev/null
     cat "$dir/collect"* >>"$file"
   done
@@ -165,6 +167,15 @@ run_backend() {
     --scope posts:read --audience https://posts.example)
   BASIC=$(printf '%s:%s' "$(echo "$out" | awk '/^client_id:/ {print $2}')" \
     "$(echo "$out" | awk '/^client_secret:/ {print $2}')" | base64 -w0)
+  # An OpenID Connect app beside it: its tokens carry `openid profile`, so
+  # its grants sign an RS256 ID token too. The load client's scopes stay
+  # posts:read alone, so the other rows do not change.
+  "$A" role add member --scope "openid profile" >/dev/null
+  "$A" user grant-role loadtest member >/dev/null
+  out=$("$A" client add load-oidc --grant password --grant refresh_token \
+    --scope "posts:read openid profile" --audience https://posts.example)
+  BASIC_OIDC=$(printf '%s:%s' "$(echo "$out" | awk '/^client_id:/ {print $2}')" \
+    "$(echo "$out" | awk '/^client_secret:/ {print $2}')" | base64 -w0)
   login_form="grant_type=password&username=loadtest&password=load+test+password"
   local cc="grant_type=client_credentials"
   # Enough fresh tokens for every refresh run at REFRESH_RATE/s (a run
@@ -172,6 +183,9 @@ run_backend() {
   local runs=0
   for s in $SCENARIOS; do case $s in refresh | refresh_under_logins) runs=$((runs + 1)) ;; esac; done
   for _ in $WORKERS_SWEEP; do runs=$((runs + 1)); done
+  if [[ " $SCENARIOS " == *" refresh_openid "* ]]; then
+    issue_tokens "$dir/oidc_tokens" $((DURATION * REFRESH_RATE)) "$BASIC_OIDC"
+  fi
   if [ "$runs" -gt 0 ]; then
     issue_tokens "$dir/tokens" $((DURATION * runs * REFRESH_RATE))
     # Hundreds of thousands of new rows leave PostgreSQL autovacuum work
@@ -246,6 +260,18 @@ run_backend() {
       ;;
     jwks)
       row jwks "" "$CONNS" "$base/.well-known/jwks.json"
+      ;;
+    userinfo)
+      # An access token with `openid` from the OpenID client's password
+      # grant (one hash), then UserInfo with it.
+      local ut
+      ut=$(curl -s -u "$(echo "$BASIC_OIDC" | base64 -d)" -d "$login_form&scope=openid+profile" "$base/oauth/token" |
+        sed 's/.*"access_token":"\([^"]*\)".*/\1/')
+      row userinfo "" "$CONNS" "$base/oauth/userinfo" AUTH="Bearer $ut"
+      ;;
+    refresh_openid)
+      # Each refresh also signs an RS256 ID token.
+      row "refresh, openid" "$(limit rs256_sign)" "$CONNS" "$base/oauth/token" TOKENS="$dir/oidc_tokens" THREADS="$THREADS" AUTH="Basic $BASIC_OIDC"
       ;;
     posts)
       "$POSTS" --issuer "$base" --audience https://posts.example --bind "127.0.0.1:$POSTS_PORT" &
