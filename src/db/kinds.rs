@@ -2,13 +2,14 @@
 //! SQLite's group-committed writes ([`super::group_commit`]): any work on
 //! a connection, one at a time, and the statements that serve many
 //! callers at once (PostgreSQL's refresh rotations, client lookups,
-//! access tokens' standing).
+//! access tokens' standing, users' profiles).
 
 use std::collections::HashMap;
 
 use super::access_standing::{self, Asked, Standing};
 use super::clients::{self, Client};
 use super::engine::{failed_all, Work};
+use super::profiles::{self, Profile};
 use super::refresh_batch::{self, Rotation};
 use super::refresh_tokens::Claim;
 use super::{AnyConnection, DbError};
@@ -119,6 +120,28 @@ impl Work for ClientLookups {
                     .into_iter()
                     .map(|c| (c.client_id.clone(), c))
                     .collect();
+                ids.iter().map(|id| Ok(by_id.get(id).cloned())).collect()
+            }
+            Err(e) => failed_all::<Self>(ids.len(), DbError::Query(e)),
+        }
+    }
+}
+
+/// Users' profiles, for UserInfo: one statement for everything queued,
+/// as [`ClientLookups`].
+pub(super) struct ProfileLookups;
+
+impl Work for ProfileLookups {
+    type Item = String;
+    type Answer = Option<Profile>;
+    const NAME: &'static str = "profiles";
+    const MAX_BATCH: usize = 128;
+
+    fn run(conn: &mut AnyConnection, ids: Vec<String>) -> Vec<Result<Option<Profile>, DbError>> {
+        let wanted: Vec<&str> = ids.iter().map(String::as_str).collect();
+        match profiles::of_many(conn, &wanted) {
+            Ok(found) => {
+                let by_id: HashMap<String, Profile> = found.into_iter().collect();
                 ids.iter().map(|id| Ok(by_id.get(id).cloned())).collect()
             }
             Err(e) => failed_all::<Self>(ids.len(), DbError::Query(e)),

@@ -15,6 +15,7 @@
 //! | a refresh rotation | [`Db::rotate`] | the writer thread | the rotation thread: everything queued in one statement; a token locked elsewhere is rotated alone on a connection thread | one round trip and one commit for many rotations |
 //! | a client lookup | [`Db::client`] | the lookup thread: one `IN (…)` statement for all queued | the same, with `= ANY($1)` | the hot path of `client_credentials` and introspection |
 //! | an access token's standing | [`Db::access_standing`] | the standing thread | the same, one statement for all queued | introspection's hot path |
+//! | a user's profile | [`Db::profile`] | the profile thread: one `IN (…)` statement for all queued | the same, with `= ANY($1)` | UserInfo's hot path |
 //!
 //! Which backend gets which thread is decided in one place, [`Db::open`].
 //! A caller waits at most `--db-timeout` for its work to start (then a
@@ -71,7 +72,7 @@ pub use self::url::{Backend, DatabaseUrl};
 use self::connection::in_write_tx;
 use self::engine::{Engine, Sent};
 use self::group_commit::{Missed, Writes};
-use self::kinds::{ClientLookups, Job, Jobs, Rotations, Standings};
+use self::kinds::{ClientLookups, Job, Jobs, ProfileLookups, Rotations, Standings};
 
 /// Errors of the storage layer.
 #[derive(Debug, thiserror::Error)]
@@ -161,6 +162,7 @@ pub struct Db {
     rotator: Option<Engine<Rotations>>,
     clients: Engine<ClientLookups>,
     standings: Engine<Standings>,
+    profiles: Engine<ProfileLookups>,
     /// The longest wait for work to start while the database answers.
     timeout: Duration,
     /// Turns for rotations that wait on a connection thread for a token
@@ -192,6 +194,7 @@ impl Db {
             rotator: (!sqlite).then(|| Engine::start(&own, 1)).transpose()?,
             clients: Engine::start(&own, 1)?,
             standings: Engine::start(&own, 1)?,
+            profiles: Engine::start(&own, 1)?,
             timeout,
             lock_waits: Arc::new(tokio::sync::Semaphore::new((size / 2).max(1) as usize)),
             timeouts: Arc::new(AtomicU64::new(0)),
@@ -373,6 +376,19 @@ impl Db {
             Sent::Late => Err(self.late()),
             Sent::Undone(asked) => {
                 self.read(move |conn| access_standing::read(conn, &asked).map_err(DbError::Query))
+                    .await
+            }
+        }
+    }
+
+    /// The profile of the user with this id, read in one statement with
+    /// those of concurrent requests ([`kinds::ProfileLookups`]).
+    pub async fn profile(&self, user_id: &str) -> Result<Option<profiles::Profile>, DbError> {
+        match self.profiles.send(user_id.to_string(), self.wait()).await {
+            Sent::Done(found) => found,
+            Sent::Late => Err(self.late()),
+            Sent::Undone(id) => {
+                self.read(move |conn| profiles::of(conn, &id).map_err(DbError::Query))
                     .await
             }
         }

@@ -28,6 +28,16 @@ pub fn of(conn: &mut AnyConnection, user_id: &str) -> QueryResult<Option<Profile
         .optional()
 }
 
+/// The profiles of the users with these ids, with their ids, in one
+/// statement (`= ANY($1)` on PostgreSQL, `IN (…)` on SQLite); ids of no
+/// user are left out.
+pub fn of_many(conn: &mut AnyConnection, ids: &[&str]) -> QueryResult<Vec<(String, Profile)>> {
+    users::table
+        .filter(users::id.eq_any(ids))
+        .select((users::id, Profile::as_select()))
+        .load(conn)
+}
+
 /// Every user's profile, by id.
 pub fn all(conn: &mut AnyConnection) -> QueryResult<Vec<(String, Profile)>> {
     users::table

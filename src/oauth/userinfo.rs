@@ -17,7 +17,6 @@ use super::access_token::{standing_in, verify_own, Holder};
 use super::error::{no_store, OAuthError};
 use super::id_token::{needs_profile, profile_claims, ProfileClaims};
 use super::metadata::OPENID;
-use crate::db::{profiles, DbError};
 use crate::scope;
 use crate::state::AppState;
 
@@ -85,13 +84,7 @@ pub async fn userinfo(
         return Err(OAuthError::InsufficientScope(OPENID));
     }
     let profile = match needs_profile(&scopes) {
-        true => {
-            let id = user.id.clone();
-            state
-                .db
-                .read(move |conn| profiles::of(conn, &id).map_err(DbError::from))
-                .await?
-        }
+        true => state.db.profile(&user.id).await?,
         false => None,
     };
     let mut res = HttpResponse::Ok().json(UserInfo {
