@@ -298,6 +298,7 @@ impl Application {
             ),
             crate::janitor::spawn(prepared.db.clone(), clock.clone()),
         ];
+        let clients = ClientCache::new(settings.client_cache_ttl);
         let state = AppState {
             logins: Logins::new(
                 prepared.db.clone(),
@@ -314,7 +315,8 @@ impl Application {
             sessions: settings.sessions,
             csrf_key: Arc::default(),
             reveal_key: Arc::default(),
-            clients: ClientCache::new(settings.client_cache_ttl),
+            clients: clients.clone(),
+            cors: crate::oauth::cors::Origins::new(clients),
             registration: Arc::new(settings.registration.clone()),
             console_max_clients: settings.console_max_clients,
         };

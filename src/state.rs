@@ -41,6 +41,9 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Client records kept briefly in memory (off unless configured).
     pub clients: ClientCache,
+    /// The origins CORS allows, read briefly from the clients' redirect
+    /// URIs.
+    pub cors: crate::oauth::cors::Origins,
     /// Self-service sign-up: whether `/register` is served, and the roles
     /// new users get.
     pub registration: Arc<Registration>,
