@@ -11,6 +11,7 @@ use actix_web::{web, App, HttpServer};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::client_cache::ClientCache;
+use crate::db::cors_origins::Origins;
 use crate::db::{self, roles, users, Db, DbError};
 use crate::keys::{self, KeyError, KeyRing, KeySnapshot, KeyVault};
 use crate::login::Logins;
@@ -316,7 +317,7 @@ impl Application {
             csrf_key: Arc::default(),
             reveal_key: Arc::default(),
             clients: clients.clone(),
-            cors: crate::oauth::cors::Origins::new(clients),
+            cors: Origins::new(clients),
             registration: Arc::new(settings.registration.clone()),
             console_max_clients: settings.console_max_clients,
         };

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::clock::Clock;
 use crate::config::{IssuerSettings, Registration, SessionLimits};
 use crate::db::client_cache::ClientCache;
+use crate::db::cors_origins::Origins;
 use crate::db::Db;
 use crate::keys::KeyRing;
 use crate::login::Logins;
@@ -43,7 +44,7 @@ pub struct AppState {
     pub clients: ClientCache,
     /// The origins CORS allows, read briefly from the clients' redirect
     /// URIs.
-    pub cors: crate::oauth::cors::Origins,
+    pub cors: Origins,
     /// Self-service sign-up: whether `/register` is served, and the roles
     /// new users get.
     pub registration: Arc<Registration>,

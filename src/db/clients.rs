@@ -259,7 +259,7 @@ pub fn delete(conn: &mut AnyConnection, client_id: &str) -> QueryResult<usize> {
 
 /// Every client's registered redirect URIs (each row space-separated),
 /// leaving out clients with none: where the CORS origins come from
-/// (`crate::oauth::cors`).
+/// ([`super::cors_origins`]).
 pub fn all_redirect_uris(conn: &mut AnyConnection) -> QueryResult<Vec<String>> {
     clients::table
         .filter(clients::redirect_uris.ne(""))
