@@ -11,6 +11,7 @@ use actix_web::{web, App, HttpServer};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::client_cache::ClientCache;
+use crate::db::cors_origins::Origins;
 use crate::db::{self, roles, users, Db, DbError};
 use crate::keys::{self, KeyError, KeyRing, KeySnapshot, KeyVault};
 use crate::login::Logins;
@@ -298,6 +299,7 @@ impl Application {
             ),
             crate::janitor::spawn(prepared.db.clone(), clock.clone()),
         ];
+        let clients = ClientCache::new(settings.client_cache_ttl);
         let state = AppState {
             logins: Logins::new(
                 prepared.db.clone(),
@@ -314,7 +316,8 @@ impl Application {
             sessions: settings.sessions,
             csrf_key: Arc::default(),
             reveal_key: Arc::default(),
-            clients: ClientCache::new(settings.client_cache_ttl),
+            clients: clients.clone(),
+            cors: Origins::new(clients),
             registration: Arc::new(settings.registration.clone()),
             console_max_clients: settings.console_max_clients,
         };

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::clock::Clock;
 use crate::config::{IssuerSettings, Registration, SessionLimits};
 use crate::db::client_cache::ClientCache;
+use crate::db::cors_origins::Origins;
 use crate::db::Db;
 use crate::keys::KeyRing;
 use crate::login::Logins;
@@ -41,6 +42,9 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Client records kept briefly in memory (off unless configured).
     pub clients: ClientCache,
+    /// The origins CORS allows, read briefly from the clients' redirect
+    /// URIs.
+    pub cors: Origins,
     /// Self-service sign-up: whether `/register` is served, and the roles
     /// new users get.
     pub registration: Arc<Registration>,

@@ -39,8 +39,9 @@ pub struct ClientCache {
     epoch: Arc<AtomicU64>,
 }
 
-/// When a lookup began, for [`ClientCache::put`].
-#[derive(Debug, Clone, Copy)]
+/// When a lookup began, for [`ClientCache::put`]; equal epochs mean no
+/// change in between.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Epoch(u64);
 
 impl ClientCache {

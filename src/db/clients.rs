@@ -257,6 +257,16 @@ pub fn delete(conn: &mut AnyConnection, client_id: &str) -> QueryResult<usize> {
     diesel::delete(clients::table.find(client_id)).execute(conn)
 }
 
+/// Every client's registered redirect URIs (each row space-separated),
+/// leaving out clients with none: where the CORS origins come from
+/// ([`super::cors_origins`]).
+pub fn all_redirect_uris(conn: &mut AnyConnection) -> QueryResult<Vec<String>> {
+    clients::table
+        .filter(clients::redirect_uris.ne(""))
+        .select(clients::redirect_uris)
+        .load(conn)
+}
+
 /// The ID-token algorithms clients chose (`--id-token-alg`), each once.
 pub fn id_token_algs(conn: &mut AnyConnection) -> QueryResult<Vec<String>> {
     clients::table

@@ -28,7 +28,9 @@ impl ClientChanges {
     }
 
     /// Registers a client for the user `owner` ([`clients::add_owned`]).
-    /// Nothing to forget: a new client's id has never been cached.
+    /// A new client's id has never been cached, but forgetting it tells
+    /// what follows every change (the CORS origins, `crate::oauth::cors`)
+    /// that its redirect URIs now count.
     pub async fn add_owned(
         &self,
         new: NewClient,
@@ -36,9 +38,12 @@ impl ClientChanges {
         max_clients: u32,
     ) -> Result<Created, ManageError> {
         let (owner, clock) = (owner.to_string(), self.clock.clone());
-        self.db
+        let created = self
+            .db
             .write(move |conn| clients::add_owned(conn, &new, &owner, max_clients, clock.now()))
-            .await
+            .await?;
+        self.cache.forget(&created.client.client_id);
+        Ok(created)
     }
 
     /// [`clients::rotate_secret`]: the old secret stops working at once.

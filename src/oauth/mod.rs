@@ -5,6 +5,7 @@ pub mod authorize; // GET /oauth/authorize: code + PKCE, login and consent
 pub mod client_auth; // client authentication and the oxide-auth Registrar
 pub mod codes; // the oxide-auth Authorizer: authorization codes
 pub mod context; // GrantCtx: what a protocol request may use
+pub mod cors; // CORS for the endpoints single-page apps call
 pub mod error; // OAuthError -> RFC 6749 / RFC 6750 responses (the only place)
 pub mod grants; // one module per grant type
 pub mod id_token; // OpenID Connect ID tokens: claims, at_hash, signing
@@ -18,15 +19,22 @@ pub mod token; // POST /oauth/token
 pub mod token_request; // the shared start of revoke and introspect
 pub mod userinfo; // GET/POST /oauth/userinfo (OpenID Connect Core 1.0 §5.3)
 
+use actix_web::middleware::from_fn;
 use actix_web::web;
 
 /// Registers the protocol endpoints. Wrap the app in
 /// [`error::log_failures`] so that their 5xx causes reach the log.
+///
+/// The token, revocation and UserInfo endpoints, the JWKS and the
+/// discovery documents answer CORS ([`cors::allow`], with each one's
+/// methods); the authorization endpoint is a navigation and introspection
+/// is for resource servers, so neither does.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource(token::PATH)
             .route(web::post().to(token::token))
-            .default_service(web::to(error::method_not_allowed)),
+            .default_service(web::to(error::method_not_allowed))
+            .wrap(from_fn(|req, next| cors::allow("POST", req, next))),
     )
     .service(
         web::resource(authorize::PATH)
@@ -36,7 +44,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/oauth/revoke")
             .route(web::post().to(revoke::revoke))
-            .default_service(web::to(error::method_not_allowed)),
+            .default_service(web::to(error::method_not_allowed))
+            .wrap(from_fn(|req, next| cors::allow("POST", req, next))),
     )
     .service(
         web::resource("/oauth/introspect")
@@ -46,15 +55,22 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource(userinfo::PATH)
             .route(web::get().to(userinfo::userinfo))
-            .route(web::post().to(userinfo::userinfo)),
+            .route(web::post().to(userinfo::userinfo))
+            .wrap(from_fn(|req, next| cors::allow("GET, POST", req, next))),
     )
-    .route("/.well-known/jwks.json", web::get().to(metadata::jwks))
-    .route(
-        metadata::OAUTH_AUTHORIZATION_SERVER,
-        web::get().to(metadata::metadata),
+    .service(
+        web::resource("/.well-known/jwks.json")
+            .route(web::get().to(metadata::jwks))
+            .wrap(from_fn(|req, next| cors::allow("GET", req, next))),
     )
-    .route(
-        metadata::OPENID_CONFIGURATION,
-        web::get().to(metadata::metadata),
+    .service(
+        web::resource(metadata::OAUTH_AUTHORIZATION_SERVER)
+            .route(web::get().to(metadata::metadata))
+            .wrap(from_fn(|req, next| cors::allow("GET", req, next))),
+    )
+    .service(
+        web::resource(metadata::OPENID_CONFIGURATION)
+            .route(web::get().to(metadata::metadata))
+            .wrap(from_fn(|req, next| cors::allow("GET", req, next))),
     );
 }

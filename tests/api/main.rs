@@ -17,6 +17,7 @@ mod code_exchange;
 mod common_passwords;
 mod console;
 mod console_browser;
+mod cors;
 mod crash;
 mod docs;
 mod endpoints;
