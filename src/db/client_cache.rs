@@ -140,6 +140,7 @@ mod tests {
             introspects: String::new(),
             owner_generation: None,
             id_token_alg: None,
+            first_party: false,
         }
     }
 

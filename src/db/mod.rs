@@ -32,6 +32,7 @@ pub mod auth_codes;
 pub mod client_cache;
 pub mod clients;
 mod connection;
+pub mod consents;
 pub mod csrf_keys;
 pub mod engine;
 mod group_commit;
