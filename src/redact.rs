@@ -150,6 +150,7 @@ mod tests {
                 audience: None,
                 introspects: vec![],
                 id_token_alg: "RS256".into(),
+                first_party: false,
                 public: false,
                 owner: None,
                 suspended: false,

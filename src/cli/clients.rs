@@ -39,6 +39,10 @@ pub enum ClientCmd {
         /// which every relying party supports).
         #[arg(long = "id-token-alg", value_enum)]
         id_token_alg: Option<SigningAlg>,
+        /// An app of the operator's own: users are never asked to consent
+        /// to it.
+        #[arg(long = "first-party")]
+        first_party: bool,
     },
     /// List clients (never their secrets), with who registered each.
     List,
@@ -89,6 +93,7 @@ pub(super) fn run(cmd: ClientCmd, ctx: &mut Ctx) -> Result<(), CliError> {
             audience,
             introspects,
             id_token_alg,
+            first_party,
         } => {
             let new = NewClient {
                 name,
@@ -100,6 +105,7 @@ pub(super) fn run(cmd: ClientCmd, ctx: &mut Ctx) -> Result<(), CliError> {
                 introspects,
                 owner_id: None,
                 id_token_alg,
+                first_party,
             };
             let created = clients::add(&mut ctx.conn, &new, ctx.clock.now())?;
             // Its key in the JWKS before its first ID token (see
@@ -115,6 +121,7 @@ pub(super) fn run(cmd: ClientCmd, ctx: &mut Ctx) -> Result<(), CliError> {
                 "client_id": c.client_id, "name": c.name,
                 "grants": c.grants, "scopes": c.scopes,
                 "introspects": c.introspects, "id_token_alg": c.id_token_alg,
+                "first_party": c.first_party,
             });
             let mut text = format!("client created: {}", describe(c));
             if let Some(secret) = &created.secret {

@@ -141,6 +141,7 @@ mod tests {
             introspects: String::new(),
             owner_generation: None,
             id_token_alg: None,
+            first_party: false,
         }
     }
 

@@ -38,6 +38,9 @@ pub struct Client {
     /// The JWS algorithm of its ID tokens; `None` is RS256
     /// (docs/interface.md "OpenID Connect").
     pub id_token_alg: Option<String>,
+    /// Registered with `--first-party`: never shows the consent page
+    /// (docs/interface.md "OpenID Connect").
+    pub first_party: bool,
 }
 
 impl Client {

@@ -33,6 +33,7 @@ pub mod auth_codes;
 pub mod client_cache;
 pub mod clients;
 mod connection;
+pub mod consents;
 pub mod cors_origins;
 pub mod csrf_keys;
 pub mod engine;

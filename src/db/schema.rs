@@ -53,6 +53,7 @@ diesel::table! {
         introspects -> Text,
         owner_generation -> Nullable<BigInt>,
         id_token_alg -> Nullable<Text>,
+        first_party -> Bool,
     }
 }
 
@@ -156,6 +157,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    consents (user_id, client_id) {
+        user_id -> Text,
+        client_id -> Text,
+        scopes -> Text,
+        granted_at -> BigInt,
+    }
+}
+
 diesel::joinable!(role_scopes -> roles (role_name));
 diesel::joinable!(user_roles -> users (user_id));
 diesel::joinable!(user_roles -> roles (role_name));
@@ -165,6 +175,8 @@ diesel::joinable!(refresh_tokens -> clients (client_id));
 diesel::joinable!(auth_codes -> users (user_id));
 diesel::joinable!(auth_codes -> clients (client_id));
 diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(consents -> users (user_id));
+diesel::joinable!(consents -> clients (client_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -180,4 +192,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     password_params,
     sessions,
     csrf_keys,
+    consents,
 );

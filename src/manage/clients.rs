@@ -36,6 +36,8 @@ pub struct NewClient {
     pub owner_id: Option<String>,
     /// The JWS algorithm of its ID tokens; `None` is RS256.
     pub id_token_alg: Option<SigningAlg>,
+    /// Never asks for consent (`--first-party`).
+    pub first_party: bool,
 }
 
 /// A client as shown to administrators (never the secret or its hash).
@@ -58,6 +60,8 @@ pub struct ClientView {
     pub introspects: Vec<String>,
     /// The JWS algorithm of its ID tokens.
     pub id_token_alg: String,
+    /// Whether it never shows the consent page (`--first-party`).
+    pub first_party: bool,
     /// Whether it is public.
     pub public: bool,
     /// The username of the user who registered it (the console); `None`
@@ -103,6 +107,7 @@ impl From<&clients::Client> for ClientView {
                 .clone()
                 .unwrap_or_else(|| DEFAULT_ID_TOKEN_ALG.as_str().to_string()),
             public: c.is_public(),
+            first_party: c.first_party,
             created_at: c.created_at,
         }
     }
@@ -267,6 +272,7 @@ pub fn add(conn: &mut AnyConnection, new: &NewClient, now: i64) -> Result<Create
         introspects: introspects.join(" "),
         owner_generation: owner.as_ref().map(|u| u.credential_generation),
         id_token_alg: new.id_token_alg.map(|a| a.as_str().to_string()),
+        first_party: new.first_party,
     };
     clients::insert(conn, &row)?;
     Ok(Created {
@@ -308,6 +314,9 @@ pub fn add_owned(
     }
     let new = NewClient {
         owner_id: Some(owner.to_string()),
+        // A user's client asks every other user for consent, whatever
+        // the form sent.
+        first_party: false,
         ..new.clone()
     };
     add(conn, &new, now)

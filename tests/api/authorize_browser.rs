@@ -164,12 +164,14 @@ async fn authorize_sign_in_allow_and_exchange_the_code_with_pkce_or_deny() {
             other => panic!("{}: a second exchange: {other:?}", at("reuse")),
         }
 
-        // Deny: signed in now, so straight to consent; the app gets
-        // access_denied with its state, and no code.
+        // Deny: signed in now, so straight to consent (asked for again:
+        // it is remembered since the allow); the app gets access_denied
+        // with its state, and no code.
         let (challenge, _) = PkceCodeChallenge::new_random_sha256();
         let (url, state) = client
             .authorize_url(CsrfToken::new_random)
             .add_scope(Scope::new("posts:read".into()))
+            .add_extra_param("prompt", "consent")
             .set_pkce_challenge(challenge)
             .url();
         chrome.goto(url.as_str()).await;

@@ -70,6 +70,8 @@ async fn every_authorization_response_names_the_issuer() {
         let pairs = redirected(&r);
         assert!(!param(&pairs, "code").is_empty());
         assert_eq!(param(&pairs, "iss"), app.issuer);
+        // Remembered since the allow: asked for again to deny.
+        let (path, _) = openid_request(&c, &[("prompt", "consent")]);
         let r = decide(&browser, &path, "deny").await;
         assert_oidc_error(&app, &r, "access_denied");
         app.stop().await;

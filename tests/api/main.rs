@@ -15,6 +15,7 @@ mod client_removal;
 mod code_audit;
 mod code_exchange;
 mod common_passwords;
+mod consent_remembered;
 mod console;
 mod console_browser;
 mod cors;

@@ -4,11 +4,20 @@
 //! page. A POST (the consent form, sent back to this same URL): the
 //! session's CSRF token, then `decision=allow` or `deny`. With
 //! `prompt=none`, no page: an error for the client instead (see `openid`).
+//!
+//! Consent is remembered (docs/interface.md "OpenID Connect"): a signed-in
+//! user who already allowed the client every scope asked for, or a
+//! `--first-party` client, gets the code at once, with `prompt=none` too;
+//! `prompt=consent` shows the page anyway, except for a first-party client. An allow widens what is
+//! remembered.
 
 use oxide_auth::endpoint::{OwnerConsent, OwnerSolicitor, QueryParameter, Solicitation};
 use oxide_auth_actix::{OAuthRequest, OAuthResponse};
 
 use super::flow::{Flow, Shown};
+use crate::db::consents;
+use crate::oauth::error::OAuthError;
+use crate::scope::ScopeSet;
 use crate::web::consent::Consent;
 
 /// What the owner's answer comes to.
@@ -16,6 +25,8 @@ enum Answer {
     Show(Shown),
     Allow(String),
     Deny,
+    /// A storage failure, kept in the flow's `failure`.
+    Failed,
 }
 
 impl Flow<'_> {
@@ -32,12 +43,20 @@ impl Flow<'_> {
                 false => self.login(),
             });
         };
+        let grant = solicitation.pre_grant();
+        let asked: ScopeSet = grant.scope.iter().map(str::to_string).collect();
+        let scopes: Vec<String> = asked.iter().cloned().collect();
+        let user_id = &owner.session.user_id;
+        if !self.post {
+            match self.remembered(user_id, &grant.client_id, &asked) {
+                Ok(true) => return Answer::Allow(user_id.clone()),
+                Ok(false) => {}
+                Err(e) => return self.fail(e),
+            }
+        }
         if self.silent() {
             return Answer::Show(self.silent_refusal("consent_required", state()));
         }
-        let grant = solicitation.pre_grant();
-        let mut scopes: Vec<String> = grant.scope.iter().map(str::to_string).collect();
-        scopes.sort_unstable();
         if !self.post {
             let client_name = self
                 .client
@@ -69,13 +88,48 @@ impl Flow<'_> {
             Some("deny") => false,
             _ => return Answer::Show(Shown::NoDecision),
         };
-        let user_id = &owner.session.user_id;
         crate::audit::consent(user_id, &grant.client_id, &scopes.join(" "), allowed);
-        if allowed {
-            Answer::Allow(user_id.clone())
-        } else {
-            Answer::Deny
+        if !allowed {
+            return Answer::Deny;
         }
+        // A POST runs on the writer (see `flow::run`).
+        let remembered = consents::allow(
+            &mut self.conn.borrow_mut(),
+            user_id,
+            &grant.client_id,
+            &asked,
+            self.now,
+        );
+        match remembered {
+            Ok(()) => Answer::Allow(user_id.clone()),
+            Err(e) => self.fail(e.into()),
+        }
+    }
+
+    /// Whether no page is needed: the client is first-party (it never asks,
+    /// whatever `prompt` says, as Keycloak ignores `prompt=consent` for a
+    /// client that requires none), or, unless `prompt=consent`, the user
+    /// already allowed it every scope in `asked`.
+    fn remembered(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        asked: &ScopeSet,
+    ) -> Result<bool, OAuthError> {
+        let first_party = self.client.borrow().as_ref().is_some_and(|c| c.first_party);
+        if first_party {
+            return Ok(true);
+        }
+        if self.openid.borrow().consent {
+            return Ok(false);
+        }
+        let allowed = consents::scopes(&mut self.conn.borrow_mut(), user_id, client_id)?;
+        Ok(asked.is_subset(&allowed))
+    }
+
+    fn fail(&self, e: OAuthError) -> Answer {
+        self.failure.replace(Some(e));
+        Answer::Failed
     }
 }
 
@@ -88,6 +142,8 @@ impl OwnerSolicitor<OAuthRequest> for Flow<'_> {
         match self.answer(request, &solicitation) {
             Answer::Allow(user_id) => OwnerConsent::Authorized(user_id),
             Answer::Deny => OwnerConsent::Denied,
+            // `web_error` answers with the failure kept in the flow.
+            Answer::Failed => OwnerConsent::Error(oxide_auth_actix::WebError::InternalError(None)),
             // The handler renders the page: oxide-auth's response stays
             // empty and is not sent.
             Answer::Show(shown) => {

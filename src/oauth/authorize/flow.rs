@@ -210,12 +210,14 @@ pub struct Asked {
 pub type Answered = (OAuthResponse, (Option<Shown>, Option<String>));
 
 /// Runs oxide-auth's flow for one request, off the workers (it is
-/// synchronous and reads the database). Only a consent decision (POST)
-/// can store a code, so only it goes through the writer on SQLite;
-/// showing the login or consent page only reads.
+/// synchronous and reads the database). A consent decision (POST), or a
+/// signed-in request whose consent may be remembered (see `consent`), can
+/// store a code, so they go through the writer on SQLite; showing the
+/// login page only reads.
 pub async fn run(db: &Db, clock: &Clock, asked: Asked) -> Result<Answered, WebError> {
     let clock = clock.clone();
     let post = asked.post;
+    let may_issue = post || asked.session.is_some();
     let run_flow = move |conn: &mut AnyConnection| {
         let now = clock.now();
         let owner = match asked.session {
@@ -226,7 +228,7 @@ pub async fn run(db: &Db, clock: &Clock, asked: Asked) -> Result<Answered, WebEr
         let response = AuthorizationFlow::prepare(&mut flow)?.execute(asked.request)?;
         Ok::<_, WebError>((response, flow.outcome()))
     };
-    if post {
+    if may_issue {
         db.write(run_flow).await
     } else {
         db.read(run_flow).await
@@ -295,6 +297,9 @@ impl Endpoint<OAuthRequest> for Flow<'_> {
     }
 
     fn web_error(&mut self, err: ActixFlowError) -> WebError {
+        if let Some(e) = self.failure.take() {
+            return failed(e);
+        }
         WebError::Internal(format!("oxide-auth-actix: {err}").into())
     }
 

@@ -11,9 +11,9 @@
 //!   send it round again);
 //! - `prompt=none` never shows a page: where the login or the consent page
 //!   would be, the client gets `login_required` or `consent_required`
-//!   (Core 1.0 §3.1.2.6), redirected with `state` and `iss`. Consent is
-//!   not remembered yet, so a signed-in `prompt=none` is always
-//!   `consent_required`.
+//!   (Core 1.0 §3.1.2.6), redirected with `state` and `iss`; with consent
+//!   remembered (see `consent`), a signed-in `prompt=none` gets the code;
+//! - `prompt=consent` shows the consent page even when remembered.
 
 use oxide_auth::code_grant::authorization::Request;
 
@@ -31,6 +31,8 @@ pub struct OpenIdParams {
     pub none: bool,
     /// `prompt=login`.
     pub login: bool,
+    /// `prompt=consent`: the consent page even if remembered.
+    pub consent: bool,
     /// `max_age`, seconds.
     pub max_age: Option<i64>,
     /// `login_hint`: the username to prefill.
@@ -49,8 +51,7 @@ impl OpenIdParams {
                 match *value {
                     "none" => params.none = true,
                     "login" => params.login = true,
-                    // Consent is asked every time for now.
-                    "consent" => {}
+                    "consent" => params.consent = true,
                     _ => {
                         return Err(OAuthError::InvalidRequest(
                             "prompt takes none, login or consent".into(),

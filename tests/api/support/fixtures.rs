@@ -127,6 +127,12 @@ impl<'a> ClientSpec<'a> {
         self
     }
 
+    /// Never shows the consent page (`--first-party`).
+    pub fn first_party(mut self) -> Self {
+        self.new.first_party = true;
+        self
+    }
+
     /// Registered by this user (as in the console), not by an admin.
     pub fn owner(mut self, user_id: &str) -> Self {
         self.new.owner_id = Some(user_id.to_string());

@@ -1,0 +1,2 @@
+ALTER TABLE clients DROP COLUMN first_party;
+DROP TABLE consents;
