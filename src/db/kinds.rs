@@ -113,17 +113,13 @@ impl Work for ClientLookups {
     const MAX_BATCH: usize = 128;
 
     fn run(conn: &mut AnyConnection, ids: Vec<String>) -> Vec<Result<Option<Client>, DbError>> {
-        let wanted: Vec<&str> = ids.iter().map(String::as_str).collect();
-        match clients::find_many(conn, &wanted) {
-            Ok(found) => {
-                let by_id: HashMap<String, Client> = found
-                    .into_iter()
-                    .map(|c| (c.client_id.clone(), c))
-                    .collect();
-                ids.iter().map(|id| Ok(by_id.get(id).cloned())).collect()
-            }
-            Err(e) => failed_all::<Self>(ids.len(), DbError::Query(e)),
-        }
+        by_key::<Self, _>(ids, |wanted| {
+            let found = clients::find_many(conn, wanted)?;
+            Ok(found
+                .into_iter()
+                .map(|c| (c.client_id.clone(), c))
+                .collect())
+        })
     }
 }
 
@@ -138,14 +134,27 @@ impl Work for ProfileLookups {
     const MAX_BATCH: usize = 128;
 
     fn run(conn: &mut AnyConnection, ids: Vec<String>) -> Vec<Result<Option<Profile>, DbError>> {
-        let wanted: Vec<&str> = ids.iter().map(String::as_str).collect();
-        match profiles::of_many(conn, &wanted) {
-            Ok(found) => {
-                let by_id: HashMap<String, Profile> = found.into_iter().collect();
-                ids.iter().map(|id| Ok(by_id.get(id).cloned())).collect()
-            }
-            Err(e) => failed_all::<Self>(ids.len(), DbError::Query(e)),
-        }
+        by_key::<Self, _>(ids, |wanted| {
+            Ok(profiles::of_many(conn, wanted)?.into_iter().collect())
+        })
+    }
+}
+
+/// A lookup by key for every queued key at once: `read` runs the one
+/// statement and answers the rows it found by key; each caller hears the
+/// row of its key, or `None`.
+fn by_key<W, T>(
+    keys: Vec<String>,
+    read: impl FnOnce(&[&str]) -> diesel::QueryResult<HashMap<String, T>>,
+) -> Vec<Result<Option<T>, DbError>>
+where
+    W: Work<Answer = Option<T>>,
+    T: Clone,
+{
+    let wanted: Vec<&str> = keys.iter().map(String::as_str).collect();
+    match read(&wanted) {
+        Ok(found) => keys.iter().map(|k| Ok(found.get(k).cloned())).collect(),
+        Err(e) => failed_all::<W>(keys.len(), DbError::Query(e)),
     }
 }
 
