@@ -12,7 +12,7 @@
 //! | --- | --- | --- | --- | --- |
 //! | a read (a session, a user, a grant's checks) | [`Db::read`] | the connection threads, one job each | the same | blocking work off the actix workers, each thread on a connection of its own, no hop through a blocking pool |
 //! | a write (a grant's issuing, a revocation, an admin change) | [`Db::write`] | the writer thread: queued writes share one transaction, a savepoint each ([`group_commit`]) | a connection thread, a transaction each | SQLite allows one writer: one thread and group commit remove lock collisions and turn N fsyncs into one; PostgreSQL groups commits itself |
-//! | a refresh rotation | [`Db::rotate`] | the writer thread | the rotation thread: everything queued in one statement; a token locked elsewhere is rotated alone on a connection thread | one round trip and one commit for many rotations |
+//! | a refresh (its read and its rotation) | SQLite: [`Db::write`], PostgreSQL: [`Db::read`] then [`Db::rotate`] ([`Db::single_writer`] tells) | one write that reads the token itself | the read on a connection thread, then the rotation thread: everything queued in one statement; a token locked elsewhere is rotated alone on a connection thread | SQLite: every commit empties a reading connection's page cache, not the writer's, which finds the token's pages in memory, and one hand-off instead of two; PostgreSQL: one round trip and one commit for many rotations |
 //! | a client lookup | [`Db::client`] | the lookup thread: one `IN (…)` statement for all queued | the same, with `= ANY($1)` | the hot path of `client_credentials` and introspection |
 //! | an access token's standing | [`Db::access_standing`] | the standing thread | the same, one statement for all queued | introspection's hot path |
 //! | a user's profile | [`Db::profile`] | the profile thread: one `IN (…)` statement for all queued | the same, with `= ANY($1)` | UserInfo's hot path |
@@ -394,6 +394,14 @@ impl Db {
                     .await
             }
         }
+    }
+
+    /// Whether writes go through one writer thread (SQLite). Its
+    /// connection's page cache outlives its commits, while each commit
+    /// empties a reading connection's (WAL): work that reads what it then
+    /// writes is cheapest made whole in one write there.
+    pub fn single_writer(&self) -> bool {
+        self.writer.is_some()
     }
 
     /// What SQLite's writer, or PostgreSQL's rotation thread, has done.

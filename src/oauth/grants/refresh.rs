@@ -4,6 +4,8 @@
 //! themselves live in [`crate::oauth::rotation`].
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use super::{read_profile, within_owner, Stored, TokenResponse};
 use crate::db::clients::Client;
@@ -12,14 +14,14 @@ use crate::db::profiles::Profile;
 use crate::db::refresh_batch::Rotation;
 use crate::db::refresh_tokens::{Claim, RefreshToken};
 use crate::db::users::User;
-use crate::db::DbError;
+use crate::db::{AnyConnection, DbError};
 use crate::grant_type::GrantType;
 use crate::oauth::client_auth::{self, ClientAuth};
 use crate::oauth::context::GrantCtx;
 use crate::oauth::error::OAuthError;
 use crate::oauth::id_token::{IdToken, SignIn};
 use crate::oauth::issuer;
-use crate::oauth::rotation::{self, Found};
+use crate::oauth::rotation::{self, Found, Reuse};
 use crate::scope::{self, RefreshScopeError, ScopeSet};
 use crate::secret::Secret;
 
@@ -27,13 +29,14 @@ fn invalid() -> OAuthError {
     OAuthError::InvalidGrant("refresh token is invalid, expired or revoked".into())
 }
 
-/// Runs the grant in three steps: read (the client, the token, its user
-/// and the user's scopes in one query; authenticate the client, narrow
-/// the scope), write (claim the token and store its successor, or revoke
-/// a reused family), then, after the commit, sign. The write reads only
-/// when its claim fails (to tell reuse from a dead token). On SQLite it
-/// goes through the single writer, on PostgreSQL into a statement shared
-/// with concurrent rotations ([`Db::rotate`]).
+/// Runs the grant: read (the client, the token, its user and the user's
+/// scopes in one query; authenticate the client, narrow the scope), write
+/// (claim the token and store its successor, or revoke a reused family),
+/// then, after the commit, sign. Where the read runs depends on the
+/// backend ([`crate::db`]'s table): with a single writer (SQLite) the
+/// writer makes the read itself, in the write's transaction; otherwise
+/// (PostgreSQL) a connection thread reads and the rotation joins a
+/// statement shared with concurrent ones ([`Db::rotate`]).
 ///
 /// [`Db::rotate`]: crate::db::Db::rotate
 pub async fn run(
@@ -42,20 +45,131 @@ pub async fn run(
     presented: Secret,
     requested: Option<ScopeSet>,
 ) -> Result<TokenResponse, OAuthError> {
-    // The read, and the revocation of a reuse it finds, in a task of its
-    // own: a client that hangs up once it has presented a used token (a
-    // thief replaying one, say) must not call off the revocation. A live
-    // token's rotation stays with the request, to be withdrawn if its
-    // client goes before it starts (its retry would count as reuse).
-    let read = actix_web::rt::spawn(read(ctx.clone(), auth, presented, requested));
-    let outcome = match read.await.map_err(|_| DbError::Blocking)?? {
-        None => Rotated::Refused,
-        Some(successor) => successor.store(&ctx).await?,
+    let outcome = if ctx.db.single_writer() {
+        in_one_write(&ctx, auth, presented, requested).await?
+    } else {
+        read_then_rotate(&ctx, auth, presented, requested).await?
     };
     match outcome {
         Rotated::New(stored) => TokenResponse::signed(&ctx, *stored).await,
         Rotated::Refused => Err(invalid()),
     }
+}
+
+/// The read and the write as one job of the single writer: its
+/// connection's page cache outlives its commits, while every commit
+/// empties a reading connection's (WAL), so the writer reads the token's
+/// pages from memory, and its write then finds them there too; one hand-off
+/// instead of two.
+///
+/// The job runs in a task of its own: a client that hangs up once it has
+/// presented a used token (a thief replaying one, say) must not call off
+/// the revocation. A live token's rotation is skipped instead when its
+/// client has gone before the write began (its retry would count as
+/// reuse).
+async fn in_one_write(
+    ctx: &GrantCtx,
+    auth: ClientAuth,
+    presented: Secret,
+    requested: Option<ScopeSet>,
+) -> Result<Rotated, OAuthError> {
+    let hang_up = HangUp::default();
+    let gone = hang_up.0.clone();
+    let task_ctx = ctx.clone();
+    let task = actix_web::rt::spawn(async move {
+        let job_ctx = task_ctx.clone();
+        let made = task_ctx
+            .db
+            .write(move |conn| {
+                // The time of the write, which every rule reads.
+                let now = job_ctx.clock.now();
+                exchange(
+                    conn,
+                    &job_ctx,
+                    &auth,
+                    &presented,
+                    requested.as_ref(),
+                    now,
+                    &gone,
+                )
+            })
+            .await?;
+        Ok::<_, OAuthError>(match made {
+            Made::Rotated(rotated) => rotated,
+            Made::Reused(reuse) => {
+                // Committed by now: the family is revoked.
+                reuse.audit();
+                task_ctx.metrics.refresh_reused();
+                Rotated::Refused
+            }
+        })
+    });
+    let rotated = task.await.map_err(|_| DbError::Blocking)??;
+    drop(hang_up);
+    Ok(rotated)
+}
+
+/// Set when the request's future is dropped (its client hung up).
+#[derive(Default)]
+struct HangUp(Arc<AtomicBool>);
+
+impl Drop for HangUp {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// What the single writer's job did.
+enum Made {
+    Rotated(Rotated),
+    /// A used token presented again: its family revoked, to audit once
+    /// committed.
+    Reused(Box<Reuse>),
+}
+
+/// Inside the writer's transaction: the read, then the claim and the
+/// successor, or the revocation of a reused family.
+fn exchange(
+    conn: &mut AnyConnection,
+    ctx: &GrantCtx,
+    auth: &ClientAuth,
+    presented: &Secret,
+    requested: Option<&ScopeSet>,
+    now: i64,
+    gone: &AtomicBool,
+) -> Result<Made, OAuthError> {
+    Ok(match decide(conn, auth, presented, requested, now)? {
+        Decided::Refused => Made::Rotated(Rotated::Refused),
+        Decided::Reused(used) => Made::Reused(Box::new(rotation::reuse(conn, used, now)?)),
+        // Left unclaimed: nobody would receive its successor.
+        Decided::Live(_) if gone.load(Ordering::Relaxed) => Made::Rotated(Rotated::Refused),
+        Decided::Live(successor) => {
+            let (rotation, token, stored) = successor.prepare(ctx, now)?;
+            match rotation.make_alone(conn)? {
+                Claim::Claimed => Made::Rotated(Rotated::New(stored)),
+                Claim::AlreadyUsed => Made::Reused(Box::new(rotation::reuse(conn, token, now)?)),
+                Claim::Unusable | Claim::NotFound => Made::Rotated(Rotated::Refused),
+            }
+        }
+    })
+}
+
+/// The read on a connection thread, then the rotation, batched with
+/// concurrent ones. The read, and the revocation of a reuse it finds, run
+/// in a task of their own, for the reason [`in_one_write`] gives; a live
+/// token's rotation stays with the request, to be withdrawn if its client
+/// goes before it starts.
+async fn read_then_rotate(
+    ctx: &GrantCtx,
+    auth: ClientAuth,
+    presented: Secret,
+    requested: Option<ScopeSet>,
+) -> Result<Rotated, OAuthError> {
+    let read = actix_web::rt::spawn(read(ctx.clone(), auth, presented, requested));
+    Ok(match read.await.map_err(|_| DbError::Blocking)?? {
+        None => Rotated::Refused,
+        Some(successor) => successor.store(ctx).await?,
+    })
 }
 
 /// Reads the token and authenticates the client: the rotation to make, or
@@ -69,37 +183,7 @@ async fn read(
     let now = ctx.clock.now();
     let found = ctx
         .db
-        .read(move |conn| {
-            let (client, found) = rotation::look_up(conn, &presented, auth.client_id(), now)?;
-            let client = client_auth::check(client, &auth, Some(GrantType::RefreshToken))?;
-            Ok::<_, OAuthError>(match found {
-                Found::Invalid => Decided::Refused,
-                Found::Used(row) => Decided::Reused(row),
-                Found::Live {
-                    token,
-                    user,
-                    scopes,
-                } => {
-                    // A scope refused here leaves the token unclaimed, as
-                    // §6 wants for a failed request.
-                    let bound = owners::bound(conn, &client)?;
-                    let granted =
-                        narrow_scope(&token, &scopes, &client, &bound, requested.as_ref())?;
-                    // A user's client that resumed after its owner's
-                    // password change: what it held before is dead.
-                    if !bound.admits("", token.issued_at, None) {
-                        return Ok(Decided::Refused);
-                    }
-                    let profile = read_profile(conn, &user, &granted)?;
-                    Decided::Live(Successor {
-                        token,
-                        user: Box::new((user, profile)),
-                        client: Box::new(client),
-                        granted,
-                    })
-                }
-            })
-        })
+        .read(move |conn| decide(conn, &auth, &presented, requested.as_ref(), now))
         .await?;
     match found {
         Decided::Live(successor) => Ok(Some(successor)),
@@ -109,6 +193,44 @@ async fn read(
             Ok(None)
         }
     }
+}
+
+/// What `presented` is for the authenticated client, without writing.
+fn decide(
+    conn: &mut AnyConnection,
+    auth: &ClientAuth,
+    presented: &Secret,
+    requested: Option<&ScopeSet>,
+    now: i64,
+) -> Result<Decided, OAuthError> {
+    let (client, found) = rotation::look_up(conn, presented, auth.client_id(), now)?;
+    let client = client_auth::check(client, auth, Some(GrantType::RefreshToken))?;
+    Ok(match found {
+        Found::Invalid => Decided::Refused,
+        Found::Used(row) => Decided::Reused(row),
+        Found::Live {
+            token,
+            user,
+            scopes,
+        } => {
+            // A scope refused here leaves the token unclaimed, as §6 wants
+            // for a failed request.
+            let bound = owners::bound(conn, &client)?;
+            let granted = narrow_scope(&token, &scopes, &client, &bound, requested)?;
+            // A user's client that resumed after its owner's password
+            // change: what it held before is dead.
+            if !bound.admits("", token.issued_at, None) {
+                return Ok(Decided::Refused);
+            }
+            let profile = read_profile(conn, &user, &granted)?;
+            Decided::Live(Successor {
+                token,
+                user: Box::new((user, profile)),
+                client: Box::new(client),
+                granted,
+            })
+        }
+    })
 }
 
 /// What the read found the presented token to be.
@@ -132,9 +254,14 @@ struct Successor {
 }
 
 impl Successor {
-    async fn store(self, ctx: &GrantCtx) -> Result<Rotated, OAuthError> {
-        // The time of the write, not of the read before it.
-        let now = ctx.clock.now();
+    /// The rotation to make at `now` (the time of the write, not of the
+    /// read before it), the token it claims, and what to sign once it is
+    /// made.
+    fn prepare(
+        self,
+        ctx: &GrantCtx,
+        now: i64,
+    ) -> Result<(Rotation, RefreshToken, Box<Stored>), OAuthError> {
         let Successor {
             token,
             user,
@@ -166,8 +293,14 @@ impl Successor {
         };
         let subject = (&user.0, user.1.as_ref());
         let id_token = IdToken::for_grant(&ctx.issuer, now, (subject, &client), &granted, sign_in)?;
+        Ok((rotation, token, Box::new((unsigned, granted, id_token))))
+    }
+
+    async fn store(self, ctx: &GrantCtx) -> Result<Rotated, OAuthError> {
+        let now = ctx.clock.now();
+        let (rotation, token, stored) = self.prepare(ctx, now)?;
         Ok(match ctx.db.rotate(rotation).await? {
-            Claim::Claimed => Rotated::New(Box::new((unsigned, granted, id_token))),
+            Claim::Claimed => Rotated::New(stored),
             // Used since the read: a second presentation raced this one.
             Claim::AlreadyUsed => {
                 revoke(ctx, token, now).await?;
