@@ -268,7 +268,7 @@ async fn signed_out_the_account_page_sends_to_the_login_page() {
 
 /// The rows of the page's sessions table.
 fn session_rows(page: &str) -> Vec<&str> {
-    page.split(r#"<tr class="session">"#)
+    page.split(r#"<tr class="sign-in">"#)
         .skip(1)
         .map(|row| row.split("</tr>").next().unwrap_or(""))
         .collect()
