@@ -2,6 +2,7 @@
 //! a fresh database per test on SQLite and (when configured) PostgreSQL.
 
 mod account;
+mod account_browser;
 mod audit;
 mod authorize;
 mod authorize_browser;
