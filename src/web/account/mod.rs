@@ -1,9 +1,9 @@
-//! The account page of a signed-in user (docs/interface.md "OpenID
-//! Connect", "Consent is remembered"): `GET /account` lists the apps the
-//! user has allowed and their live sign-in sessions; `POST
-//! /account/revoke` takes an app's access back; `POST
-//! /account/logout-everywhere` ends every session of the user. Each POST
-//! carries the session's CSRF token and answers with a redirect
+//! The account page of a signed-in user, as
+//! docs/interface.md "OpenID Connect", "Consent is remembered" says:
+//! `GET /account` lists the apps the user has allowed and their live
+//! sign-in sessions; `POST /account/revoke` takes an app's access back;
+//! `POST /account/logout-everywhere` ends every session of the user. Each
+//! POST carries the session's CSRF token and answers with a redirect
 //! (Post/Redirect/Get).
 
 mod everywhere; // POST /account/logout-everywhere
