@@ -17,21 +17,12 @@ use openidconnect::{
 };
 
 use crate::support::callback::Callback;
-use crate::support::code_flow::{code_for, logged_in, pkce, request, REDIRECT};
+use crate::support::code_flow::{code_for, logged_in, param, pkce, request, REDIRECT};
 use crate::support::fixtures::{role, user, ClientSpec};
 use crate::support::helpers::{on_every_backend, TestApp};
 use crate::support::webdriver::Chrome;
 
 const SCOPES: &str = "openid profile posts:read";
-
-/// One parameter of the redirect; panics when absent.
-fn param<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
-    pairs
-        .iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, v)| v.as_str())
-        .unwrap_or_else(|| panic!("no {name} in {pairs:?}"))
-}
 
 #[actix_web::test]
 async fn sign_in_with_openid_connect_then_revoke_the_app_on_the_account_page() {
@@ -118,9 +109,9 @@ async fn sign_in_with_openid_connect_then_revoke_the_app_on_the_account_page() {
 
         // The relying party takes the code and verifies the ID token.
         let pairs = callback.nth(0);
-        assert_eq!(param(&pairs, "state"), state.secret(), "{}", at("state"));
+        assert_eq!(&param(&pairs, "state"), state.secret(), "{}", at("state"));
         let tokens = rp
-            .exchange_code(AuthorizationCode::new(param(&pairs, "code").into()))
+            .exchange_code(AuthorizationCode::new(param(&pairs, "code")))
             .expect("a token endpoint")
             .set_pkce_verifier(verifier)
             .request_async(&app.http)
