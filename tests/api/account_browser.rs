@@ -85,15 +85,11 @@ async fn sign_in_with_openid_connect_then_revoke_the_app_on_the_account_page() {
         // Not signed in here: the login page, then the consent page.
         let (url, state, nonce, verifier) = authorize();
         chrome.goto(url.as_str()).await;
-        let login = chrome.current_path().await;
-        assert!(login.starts_with("/login?next="), "{}", at(&login));
-        chrome.fill("username", "alice").await;
         chrome.screenshot_for_docs("login", "login").await;
-        chrome.fill("password", "correct horse").await;
-        chrome.click("button[type=submit]").await;
-        let consent = chrome.current_path().await;
+        chrome.sign_in("alice", "correct horse").await;
+        // Back to the request: its consent page.
+        let (consent, page) = (chrome.current_path().await, chrome.source().await);
         assert!(consent.starts_with("/oauth/authorize?"), "{}", at(&consent));
-        let page = chrome.source().await;
         for needle in [
             "Authorize Blog",
             "Confirm who you are <code>openid</code>",
@@ -165,22 +161,17 @@ async fn sign_in_with_openid_connect_then_revoke_the_app_on_the_account_page() {
         chrome.screenshot("account-revoked").await;
 
         // The relying party's refresh token is dead.
-        match rp
+        let refused = rp
             .exchange_refresh_token(&refresh)
             .expect("a token endpoint")
             .request_async(&app.http)
-            .await
-        {
-            Err(RequestTokenError::ServerResponse(e)) => {
-                assert_eq!(
-                    *e.error(),
-                    CoreErrorResponseType::InvalidGrant,
-                    "{}",
-                    at("refresh")
-                )
-            }
-            other => panic!("{}: a refresh after the revoke: {other:?}", at("refresh")),
-        }
+            .await;
+        assert!(
+            matches!(&refused, Err(RequestTokenError::ServerResponse(e))
+                if *e.error() == CoreErrorResponseType::InvalidGrant),
+            "{}: {refused:?}",
+            at("a refresh after the revoke")
+        );
         // Signing in again asks again.
         let (url, ..) = authorize();
         chrome.goto(url.as_str()).await;

@@ -268,6 +268,20 @@ impl Chrome {
         }
     }
 
+    /// On the login page: types `username` and `password` and signs in,
+    /// waiting for the page that follows.
+    pub async fn sign_in(&self, username: &str, password: &str) {
+        let at = self.current_path().await;
+        assert!(
+            at.starts_with("/login"),
+            "{}: not the login page: {at}",
+            self.name
+        );
+        self.fill("username", username).await;
+        self.fill("password", password).await;
+        self.click("button[type=submit]").await;
+    }
+
     /// Clicks the element the CSS selector finds and returns at once (a
     /// checkbox, or anything that does not load a page).
     pub async fn press(&self, css: &str) {
