@@ -114,6 +114,13 @@ async fn the_page_lists_the_apps_the_user_allowed_and_no_one_elses() {
         ] {
             assert!(page.raw.contains(needle), "[{}] no {needle}", db.label());
         }
+        // Its only inputs are hidden; each button says what it does to
+        // which app, to a screen reader too.
+        for input in page.raw.split("<input").skip(1) {
+            assert!(input.starts_with(r#" type="hidden""#), "{input}");
+        }
+        let named = r#">Revoke<span class="visually-hidden"> Blog</span></button>"#;
+        assert!(page.raw.contains(named), "{}", page.raw);
         for absent in ["Photos", photos.id.as_str()] {
             assert!(!page.raw.contains(absent), "[{}] {absent}", db.label());
         }
