@@ -233,6 +233,16 @@ pub fn logout(user_id: &str, remote: Option<IpAddr>) {
         .info();
 }
 
+/// A user signed out everywhere on the account page: `sessions` browser
+/// sessions ended, the one that asked included.
+pub fn logout_everywhere(user_id: &str, sessions: usize, remote: Option<IpAddr>) {
+    Line::new("logout_everywhere", "success")
+        .text("user_id", user_id)
+        .bare("sessions", sessions)
+        .remote(remote)
+        .info();
+}
+
 /// This attempt's failure locked its username until `until` (Unix
 /// seconds); `user_id` when the username names a user.
 pub fn locked(attempt: &Attempt<'_>, user_id: Option<&str>, until: i64) {
@@ -274,6 +284,27 @@ pub fn consent(user_id: &str, client_id: &str, scope: &str, allowed: bool) {
         .text("user_id", user_id)
         .text("client_id", client_id)
         .text("scope", scope)
+        .info();
+}
+
+/// A user revoked an app on the account page: its remembered consent
+/// (`consent`: whether there was one), `refresh` refresh tokens and
+/// `codes` codes not yet exchanged, all of that user with that client.
+pub fn app_revoked(
+    user_id: &str,
+    client_id: &str,
+    consent: bool,
+    refresh: usize,
+    codes: usize,
+    remote: Option<IpAddr>,
+) {
+    Line::new("app_revoked", "revoked")
+        .text("user_id", user_id)
+        .text("client_id", client_id)
+        .bare("consent", consent)
+        .bare("revoked_refresh", refresh)
+        .bare("revoked_codes", codes)
+        .remote(remote)
         .info();
 }
 

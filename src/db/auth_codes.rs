@@ -124,6 +124,23 @@ pub fn link_tokens(
         .execute(conn)
 }
 
+/// Deletes the codes `user_id` got for `client_id` that were not yet
+/// exchanged (the user revoked the app): exchanging one is then
+/// `invalid_grant`. Used codes stay, for their reuse detection.
+pub fn delete_unused(
+    conn: &mut AnyConnection,
+    user_id: &str,
+    client_id: &str,
+) -> QueryResult<usize> {
+    diesel::delete(
+        ac::table
+            .filter(ac::user_id.eq(user_id))
+            .filter(ac::client_id.eq(client_id))
+            .filter(ac::used_at.is_null()),
+    )
+    .execute(conn)
+}
+
 /// Deletes codes that expired before `cutoff`.
 pub fn purge_expired(conn: &mut AnyConnection, cutoff: i64) -> QueryResult<usize> {
     diesel::delete(ac::table.filter(ac::expires_at.lt(cutoff))).execute(conn)

@@ -385,7 +385,7 @@ impl RunQueryDsl<AnyConnection> for RotateStatement<'_> {}
 pub fn revoke_family(conn: &mut AnyConnection, family_id: &str, now: i64) -> QueryResult<usize> {
     if let AnyConnection::Postgres(pg) = conn {
         let live = "family_id = $2 AND revoked_at IS NULL";
-        return revoke_in_order(pg, live, family_id, now);
+        return revoke_in_order(pg, live, &[family_id], now);
     }
     diesel::update(
         rt::table
@@ -400,7 +400,7 @@ pub fn revoke_family(conn: &mut AnyConnection, family_id: &str, now: i64) -> Que
 pub fn revoke_for_user(conn: &mut AnyConnection, user_id: &str, now: i64) -> QueryResult<usize> {
     if let AnyConnection::Postgres(pg) = conn {
         let live = "user_id = $2 AND revoked_at IS NULL AND used_at IS NULL AND expires_at > $1";
-        return revoke_in_order(pg, live, user_id, now);
+        return revoke_in_order(pg, live, &[user_id], now);
     }
     diesel::update(
         rt::table
@@ -413,8 +413,33 @@ pub fn revoke_for_user(conn: &mut AnyConnection, user_id: &str, now: i64) -> Que
     .execute(conn)
 }
 
+/// Revokes every family of `user_id` with `client_id` (the user revoked
+/// the app on the account page). Used tokens are marked too, not only the
+/// live ones: on PostgreSQL a rotation that commits while this runs
+/// inserts a successor this statement does not see, and its family's
+/// revoked parent ([`family_revoked`]) is what stops that successor.
+pub fn revoke_for_user_client(
+    conn: &mut AnyConnection,
+    user_id: &str,
+    client_id: &str,
+    now: i64,
+) -> QueryResult<usize> {
+    if let AnyConnection::Postgres(pg) = conn {
+        let live = "user_id = $2 AND client_id = $3 AND revoked_at IS NULL";
+        return revoke_in_order(pg, live, &[user_id, client_id], now);
+    }
+    diesel::update(
+        rt::table
+            .filter(rt::user_id.eq(user_id))
+            .filter(rt::client_id.eq(client_id))
+            .filter(rt::revoked_at.is_null()),
+    )
+    .set(rt::revoked_at.eq(Some(now)))
+    .execute(conn)
+}
+
 /// PostgreSQL: sets `revoked_at = now` on the rows `live` selects (SQL
-/// over `$1` = now and `$2` = key), locking them in `token_hash` order
+/// over `$1` = now and `$2`, `$3`, … = `keys`), locking them in `token_hash` order
 /// first. Two revocations (a family's and a user's, say) that lock
 /// overlapping rows in the order of different indexes can deadlock, and
 /// PostgreSQL then aborts one; in one order, one waits for the other.
@@ -423,17 +448,19 @@ pub fn revoke_for_user(conn: &mut AnyConnection, user_id: &str, now: i64) -> Que
 fn revoke_in_order(
     pg: &mut diesel::PgConnection,
     live: &'static str,
-    key: &str,
+    keys: &[&str],
     now: i64,
 ) -> QueryResult<usize> {
     use diesel::sql_types::{BigInt, Text};
-    diesel::sql_query(format!(
+    let query = diesel::sql_query(format!(
         "UPDATE refresh_tokens SET revoked_at = $1 WHERE token_hash IN \
          (SELECT token_hash FROM refresh_tokens WHERE {live} ORDER BY token_hash FOR UPDATE)"
     ))
-    .bind::<BigInt, _>(now)
-    .bind::<Text, _>(key)
-    .execute(pg)
+    .into_boxed()
+    .bind::<BigInt, _>(now);
+    keys.iter()
+        .fold(query, |q, key| q.bind::<Text, _>(key.to_string()))
+        .execute(pg)
 }
 
 /// Deletes tokens that expired before `cutoff`, except a revoked one

@@ -36,6 +36,17 @@ pub struct Owner {
     pub credential_generation: i64,
 }
 
+/// The columns of [`Owner`], in its order.
+const OWNER: (
+    users::username,
+    users::disabled,
+    users::credential_generation,
+) = (
+    users::username,
+    users::disabled,
+    users::credential_generation,
+);
+
 /// Inserts a session.
 pub fn insert(conn: &mut AnyConnection, row: &SessionRow) -> QueryResult<()> {
     diesel::insert_into(s::table)
@@ -50,14 +61,7 @@ pub fn find(conn: &mut AnyConnection, id_hash: &str) -> QueryResult<Option<(Sess
     s::table
         .inner_join(users::table)
         .filter(s::id_hash.eq(id_hash))
-        .select((
-            SessionRow::as_select(),
-            (
-                users::username,
-                users::disabled,
-                users::credential_generation,
-            ),
-        ))
+        .select((SessionRow::as_select(), OWNER))
         .get_result(conn)
         .optional()
 }
@@ -74,6 +78,22 @@ pub fn touch(conn: &mut AnyConnection, id_hash: &str, now: i64, before: i64) -> 
 /// Deletes a session (logout, a replaced or dead session).
 pub fn delete(conn: &mut AnyConnection, id_hash: &str) -> QueryResult<usize> {
     diesel::delete(s::table.find(id_hash)).execute(conn)
+}
+
+/// Every session of `user_id` with its user, most recently used first,
+/// dead ones included (the caller decides what is live).
+pub fn of_user(conn: &mut AnyConnection, user_id: &str) -> QueryResult<Vec<(SessionRow, Owner)>> {
+    s::table
+        .inner_join(users::table)
+        .filter(s::user_id.eq(user_id))
+        .order((s::last_seen_at.desc(), s::created_at.desc()))
+        .select((SessionRow::as_select(), OWNER))
+        .load(conn)
+}
+
+/// Deletes every session of `user_id` (sign out everywhere).
+pub fn delete_of_user(conn: &mut AnyConnection, user_id: &str) -> QueryResult<usize> {
+    diesel::delete(s::table.filter(s::user_id.eq(user_id))).execute(conn)
 }
 
 /// Deletes sessions unused since `before`.

@@ -1,6 +1,6 @@
 //! Administration of users, roles and clients: validation plus storage, each
 //! operation in one transaction so that a failure leaves nothing half-made.
-//! Shared by the admin CLI and the developer console.
+//! Shared by the admin CLI, the developer console and the account page.
 //!
 //! Operations that read, then write, use [`crate::db::write_tx`], the
 //! server's own kind of transaction: on SQLite a deferred one fails at once
@@ -9,6 +9,7 @@
 
 pub mod client_changes;
 pub mod clients;
+pub mod consents;
 pub mod roles;
 pub mod users;
 

@@ -27,10 +27,22 @@ pub struct Consent {
     pub csrf_token: String,
 }
 
-/// One scope as the page lists it.
-struct ScopeLine {
-    words: String,
-    name: String,
+/// One scope as a page lists it: in words, and by name.
+pub struct ScopeLine {
+    /// What it allows, in words ([`in_words`]).
+    pub words: String,
+    /// Its name.
+    pub name: String,
+}
+
+impl ScopeLine {
+    /// The line of `scope`.
+    pub fn of(scope: &str) -> ScopeLine {
+        ScopeLine {
+            words: in_words(scope),
+            name: scope.to_string(),
+        }
+    }
 }
 
 #[derive(Template)]
@@ -123,14 +135,7 @@ pub fn page(consent: &Consent) -> HttpResponse {
         &ConsentPage {
             client_name: &consent.client_name,
             username: &consent.username,
-            scopes: consent
-                .scopes
-                .iter()
-                .map(|s| ScopeLine {
-                    words: in_words(s),
-                    name: s.clone(),
-                })
-                .collect(),
+            scopes: consent.scopes.iter().map(|s| ScopeLine::of(s)).collect(),
             destination: &destination,
             action: &consent.action,
             csrf_token: &consent.csrf_token,

@@ -10,6 +10,7 @@ use askama::Template;
 use super::page;
 use crate::db::DbError;
 use crate::login::LoginError;
+use crate::manage::ManageError;
 
 /// The cause of a server-side failure, kept for the log.
 pub type Cause = Box<dyn std::error::Error + Send + Sync>;
@@ -56,6 +57,17 @@ impl From<DbError> for WebError {
 impl From<diesel::result::Error> for WebError {
     fn from(e: diesel::result::Error) -> WebError {
         DbError::Query(e).into()
+    }
+}
+
+/// For a management operation's storage failure; a refusal a user should
+/// see is mapped by the page that knows what it means (the console's).
+impl From<ManageError> for WebError {
+    fn from(e: ManageError) -> WebError {
+        match e {
+            ManageError::Db(e) => e.into(),
+            other => WebError::Internal(other.into()),
+        }
     }
 }
 

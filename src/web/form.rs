@@ -9,6 +9,7 @@
 use actix_web::{web, HttpRequest};
 
 use super::error::WebError;
+use super::session::Session;
 use crate::http::form::{self, FormError};
 use crate::http::urlencoded;
 
@@ -37,6 +38,20 @@ impl PageForm {
             _ => WebError::BadRequest("the form could not be read"),
         })?;
         PageForm::parse(&body)
+    }
+
+    /// Reads the form of a signed-in page ([`PageForm::read`]), which
+    /// must carry `session`'s CSRF token: else [`WebError::Forbidden`].
+    pub async fn read_checked(
+        req: &HttpRequest,
+        payload: web::Payload,
+        session: &Session,
+    ) -> Result<PageForm, WebError> {
+        let form = PageForm::read(req, payload).await?;
+        match session.csrf_matches(form.get("csrf_token")) {
+            true => Ok(form),
+            false => Err(WebError::Forbidden),
+        }
     }
 
     /// Parses a form body.

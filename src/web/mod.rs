@@ -2,6 +2,7 @@
 //! health check, and the browser side (the login form, sessions, CSRF),
 //! whose pages are askama templates on a shared layout.
 
+pub mod account; // GET /account and its POSTs: allowed apps, sign-in sessions
 mod assets; // the stylesheet
 pub mod consent; // the consent page of /oauth/authorize
 pub mod console; // GET /console and its POSTs: a user's own clients
@@ -23,7 +24,7 @@ use actix_web::web;
 pub use session::CurrentUser;
 
 /// Registers the home page, the health check, the stylesheet, the login
-/// and logout endpoints, registration and the console.
+/// and logout endpoints, registration, the console and the account page.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(home::home))
         .route("/healthz", web::get().to(health::healthz))
@@ -39,5 +40,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(register::form))
                 .route(web::post().to(register::submit)),
         )
-        .configure(console::routes);
+        .configure(console::routes)
+        .configure(account::routes);
 }

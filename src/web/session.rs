@@ -85,7 +85,7 @@ fn touch_interval(limits: SessionLimits) -> i64 {
 }
 
 /// Whether the session is alive at `now`.
-fn is_live(row: &SessionRow, owner: &Owner, now: i64, limits: SessionLimits) -> bool {
+pub(super) fn is_live(row: &SessionRow, owner: &Owner, now: i64, limits: SessionLimits) -> bool {
     !owner.disabled
         && owner.credential_generation == row.credential_generation
         && now < row.last_seen_at.saturating_add(limits.idle)
@@ -190,6 +190,16 @@ pub async fn end(state: &AppState, session: Session) -> Result<(), DbError> {
         .write(move |conn| sessions::delete(conn, &session.id_hash).map_err(DbError::from))
         .await
         .map(drop)
+}
+
+/// Ends every session of the user, this browser's included (sign out
+/// everywhere). Returns how many there were.
+pub async fn end_all(state: &AppState, user_id: &str) -> Result<usize, DbError> {
+    let user_id = user_id.to_string();
+    state
+        .db
+        .write(move |conn| sessions::delete_of_user(conn, &user_id).map_err(DbError::from))
+        .await
 }
 
 /// The logged-in user, for pages that require one: a handler taking it

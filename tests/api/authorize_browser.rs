@@ -65,9 +65,7 @@ async fn authorize_sign_in_allow_and_exchange_the_code_with_pkce_or_deny() {
         let login = chrome.current_path().await;
         assert!(login.starts_with("/login?next="), "{}", at(&login));
         chrome.screenshot("login").await;
-        chrome.fill("username", "alice").await;
-        chrome.fill("password", "correct horse").await;
-        chrome.click("button[type=submit]").await;
+        chrome.sign_in("alice", "correct horse").await;
 
         // The consent page: who asks, for what in words, where it goes.
         let consent = chrome.current_path().await;

@@ -1,7 +1,9 @@
 //! The developer's path through the pages in a real browser: register,
 //! sign in, open the console, create a client and see its secret once
 //! (a reload or going back does not show it again). Screenshots of each
-//! page are saved under target/screenshots/.
+//! page are saved under target/screenshots/; with `AUTHD_SCREENSHOTS=1`
+//! those of the registration, console and secret pages also under
+//! docs/screenshots/.
 
 use crate::support::fixtures::{post, role, TestClient};
 use crate::support::helpers::{on_every_backend, TestApp};
@@ -31,7 +33,7 @@ async fn register_sign_in_create_a_client_and_see_its_secret_once() {
         chrome.fill("username", "dev").await;
         chrome.fill("password", PASSWORD).await;
         chrome.fill("password_confirm", PASSWORD).await;
-        chrome.screenshot("register").await;
+        chrome.screenshot_for_docs("register", "register").await;
         chrome.click("button[type=submit]").await;
 
         // Registered: on to sign in, and from there to the console.
@@ -74,7 +76,7 @@ async fn register_sign_in_create_a_client_and_see_its_secret_once() {
         assert_eq!(chrome.value("#name").await, "Blog");
         chrome.screenshot("console-refused").await;
         chrome.fill("scope", "posts:read posts:write").await;
-        chrome.screenshot("console").await;
+        chrome.screenshot_for_docs("console", "console").await;
         chrome.click("form.create button[type=submit]").await;
         let client_page = chrome.current_path().await;
         assert!(
@@ -87,7 +89,7 @@ async fn register_sign_in_create_a_client_and_see_its_secret_once() {
         let secret = chrome.value("#client_secret").await;
         assert_eq!(secret.len(), 43, "{}", at("the secret is shown"));
         assert!(!chrome.current_url().await.contains(&secret));
-        chrome.screenshot("secret").await;
+        chrome.screenshot_for_docs("secret", "client-secret").await;
         let c = TestClient {
             id: client_id.clone(),
             secret: Some(secret.clone()),

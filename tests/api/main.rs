@@ -1,6 +1,8 @@
 //! Integration tests: the real server on port 0 and the real binary, against
 //! a fresh database per test on SQLite and (when configured) PostgreSQL.
 
+mod account;
+mod account_browser;
 mod audit;
 mod authorize;
 mod authorize_browser;

@@ -15,7 +15,7 @@ use crate::web::cookies::{self, Jar};
 use crate::web::error::WebError;
 use crate::web::form::PageForm;
 use crate::web::page;
-use crate::web::session::{CurrentUser, Session};
+use crate::web::session::CurrentUser;
 
 #[derive(Template)]
 #[template(path = "console_client.html")]
@@ -91,20 +91,6 @@ pub(super) async fn page(
     ))
 }
 
-/// Reads a change's form and checks its CSRF token.
-async fn checked_form(
-    req: &HttpRequest,
-    session: &Session,
-    payload: web::Payload,
-) -> Result<(), WebError> {
-    let form = PageForm::read(req, payload).await?;
-    if session.csrf_matches(form.get("csrf_token")) {
-        Ok(())
-    } else {
-        Err(WebError::Forbidden)
-    }
-}
-
 /// `POST /console/clients/{client_id}/rotate`: a new secret, shown on the
 /// client's page once; the old one stops working at once. A suspended
 /// client resumes with it.
@@ -119,7 +105,7 @@ pub(super) async fn rotate(
     // lost to its owner.
     let key = reveal::server_key(&state).await?;
     let client_id = client_id.into_inner();
-    checked_form(&req, &session, payload).await?;
+    PageForm::read_checked(&req, payload, &session).await?;
     let secret = state
         .client_changes()
         .rotate_secret(&client_id, Some(&session.user_id))
@@ -144,7 +130,7 @@ pub(super) async fn resume(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
     let client_id = client_id.into_inner();
-    checked_form(&req, &session, payload).await?;
+    PageForm::read_checked(&req, payload, &session).await?;
     state
         .client_changes()
         .resume(&client_id, Some(&session.user_id))
@@ -163,7 +149,7 @@ pub(super) async fn delete(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
     let client_id = client_id.into_inner();
-    checked_form(&req, &session, payload).await?;
+    PageForm::read_checked(&req, payload, &session).await?;
     state
         .client_changes()
         .remove(&client_id, Some(&session.user_id))

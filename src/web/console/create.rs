@@ -95,10 +95,7 @@ pub(super) async fn create(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
-    let form = PageForm::read(&req, payload).await?;
-    if !session.csrf_matches(form.get("csrf_token")) {
-        return Err(WebError::Forbidden);
-    }
+    let form = PageForm::read_checked(&req, payload, &session).await?;
     let draft = Draft::from_form(&form);
     // Before the client exists: a secret that could not be sealed would
     // be lost to its owner.

@@ -85,12 +85,8 @@ pub async fn load(
             let scopes = users::scopes_of(conn, &owner)?;
             Ok::<_, ManageError>((mine, scopes.into_iter().collect()))
         })
-        .await;
-    match loaded {
-        Ok(found) => Ok(found),
-        Err(ManageError::Db(e)) => Err(e.into()),
-        Err(e) => Err(WebError::Internal(e.into())),
-    }
+        .await?;
+    Ok(loaded)
 }
 
 /// The console page.

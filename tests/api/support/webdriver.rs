@@ -17,6 +17,9 @@
 //! chrome.screenshot("console").await; // target/screenshots/my-test-console.png
 //! ```
 //!
+//! With `AUTHD_SCREENSHOTS=1`, [`Chrome::screenshot_for_docs`] also
+//! refreshes the README's pictures under `docs/screenshots/`.
+//!
 //! Each [`Chrome`] has its own chromedriver on a free port and a fresh
 //! profile directory; dropping it ends the browser and the driver. When
 //! Chromium or chromedriver is not installed the test is skipped with a
@@ -265,6 +268,20 @@ impl Chrome {
         }
     }
 
+    /// On the login page: types `username` and `password` and signs in,
+    /// waiting for the page that follows.
+    pub async fn sign_in(&self, username: &str, password: &str) {
+        let at = self.current_path().await;
+        assert!(
+            at.starts_with("/login"),
+            "{}: not the login page: {at}",
+            self.name
+        );
+        self.fill("username", username).await;
+        self.fill("password", password).await;
+        self.click("button[type=submit]").await;
+    }
+
     /// Clicks the element the CSS selector finds and returns at once (a
     /// checkbox, or anything that does not load a page).
     pub async fn press(&self, css: &str) {
@@ -297,6 +314,18 @@ impl Chrome {
         let path = dir.join(format!("{}-{what}.png", self.name));
         std::fs::write(&path, bytes).expect("the screenshot is saved");
         path
+    }
+
+    /// [`Chrome::screenshot`], and with `AUTHD_SCREENSHOTS=1` a copy as
+    /// `docs/screenshots/FILE.png`, the README's picture of the page.
+    /// Off by default, so that test runs do not rewrite tracked files.
+    pub async fn screenshot_for_docs(&self, what: &str, file: &str) {
+        let shot = self.screenshot(what).await;
+        if std::env::var("AUTHD_SCREENSHOTS").as_deref() == Ok("1") {
+            let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots");
+            std::fs::copy(&shot, docs.join(format!("{file}.png")))
+                .expect("the screenshot is copied into docs/screenshots");
+        }
     }
 }
 
