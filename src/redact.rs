@@ -16,6 +16,7 @@ const KNOWN_PARAMS: &[&str] = &[
     "code",
     "code_verifier",
     "grant_type",
+    "otp",
     "password",
     "redirect_uri",
     "refresh_token",

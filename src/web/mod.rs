@@ -12,10 +12,12 @@ pub mod form; // page form bodies, whose fields may repeat
 mod health; // GET /healthz
 mod home; // GET /
 mod login; // GET and POST /login
+mod login_step; // the second step of a login: /login/code, /login/enrol
 mod logout; // POST /logout
 pub mod next; // where to go after login: local paths only
 pub mod page; // HTML responses and their security headers
 mod register; // GET and POST /register, when registration is on
+pub mod security; // GET /account/security and its POSTs: the user's second factors
 pub mod session; // sessions: start, check, end; the CurrentUser extractor
 
 use actix_web::web;
@@ -33,11 +35,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(login::form))
                 .route(web::post().to(login::submit)),
         )
+        .configure(login_step::routes)
         .route("/logout", web::post().to(logout::logout))
         .service(
             web::resource("/register")
                 .route(web::get().to(register::form))
                 .route(web::post().to(register::submit)),
         )
-        .configure(console::routes);
+        .configure(console::routes)
+        .configure(security::routes);
 }

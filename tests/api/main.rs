@@ -51,6 +51,7 @@ mod startup;
 mod support;
 mod token;
 mod token_errors;
+mod totp;
 mod user_profile;
 mod userinfo;
 mod verifier;
