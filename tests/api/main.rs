@@ -33,6 +33,8 @@ mod introspection;
 mod lockout;
 mod login_form;
 mod metrics;
+mod mfa_grant;
+mod mfa_login;
 mod names;
 mod oidc_code_flow;
 mod oidc_discovery;

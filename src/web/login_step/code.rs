@@ -85,7 +85,10 @@ pub(super) async fn submit(
         .map_err(|_| WebError::BadRequest("the form could not be read"))?;
     let step = Step::of(&req, &state, Stage::Code);
     let key = csrf::form_key(&state).await?;
-    // Before anything else: a forged post checks no code and counts nothing.
+    let Some(pending) = &step.pending else {
+        return step.expired(&state).await;
+    };
+    // Before any check: a forged post checks no code and counts nothing.
     if !step.verified(key, form.get("csrf_token")) {
         let message = Some("This form has expired. Please try again.");
         let fresh = FormNonce::fresh();
@@ -97,9 +100,6 @@ pub(super) async fn submit(
             (StatusCode::FORBIDDEN, message),
         ));
     }
-    let Some(pending) = &step.pending else {
-        return step.expired(&state).await;
-    };
     let page = |status, message| render(&state, &step, key, &step.nonce, (status, message));
     let Some(code) = form.get("code") else {
         return Ok(page(StatusCode::BAD_REQUEST, Some("Enter the code.")));
