@@ -217,7 +217,6 @@ impl QueryFragment<Pg> for RotateMany<'_> {
         }
         out.push_sql(", ");
         out.push_bind_param::<Array<Nullable<BigInt>>, _>(&self.auth_time)?;
-        out.push_sql(", ");
         for texts in [&self.sid, &self.amr] {
             out.push_sql(", ");
             out.push_bind_param::<Array<Nullable<Text>>, _>(texts)?;

@@ -35,6 +35,7 @@ mod login_form;
 mod metrics;
 mod mfa_grant;
 mod mfa_login;
+mod mfa_policy;
 mod names;
 mod oidc_code_flow;
 mod oidc_discovery;
