@@ -33,6 +33,7 @@ mod introspection;
 mod lockout;
 mod login_form;
 mod metrics;
+mod mfa_audit;
 mod mfa_grant;
 mod mfa_login;
 mod mfa_policy;
