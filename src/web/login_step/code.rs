@@ -12,7 +12,6 @@ use askama::Template;
 
 use super::{step_url, Step};
 use crate::audit;
-use crate::http::form::Form;
 use crate::login::LoginError;
 use crate::mfa::amr::Amr;
 use crate::mfa::sealed::Stage;
@@ -80,11 +79,7 @@ pub(super) async fn submit(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
-    let form = Form::read(&req, payload)
-        .await
-        .map_err(|_| WebError::BadRequest("the form could not be read"))?;
-    let step = Step::of(&req, &state, Stage::Code);
-    let key = csrf::form_key(&state).await?;
+    let (form, step, key) = Step::posted(&req, payload, &state, Stage::Code).await?;
     let Some(pending) = &step.pending else {
         return step.expired(&state).await;
     };

@@ -13,7 +13,6 @@ use askama::Template;
 
 use super::{step_url, Step};
 use crate::audit::{self, Actor};
-use crate::http::form::Form;
 use crate::login::second_factor::HeldLogin;
 use crate::login::LoginError;
 use crate::mfa::amr::Amr;
@@ -84,11 +83,7 @@ pub(super) async fn submit(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
-    let form = Form::read(&req, payload)
-        .await
-        .map_err(|_| WebError::BadRequest("the form could not be read"))?;
-    let step = Step::of(&req, &state, Stage::Enrol);
-    let key = csrf::form_key(&state).await?;
+    let (form, step, key) = Step::posted(&req, payload, &state, Stage::Enrol).await?;
     let Some(pending) = &step.pending else {
         return step.expired(&state).await;
     };

@@ -25,6 +25,7 @@ use super::error::WebError;
 use super::login::{render as login_page, Answer};
 use super::{next, page};
 use crate::audit::{self, Attempt};
+use crate::http::form::Form;
 use crate::login::{client_ip, CheckedLogin};
 use crate::mfa::sealed::{Pending, Stage};
 use crate::secret::Secret;
@@ -105,6 +106,21 @@ struct Step {
 }
 
 impl Step {
+    /// A posted form of `stage`'s page: its fields, the step, and the
+    /// key its CSRF token is checked with.
+    async fn posted<'s>(
+        req: &HttpRequest,
+        payload: web::Payload,
+        state: &'s AppState,
+        stage: Stage,
+    ) -> Result<(Form, Step, &'s Secret), WebError> {
+        let form = Form::read(req, payload)
+            .await
+            .map_err(|_| WebError::BadRequest("the form could not be read"))?;
+        let key = csrf::form_key(state).await?;
+        Ok((form, Step::of(req, state, stage), key))
+    }
+
     fn of(req: &HttpRequest, state: &AppState, stage: Stage) -> Step {
         let secure = cookies::secure(state);
         let (vault, now) = (state.logins.vault(), state.clock.now());
