@@ -179,6 +179,26 @@ mod tests {
     }
 
     #[test]
+    fn second_factors() {
+        let body = format!("grant_type=password&username=a&password=p&otp={SECRET}");
+        let form = Form::parse(body.as_bytes()).unwrap();
+        assert_hidden("Form", format!("{form:?}"), &[SECRET]);
+        let grant = GrantRequest::from_form(&form).unwrap();
+        assert_hidden("GrantRequest", format!("{grant:?}"), &[SECRET]);
+        let secret = crate::mfa::totp::TotpSecret::generate();
+        let b32 = secret.to_base32();
+        assert_hidden("TotpSecret", format!("{secret:?}"), &[&b32[..8]]);
+        let code = crate::mfa::recovery::generate().remove(0);
+        for typed in ["123456", code.as_str()] {
+            let candidate = crate::mfa::Candidate::parse("u", typed).unwrap();
+            let hash = crate::mfa::recovery::hash("u", typed).unwrap_or_default();
+            let debug = format!("{candidate:?}");
+            assert_hidden("Candidate", debug.clone(), &[typed]);
+            assert!(hash.is_empty() || !debug.contains(&hash), "{debug}");
+        }
+    }
+
+    #[test]
     fn keys() {
         let vault = KeyVault::from_bytes(&[7u8; 32]).unwrap();
         assert_hidden("KeyVault", format!("{vault:?}"), &["7, 7", "\\x07"]);

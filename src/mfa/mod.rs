@@ -50,13 +50,22 @@ impl Factors {
     }
 }
 
-/// A typed code, by what it looks like.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A typed code, by what it looks like. `Debug` shows only the kind.
+#[derive(Clone, PartialEq, Eq)]
 pub enum Candidate {
     /// Six digits: a TOTP code.
     Totp(String),
     /// A recovery code's shape; the hash it is stored under.
     Recovery(String),
+}
+
+impl std::fmt::Debug for Candidate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Candidate::Totp(_) => f.write_str("Candidate::Totp([redacted])"),
+            Candidate::Recovery(_) => f.write_str("Candidate::Recovery([redacted])"),
+        }
+    }
 }
 
 impl Candidate {

@@ -1,5 +1,5 @@
-//! The audit trail of second factors (docs/interface.md "Second
-//! factors"), from the real binary at debug level: enrolment, a login
+//! The audit trail of second factors, from the real binary at debug
+//! level (docs/interface.md "Second factors"): enrolment, a login
 //! waiting for its second step, a wrong and a right code, new recovery
 //! codes, turning TOTP off; and never a TOTP secret or a recovery code in
 //! the log. Codes follow the system clock here, so each TOTP code is used
