@@ -101,6 +101,7 @@ fn row(user: &str, client: &str, family: &str, now: i64) -> (Secret, RefreshToke
         family_expires_at: now + 86_400,
         auth_time: None,
         sid: None,
+        amr: None,
     };
     (token, row)
 }

@@ -293,7 +293,7 @@ impl Application {
         let background = vec![
             keys.spawn_reloader(
                 prepared.db.clone(),
-                prepared.vault,
+                prepared.vault.clone(),
                 settings.access_token_ttl,
                 clock.clone(),
             ),
@@ -307,6 +307,7 @@ impl Application {
                 settings.login.clone(),
                 clock.clone(),
                 metrics.clone(),
+                prepared.vault,
             ),
             db: prepared.db,
             metrics: metrics.clone(),

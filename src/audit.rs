@@ -37,6 +37,14 @@ pub enum Actor<'a> {
         /// Where the request came from.
         remote: Option<IpAddr>,
     },
+    /// A user changing their own account (`/account/security`, or the
+    /// enrolment a role requires at sign-in).
+    Account {
+        /// The user's id.
+        user_id: &'a str,
+        /// Where the request came from.
+        remote: Option<IpAddr>,
+    },
 }
 
 /// Why a password login failed. Clients always get the same answer; the
@@ -141,6 +149,10 @@ impl Line {
                 .text("actor_id", user_id)
                 .remote(remote),
             Actor::Registration { remote } => self.bare("actor", "registration").remote(remote),
+            Actor::Account { user_id, remote } => self
+                .bare("actor", "account")
+                .text("actor_id", user_id)
+                .remote(remote),
         }
     }
 
@@ -250,6 +262,108 @@ pub fn locked(attempt: &Attempt<'_>, user_id: Option<&str>, until: i64) {
         .line("username_locked", "locked", user_id)
         .bare("until", until)
         .warn();
+}
+
+/// Why a second factor was refused at sign-in. The user sees the same
+/// answer as for a wrong password (the password grant) or a wrong code
+/// (the login form); the audit trail says which case it was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecondFactorFailure {
+    /// The code was wrong, already used, or from another user.
+    WrongCode,
+    /// The password grant sent no `otp`.
+    Missing,
+    /// A role requires a second factor the user has not enrolled (the
+    /// password grant cannot enrol one).
+    NotEnrolled,
+    /// The username is locked (the code was not checked).
+    Locked,
+    /// The client address sent too many failures.
+    AddressLimited,
+}
+
+impl SecondFactorFailure {
+    fn as_str(self) -> &'static str {
+        match self {
+            SecondFactorFailure::WrongCode => "wrong_code",
+            SecondFactorFailure::Missing => "missing",
+            SecondFactorFailure::NotEnrolled => "not_enrolled",
+            SecondFactorFailure::Locked => "locked",
+            SecondFactorFailure::AddressLimited => "address_limited",
+        }
+    }
+}
+
+/// The password of a user with a second factor was right: the login now
+/// waits for its second step (`code`, or `enrol` when a role requires a
+/// factor the user lacks). Nothing is issued yet.
+pub fn login_pending(attempt: &Attempt<'_>, user_id: &str, next: &str) {
+    attempt
+        .line("login", "pending", Some(user_id))
+        .bare("next", next)
+        .info();
+}
+
+/// A second factor (`method`: `totp` or `recovery_code`) was accepted.
+pub fn second_factor_succeeded(attempt: &Attempt<'_>, user_id: &str, method: &str) {
+    attempt
+        .line("second_factor", "success", Some(user_id))
+        .bare("method", method)
+        .info();
+}
+
+/// A second factor was refused.
+pub fn second_factor_failed(attempt: &Attempt<'_>, user_id: &str, reason: SecondFactorFailure) {
+    attempt
+        .line("second_factor", "failure", Some(user_id))
+        .bare("reason", reason.as_str())
+        .info();
+}
+
+/// A user confirmed a TOTP secret: their second factor is on.
+pub fn totp_enrolled(user_id: &str, actor: Actor<'_>) {
+    Line::new("totp_enrolled", "success")
+        .text("user_id", user_id)
+        .actor(actor)
+        .info();
+}
+
+/// A user's TOTP secret and `codes` recovery codes were removed.
+pub fn totp_removed(user_id: &str, codes: usize, actor: Actor<'_>) {
+    Line::new("totp_removed", "success")
+        .text("user_id", user_id)
+        .bare("recovery_codes", codes)
+        .actor(actor)
+        .info();
+}
+
+/// A new set of `count` recovery codes voided the user's old ones.
+pub fn recovery_codes_generated(user_id: &str, count: usize, actor: Actor<'_>) {
+    Line::new("recovery_codes_generated", "success")
+        .text("user_id", user_id)
+        .bare("count", count)
+        .actor(actor)
+        .info();
+}
+
+/// An administrator removed a user's second factors (`authd user
+/// mfa-reset`): whether a TOTP secret was there, and how many recovery
+/// codes.
+pub fn mfa_reset(user_id: &str, username: &str, totp: bool, codes: usize, actor: Actor<'_>) {
+    user_change("mfa_reset", user_id, username)
+        .bare("totp", totp)
+        .bare("recovery_codes", codes)
+        .actor(actor)
+        .warn();
+}
+
+/// A role's `--require-mfa` was set.
+pub fn role_require_mfa(name: &str, required: bool, actor: Actor<'_>) {
+    Line::new("role_changed", "success")
+        .text("role", name)
+        .bare("require_mfa", required)
+        .actor(actor)
+        .info();
 }
 
 // Tokens.

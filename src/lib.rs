@@ -24,6 +24,7 @@ pub mod keys; // signing keys, rotation, the public JWK set
 pub mod login; // password checks: lockout, per-address limit, bounded hashing
 pub mod manage; // users, roles and clients administration
 pub mod metrics; // Prometheus metrics: counters, request timing, GET /metrics
+pub mod mfa; // second factors: TOTP, recovery codes, what a sign-in used (amr)
 pub mod names; // usernames and display names: allowed characters, folding, log escaping
 pub mod oauth; // the authorization-server protocol endpoints
 pub mod password; // Argon2id password hashing and policy

@@ -16,6 +16,7 @@ const KNOWN_PARAMS: &[&str] = &[
     "code",
     "code_verifier",
     "grant_type",
+    "otp",
     "password",
     "redirect_uri",
     "refresh_token",
@@ -175,6 +176,26 @@ mod tests {
         assert_hidden("Cli", format!("{cli:?}"), &[SECRET, kek]);
         let settings = cli.global.validated().unwrap();
         assert_hidden("Settings", format!("{settings:?}"), &[SECRET, kek]);
+    }
+
+    #[test]
+    fn second_factors() {
+        let body = format!("grant_type=password&username=a&password=p&otp={SECRET}");
+        let form = Form::parse(body.as_bytes()).unwrap();
+        assert_hidden("Form", format!("{form:?}"), &[SECRET]);
+        let grant = GrantRequest::from_form(&form).unwrap();
+        assert_hidden("GrantRequest", format!("{grant:?}"), &[SECRET]);
+        let secret = crate::mfa::totp::TotpSecret::generate();
+        let b32 = secret.to_base32();
+        assert_hidden("TotpSecret", format!("{secret:?}"), &[&b32[..8]]);
+        let code = crate::mfa::recovery::generate().remove(0);
+        for typed in ["123456", code.as_str()] {
+            let candidate = crate::mfa::Candidate::parse("u", typed).unwrap();
+            let hash = crate::mfa::recovery::hash("u", typed).unwrap_or_default();
+            let debug = format!("{candidate:?}");
+            assert_hidden("Candidate", debug.clone(), &[typed]);
+            assert!(hash.is_empty() || !debug.contains(&hash), "{debug}");
+        }
     }
 
     #[test]

@@ -70,6 +70,12 @@ pub enum UserCmd {
         /// Login name.
         username: String,
     },
+    /// Remove the user's second factors (TOTP and recovery codes), for a
+    /// lost device.
+    MfaReset {
+        /// Login name.
+        username: String,
+    },
     /// Grant a role.
     GrantRole {
         /// Login name.
@@ -201,6 +207,19 @@ pub(super) fn run(cmd: UserCmd, ctx: &mut Ctx) -> Result<(), CliError> {
             let json = serde_json::json!({ "username": user.username, "cleared": cleared });
             let text = format!("user '{username}' unlocked; {cleared} lock record(s) cleared");
             output::print(ctx.json, &json, &text);
+        }
+        UserCmd::MfaReset { username } => {
+            let (id, reset) = users::mfa_reset(&mut ctx.conn, &username)?;
+            let (totp, codes) = (reset.totp_removed, reset.recovery_codes_removed);
+            audit::mfa_reset(&id, &reset.username, totp, codes, Actor::Cli);
+            let text = match totp {
+                true => format!(
+                    "second factors of '{}' removed (TOTP and {codes} recovery code(s))",
+                    reset.username
+                ),
+                false => format!("user '{}' had no second factor", reset.username),
+            };
+            output::print(ctx.json, &reset, &text);
         }
         UserCmd::GrantRole { username, role } => {
             let user = users::change_role(&mut ctx.conn, &username, &role, true)?;

@@ -47,6 +47,8 @@ pub struct AuthCode {
     pub auth_time: Option<i64>,
     /// The sign-in session the code was issued in (`sid`).
     pub sid: Option<String>,
+    /// What that sign-in used (`amr` values, space-separated).
+    pub amr: Option<String>,
 }
 
 /// Inserts a new code.

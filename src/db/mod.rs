@@ -45,6 +45,7 @@ pub mod owners;
 pub mod password_params;
 pub mod profiles;
 mod queue;
+pub mod recovery_codes;
 pub mod refresh_batch;
 pub mod refresh_tokens;
 pub mod revoked_access_tokens;
@@ -53,6 +54,7 @@ pub mod roles;
 pub mod schema;
 pub mod sessions;
 pub mod signing_keys;
+pub mod totp_secrets;
 mod url;
 pub mod users;
 

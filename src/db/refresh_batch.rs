@@ -157,6 +157,7 @@ struct RotateMany<'a> {
     family_expires_at: Vec<i64>,
     auth_time: Vec<Option<i64>>,
     sid: Vec<Option<&'a str>>,
+    amr: Vec<Option<&'a str>>,
 }
 
 impl<'a> RotateMany<'a> {
@@ -181,6 +182,7 @@ impl<'a> RotateMany<'a> {
             family_expires_at: col(batch, |r| r.successor.family_expires_at),
             auth_time: col(batch, |r| r.successor.auth_time),
             sid: col(batch, |r| r.successor.sid.as_deref()),
+            amr: col(batch, |r| r.successor.amr.as_deref()),
         }
     }
 }
@@ -215,12 +217,14 @@ impl QueryFragment<Pg> for RotateMany<'_> {
         }
         out.push_sql(", ");
         out.push_bind_param::<Array<Nullable<BigInt>>, _>(&self.auth_time)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Nullable<Text>>, _>(&self.sid)?;
+        for texts in [&self.sid, &self.amr] {
+            out.push_sql(", ");
+            out.push_bind_param::<Array<Nullable<Text>>, _>(texts)?;
+        }
         out.push_sql(
             ") AS i (old, now, token_hash, family_id, parent_hash, user_id, client_id, scope, \
              issued_at, expires_at, used_at, revoked_at, generation, family_expires_at, \
-             auth_time, sid)), \
+             auth_time, sid, amr)), \
              locked AS MATERIALIZED (SELECT token_hash, used_at, revoked_at FROM refresh_tokens \
              WHERE token_hash IN (SELECT old FROM input) \
              ORDER BY token_hash FOR UPDATE SKIP LOCKED), \
@@ -236,9 +240,9 @@ impl QueryFragment<Pg> for RotateMany<'_> {
             " RETURNING input.*), \
              stored AS (INSERT INTO refresh_tokens (token_hash, family_id, parent_hash, \
              user_id, client_id, scope, issued_at, expires_at, used_at, revoked_at, \
-             generation, family_expires_at, auth_time, sid) SELECT token_hash, family_id, \
-             parent_hash, user_id, client_id, scope, issued_at, expires_at, used_at, \
-             revoked_at, generation, family_expires_at, auth_time, sid FROM claimed) \
+             generation, family_expires_at, auth_time, sid, amr) SELECT token_hash, \
+             family_id, parent_hash, user_id, client_id, scope, issued_at, expires_at, used_at, \
+             revoked_at, generation, family_expires_at, auth_time, sid, amr FROM claimed) \
              SELECT 'claimed', old, false FROM claimed \
              UNION ALL SELECT 'locked', token_hash, used_at IS NOT NULL AND revoked_at IS NULL \
              FROM locked",

@@ -49,6 +49,9 @@ pub struct RefreshToken {
     pub auth_time: Option<i64>,
     /// The sign-in session the family began in (`sid`).
     pub sid: Option<String>,
+    /// What that sign-in used (`amr` values, space-separated); `None` in
+    /// families older than second factors: a password.
+    pub amr: Option<String>,
 }
 
 /// Inserts a token.
@@ -340,7 +343,7 @@ impl diesel::query_builder::QueryFragment<Backend> for RotateStatement<'_> {
         out.push_sql(
             " RETURNING 1) INSERT INTO refresh_tokens (token_hash, family_id, parent_hash, \
              user_id, client_id, scope, issued_at, expires_at, used_at, revoked_at, \
-             generation, family_expires_at, auth_time, sid) SELECT ",
+             generation, family_expires_at, auth_time, sid, amr) SELECT ",
         );
         out.push_bind_param::<Text, _>(&t.token_hash)?;
         out.push_sql(", ");
@@ -369,6 +372,8 @@ impl diesel::query_builder::QueryFragment<Backend> for RotateStatement<'_> {
         out.push_bind_param::<Nullable<BigInt>, _>(&t.auth_time)?;
         out.push_sql(", ");
         out.push_bind_param::<Nullable<Text>, _>(&t.sid)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&t.amr)?;
         out.push_sql(" FROM claimed");
         Ok(())
     }

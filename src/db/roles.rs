@@ -37,6 +37,36 @@ pub fn exists(conn: &mut AnyConnection, name: &str) -> QueryResult<bool> {
         .map(|n| n > 0)
 }
 
+/// Makes the role require a second factor of its users, or not; whether
+/// the role exists.
+pub fn set_require_mfa(conn: &mut AnyConnection, name: &str, required: bool) -> QueryResult<bool> {
+    diesel::update(roles::table.find(name))
+        .set(roles::require_mfa.eq(required))
+        .execute(conn)
+        .map(|n| n > 0)
+}
+
+/// The roles that require a second factor, by name.
+pub fn requiring_mfa(conn: &mut AnyConnection) -> QueryResult<Vec<String>> {
+    roles::table
+        .filter(roles::require_mfa.eq(true))
+        .select(roles::name)
+        .order(roles::name.asc())
+        .load(conn)
+}
+
+/// Whether any role of the user requires a second factor.
+pub fn mfa_required_for(conn: &mut AnyConnection, user_id: &str) -> QueryResult<bool> {
+    use super::schema::user_roles;
+    diesel::select(diesel::dsl::exists(
+        user_roles::table
+            .inner_join(roles::table)
+            .filter(user_roles::user_id.eq(user_id))
+            .filter(roles::require_mfa.eq(true)),
+    ))
+    .get_result(conn)
+}
+
 /// Every role with its scopes, by name.
 pub fn list(conn: &mut AnyConnection) -> QueryResult<BTreeMap<String, Vec<String>>> {
     let mut out: BTreeMap<String, Vec<String>> = roles::table

@@ -21,6 +21,7 @@ diesel::table! {
     roles (name) {
         name -> Text,
         created_at -> BigInt,
+        require_mfa -> Bool,
     }
 }
 
@@ -73,6 +74,7 @@ diesel::table! {
         family_expires_at -> BigInt,
         auth_time -> Nullable<BigInt>,
         sid -> Nullable<Text>,
+        amr -> Nullable<Text>,
     }
 }
 
@@ -95,6 +97,7 @@ diesel::table! {
         nonce -> Nullable<Text>,
         auth_time -> Nullable<BigInt>,
         sid -> Nullable<Text>,
+        amr -> Nullable<Text>,
     }
 }
 
@@ -146,6 +149,7 @@ diesel::table! {
         csrf_secret -> Text,
         created_at -> BigInt,
         last_seen_at -> BigInt,
+        amr -> Nullable<Text>,
     }
 }
 
@@ -166,6 +170,23 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    totp_secrets (user_id) {
+        user_id -> Text,
+        secret_sealed -> Text,
+        last_step -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    recovery_codes (code_hash) {
+        code_hash -> Text,
+        user_id -> Text,
+        created_at -> BigInt,
+    }
+}
+
 diesel::joinable!(role_scopes -> roles (role_name));
 diesel::joinable!(user_roles -> users (user_id));
 diesel::joinable!(user_roles -> roles (role_name));
@@ -177,6 +198,8 @@ diesel::joinable!(auth_codes -> clients (client_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(consents -> users (user_id));
 diesel::joinable!(consents -> clients (client_id));
+diesel::joinable!(totp_secrets -> users (user_id));
+diesel::joinable!(recovery_codes -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -193,4 +216,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     sessions,
     csrf_keys,
     consents,
+    totp_secrets,
+    recovery_codes,
 );

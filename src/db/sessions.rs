@@ -23,6 +23,9 @@ pub struct SessionRow {
     /// The last request that used it (Unix seconds), kept up to date
     /// coarsely (see [`touch`]).
     pub last_seen_at: i64,
+    /// What the login used (`amr` values, space-separated); `None` in
+    /// sessions older than second factors: a password.
+    pub amr: Option<String>,
 }
 
 /// What a session's validity depends on in its user's row, as stored now.

@@ -9,6 +9,7 @@ pub mod client_ip;
 pub mod ip_limit;
 pub mod lock_key;
 pub mod lockout;
+pub mod second_factor;
 pub mod sign_up;
 
 use std::net::IpAddr;
@@ -19,7 +20,9 @@ use crate::clock::Clock;
 use crate::config::LoginLimits;
 use crate::db::users::{self, User};
 use crate::db::{login_failures, AnyConnection, Db, DbError};
+use crate::keys::KeyVault;
 use crate::metrics::Metrics;
+use crate::mfa::Factors;
 use crate::password::{cost_of, PasswordError, Passwords, Verified};
 use crate::secret::Secret;
 
@@ -63,6 +66,9 @@ pub struct CheckedLogin {
     pub verified_hash: String,
     /// A new hash at today's cost, if the stored one is outdated.
     pub rehash: Option<String>,
+    /// The user's second factors, read with the user: what the login
+    /// must still ask for.
+    pub factors: Factors,
     key: LockKey,
 }
 
@@ -75,17 +81,20 @@ pub struct Logins {
     ip: IpLimiter,
     clock: Clock,
     metrics: Metrics,
+    /// Opens the sealed TOTP secrets that second steps check.
+    vault: KeyVault,
 }
 
 impl Logins {
     /// A checker over this pool and hasher, counting its refusals and
-    /// locks in `metrics`.
+    /// locks in `metrics`, opening TOTP secrets with `vault`.
     pub fn new(
         db: Db,
         passwords: Passwords,
         limits: LoginLimits,
         clock: Clock,
         metrics: Metrics,
+        vault: KeyVault,
     ) -> Logins {
         Logins {
             ip: IpLimiter::new(limits.ip_max_failures, limits.ip_window),
@@ -94,7 +103,13 @@ impl Logins {
             passwords,
             clock,
             metrics,
+            vault,
         }
+    }
+
+    /// The key file's vault (TOTP secrets are sealed under it).
+    pub fn vault(&self) -> &KeyVault {
+        &self.vault
     }
 
     /// True when the hashing queue is full: the login is to be answered
@@ -151,7 +166,7 @@ impl Logins {
             return Err(LoginError::TooManyFailures(retry));
         }
         let key = lock_key(username, remote);
-        let (user, locked, like) = self
+        let (user, locked, like, factors) = self
             .db
             .read({
                 let (record, username) = (key.record.clone(), username.to_string());
@@ -162,9 +177,13 @@ impl Logins {
                     // Read for every name, known or not, so that the work
                     // done does not depend on which it is; only the cost of
                     // that other user's hash leaves this closure.
-                    let like = users::hash_near(conn, &lock_key::id_key(&username))?
-                        .and_then(|phc| cost_of(&phc));
-                    Ok::<_, LoginError>((user, locked, like))
+                    let id_key = lock_key::id_key(&username);
+                    let like = users::hash_near(conn, &id_key)?.and_then(|phc| cost_of(&phc));
+                    // The same goes for the second factors (an unknown
+                    // name looks up an id that no user has).
+                    let id = user.as_ref().map_or(id_key.as_str(), |u| u.id.as_str());
+                    let factors = Factors::read(conn, id)?;
+                    Ok::<_, LoginError>((user, locked, like, factors))
                 }
             })
             .await?;
@@ -193,6 +212,7 @@ impl Logins {
                 verified_hash: user.password_hash.clone(),
                 user,
                 rehash,
+                factors,
                 key,
             }),
             (verified, user) => {
@@ -252,6 +272,17 @@ impl Logins {
 }
 
 impl CheckedLogin {
+    /// For a login that goes on to a second step: stores a due rehash,
+    /// over the hash that was verified, and nothing else. The failures
+    /// are reset only when the second step passes, so that a known
+    /// password cannot clear the count between wrong codes.
+    pub fn store_rehash(&self, conn: &mut AnyConnection) -> Result<(), LoginError> {
+        if let Some(new_hash) = &self.rehash {
+            users::rehash(conn, &self.user.id, &self.verified_hash, new_hash)?;
+        }
+        Ok(())
+    }
+
     /// Inside the issuing write transaction: refuses if the user was
     /// disabled or got a new password (or was disabled and enabled) since
     /// the check, or if the username was locked meanwhile (a guess that

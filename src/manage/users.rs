@@ -292,6 +292,38 @@ pub fn unlock(conn: &mut AnyConnection, username: &str) -> Result<(UserView, usi
     })
 }
 
+/// What `authd user mfa-reset` removed.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct MfaReset {
+    /// The user.
+    pub username: String,
+    /// Whether a TOTP secret was removed.
+    pub totp_removed: bool,
+    /// How many unused recovery codes were removed.
+    pub recovery_codes_removed: usize,
+}
+
+/// Removes every second factor of the user (a lost device), in one
+/// transaction. A user whose role requires one is taken to enrolment at
+/// their next sign-in.
+pub fn mfa_reset(
+    conn: &mut AnyConnection,
+    username: &str,
+) -> Result<(String, MfaReset), ManageError> {
+    db::write_tx(conn, |conn| {
+        let user = require(conn, username)?;
+        let (totp_removed, recovery_codes_removed) = crate::mfa::remove_all(conn, &user.id)?;
+        Ok((
+            user.id,
+            MfaReset {
+                username: user.username,
+                totp_removed,
+                recovery_codes_removed,
+            },
+        ))
+    })
+}
+
 /// Grants (`grant = true`) or revokes a role.
 pub fn change_role(
     conn: &mut AnyConnection,

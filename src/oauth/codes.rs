@@ -18,6 +18,7 @@ use super::issuer::{ext as issuer_ext, no_redirect, set_sign_in, sign_in_of};
 use super::pkce;
 use crate::db::auth_codes::{self, AuthCode, Claim};
 use crate::db::{self, refresh_tokens, revoked_access_tokens, AnyConnection};
+use crate::mfa::amr::Amr;
 use crate::secret::{random_id, Secret};
 
 /// How long a code may wait for its exchange. RFC 6749 §4.1.2 recommends
@@ -140,6 +141,7 @@ impl<'a> CodeStore<'a> {
             access_expires_at: None,
             auth_time: sign_in.as_ref().map(|s| s.auth_time),
             nonce: sign_in.as_ref().and_then(|s| s.nonce.clone()),
+            amr: sign_in.as_ref().map(|s| s.amr.stored()),
             sid: sign_in.map(|s| s.sid),
         };
         db::write_tx(self.conn, |conn| auth_codes::insert(conn, &row))?;
@@ -212,6 +214,7 @@ fn grant_of(row: AuthCode) -> Result<Grant, OAuthError> {
         auth_time: row.auth_time.unwrap_or(row.issued_at),
         sid: row.sid.clone().unwrap_or_else(random_id),
         nonce: row.nonce.clone(),
+        amr: Amr::parse(row.amr.as_deref()),
     };
     set_sign_in(&mut extensions, &sign_in);
     Ok(Grant {

@@ -23,11 +23,12 @@ use crate::db::clients::Client;
 use crate::db::profiles::Profile;
 use crate::db::users::User;
 use crate::keys::{SigningAlg, DEFAULT_ID_TOKEN_ALG};
+use crate::mfa::amr::Amr;
 use crate::scope::ScopeSet;
 
 /// The sign-in an ID token speaks of: when the user last entered a
-/// credential, the session that sign-in started, and the `nonce` the
-/// authorization request sent (codes only).
+/// credential, the session that sign-in started, the `nonce` the
+/// authorization request sent (codes only), and what was checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignIn {
     /// When the user entered their password (Unix seconds).
@@ -36,6 +37,8 @@ pub struct SignIn {
     pub sid: String,
     /// The authorization request's `nonce`, exactly as sent.
     pub nonce: Option<String>,
+    /// The methods the sign-in used (`amr`, RFC 8176).
+    pub amr: Amr,
 }
 
 /// The claims (Core 1.0 §2, §5.1).
@@ -52,8 +55,9 @@ struct IdClaims {
     nonce: Option<String>,
     at_hash: String,
     sid: String,
-    /// RFC 8176: a password is all authd checks today.
-    amr: [&'static str; 1],
+    /// RFC 8176: what the sign-in used (`pwd`, and `otp` and `mfa` after
+    /// a second factor).
+    amr: Vec<&'static str>,
     #[serde(flatten)]
     profile: ProfileClaims,
 }
@@ -144,7 +148,7 @@ impl IdToken {
             nonce: sign_in.nonce,
             at_hash: String::new(),
             sid: sign_in.sid,
-            amr: ["pwd"],
+            amr: sign_in.amr.values(),
             profile: profile_claims(subject, granted),
         };
         Ok(Some(IdToken {

@@ -22,6 +22,7 @@ use crate::db::refresh_tokens::{self, RefreshToken};
 use crate::db::users::User;
 use crate::db::AnyConnection;
 use crate::keys::KeySnapshot;
+use crate::mfa::amr::Amr;
 use crate::secret::{random_id, Secret};
 
 /// The redirect URI of grants that have none (password, refresh,
@@ -48,6 +49,8 @@ pub mod ext {
     pub const SID: &str = "authd.sid";
     /// The authorization request's `nonce` (a code's grant only).
     pub const NONCE: &str = "authd.nonce";
+    /// What the sign-in used (OpenID Connect `amr`, RFC 8176).
+    pub const AMR: &str = "authd.amr";
 }
 
 /// Records the sign-in behind a grant in its extensions: a refresh family
@@ -62,6 +65,7 @@ pub fn set_sign_in(extensions: &mut Extensions, sign_in: &SignIn) {
     set(ext::AUTH_TIME, Some(sign_in.auth_time.to_string()));
     set(ext::SID, Some(sign_in.sid.clone()));
     set(ext::NONCE, sign_in.nonce.clone());
+    set(ext::AMR, Some(sign_in.amr.stored()));
 }
 
 /// The sign-in [`set_sign_in`] recorded, if any.
@@ -73,6 +77,7 @@ pub fn sign_in_of(grant: &Grant) -> Option<SignIn> {
         auth_time,
         sid: private_ext(grant, ext::SID).flatten()?,
         nonce: private_ext(grant, ext::NONCE).flatten(),
+        amr: Amr::parse(private_ext(grant, ext::AMR).flatten().as_deref()),
     })
 }
 
@@ -134,6 +139,8 @@ struct Family {
     /// The sign-in it began with (`None` in families older than it).
     auth_time: Option<i64>,
     sid: Option<String>,
+    /// What that sign-in used, stored (`None` in older families).
+    amr: Option<String>,
 }
 
 /// A new refresh token of `family` for `grant` at `now`, and its row; its
@@ -160,6 +167,7 @@ fn new_refresh(
         family_expires_at: family.expires_at,
         auth_time: family.auth_time,
         sid: family.sid,
+        amr: family.amr,
     };
     (token, row)
 }
@@ -181,6 +189,7 @@ pub fn successor(
         expires_at: claimed.family_expires_at,
         auth_time: claimed.auth_time,
         sid: claimed.sid.clone(),
+        amr: claimed.amr.clone(),
     };
     let (token, row) = new_refresh(settings, now, grant, family);
     (row, Unsigned::new(settings, now, grant, Some(token)))
@@ -304,6 +313,7 @@ impl<'c> TokenIssuer<'c> {
                     generation,
                     expires_at: self.now + self.settings.refresh_max_lifetime,
                     auth_time: sign_in.as_ref().map(|s| s.auth_time),
+                    amr: sign_in.as_ref().map(|s| s.amr.stored()),
                     sid: sign_in.map(|s| s.sid),
                 };
                 Some(self.store_refresh(grant, family)?)

@@ -26,6 +26,8 @@ pub enum GrantRequest {
         username: String,
         /// The user's password.
         password: Secret,
+        /// A second factor's code, for a user with one.
+        otp: Option<Secret>,
         /// Requested scope.
         scope: Option<ScopeSet>,
     },
@@ -79,6 +81,7 @@ impl GrantRequest {
             "password" => GrantRequest::Password {
                 username: form.require("username")?.to_string(),
                 password: Secret::new(form.require("password")?),
+                otp: form.get("otp").map(Secret::new),
                 scope: requested_scope(form)?,
             },
             "refresh_token" => GrantRequest::RefreshToken {
@@ -120,6 +123,7 @@ pub async fn token(
         GrantRequest::Password {
             username,
             password,
+            otp,
             scope,
         } => {
             let remote = client_ip(&req, ctx.logins.trusted_proxies());
@@ -127,6 +131,7 @@ pub async fn token(
                 auth: client,
                 username,
                 password,
+                otp,
                 requested: scope,
                 remote,
             };

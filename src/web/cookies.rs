@@ -21,6 +21,9 @@ pub enum Jar {
     /// A new client secret on its way from the console's POST to the one
     /// page that shows it, sealed (see `console::reveal`).
     Reveal,
+    /// A login between its password and its second step, sealed (see
+    /// `crate::mfa::sealed::Pending`).
+    LoginStep,
 }
 
 impl Jar {
@@ -33,6 +36,8 @@ impl Jar {
             (Jar::FormNonce, true) => "__Host-authd_form",
             (Jar::Reveal, false) => "authd_reveal",
             (Jar::Reveal, true) => "__Host-authd_reveal",
+            (Jar::LoginStep, false) => "authd_login_step",
+            (Jar::LoginStep, true) => "__Host-authd_login_step",
         }
     }
 
@@ -44,8 +49,8 @@ impl Jar {
             Jar::Session => SameSite::Lax,
             // Strict: only our own pages post the forms it guards, and
             // only our own pages' redirects lead to the page that reads
-            // the revealed secret.
-            Jar::FormNonce | Jar::Reveal => SameSite::Strict,
+            // the revealed secret, or to a login's second step.
+            Jar::FormNonce | Jar::Reveal | Jar::LoginStep => SameSite::Strict,
         }
     }
 

@@ -35,6 +35,8 @@ pub enum Purpose {
     Login,
     /// `POST /register`.
     Register,
+    /// A login's second step: `POST /login/code` and `POST /login/enrol`.
+    LoginStep,
 }
 
 impl Purpose {
@@ -42,6 +44,7 @@ impl Purpose {
         match self {
             Purpose::Login => b"authd login form",
             Purpose::Register => b"authd registration form",
+            Purpose::LoginStep => b"authd login second step form",
         }
     }
 }

@@ -1,7 +1,9 @@
 //! `GET /login` shows the login form; `POST /login` checks the password
 //! exactly as the password grant does (the same [`Logins`] check: address
 //! limit, username lock, bounded hashing, dummy hash, shared counters),
-//! then starts a session and sends the browser on (303).
+//! then starts a session and sends the browser on (303); for a user with
+//! a second factor, or whose role requires one, it sends the browser to
+//! the second step instead ([`super::login_step`]), with no session yet.
 //!
 //! Every failed attempt gets the same page, status and message, whatever
 //! the reason (unknown user, wrong password, disabled, locked).
@@ -16,7 +18,7 @@ use askama::Template;
 use super::cookies::{self, Jar};
 use super::csrf::{self, FormNonce, Purpose};
 use super::error::WebError;
-use super::{next, page, session};
+use super::{login_step, next, page, session};
 use crate::audit::{self, Attempt, LoginFailure};
 use crate::http::form::Form;
 use crate::login::{client_ip, LoginError};
@@ -45,7 +47,7 @@ struct LoginPage<'a> {
 const REGISTERED: &str = "registered=1";
 
 /// What a login page answer is made of.
-struct Answer<'a> {
+pub(super) struct Answer<'a> {
     status: StatusCode,
     message: Option<&'a str>,
     notice: Option<&'a str>,
@@ -62,7 +64,7 @@ impl Answer<'_> {
         }
     }
 
-    fn refused(status: StatusCode, message: &str) -> Answer<'_> {
+    pub(super) fn refused(status: StatusCode, message: &str) -> Answer<'_> {
         Answer {
             status,
             message: Some(message),
@@ -73,7 +75,7 @@ impl Answer<'_> {
 }
 
 /// The login page, setting the nonce cookie if the browser lacks it.
-fn render(
+pub(super) fn render(
     state: &AppState,
     key: &Secret,
     nonce: &FormNonce,
@@ -185,6 +187,9 @@ pub(super) async fn submit(
         Err(e) => return Err(e.into()),
     };
     let user_id = login.user.id.clone();
+    if let Some(stage) = login.factors.next_step() {
+        return login_step::begin(&state, &attempt, login, stage, next.as_deref()).await;
+    }
 
     let replacing = session::presented(&req, secure);
     let started = session::start_confirmed(&state, login, replacing).await?;

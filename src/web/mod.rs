@@ -13,10 +13,12 @@ pub mod form; // page form bodies, whose fields may repeat
 mod health; // GET /healthz
 mod home; // GET /
 mod login; // GET and POST /login
+mod login_step; // the second step of a login: /login/code, /login/enrol
 mod logout; // POST /logout
 pub mod next; // where to go after login: local paths only
 pub mod page; // HTML responses and their security headers
 mod register; // GET and POST /register, when registration is on
+pub mod security; // GET /account/security and its POSTs: the user's second factors
 pub mod session; // sessions: start, check, end; the CurrentUser extractor
 
 use actix_web::web;
@@ -34,6 +36,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(login::form))
                 .route(web::post().to(login::submit)),
         )
+        .configure(login_step::routes)
         .route("/logout", web::post().to(logout::logout))
         .service(
             web::resource("/register")
@@ -41,5 +44,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(register::submit)),
         )
         .configure(console::routes)
-        .configure(account::routes);
+        .configure(account::routes)
+        .configure(security::routes);
 }

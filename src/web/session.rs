@@ -23,6 +23,7 @@ use crate::db::sessions::{self, Owner, SessionRow};
 use crate::db::users::User;
 use crate::db::{AnyConnection, DbError};
 use crate::login::{CheckedLogin, LoginError};
+use crate::mfa::amr::Amr;
 use crate::secret::{constant_time_eq, Secret};
 use crate::state::AppState;
 
@@ -35,6 +36,8 @@ pub struct Session {
     /// When the user entered their password: every login makes a new
     /// session, so its start (OpenID Connect's `auth_time`).
     pub auth_time: i64,
+    /// What the login checked (OpenID Connect's `amr`).
+    pub amr: Amr,
     id_hash: String,
     csrf: Secret,
 }
@@ -129,17 +132,18 @@ pub async fn current(req: &HttpRequest, state: &AppState) -> Result<Option<Sessi
         user_id: row.user_id,
         username: owner.username,
         auth_time: row.created_at,
+        amr: Amr::parse(row.amr.as_deref()),
         id_hash,
         csrf: Secret::new(row.csrf_secret),
     }))
 }
 
-/// Inside the login's write transaction: a new session for `user`, after
-/// deleting `replacing` (the session the browser held, if any). Returns
-/// the cookie value.
+/// Inside the login's write transaction: a new session for `user`, who
+/// signed in with `amr`, after deleting `replacing` (the session the
+/// browser held, if any). Returns the cookie value.
 pub fn start(
     conn: &mut AnyConnection,
-    user: &User,
+    (user, amr): (&User, Amr),
     replacing: Option<&str>,
     now: i64,
 ) -> Result<Secret, DbError> {
@@ -156,6 +160,7 @@ pub fn start(
             csrf_secret: Secret::generate().expose().to_string(),
             created_at: now,
             last_seen_at: now,
+            amr: Some(amr.stored()),
         },
     )?;
     Ok(id)
@@ -176,7 +181,12 @@ pub async fn start_confirmed(
         .write(move |conn| {
             let now = clock.now();
             match login.confirm(conn, now)? {
-                Some(user) => Ok(Some(start(conn, &user, replacing.as_deref(), now)?)),
+                Some(user) => Ok(Some(start(
+                    conn,
+                    (&user, Amr::PASSWORD),
+                    replacing.as_deref(),
+                    now,
+                )?)),
                 None => Ok(None),
             }
         })
@@ -252,6 +262,7 @@ mod tests {
                 csrf_secret: "c".into(),
                 created_at,
                 last_seen_at,
+                amr: None,
             },
             Owner {
                 username: "alice".into(),

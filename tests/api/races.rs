@@ -323,6 +323,7 @@ fn a_write_that_lost_its_user_or_client_is_not_a_500() {
         family_expires_at: 1,
         auth_time: None,
         sid: None,
+        amr: None,
     };
     let mut conn = crate::support::fixtures::conn(&db);
     for (t, code) in [

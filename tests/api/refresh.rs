@@ -218,6 +218,7 @@ fn the_janitor_removes_only_what_expired() {
             family_expires_at: expires_at,
             auth_time: None,
             sid: None,
+            amr: None,
         };
         let now = 10_000_000;
         authd::db::refresh_tokens::insert(&mut c, &row("old", now - 200_000)).unwrap();

@@ -31,6 +31,7 @@ fn live(ids: &(String, String), hash: &str, family: &str) -> RefreshToken {
         family_expires_at: NOW + 10_000,
         auth_time: None,
         sid: None,
+        amr: None,
     }
 }
 

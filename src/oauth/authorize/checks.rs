@@ -54,6 +54,7 @@ impl Flow<'_> {
                 auth_time: owner.session.auth_time,
                 sid: owner.session.sid(),
                 nonce: request.extension("nonce").map(|n| n.into_owned()),
+                amr: owner.session.amr,
             };
             set_sign_in(&mut ext, &sign_in);
         }

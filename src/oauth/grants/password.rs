@@ -1,7 +1,9 @@
 //! The resource owner password credentials grant (RFC 6749 §4.3).
 //! oxide-auth has no flow for it; it is built on its primitives: the
 //! Registrar authenticates the client and negotiates the scope, the login
-//! checker verifies the user, and the Issuer issues.
+//! checker verifies the user (and, for a user with a second factor, the
+//! `otp` parameter: docs/interface.md "Second factors"), and the Issuer
+//! issues.
 
 use std::net::IpAddr;
 
@@ -11,6 +13,8 @@ use crate::db::clients::Client;
 use crate::db::{users, AnyConnection};
 use crate::grant_type::GrantType;
 use crate::login::CheckedLogin;
+use crate::mfa::amr::Amr;
+use crate::mfa::Proof;
 use crate::oauth::client_auth::{self, ClientAuth, DbRegistrar};
 use crate::oauth::context::GrantCtx;
 use crate::oauth::error::OAuthError;
@@ -27,6 +31,8 @@ pub struct PasswordRequest {
     pub username: String,
     /// The user's password.
     pub password: Secret,
+    /// A TOTP or recovery code (`otp`), for a user with a second factor.
+    pub otp: Option<Secret>,
     /// The requested scope.
     pub requested: Option<ScopeSet>,
     /// The client address, for the per-address limit.
@@ -55,13 +61,24 @@ pub async fn run(ctx: GrantCtx, req: PasswordRequest) -> Result<TokenResponse, O
     };
     let login = ctx.logins.check(&attempt, req.password).await?;
     let user_id = login.user.id.clone();
+    // Missing or wrong, a second factor is refused and counted exactly
+    // like a wrong password: no oracle for the password itself.
+    let otp = req.otp.as_ref().map(Secret::expose);
+    let proof = ctx.logins.check_otp(&attempt, &login, otp).await?;
 
     let work = ctx.clone();
     let stored = ctx
         .db
         .write(move |conn| {
             let now = work.clock.now();
-            issue(conn, &work, now, &client, &login, &offered)
+            issue(
+                conn,
+                &work,
+                now,
+                &client,
+                (&login, proof.as_ref()),
+                &offered,
+            )
         })
         .await;
     // Signed after the commit: no connection waits for the signature.
@@ -82,21 +99,29 @@ pub async fn run(ctx: GrantCtx, req: PasswordRequest) -> Result<TokenResponse, O
 }
 
 /// Confirms the login still stands (no reset or disable since the check),
-/// narrows the scope to the user's roles, and stores what it issues, in one
-/// transaction; the tokens are signed by the caller. The password just
-/// checked is the sign-in: `auth_time` is now, and a family it starts is
-/// a sign-in session of its own (`sid`).
+/// uses up its second factor if it has one, narrows the scope to the
+/// user's roles, and stores what it issues, in one transaction; the tokens
+/// are signed by the caller. The password (and code) just checked is the
+/// sign-in: `auth_time` is now, and a family it starts is a sign-in
+/// session of its own (`sid`).
 fn issue(
     conn: &mut AnyConnection,
     ctx: &GrantCtx,
     now: i64,
     client: &Client,
-    login: &CheckedLogin,
+    (login, proof): (&CheckedLogin, Option<&Proof>),
     offered: &ScopeSet,
 ) -> Result<Stored, OAuthError> {
     let Some(user) = login.confirm(conn, now)? else {
         return Err(OAuthError::bad_credentials());
     };
+    // A code used meanwhile (the same code raced this request): refused,
+    // and the transaction's work undone.
+    if let Some(proof) = proof {
+        if !proof.consume(conn, &user.id)? {
+            return Err(OAuthError::bad_credentials());
+        }
+    }
     let user_scopes = users::scopes_of(conn, &user.id)?;
     let granted = scope::for_user(offered, &user_scopes).ok_or_else(|| {
         OAuthError::InvalidScope("the user's roles grant none of the requested scopes".into())
@@ -108,6 +133,10 @@ fn issue(
         auth_time: now,
         sid: random_id(),
         nonce: None,
+        amr: match proof {
+            Some(_) => Amr::PASSWORD_AND_OTP,
+            None => Amr::PASSWORD,
+        },
     };
     set_sign_in(&mut grant.extensions, &sign_in);
     let unsigned = ctx.token_issuer(conn, now).store_tokens(&grant)?;

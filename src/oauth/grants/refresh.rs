@@ -16,6 +16,7 @@ use crate::db::refresh_tokens::{Claim, RefreshToken};
 use crate::db::users::User;
 use crate::db::{AnyConnection, DbError};
 use crate::grant_type::GrantType;
+use crate::mfa::amr::Amr;
 use crate::oauth::client_auth::{self, ClientAuth};
 use crate::oauth::context::GrantCtx;
 use crate::oauth::error::OAuthError;
@@ -290,6 +291,7 @@ impl Successor {
             auth_time: token.auth_time.unwrap_or(token.issued_at),
             sid: token.sid.clone().unwrap_or_else(|| token.family_id.clone()),
             nonce: None,
+            amr: Amr::parse(token.amr.as_deref()),
         };
         let subject = (&user.0, user.1.as_ref());
         let id_token = IdToken::for_grant(&ctx.issuer, now, (subject, &client), &granted, sign_in)?;
