@@ -54,6 +54,8 @@ diesel::table! {
         owner_generation -> Nullable<BigInt>,
         id_token_alg -> Nullable<Text>,
         first_party -> Bool,
+        post_logout_redirect_uris -> Text,
+        backchannel_logout_uri -> Nullable<Text>,
     }
 }
 
@@ -166,6 +168,30 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    session_clients (sid, client_id) {
+        sid -> Text,
+        client_id -> Text,
+        user_id -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    logout_notices (id) {
+        id -> Text,
+        client_id -> Text,
+        user_id -> Text,
+        sid -> Text,
+        created_at -> BigInt,
+        attempts -> BigInt,
+        next_attempt_at -> BigInt,
+        lease_until -> BigInt,
+        last_error -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(role_scopes -> roles (role_name));
 diesel::joinable!(user_roles -> users (user_id));
 diesel::joinable!(user_roles -> roles (role_name));
@@ -177,6 +203,8 @@ diesel::joinable!(auth_codes -> clients (client_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(consents -> users (user_id));
 diesel::joinable!(consents -> clients (client_id));
+diesel::joinable!(session_clients -> users (user_id));
+diesel::joinable!(session_clients -> clients (client_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -193,4 +221,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     sessions,
     csrf_keys,
     consents,
+    session_clients,
+    logout_notices,
 );

@@ -80,3 +80,11 @@ pub fn delete(conn: &mut AnyConnection, id_hash: &str) -> QueryResult<usize> {
 pub fn purge_idle(conn: &mut AnyConnection, before: i64) -> QueryResult<usize> {
     diesel::delete(s::table.filter(s::last_seen_at.lt(before))).execute(conn)
 }
+
+/// The id hashes of every session of the user.
+pub fn of_user(conn: &mut AnyConnection, user_id: &str) -> QueryResult<Vec<String>> {
+    s::table
+        .filter(s::user_id.eq(user_id))
+        .select(s::id_hash)
+        .load(conn)
+}

@@ -22,6 +22,7 @@ use crate::config::SessionLimits;
 use crate::db::sessions::{self, Owner, SessionRow};
 use crate::db::users::User;
 use crate::db::{AnyConnection, DbError};
+use crate::login::sign_out::{self, Ended};
 use crate::login::{CheckedLogin, LoginError};
 use crate::secret::{constant_time_eq, Secret};
 use crate::state::AppState;
@@ -55,10 +56,7 @@ impl Session {
     /// Back-Channel Logout 1.0 §2): a hash of the id hash, so that it
     /// names the session to apps without being the key it is stored by.
     pub fn sid(&self) -> String {
-        use base64::Engine;
-        use sha2::Digest;
-        let digest = sha2::Sha256::digest(format!("sid:{}", self.id_hash));
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..16])
+        sign_out::sid_of(&self.id_hash)
     }
 
     /// Whether a form sent this session's token (constant time).
@@ -183,13 +181,39 @@ pub async fn start_confirmed(
         .await
 }
 
-/// Ends the session (logout).
-pub async fn end(state: &AppState, session: Session) -> Result<(), DbError> {
-    state
+/// Ends the session (a logout): deleted, with the notices to the apps
+/// that signed in through it queued in the same transaction
+/// ([`sign_out::end_session`]), then sent in the background.
+pub async fn end(state: &AppState, session: Session) -> Result<Ended, DbError> {
+    let now = state.clock.now();
+    let ended = state
         .db
-        .write(move |conn| sessions::delete(conn, &session.id_hash).map_err(DbError::from))
-        .await
-        .map(drop)
+        .write(move |conn| {
+            sign_out::end_session(conn, &session.id_hash, now).map_err(DbError::from)
+        })
+        .await?;
+    told(state, ended);
+    Ok(ended)
+}
+
+/// Ends every session of the user ("sign out everywhere"), the browser's
+/// own included, with their notices ([`sign_out::end_all_of_user`]).
+pub async fn end_all(state: &AppState, user_id: &str) -> Result<Ended, DbError> {
+    let (now, user_id) = (state.clock.now(), user_id.to_string());
+    let ended = state
+        .db
+        .write(move |conn| sign_out::end_all_of_user(conn, &user_id, now).map_err(DbError::from))
+        .await?;
+    told(state, ended);
+    Ok(ended)
+}
+
+/// Wakes the back-channel deliveries when a session's end queued notices
+/// (committed by now).
+pub fn told(state: &AppState, ended: Ended) {
+    if ended.notices > 0 {
+        state.backchannel.wake();
+    }
 }
 
 /// The logged-in user, for pages that require one: a handler taking it

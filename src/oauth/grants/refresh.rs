@@ -12,13 +12,14 @@ use crate::db::profiles::Profile;
 use crate::db::refresh_batch::Rotation;
 use crate::db::refresh_tokens::{Claim, RefreshToken};
 use crate::db::users::User;
-use crate::db::DbError;
+use crate::db::{session_clients, DbError};
 use crate::grant_type::GrantType;
 use crate::oauth::client_auth::{self, ClientAuth};
 use crate::oauth::context::GrantCtx;
 use crate::oauth::error::OAuthError;
 use crate::oauth::id_token::{IdToken, SignIn};
 use crate::oauth::issuer;
+use crate::oauth::metadata::OPENID;
 use crate::oauth::rotation::{self, Found};
 use crate::scope::{self, RefreshScopeError, ScopeSet};
 use crate::secret::Secret;
@@ -91,11 +92,17 @@ async fn read(
                         return Ok(Decided::Refused);
                     }
                     let profile = read_profile(conn, &user, &granted)?;
+                    // Recorded at the exchange that started the family;
+                    // a family older than that is recorded at its first
+                    // refresh with an ID token.
+                    let recorded = !granted.contains(OPENID)
+                        || session_clients::exists(conn, &sign_in_of(&token).sid, &client.client_id)?;
                     Decided::Live(Successor {
                         token,
                         user: Box::new((user, profile)),
                         client: Box::new(client),
                         granted,
+                        recorded,
                     })
                 }
             })
@@ -129,6 +136,20 @@ struct Successor {
     user: Box<(User, Option<Profile>)>,
     client: Box<Client>,
     granted: ScopeSet,
+    /// Whether the client is recorded as signed in through the family's
+    /// session (for logout), as the read found.
+    recorded: bool,
+}
+
+/// The family's sign-in: the same `auth_time` and `sid`, and no nonce
+/// (OpenID Connect Core 1.0 §12.2). A family older than OpenID Connect
+/// stands for a sign-in when its token was issued.
+fn sign_in_of(token: &RefreshToken) -> SignIn {
+    SignIn {
+        auth_time: token.auth_time.unwrap_or(token.issued_at),
+        sid: token.sid.clone().unwrap_or_else(|| token.family_id.clone()),
+        nonce: None,
+    }
 }
 
 impl Successor {
@@ -140,6 +161,7 @@ impl Successor {
             user,
             client,
             granted,
+            recorded,
         } = self;
         // The successor inherits the family's generation.
         let grant = ctx.grant(
@@ -156,18 +178,20 @@ impl Successor {
             successor: next,
             now,
         };
-        // The family's sign-in: the same `auth_time` and `sid`, and no
-        // nonce (OpenID Connect Core 1.0 §12.2). A family older than OpenID
-        // Connect stands for a sign-in when its token was issued.
-        let sign_in = SignIn {
-            auth_time: token.auth_time.unwrap_or(token.issued_at),
-            sid: token.sid.clone().unwrap_or_else(|| token.family_id.clone()),
-            nonce: None,
-        };
+        let sign_in = sign_in_of(&token);
         let subject = (&user.0, user.1.as_ref());
         let id_token = IdToken::for_grant(&ctx.issuer, now, (subject, &client), &granted, sign_in)?;
         Ok(match ctx.db.rotate(rotation).await? {
-            Claim::Claimed => Rotated::New(Box::new((unsigned, granted, id_token))),
+            Claim::Claimed => {
+                if let Some(id_token) = id_token.as_ref().filter(|_| !recorded) {
+                    // The rotation is committed: a failure here must not
+                    // cost the client its new tokens.
+                    if let Err(e) = record(ctx, id_token, now).await {
+                        log::warn!("cannot record a refresh's session for logout: {}", e.chain());
+                    }
+                }
+                Rotated::New(Box::new((unsigned, granted, id_token)))
+            }
             // Used since the read: a second presentation raced this one.
             Claim::AlreadyUsed => {
                 revoke(ctx, token, now).await?;
@@ -177,6 +201,16 @@ impl Successor {
             Claim::Unusable | Claim::NotFound => Rotated::Refused,
         })
     }
+}
+
+/// Records a family's client for its session's logout, in a write of its
+/// own (the rotation's statement cannot carry it): only for a family that
+/// no exchange recorded, once.
+async fn record(ctx: &GrantCtx, id_token: &IdToken, now: i64) -> Result<(), OAuthError> {
+    let row = id_token.session_client(&ctx.issuer, now);
+    ctx.db
+        .write(move |conn| Ok::<_, OAuthError>(session_clients::record(conn, &row)?))
+        .await
 }
 
 /// A used token presented again: its family revoked (RFC 9700 §4.14.2),
