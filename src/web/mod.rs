@@ -17,6 +17,7 @@ pub mod next; // where to go after login: local paths only
 pub mod page; // HTML responses and their security headers
 mod register; // GET and POST /register, when registration is on
 pub mod session; // sessions: start, check, end; the CurrentUser extractor
+pub mod signed_out; // RP-initiated logout's pages: confirm, signed out
 
 use actix_web::web;
 
