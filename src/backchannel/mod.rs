@@ -237,7 +237,9 @@ async fn attempt_once(ctx: &Ctx, notice: &Notice) -> Result<(), Failed> {
     let uri = client
         .backchannel_logout_uri
         .clone()
-        .ok_or(Failed::NoOneToTell("the client has no back-channel logout URI"))?;
+        .ok_or(Failed::NoOneToTell(
+            "the client has no back-channel logout URI",
+        ))?;
     if crate::redirect_uri::check_backchannel(&uri).is_err() {
         return Err(Failed::NoOneToTell(
             "its back-channel logout URI breaks the rule for one",

@@ -103,7 +103,10 @@ mod tests {
         assert_eq!(json["sub"], "u");
         assert_eq!(json["sid"], "s");
         assert_eq!(json["exp"], 1120);
-        assert_eq!(json["events"], serde_json::json!({BACKCHANNEL_LOGOUT_EVENT: {}}));
+        assert_eq!(
+            json["events"],
+            serde_json::json!({BACKCHANNEL_LOGOUT_EVENT: {}})
+        );
         assert!(json.get("nonce").is_none());
         assert_ne!(
             LogoutClaims::new("i", "c", &notice, 0).jti,

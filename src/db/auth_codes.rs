@@ -134,5 +134,10 @@ pub fn purge_expired(conn: &mut AnyConnection, cutoff: i64) -> QueryResult<usize
 /// an ID token for a session that has already ended (and never hears of
 /// its end).
 pub fn delete_unused_of_sid(conn: &mut AnyConnection, sid: &str) -> QueryResult<usize> {
-    diesel::delete(ac::table.filter(ac::sid.eq(sid)).filter(ac::used_at.is_null())).execute(conn)
+    diesel::delete(
+        ac::table
+            .filter(ac::sid.eq(sid))
+            .filter(ac::used_at.is_null()),
+    )
+    .execute(conn)
 }

@@ -6,7 +6,7 @@ use super::schema::clients;
 use super::AnyConnection;
 
 /// A registered client app. No `Debug`: it carries the secret's hash.
-#[derive(Queryable, Selectable, Insertable, Clone)]
+#[derive(Queryable, Selectable, Insertable, Clone, Default)]
 #[diesel(table_name = clients)]
 pub struct Client {
     /// Public identifier.

@@ -43,7 +43,11 @@ struct HintClaims {
 /// (Core 1.0 §2). `None` for anything else.
 pub fn verify(keys: &KeySnapshot, issuer: &str, token: &str) -> Option<Hint> {
     let header = decode_header(token).ok()?;
-    if !header.typ.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("JWT")) {
+    if !header
+        .typ
+        .as_deref()
+        .is_some_and(|t| t.eq_ignore_ascii_case("JWT"))
+    {
         return None;
     }
     let (key, alg) = keys.decoding_key(header.kid.as_deref()?)?;

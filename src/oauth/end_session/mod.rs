@@ -40,7 +40,9 @@ pub async fn end_session(
         Method::POST => Form::read(&req, payload).await,
         _ => Form::parse(req.query_string().as_bytes()),
     }
-    .map_err(|_| WebError::InvalidLogout("its parameters could not be read (one is repeated, or not UTF-8)"))?;
+    .map_err(|_| {
+        WebError::InvalidLogout("its parameters could not be read (one is repeated, or not UTF-8)")
+    })?;
     let asked = Asked::of(&form);
     let keys = state.keys.current();
     let hint = asked

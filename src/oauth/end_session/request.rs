@@ -50,7 +50,10 @@ pub enum Refused {
 
 /// The app a request speaks for: the valid hint's `aud`, or `client_id`
 /// without one; both present must agree.
-pub fn asking_client(hint: Option<&Hint>, client_id: Option<&str>) -> Result<Option<String>, Refused> {
+pub fn asking_client(
+    hint: Option<&Hint>,
+    client_id: Option<&str>,
+) -> Result<Option<String>, Refused> {
     match (hint, client_id) {
         (Some(hint), Some(id)) if hint.client_id != id => Err(Refused::ClientMismatch),
         (Some(hint), _) => Ok(Some(hint.client_id.clone())),
@@ -64,7 +67,10 @@ pub fn asking_client(hint: Option<&Hint>, client_id: Option<&str>) -> Result<Opt
 /// post-logout redirection" otherwise). `None`: our own page.
 pub fn destination(client: Option<&Client>, asked: &Asked) -> Option<Url> {
     let (client, uri) = (client?, asked.post_logout_redirect_uri.as_deref()?);
-    let registered = client.post_logout_redirect_uri_list().iter().any(|u| u == uri);
+    let registered = client
+        .post_logout_redirect_uri_list()
+        .iter()
+        .any(|u| u == uri);
     if !registered || redirect_uri::check(uri).is_err() {
         return None;
     }
@@ -98,21 +104,8 @@ mod tests {
     fn client(uris: &str) -> Client {
         Client {
             client_id: "c".into(),
-            secret_hash: None,
-            name: "app".into(),
-            grants: "authorization_code".into(),
-            scopes: "openid".into(),
-            redirect_uris: String::new(),
-            audience: None,
-            owner_id: None,
-            created_at: 0,
-            updated_at: 0,
-            introspects: String::new(),
-            owner_generation: None,
-            id_token_alg: None,
-            first_party: false,
             post_logout_redirect_uris: uris.into(),
-            backchannel_logout_uri: None,
+            ..Client::default()
         }
     }
 

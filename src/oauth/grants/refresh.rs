@@ -96,7 +96,11 @@ async fn read(
                     // a family older than that is recorded at its first
                     // refresh with an ID token.
                     let recorded = !granted.contains(OPENID)
-                        || session_clients::exists(conn, &sign_in_of(&token).sid, &client.client_id)?;
+                        || session_clients::exists(
+                            conn,
+                            &sign_in_of(&token).sid,
+                            &client.client_id,
+                        )?;
                     Decided::Live(Successor {
                         token,
                         user: Box::new((user, profile)),
@@ -187,7 +191,10 @@ impl Successor {
                     // The rotation is committed: a failure here must not
                     // cost the client its new tokens.
                     if let Err(e) = record(ctx, id_token, now).await {
-                        log::warn!("cannot record a refresh's session for logout: {}", e.chain());
+                        log::warn!(
+                            "cannot record a refresh's session for logout: {}",
+                            e.chain()
+                        );
                     }
                 }
                 Rotated::New(Box::new((unsigned, granted, id_token)))

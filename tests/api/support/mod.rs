@@ -3,7 +3,8 @@
 //! roles and clients and HTTP replies (`fixtures`), a cookie-keeping
 //! browser and the WebDriver one (`browser`, `webdriver`), the
 //! authorization-code flow's steps (`code_flow`), a client's redirect
-//! target (`callback`), and the real binary as a process (`process`).
+//! target (`callback`), an app's back-channel logout endpoint
+//! (`receiver`), and the real binary as a process (`process`).
 
 pub mod browser;
 pub mod callback;
@@ -11,4 +12,5 @@ pub mod code_flow;
 pub mod fixtures;
 pub mod helpers;
 pub mod process;
+pub mod receiver;
 pub mod webdriver;
