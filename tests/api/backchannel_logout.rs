@@ -10,8 +10,10 @@ use std::time::{Duration, Instant};
 use authd::backchannel::{backoff_secs, BACKCHANNEL_LOGOUT_EVENT, MAX_ATTEMPTS};
 use authd::clock::Clock;
 use authd::db::logout_notices::{self, Notice};
+use authd::db::session_clients::{self, SessionClient};
 use authd::db::AnyConnection;
 use authd::keys::SigningAlg;
+use diesel::RunQueryDsl;
 use serde_json::Value;
 
 use crate::support::code_flow::{
@@ -458,5 +460,106 @@ fn a_claimed_notice_is_not_claimed_again_until_its_lease_lapses() {
         logout_notices::retry_at(&mut second, "n1", 1, 300, "down").unwrap();
         assert!(!logout_notices::claim(&mut first, "n1", 299, 359).unwrap());
         assert!(logout_notices::claim(&mut first, "n1", 300, 360).unwrap());
+    });
+}
+
+#[actix_web::test]
+async fn a_family_that_no_exchange_recorded_is_recorded_at_its_refresh() {
+    on_every_backend(|db| async move {
+        people(&db);
+        let receiver = Receiver::start();
+        let a = ClientSpec::new(&db)
+            .grants(&["authorization_code", "refresh_token"])
+            .scopes("openid posts:read")
+            .redirect_uri(REDIRECT)
+            .backchannel_logout_uri(&receiver.uri())
+            .create();
+        let app = TestApp::spawn(&db).await;
+        let alice = logged_in(&app, "alice").await;
+        let p = pkce();
+        let code = code_for(
+            &alice,
+            &request(&a.id, &p.challenge, &[("scope", "openid")]),
+        )
+        .await;
+        let r = exchange(&app, &a, &code, REDIRECT, &p.verifier).await;
+        let sid = claims_of(&app, r.body["id_token"].as_str().unwrap(), &a.id).await["sid"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let mut c = conn(&db);
+        assert!(session_clients::exists(&mut c, &sid, &a.id).unwrap());
+        // A family from before the record existed.
+        diesel::delete(authd::db::schema::session_clients::table)
+            .execute(&mut c)
+            .unwrap();
+        let refreshed =
+            crate::refresh::refresh(&app, &a, r.body["refresh_token"].as_str().unwrap(), None)
+                .await;
+        assert_eq!(refreshed.status, 200, "{}", refreshed.raw);
+        assert!(refreshed.body["id_token"].is_string(), "{}", refreshed.raw);
+        assert!(session_clients::exists(&mut c, &sid, &a.id).unwrap());
+
+        alice.log_out().await;
+        let tokens = receiver.wait_for(1, SOON).await;
+        assert_eq!(aud_sid(&tokens), BTreeSet::from([(a.id.clone(), sid)]));
+        app.stop().await;
+    })
+    .await;
+}
+
+#[actix_web::test]
+async fn a_removed_client_is_not_told() {
+    on_every_backend(|db| async move {
+        people(&db);
+        let mut receiver = Receiver::start();
+        let a = listening(&db, "a", &receiver);
+        let clock = Clock::manual_from_now();
+        let app = TestApp::spawn_clocked(&db, &[], clock.clone()).await;
+        let alice = logged_in(&app, "alice").await;
+        id_token_for(&app, &alice, &a, "openid").await;
+        receiver.stop();
+        alice.log_out().await;
+        let mut c = conn(&db);
+        wait_for_queue(&mut c, "a failed attempt", |q| {
+            q.len() == 1 && q[0].attempts == 1
+        })
+        .await;
+        let out = authd(&db, &["client", "remove", &a.id], None);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        receiver.restart();
+        clock.advance(backoff_secs(1));
+        wait_for_queue(&mut c, "the notice dropped", |q| q.is_empty()).await;
+        receiver.assert_no_more_than(0, QUIET).await;
+        app.stop().await;
+    })
+    .await;
+}
+
+#[test]
+fn what_a_sign_in_reached_is_forgotten_once_it_cannot_be_alive() {
+    every_backend(|db| {
+        people(&db);
+        let a = ClientSpec::new(&db).create();
+        let mut c = conn(&db);
+        let alice = authd::db::users::by_username(&mut c, "alice")
+            .unwrap()
+            .unwrap();
+        let row = SessionClient {
+            sid: "s".into(),
+            client_id: a.id.clone(),
+            user_id: alice.id,
+            created_at: 100,
+            expires_at: 1000,
+        };
+        session_clients::record(&mut c, &row).unwrap();
+        authd::janitor::sweep(&mut c, 999).unwrap();
+        assert!(session_clients::exists(&mut c, "s", &a.id).unwrap());
+        authd::janitor::sweep(&mut c, 1001).unwrap();
+        assert!(!session_clients::exists(&mut c, "s", &a.id).unwrap());
     });
 }

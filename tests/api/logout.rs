@@ -9,7 +9,8 @@ use authd::clock::Clock;
 
 use crate::support::browser::{csrf_token, Browser};
 use crate::support::code_flow::{
-    assert_redirected_error, id_token_for, logged_in, param, pkce, redirected, request, REDIRECT,
+    assert_redirected_error, code_for, exchange, id_token_for, logged_in, param, pkce, redirected,
+    request, REDIRECT,
 };
 use crate::support::fixtures::{role, user, ClientSpec, Reply, TestClient};
 use crate::support::helpers::{authd_fails, authd_json, every_backend, on_every_backend};
@@ -240,6 +241,26 @@ async fn without_a_hint_the_user_confirms_first() {
         let r = alice.post("/oauth/logout", &confirmed).await;
         assert_back_at_the_app(&r);
         assert_signed_out(&alice, &c).await;
+        app.stop().await;
+    })
+    .await;
+}
+
+#[actix_web::test]
+async fn a_code_not_yet_exchanged_ends_with_its_session() {
+    on_every_backend(|db| async move {
+        let c = setup(&db);
+        let app = TestApp::spawn(&db).await;
+        let alice = logged_in(&app, "alice").await;
+        let p = pkce();
+        let code = code_for(
+            &alice,
+            &request(&c.id, &p.challenge, &[("scope", "openid")]),
+        )
+        .await;
+        alice.log_out().await;
+        let r = exchange(&app, &c, &code, REDIRECT, &p.verifier).await;
+        r.assert_error(400, "invalid_grant");
         app.stop().await;
     })
     .await;
