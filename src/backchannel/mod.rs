@@ -3,7 +3,7 @@
 //! registered a `backchannel_logout_uri` is sent a logout token.
 //!
 //! The session's end queues the notices in its own transaction
-//! ([`crate::login::sign_out`]); this background task delivers them, so
+//! ([`crate::db::session_ends`]); this background task delivers them, so
 //! that a slow or dead app never holds up a logout, and a restart loses
 //! nothing (the queue is a table). Each instance polls the queue, claims
 //! what is due with a lease ([`crate::db::logout_notices`]) and sends each

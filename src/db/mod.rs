@@ -53,6 +53,7 @@ pub mod roles;
 #[allow(missing_docs)]
 pub mod schema;
 pub mod session_clients;
+pub mod session_ends;
 pub mod sessions;
 pub mod signing_keys;
 mod url;

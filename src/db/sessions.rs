@@ -36,6 +36,17 @@ pub struct Owner {
     pub credential_generation: i64,
 }
 
+/// The public name of the browser session whose id hashes to `id_hash`,
+/// OpenID Connect's `sid` (Front- and Back-Channel Logout 1.0 §2): a hash
+/// of the id hash, so that it names the session to apps without being the
+/// key it is stored by.
+pub fn sid_of(id_hash: &str) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("sid:{id_hash}"));
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..16])
+}
+
 /// Inserts a session.
 pub fn insert(conn: &mut AnyConnection, row: &SessionRow) -> QueryResult<()> {
     diesel::insert_into(s::table)
@@ -87,4 +98,18 @@ pub fn of_user(conn: &mut AnyConnection, user_id: &str) -> QueryResult<Vec<Strin
         .filter(s::user_id.eq(user_id))
         .select(s::id_hash)
         .load(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sid_names_a_session_without_being_its_key() {
+        let sid = sid_of("some-id-hash");
+        assert_eq!(sid, sid_of("some-id-hash"));
+        assert_ne!(sid, sid_of("other-id-hash"));
+        assert_eq!(sid.len(), 22, "128 bits, base64url");
+        assert!(!sid.contains("some-id-hash"));
+    }
 }

@@ -3,14 +3,12 @@
 //! lock of this username from this address (no hashing while locked), the
 //! bounded hashing queue, Argon2id against the stored hash or (no such
 //! user) a dummy hash at the cost of some stored hash, and on failure the
-//! counts. [`sign_out`] is the other end of a login: ending sessions, and
-//! telling the apps that signed in through them.
+//! counts.
 
 pub mod client_ip;
 pub mod ip_limit;
 pub mod lock_key;
 pub mod lockout;
-pub mod sign_out;
 pub mod sign_up;
 
 use std::net::IpAddr;

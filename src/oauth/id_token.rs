@@ -157,7 +157,7 @@ impl IdToken {
 
     /// The record that the client got an ID token in this sign-in
     /// session, so that the session's end is told to it (Back-Channel
-    /// Logout 1.0 §2.1; [`crate::login::sign_out`]), kept as long as the
+    /// Logout 1.0 §2.1; [`crate::db::session_ends`]), kept as long as the
     /// sign-in may live.
     pub fn session_client(&self, settings: &IssuerSettings, now: i64) -> SessionClient {
         SessionClient {

@@ -19,10 +19,10 @@ use super::cookies::{self, Jar};
 use super::error::WebError;
 use super::next;
 use crate::config::SessionLimits;
+use crate::db::session_ends::{self, Ended};
 use crate::db::sessions::{self, Owner, SessionRow};
 use crate::db::users::User;
 use crate::db::{AnyConnection, DbError};
-use crate::login::sign_out::{self, Ended};
 use crate::login::{CheckedLogin, LoginError};
 use crate::secret::{constant_time_eq, Secret};
 use crate::state::AppState;
@@ -56,7 +56,7 @@ impl Session {
     /// Back-Channel Logout 1.0 §2): a hash of the id hash, so that it
     /// names the session to apps without being the key it is stored by.
     pub fn sid(&self) -> String {
-        sign_out::sid_of(&self.id_hash)
+        sessions::sid_of(&self.id_hash)
     }
 
     /// Whether a form sent this session's token (constant time).
@@ -183,13 +183,13 @@ pub async fn start_confirmed(
 
 /// Ends the session (a logout): deleted, with the notices to the apps
 /// that signed in through it queued in the same transaction
-/// ([`sign_out::end_session`]), then sent in the background.
+/// ([`session_ends::end_session`]), then sent in the background.
 pub async fn end(state: &AppState, session: Session) -> Result<Ended, DbError> {
     let now = state.clock.now();
     let ended = state
         .db
         .write(move |conn| {
-            sign_out::end_session(conn, &session.id_hash, now).map_err(DbError::from)
+            session_ends::end_session(conn, &session.id_hash, now).map_err(DbError::from)
         })
         .await?;
     told(state, ended);
@@ -197,12 +197,14 @@ pub async fn end(state: &AppState, session: Session) -> Result<Ended, DbError> {
 }
 
 /// Ends every session of the user ("sign out everywhere"), the browser's
-/// own included, with their notices ([`sign_out::end_all_of_user`]).
+/// own included, with their notices ([`session_ends::end_all_of_user`]).
 pub async fn end_all(state: &AppState, user_id: &str) -> Result<Ended, DbError> {
     let (now, user_id) = (state.clock.now(), user_id.to_string());
     let ended = state
         .db
-        .write(move |conn| sign_out::end_all_of_user(conn, &user_id, now).map_err(DbError::from))
+        .write(move |conn| {
+            session_ends::end_all_of_user(conn, &user_id, now).map_err(DbError::from)
+        })
         .await?;
     told(state, ended);
     Ok(ended)

@@ -3,7 +3,9 @@
 //! ends goes through here, inside the caller's write transaction: a logout
 //! (`POST /logout`, RP-initiated logout) ends one browser session
 //! ([`end_session`]); a disable, a new password or "sign out everywhere"
-//! ends every session of a user ([`end_all_of_user`]).
+//! ends every session of a user ([`end_all_of_user`]). Handlers reach them
+//! through `crate::web::session::end` and `end_all`; admin operations call
+//! them inside their own transaction.
 //!
 //! Ending a session deletes it, deletes the codes issued in it and not yet
 //! exchanged, and queues a logout notice ([`crate::db::logout_notices`])
@@ -14,9 +16,10 @@
 
 use diesel::prelude::*;
 
-use crate::db::schema::clients;
-use crate::db::session_clients::{self, SessionClient};
-use crate::db::{auth_codes, logout_notices, sessions, AnyConnection};
+use super::schema::clients;
+use super::session_clients::{self, SessionClient};
+use super::sessions::sid_of;
+use super::{auth_codes, logout_notices, sessions, AnyConnection};
 use crate::secret::random_id;
 
 /// What ending sessions did.
@@ -26,17 +29,6 @@ pub struct Ended {
     pub sessions: usize,
     /// Logout notices queued for back-channel delivery.
     pub notices: usize,
-}
-
-/// The public name of the browser session whose id hashes to `id_hash`,
-/// OpenID Connect's `sid` (Front- and Back-Channel Logout 1.0 §2): a hash
-/// of the id hash, so that it names the session to apps without being the
-/// key it is stored by.
-pub fn sid_of(id_hash: &str) -> String {
-    use base64::Engine;
-    use sha2::Digest;
-    let digest = sha2::Sha256::digest(format!("sid:{id_hash}"));
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..16])
 }
 
 /// Ends the browser session whose id hashes to `id_hash`. Only the
@@ -108,18 +100,4 @@ fn queue_notices(conn: &mut AnyConnection, told: &[SessionClient], now: i64) -> 
         })
         .collect();
     logout_notices::queue(conn, &notices)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_sid_names_a_session_without_being_its_key() {
-        let sid = sid_of("some-id-hash");
-        assert_eq!(sid, sid_of("some-id-hash"));
-        assert_ne!(sid, sid_of("other-id-hash"));
-        assert_eq!(sid.len(), 22, "128 bits, base64url");
-        assert!(!sid.contains("some-id-hash"));
-    }
 }
