@@ -92,6 +92,49 @@ async fn wait_for_queue(c: &mut AnyConnection, what: &str, done: impl Fn(&[Notic
     }
 }
 
+/// A server on a manual clock, and an app `a` listening at a receiver.
+struct Clocked {
+    receiver: Receiver,
+    a: TestClient,
+    clock: Clock,
+    app: TestApp,
+}
+
+async fn clocked(db: &TestDb) -> Clocked {
+    people(db);
+    let receiver = Receiver::start();
+    let a = listening(db, "a", &receiver);
+    let clock = Clock::manual_from_now();
+    let app = TestApp::spawn_clocked(db, &[], clock.clone()).await;
+    Clocked {
+        receiver,
+        a,
+        clock,
+        app,
+    }
+}
+
+/// Signs alice in to `a` on `app`, takes `receiver` down and logs her
+/// out; returns once the first delivery has failed, with a connection to
+/// watch the queue.
+async fn first_attempt_failed(
+    db: &TestDb,
+    app: &TestApp,
+    receiver: &mut Receiver,
+    a: &TestClient,
+) -> AnyConnection {
+    let alice = logged_in(app, "alice").await;
+    id_token_for(app, &alice, a, "openid").await;
+    receiver.stop();
+    alice.log_out().await;
+    let mut c = conn(db);
+    wait_for_queue(&mut c, "a first failed attempt", |q| {
+        q.len() == 1 && q[0].attempts == 1
+    })
+    .await;
+    c
+}
+
 #[actix_web::test]
 async fn the_logout_token_is_signed_like_id_tokens_and_names_the_session() {
     on_every_backend(|db| async move {
@@ -256,20 +299,13 @@ async fn a_disable_or_a_new_password_tells_every_session_of_the_user() {
 #[actix_web::test]
 async fn a_receiver_that_is_down_gets_the_token_once_it_is_back() {
     on_every_backend(|db| async move {
-        people(&db);
-        let mut receiver = Receiver::start();
-        let a = listening(&db, "a", &receiver);
-        let clock = Clock::manual_from_now();
-        let app = TestApp::spawn_clocked(&db, &[], clock.clone()).await;
-        let alice = logged_in(&app, "alice").await;
-        id_token_for(&app, &alice, &a, "openid").await;
-        receiver.stop();
-        alice.log_out().await;
-        let mut c = conn(&db);
-        wait_for_queue(&mut c, "a first failed attempt", |q| {
-            q.len() == 1 && q[0].attempts == 1
-        })
-        .await;
+        let Clocked {
+            mut receiver,
+            a,
+            clock,
+            app,
+        } = clocked(&db).await;
+        let mut c = first_attempt_failed(&db, &app, &mut receiver, &a).await;
         let failed = &queued(&mut c)[0];
         assert_eq!(failed.next_attempt_at, clock.now() + backoff_secs(1));
         assert!(failed.last_error.is_some());
@@ -295,23 +331,18 @@ async fn a_pending_delivery_survives_a_restart() {
         // One issuer for both runs, as a deployment has.
         let settings = ["--issuer", "https://id.example"];
         let first = TestApp::spawn_clocked(&db, &settings, clock.clone()).await;
-        let alice = logged_in(&first, "alice").await;
-        let id_token = id_token_for(&first, &alice, &a, "openid").await;
-        receiver.stop();
-        alice.log_out().await;
-        let mut c = conn(&db);
-        wait_for_queue(&mut c, "a failed attempt", |q| {
-            q.len() == 1 && q[0].attempts == 1
-        })
-        .await;
+        let mut c = first_attempt_failed(&db, &first, &mut receiver, &a).await;
+        let sid = queued(&mut c)[0].sid.clone();
         first.stop().await;
 
         receiver.restart();
         clock.advance(backoff_secs(1));
         let second = TestApp::spawn_clocked(&db, &settings, clock.clone()).await;
         let tokens = receiver.wait_for(1, SOON).await;
-        let sid = claims_of(&second, &id_token, &a.id).await["sid"].clone();
-        assert_eq!(claims_of(&second, &tokens[0], &a.id).await["sid"], sid);
+        assert_eq!(
+            claims_of(&second, &tokens[0], &a.id).await["sid"],
+            sid.as_str()
+        );
         second.stop().await;
     })
     .await;
@@ -349,12 +380,13 @@ async fn a_slow_receiver_does_not_hold_up_the_logout() {
 #[actix_web::test]
 async fn a_delivery_is_given_up_after_the_last_attempt() {
     on_every_backend(|db| async move {
-        people(&db);
-        let receiver = Receiver::start();
+        let Clocked {
+            receiver,
+            a,
+            clock,
+            app,
+        } = clocked(&db).await;
         receiver.answer(500);
-        let a = listening(&db, "a", &receiver);
-        let clock = Clock::manual_from_now();
-        let app = TestApp::spawn_clocked(&db, &[], clock.clone()).await;
         let alice = logged_in(&app, "alice").await;
         id_token_for(&app, &alice, &a, "openid").await;
         alice.log_out().await;
@@ -511,20 +543,13 @@ async fn a_family_that_no_exchange_recorded_is_recorded_at_its_refresh() {
 #[actix_web::test]
 async fn a_removed_client_is_not_told() {
     on_every_backend(|db| async move {
-        people(&db);
-        let mut receiver = Receiver::start();
-        let a = listening(&db, "a", &receiver);
-        let clock = Clock::manual_from_now();
-        let app = TestApp::spawn_clocked(&db, &[], clock.clone()).await;
-        let alice = logged_in(&app, "alice").await;
-        id_token_for(&app, &alice, &a, "openid").await;
-        receiver.stop();
-        alice.log_out().await;
-        let mut c = conn(&db);
-        wait_for_queue(&mut c, "a failed attempt", |q| {
-            q.len() == 1 && q[0].attempts == 1
-        })
-        .await;
+        let Clocked {
+            mut receiver,
+            a,
+            clock,
+            app,
+        } = clocked(&db).await;
+        let mut c = first_attempt_failed(&db, &app, &mut receiver, &a).await;
         let out = authd(&db, &["client", "remove", &a.id], None);
         assert!(
             out.status.success(),

@@ -33,6 +33,38 @@ fn setup(db: &TestDb) -> TestClient {
         .create()
 }
 
+/// [`setup`]'s app, the server (on `clock`, with `settings`), and alice
+/// signed in to the app in a browser, with her ID token.
+struct SignedIn {
+    c: TestClient,
+    app: TestApp,
+    alice: Browser,
+    hint: String,
+}
+
+async fn signed_in(db: &TestDb, settings: &[&str], clock: Clock) -> SignedIn {
+    let c = setup(db);
+    let app = TestApp::spawn_clocked(db, settings, clock).await;
+    let alice = logged_in(&app, "alice").await;
+    let hint = id_token_for(&app, &alice, &c, "openid").await;
+    SignedIn {
+        c,
+        app,
+        alice,
+        hint,
+    }
+}
+
+/// A second app, whose post-logout redirect URI is `bye`.
+fn another_app(db: &TestDb, bye: &str) -> TestClient {
+    ClientSpec::new(db)
+        .grants(&["authorization_code"])
+        .scopes("openid")
+        .redirect_uri(REDIRECT)
+        .post_logout_redirect_uri(bye)
+        .create()
+}
+
 /// `/oauth/logout?…`.
 fn logout_path(pairs: &[(&str, &str)]) -> String {
     let query: String = url::form_urlencoded::Serializer::new(String::new())
@@ -100,10 +132,12 @@ async fn assert_still_signed_in(browser: &Browser, c: &TestClient) {
 #[actix_web::test]
 async fn a_valid_hint_and_a_registered_uri_end_the_session_and_go_back() {
     on_every_backend(|db| async move {
-        let c = setup(&db);
-        let app = TestApp::spawn(&db).await;
-        let alice = logged_in(&app, "alice").await;
-        let hint = id_token_for(&app, &alice, &c, "openid").await;
+        let SignedIn {
+            c,
+            app,
+            alice,
+            hint,
+        } = signed_in(&db, &[], Clock::system()).await;
         let r = alice
             .get(&logout_path(&[
                 ("id_token_hint", &hint),
@@ -150,12 +184,7 @@ async fn a_valid_hint_and_a_registered_uri_end_the_session_and_go_back() {
 async fn an_unregistered_uri_is_never_redirected_to() {
     on_every_backend(|db| async move {
         let c = setup(&db);
-        let other = ClientSpec::new(&db)
-            .grants(&["authorization_code"])
-            .scopes("openid")
-            .redirect_uri(REDIRECT)
-            .post_logout_redirect_uri("https://other.example/bye")
-            .create();
+        let other = another_app(&db, "https://other.example/bye");
         let app = TestApp::spawn(&db).await;
         for elsewhere in [
             "https://evil.example/bye",
@@ -200,10 +229,7 @@ async fn an_unregistered_uri_is_never_redirected_to() {
 #[actix_web::test]
 async fn without_a_hint_the_user_confirms_first() {
     on_every_backend(|db| async move {
-        let c = setup(&db);
-        let app = TestApp::spawn(&db).await;
-        let alice = logged_in(&app, "alice").await;
-        id_token_for(&app, &alice, &c, "openid").await;
+        let SignedIn { c, app, alice, .. } = signed_in(&db, &[], Clock::system()).await;
         let asked = [
             ("client_id", c.id.as_str()),
             ("post_logout_redirect_uri", BYE),
@@ -249,9 +275,7 @@ async fn without_a_hint_the_user_confirms_first() {
 #[actix_web::test]
 async fn a_code_not_yet_exchanged_ends_with_its_session() {
     on_every_backend(|db| async move {
-        let c = setup(&db);
-        let app = TestApp::spawn(&db).await;
-        let alice = logged_in(&app, "alice").await;
+        let SignedIn { c, app, alice, .. } = signed_in(&db, &[], Clock::system()).await;
         let p = pkce();
         let code = code_for(
             &alice,
@@ -269,16 +293,13 @@ async fn a_code_not_yet_exchanged_ends_with_its_session() {
 #[actix_web::test]
 async fn a_client_id_that_disagrees_with_the_hint_is_refused() {
     on_every_backend(|db| async move {
-        let c = setup(&db);
-        let other = ClientSpec::new(&db)
-            .grants(&["authorization_code"])
-            .scopes("openid")
-            .redirect_uri(REDIRECT)
-            .post_logout_redirect_uri(BYE)
-            .create();
-        let app = TestApp::spawn(&db).await;
-        let alice = logged_in(&app, "alice").await;
-        let hint = id_token_for(&app, &alice, &c, "openid").await;
+        let SignedIn {
+            c,
+            app,
+            alice,
+            hint,
+        } = signed_in(&db, &[], Clock::system()).await;
+        let other = another_app(&db, BYE);
         let r = alice
             .get(&logout_path(&[
                 ("id_token_hint", &hint),
@@ -298,11 +319,13 @@ async fn a_client_id_that_disagrees_with_the_hint_is_refused() {
 #[actix_web::test]
 async fn an_expired_hint_still_counts_but_a_forged_or_foreign_one_asks() {
     on_every_backend(|db| async move {
-        let c = setup(&db);
         let clock = Clock::manual_from_now();
-        let app = TestApp::spawn_clocked(&db, &["--session-idle", "86400"], clock.clone()).await;
-        let alice = logged_in(&app, "alice").await;
-        let hint = id_token_for(&app, &alice, &c, "openid").await;
+        let SignedIn {
+            c,
+            app,
+            alice,
+            hint,
+        } = signed_in(&db, &["--session-idle", "86400"], clock.clone()).await;
 
         // Signed by us, but its claims changed: not a hint at all.
         let parts: Vec<&str> = hint.split('.').collect();
