@@ -43,5 +43,10 @@ CREATE TABLE logout_notices (
 );
 CREATE INDEX logout_notices_due ON logout_notices (next_attempt_at);
 
+-- A session's public name (`sid`), stored so that a new login of the same
+-- user in the same browser continues it: the apps that signed in before
+-- it still hear of its end. NULL in older rows: derived from `id_hash`.
+ALTER TABLE sessions ADD COLUMN sid TEXT;
+
 -- A session's end also ends the codes issued in it and not yet exchanged.
 CREATE INDEX auth_codes_sid ON auth_codes (sid);

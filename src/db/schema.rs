@@ -148,6 +148,7 @@ diesel::table! {
         csrf_secret -> Text,
         created_at -> BigInt,
         last_seen_at -> BigInt,
+        sid -> Nullable<Text>,
     }
 }
 

@@ -18,7 +18,6 @@ use diesel::prelude::*;
 
 use super::schema::clients;
 use super::session_clients::{self, SessionClient};
-use super::sessions::sid_of;
 use super::{auth_codes, logout_notices, sessions, AnyConnection};
 use crate::secret::random_id;
 
@@ -35,10 +34,13 @@ pub struct Ended {
 /// transaction that deletes the session row queues its notices: of two
 /// logouts of one session at once, the second finds nothing to end.
 pub fn end_session(conn: &mut AnyConnection, id_hash: &str, now: i64) -> QueryResult<Ended> {
+    let Some(row) = sessions::row(conn, id_hash)? else {
+        return Ok(Ended::default());
+    };
     if sessions::delete(conn, id_hash)? == 0 {
         return Ok(Ended::default());
     }
-    let sid = sid_of(id_hash);
+    let sid = row.sid();
     auth_codes::delete_unused_of_sid(conn, &sid)?;
     let told = session_clients::take_session(conn, &sid)?;
     Ok(Ended {
@@ -55,15 +57,36 @@ pub fn end_session(conn: &mut AnyConnection, id_hash: &str, now: i64) -> QueryRe
 /// the user's records go with the user row.
 pub fn end_all_of_user(conn: &mut AnyConnection, user_id: &str, now: i64) -> QueryResult<Ended> {
     let mut ended = 0;
-    for id_hash in sessions::of_user(conn, user_id)? {
-        ended += sessions::delete(conn, &id_hash)?;
-        auth_codes::delete_unused_of_sid(conn, &sid_of(&id_hash))?;
+    for row in sessions::of_user(conn, user_id)? {
+        ended += sessions::delete(conn, &row.id_hash)?;
+        auth_codes::delete_unused_of_sid(conn, &row.sid())?;
     }
     let told = session_clients::take_user(conn, user_id)?;
     Ok(Ended {
         sessions: ended,
         notices: queue_notices(conn, &told, now)?,
     })
+}
+
+/// A new login in a browser that held the session `old`, by `user_id`:
+/// the old session goes. The same user's sign-in continues, and its `sid`
+/// is returned for the new session to keep, so that the apps it reached
+/// hear of the new session's end; another user's session ends here, and
+/// its apps are told (a shared browser signed in by someone else).
+pub fn replace(
+    conn: &mut AnyConnection,
+    old: &str,
+    user_id: &str,
+    now: i64,
+) -> QueryResult<(Option<String>, Ended)> {
+    match sessions::row(conn, old)? {
+        Some(row) if row.user_id == user_id => {
+            sessions::delete(conn, old)?;
+            Ok((Some(row.sid()), Ended::default()))
+        }
+        Some(_) => Ok((None, end_session(conn, old, now)?)),
+        None => Ok((None, Ended::default())),
+    }
 }
 
 /// Queues a notice for each of `told` whose client has a back-channel

@@ -23,6 +23,16 @@ pub struct SessionRow {
     /// The last request that used it (Unix seconds), kept up to date
     /// coarsely (see [`touch`]).
     pub last_seen_at: i64,
+    /// Its public name; `None` in rows older than the column, whose name
+    /// is [`sid_of`] their `id_hash` (see [`SessionRow::sid`]).
+    pub sid: Option<String>,
+}
+
+impl SessionRow {
+    /// The session's public name (OpenID Connect's `sid`).
+    pub fn sid(&self) -> String {
+        self.sid.clone().unwrap_or_else(|| sid_of(&self.id_hash))
+    }
 }
 
 /// What a session's validity depends on in its user's row, as stored now.
@@ -92,11 +102,20 @@ pub fn purge_idle(conn: &mut AnyConnection, before: i64) -> QueryResult<usize> {
     diesel::delete(s::table.filter(s::last_seen_at.lt(before))).execute(conn)
 }
 
-/// The id hashes of every session of the user.
-pub fn of_user(conn: &mut AnyConnection, user_id: &str) -> QueryResult<Vec<String>> {
+/// The session with this hash, without its user.
+pub fn row(conn: &mut AnyConnection, id_hash: &str) -> QueryResult<Option<SessionRow>> {
+    s::table
+        .find(id_hash)
+        .select(SessionRow::as_select())
+        .get_result(conn)
+        .optional()
+}
+
+/// Every session of the user.
+pub fn of_user(conn: &mut AnyConnection, user_id: &str) -> QueryResult<Vec<SessionRow>> {
     s::table
         .filter(s::user_id.eq(user_id))
-        .select(s::id_hash)
+        .select(SessionRow::as_select())
         .load(conn)
 }
 

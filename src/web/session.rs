@@ -37,6 +37,7 @@ pub struct Session {
     /// session, so its start (OpenID Connect's `auth_time`).
     pub auth_time: i64,
     id_hash: String,
+    sid: String,
     csrf: Secret,
 }
 
@@ -56,7 +57,7 @@ impl Session {
     /// Back-Channel Logout 1.0 §2): a hash of the id hash, so that it
     /// names the session to apps without being the key it is stored by.
     pub fn sid(&self) -> String {
-        sessions::sid_of(&self.id_hash)
+        self.sid.clone()
     }
 
     /// Whether a form sent this session's token (constant time).
@@ -124,6 +125,7 @@ pub async fn current(req: &HttpRequest, state: &AppState) -> Result<Option<Sessi
             .await?;
     }
     Ok(Some(Session {
+        sid: row.sid(),
         user_id: row.user_id,
         username: owner.username,
         auth_time: row.created_at,
@@ -132,23 +134,27 @@ pub async fn current(req: &HttpRequest, state: &AppState) -> Result<Option<Sessi
     }))
 }
 
-/// Inside the login's write transaction: a new session for `user`, after
-/// deleting `replacing` (the session the browser held, if any). Returns
-/// the cookie value.
+/// Inside the login's write transaction: a new session for `user`,
+/// replacing `replacing` (the session the browser held, if any: the same
+/// user's sign-in continues under its `sid`, another user's ends, see
+/// [`session_ends::replace`]). Returns the cookie value, and what ended.
 pub fn start(
     conn: &mut AnyConnection,
     user: &User,
     replacing: Option<&str>,
     now: i64,
-) -> Result<Secret, DbError> {
-    if let Some(old) = replacing {
-        sessions::delete(conn, old)?;
-    }
+) -> Result<(Secret, Ended), DbError> {
+    let (continued, ended) = match replacing {
+        Some(old) => session_ends::replace(conn, old, &user.id, now)?,
+        None => (None, Ended::default()),
+    };
     let id = Secret::generate();
+    let id_hash = id.hash();
     sessions::insert(
         conn,
         &SessionRow {
-            id_hash: id.hash(),
+            sid: Some(continued.unwrap_or_else(|| sessions::sid_of(&id_hash))),
+            id_hash,
             user_id: user.id.clone(),
             credential_generation: user.credential_generation,
             csrf_secret: Secret::generate().expose().to_string(),
@@ -156,10 +162,10 @@ pub fn start(
             last_seen_at: now,
         },
     )?;
-    Ok(id)
+    Ok((id, ended))
 }
 
-/// A new session for a checked login ([`start`], after deleting
+/// A new session for a checked login ([`start`], replacing
 /// `replacing`), confirmed in the same write transaction: a password
 /// change, disable or lock that landed while the password was hashing
 /// wins, as on the grant. `None` when it did; else the cookie value.
@@ -169,16 +175,20 @@ pub async fn start_confirmed(
     replacing: Option<String>,
 ) -> Result<Option<Secret>, LoginError> {
     let clock = state.clock.clone();
-    state
+    let started = state
         .db
         .write(move |conn| {
             let now = clock.now();
             match login.confirm(conn, now)? {
                 Some(user) => Ok(Some(start(conn, &user, replacing.as_deref(), now)?)),
-                None => Ok(None),
+                None => Ok::<_, LoginError>(None),
             }
         })
-        .await
+        .await?;
+    Ok(started.map(|(id, ended)| {
+        told(state, ended);
+        id
+    }))
 }
 
 /// Ends the session (a logout): deleted, with the notices to the apps
@@ -268,6 +278,7 @@ mod tests {
                 csrf_secret: "c".into(),
                 created_at,
                 last_seen_at,
+                sid: None,
             },
             Owner {
                 username: "alice".into(),

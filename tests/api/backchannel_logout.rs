@@ -588,3 +588,51 @@ fn what_a_sign_in_reached_is_forgotten_once_it_cannot_be_alive() {
         assert!(!session_clients::exists(&mut c, "s", &a.id).unwrap());
     });
 }
+
+#[actix_web::test]
+async fn a_new_login_continues_the_same_users_session_and_ends_anothers() {
+    on_every_backend(|db| async move {
+        people(&db);
+        let receiver = Receiver::start();
+        let a = listening(&db, "a", &receiver);
+        let app = TestApp::spawn(&db).await;
+        let sid_of = |token: String| {
+            let app = &app;
+            let a = &a;
+            async move {
+                claims_of(app, &token, &a.id).await["sid"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            }
+        };
+        let browser = logged_in(&app, "alice").await;
+        let alices = sid_of(id_token_for(&app, &browser, &a, "openid").await).await;
+        // Alice signs in again (say, for prompt=login): a new session id,
+        // the same sign-in session.
+        let r = browser.log_in("alice", "correct horse").await;
+        assert_eq!(r.status, 303, "{}", r.raw);
+        let again = sid_of(id_token_for(&app, &browser, &a, "openid").await).await;
+        assert_eq!(again, alices);
+
+        // Bob signs in on the same browser: alice's session ends, and the
+        // app she signed in to is told.
+        let r = browser.log_in("bob", "correct horse").await;
+        assert_eq!(r.status, 303, "{}", r.raw);
+        let tokens = receiver.wait_for(1, SOON).await;
+        assert_eq!(
+            aud_sid(&tokens),
+            BTreeSet::from([(a.id.clone(), alices.clone())])
+        );
+        let bobs = sid_of(id_token_for(&app, &browser, &a, "openid").await).await;
+        assert_ne!(bobs, alices);
+        browser.log_out().await;
+        let tokens = receiver.wait_for(2, SOON).await;
+        assert_eq!(
+            aud_sid(&tokens[1..]),
+            BTreeSet::from([(a.id.clone(), bobs)])
+        );
+        app.stop().await;
+    })
+    .await;
+}
