@@ -8,6 +8,7 @@ use actix_web::dev::Server;
 use actix_web::middleware::{self, from_fn};
 use actix_web::{web, App, HttpServer};
 
+use crate::backchannel::Outbox;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::client_cache::ClientCache;
@@ -290,6 +291,8 @@ impl Application {
             .clone()
             .unwrap_or_else(|| format!("http://{addr}"));
         let keys = KeyRing::new(prepared.keys);
+        let issuer_settings = Arc::new(settings.issuer_settings(issuer.clone()));
+        let backchannel = Outbox::new();
         let background = vec![
             keys.spawn_reloader(
                 prepared.db.clone(),
@@ -298,6 +301,14 @@ impl Application {
                 clock.clone(),
             ),
             crate::janitor::spawn(prepared.db.clone(), clock.clone()),
+            crate::backchannel::spawn(
+                &backchannel,
+                prepared.db.clone(),
+                keys.clone(),
+                issuer_settings.clone(),
+                clock.clone(),
+            )
+            .map_err(StartError::Config)?,
         ];
         let clients = ClientCache::new(settings.client_cache_ttl);
         let state = AppState {
@@ -311,7 +322,7 @@ impl Application {
             ),
             db: prepared.db,
             metrics: metrics.clone(),
-            issuer: Arc::new(settings.issuer_settings(issuer.clone())),
+            issuer: issuer_settings,
             keys,
             clock,
             sessions: settings.sessions,
@@ -321,6 +332,7 @@ impl Application {
             cors: Origins::new(clients),
             registration: Arc::new(settings.registration.clone()),
             console_max_clients: settings.console_max_clients,
+            backchannel,
         };
         let metrics_server = match metrics_listener {
             Some((listener, at)) => {

@@ -255,6 +255,51 @@ pub fn logout_everywhere(user_id: &str, sessions: usize, remote: Option<IpAddr>)
         .info();
 }
 
+/// A user ended their browser session at the `end_session_endpoint`
+/// (RP-initiated logout), asked by `client_id` when one was identified;
+/// `redirected` when the browser was sent back to it.
+pub fn logout_requested(
+    user_id: &str,
+    client_id: Option<&str>,
+    redirected: bool,
+    remote: Option<IpAddr>,
+) {
+    Line::new("logout", "success")
+        .text("user_id", user_id)
+        .remote(remote)
+        .bare("via", "end_session")
+        .opt_text("client_id", client_id)
+        .bare("redirected", redirected)
+        .info();
+}
+
+/// Whom a back-channel logout notice told, and after how many attempts.
+#[derive(Debug, Clone, Copy)]
+pub struct Notified<'a> {
+    /// The client told.
+    pub client_id: &'a str,
+    /// The session's user.
+    pub user_id: &'a str,
+    /// The session.
+    pub sid: &'a str,
+    /// Attempts made, this one included.
+    pub attempts: i64,
+}
+
+/// A logout token was `delivered` to a client, or `given_up` after its
+/// last attempt failed (Back-Channel Logout 1.0).
+pub fn backchannel_logout(who: &Notified<'_>, outcome: &str) {
+    let line = Line::new("backchannel_logout", outcome)
+        .text("client_id", who.client_id)
+        .text("user_id", who.user_id)
+        .text("sid", who.sid)
+        .bare("attempts", who.attempts);
+    match outcome {
+        "delivered" => line.info(),
+        _ => line.warn(),
+    }
+}
+
 /// This attempt's failure locked its username until `until` (Unix
 /// seconds); `user_id` when the username names a user.
 pub fn locked(attempt: &Attempt<'_>, user_id: Option<&str>, until: i64) {

@@ -256,6 +256,18 @@ pub struct IssuerSettings {
     pub refresh_ttl: i64,
     /// Refresh-family absolute lifetime (s).
     pub refresh_max_lifetime: i64,
+    /// A browser session's absolute lifetime (s): with the family's, how
+    /// long a sign-in can last, and so how long the clients it signed in
+    /// to are remembered for its logout.
+    pub session_lifetime: i64,
+}
+
+impl IssuerSettings {
+    /// Until when a sign-in at `auth_time` may still be alive at `now`:
+    /// its browser session, or a refresh family started now.
+    pub fn sign_in_end(&self, auth_time: i64, now: i64) -> i64 {
+        (auth_time + self.session_lifetime).max(now + self.refresh_max_lifetime)
+    }
 }
 
 /// The brute-force defences' settings (SECURITY.md).
@@ -361,6 +373,7 @@ impl Settings {
             access_ttl: self.access_token_ttl,
             refresh_ttl: self.refresh_token_ttl,
             refresh_max_lifetime: self.refresh_max_lifetime,
+            session_lifetime: self.sessions.lifetime,
         }
     }
 

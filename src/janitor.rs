@@ -1,13 +1,15 @@
 //! Periodic clean-up: rows that can no longer matter (expired refresh
 //! tokens and authorization codes, revoked access-token ids past their expiry, stale login-failure
-//! counts, browser sessions unused for longer than any idle setting).
+//! counts, browser sessions unused for longer than any idle setting, the
+//! record of which apps a sign-in reached once it cannot be alive).
 
 use std::time::Duration;
 
 use crate::clock::Clock;
 use crate::config::MAX_SESSION_IDLE;
 use crate::db::{
-    self, auth_codes, login_failures, refresh_tokens, revoked_access_tokens, sessions, Db, DbError,
+    self, auth_codes, login_failures, refresh_tokens, revoked_access_tokens, session_clients,
+    sessions, Db, DbError,
 };
 
 /// How often the clean-up runs.
@@ -35,7 +37,10 @@ pub fn sweep(conn: &mut db::AnyConnection, now: i64) -> Result<usize, DbError> {
     // and a dead one is deleted then; this only removes the ones nobody
     // comes back with, once they are dead under any idle setting.
     let idle = sessions::purge_idle(conn, now - MAX_SESSION_IDLE)?;
-    Ok(tokens + codes + jtis + failures + idle)
+    // Which apps a sign-in reached, once no session or family of it can
+    // be alive (docs/interface.md "Back-channel logout").
+    let signed_in = session_clients::purge_expired(conn, now)?;
+    Ok(tokens + codes + jtis + failures + idle + signed_in)
 }
 
 /// Runs [`sweep`] every [`INTERVAL`] on the current actix runtime.

@@ -7,10 +7,11 @@
 //! them `manage` (admin operations) and `metrics` (counters the others
 //! move), then `db`, `keys`, `password`, and the plain building blocks
 //! (`clock`, `config`, `scope`, `redirect_uri`, `grant_type`, `secret`,
-//! `files`, `audit`).
+//! `files`, `audit`). `janitor` and `backchannel` are background tasks.
 
 pub mod app; // assembles and runs the HTTP server
 pub mod audit; // the audit trail: security events as log lines
+pub mod backchannel; // back-channel logout: delivering the queued logout tokens
 pub mod cli; // the command line (serve, migrate, admin commands)
 pub mod clock; // the current time, passed in (settable in tests)
 pub mod config; // settings: flags, environment variables, defaults
@@ -21,7 +22,7 @@ pub mod grant_type; // the grant types a client may be registered for
 pub mod http; // form reading and strict url-decoding, for endpoints and pages alike
 pub mod janitor; // periodic removal of expired token rows
 pub mod keys; // signing keys, rotation, the public JWK set
-pub mod login; // password checks: lockout, per-address limit, bounded hashing
+pub mod login; // password checks: lockout, per-address limit, bounded hashing; ending sessions
 pub mod manage; // users, roles and clients administration
 pub mod metrics; // Prometheus metrics: counters, request timing, GET /metrics
 pub mod mfa; // second factors: TOTP, recovery codes, what a sign-in used (amr)
@@ -29,7 +30,7 @@ pub mod names; // usernames and display names: allowed characters, folding, log 
 pub mod oauth; // the authorization-server protocol endpoints
 pub mod password; // Argon2id password hashing and policy
 mod redact; // Debug output without secrets
-pub mod redirect_uri; // which redirect URIs a client may register
+pub mod redirect_uri; // which redirect and logout URIs a client may register
 pub mod scope; // scope syntax and the scope policy
 pub mod secret; // random secrets, their hashes, redacted Debug
 pub mod state; // what handlers share: pool, hasher, keys, issuer, clock

@@ -152,6 +152,8 @@ mod tests {
                 introspects: vec![],
                 id_token_alg: "RS256".into(),
                 first_party: false,
+                post_logout_redirect_uris: vec![],
+                backchannel_logout_uri: None,
                 public: false,
                 owner: None,
                 suspended: false,

@@ -4,6 +4,9 @@
 //! and again at the authorization endpoint, so that a URI stored under an
 //! older, looser rule is never redirected to.
 //!
+//! [`check_backchannel`] holds a back-channel logout URI (which the
+//! server posts to, not a browser) to the web part of the same rule.
+//!
 //! Accepted: `https`; `http` only on a loopback address (RFC 8252 §7.3,
 //! §8.3); a private-use scheme in reverse-domain form for native apps
 //! (RFC 8252 §7.1). Never a fragment (RFC 6749 §3.1.2), a user name or
@@ -64,6 +67,12 @@ pub enum Refused {
     /// `https://app.example@evil.example` look like another site).
     #[error("redirect URI '{0}' must not contain a user name or password (…@): remove them")]
     Userinfo(String),
+    /// A back-channel logout URI that is not `https` or loopback `http`.
+    #[error(
+        "back-channel logout URI '{0}' is refused: use https, or http on a loopback address \
+         (127.0.0.1, [::1], localhost)"
+    )]
+    NotWeb(String),
     /// A fragment (RFC 6749 §3.1.2).
     #[error("redirect URI '{0}' must not contain a fragment (#…): remove it")]
     Fragment(String),
@@ -95,6 +104,18 @@ pub fn check(uri: &str) -> Result<(), Refused> {
         return Err(Refused::Fragment(shown()));
     }
     Ok(())
+}
+
+/// Checks a `backchannel_logout_uri` (Back-Channel Logout 1.0 §2.2): a
+/// URI the server itself posts to, so only `https`, or `http` on a
+/// loopback address (an app on the same host); never a private-use
+/// scheme, a fragment or a user name.
+pub fn check_backchannel(uri: &str) -> Result<(), Refused> {
+    check(uri)?;
+    match Url::parse(uri) {
+        Ok(u) if u.scheme() == "https" || u.scheme() == "http" => Ok(()),
+        _ => Err(Refused::NotWeb(uri.escape_debug().to_string())),
+    }
 }
 
 /// `127.0.0.0/8`, `[::1]` or `localhost` (RFC 8252 §7.3 prefers the IP
@@ -226,6 +247,30 @@ mod tests {
         for (uri, why) in cases {
             refused(uri, *why);
         }
+    }
+
+    #[test]
+    fn a_backchannel_uri_is_https_or_loopback_http() {
+        for uri in [
+            "https://app.example/logout",
+            "https://app.example:8443/bc?tenant=a",
+            "http://127.0.0.1:9999/bc",
+            "http://[::1]/bc",
+            "http://localhost/bc",
+        ] {
+            assert_eq!(check_backchannel(uri), Ok(()), "{uri}");
+        }
+        let refused = |uri: &str| check_backchannel(uri).unwrap_err();
+        assert!(matches!(refused("com.example.app:/bc"), Refused::NotWeb(_)));
+        assert!(matches!(
+            refused("http://app.example/bc"),
+            Refused::HttpNotLoopback(_)
+        ));
+        assert!(matches!(
+            refused("https://app.example/bc#x"),
+            Refused::Fragment(_)
+        ));
+        assert!(matches!(refused("javascript:x"), Refused::Scheme(_)));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use crate::backchannel::Outbox;
 use crate::clock::Clock;
 use crate::config::{IssuerSettings, Registration, SessionLimits};
 use crate::db::client_cache::ClientCache;
@@ -50,6 +51,9 @@ pub struct AppState {
     pub registration: Arc<Registration>,
     /// Most clients one console user may have (`--console-max-clients`).
     pub console_max_clients: u32,
+    /// Wakes the back-channel logout deliveries once a session's end has
+    /// queued notices.
+    pub backchannel: Outbox,
 }
 
 impl AppState {

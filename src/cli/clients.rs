@@ -43,6 +43,16 @@ pub enum ClientCmd {
         /// to it.
         #[arg(long = "first-party")]
         first_party: bool,
+        /// Where RP-initiated logout may send the browser back to
+        /// (`post_logout_redirect_uri`); may be repeated. The redirect URI
+        /// rule applies.
+        #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
+        post_logout_redirect_uris: Vec<String>,
+        /// Where the app is told (a POST with a logout token) when a
+        /// session in which it got an ID token ends: https, or http on a
+        /// loopback address.
+        #[arg(long = "backchannel-logout-uri", value_name = "URI")]
+        backchannel_logout_uri: Option<String>,
     },
     /// List clients (never their secrets), with who registered each.
     List,
@@ -94,6 +104,8 @@ pub(super) fn run(cmd: ClientCmd, ctx: &mut Ctx) -> Result<(), CliError> {
             introspects,
             id_token_alg,
             first_party,
+            post_logout_redirect_uris,
+            backchannel_logout_uri,
         } => {
             let new = NewClient {
                 name,
@@ -106,6 +118,8 @@ pub(super) fn run(cmd: ClientCmd, ctx: &mut Ctx) -> Result<(), CliError> {
                 owner_id: None,
                 id_token_alg,
                 first_party,
+                post_logout_redirect_uris,
+                backchannel_logout_uri,
             };
             let created = clients::add(&mut ctx.conn, &new, ctx.clock.now())?;
             // Its key in the JWKS before its first ID token (see
@@ -122,7 +136,11 @@ pub(super) fn run(cmd: ClientCmd, ctx: &mut Ctx) -> Result<(), CliError> {
                 "grants": c.grants, "scopes": c.scopes,
                 "introspects": c.introspects, "id_token_alg": c.id_token_alg,
                 "first_party": c.first_party,
+                "post_logout_redirect_uris": c.post_logout_redirect_uris,
             });
+            if let Some(uri) = &c.backchannel_logout_uri {
+                json["backchannel_logout_uri"] = uri.as_str().into();
+            }
             let mut text = format!("client created: {}", describe(c));
             if let Some(secret) = &created.secret {
                 json["client_secret"] = secret.expose().into();
@@ -147,6 +165,15 @@ pub(super) fn run(cmd: ClientCmd, ctx: &mut Ctx) -> Result<(), CliError> {
                     "\nredirect URIs: {}",
                     output::list(&c.redirect_uris)
                 ));
+            }
+            if !c.post_logout_redirect_uris.is_empty() {
+                text.push_str(&format!(
+                    "\npost-logout redirect URIs: {}",
+                    output::list(&c.post_logout_redirect_uris)
+                ));
+            }
+            if let Some(uri) = &c.backchannel_logout_uri {
+                text.push_str(&format!("\nback-channel logout URI: {uri}"));
             }
             output::print(ctx.json, &c, &text);
         }

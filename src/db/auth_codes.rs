@@ -147,3 +147,16 @@ pub fn delete_unused(
 pub fn purge_expired(conn: &mut AnyConnection, cutoff: i64) -> QueryResult<usize> {
     diesel::delete(ac::table.filter(ac::expires_at.lt(cutoff))).execute(conn)
 }
+
+/// Deletes the codes issued in the sign-in session `sid` that were not
+/// exchanged yet: the session's logout ends them too, so that no app gets
+/// an ID token for a session that has already ended (and never hears of
+/// its end).
+pub fn delete_unused_of_sid(conn: &mut AnyConnection, sid: &str) -> QueryResult<usize> {
+    diesel::delete(
+        ac::table
+            .filter(ac::sid.eq(sid))
+            .filter(ac::used_at.is_null()),
+    )
+    .execute(conn)
+}

@@ -142,6 +142,8 @@ mod tests {
             owner_generation: None,
             id_token_alg: None,
             first_party: false,
+            post_logout_redirect_uris: String::new(),
+            backchannel_logout_uri: None,
         }
     }
 

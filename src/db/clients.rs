@@ -6,7 +6,7 @@ use super::schema::clients;
 use super::AnyConnection;
 
 /// A registered client app. No `Debug`: it carries the secret's hash.
-#[derive(Queryable, Selectable, Insertable, Clone)]
+#[derive(Queryable, Selectable, Insertable, Clone, Default)]
 #[diesel(table_name = clients)]
 pub struct Client {
     /// Public identifier.
@@ -41,6 +41,12 @@ pub struct Client {
     /// Registered with `--first-party`: never shows the consent page
     /// (docs/interface.md "OpenID Connect").
     pub first_party: bool,
+    /// Where RP-initiated logout may send the browser, space-separated
+    /// (`--post-logout-redirect-uri`).
+    pub post_logout_redirect_uris: String,
+    /// Where it hears of the end of a session in which it got an ID token
+    /// (`--backchannel-logout-uri`, Back-Channel Logout 1.0 §2.2).
+    pub backchannel_logout_uri: Option<String>,
 }
 
 impl Client {
@@ -69,6 +75,11 @@ impl Client {
     /// The registered redirect URIs.
     pub fn redirect_uri_list(&self) -> Vec<String> {
         split(&self.redirect_uris)
+    }
+
+    /// The registered post-logout redirect URIs.
+    pub fn post_logout_redirect_uri_list(&self) -> Vec<String> {
+        split(&self.post_logout_redirect_uris)
     }
 
     /// The audiences whose access tokens it may introspect.

@@ -40,6 +40,7 @@ pub mod engine;
 mod group_commit;
 mod kinds;
 pub mod login_failures;
+pub mod logout_notices;
 mod migrate;
 pub mod owners;
 pub mod password_params;
@@ -52,6 +53,8 @@ pub mod revoked_access_tokens;
 pub mod roles;
 #[allow(missing_docs)]
 pub mod schema;
+pub mod session_clients;
+pub mod session_ends;
 pub mod sessions;
 pub mod signing_keys;
 pub mod totp_secrets;

@@ -55,6 +55,8 @@ diesel::table! {
         owner_generation -> Nullable<BigInt>,
         id_token_alg -> Nullable<Text>,
         first_party -> Bool,
+        post_logout_redirect_uris -> Text,
+        backchannel_logout_uri -> Nullable<Text>,
     }
 }
 
@@ -150,6 +152,7 @@ diesel::table! {
         created_at -> BigInt,
         last_seen_at -> BigInt,
         amr -> Nullable<Text>,
+        sid -> Nullable<Text>,
     }
 }
 
@@ -180,10 +183,34 @@ diesel::table! {
 }
 
 diesel::table! {
+    session_clients (sid, client_id) {
+        sid -> Text,
+        client_id -> Text,
+        user_id -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
     recovery_codes (code_hash) {
         code_hash -> Text,
         user_id -> Text,
         created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    logout_notices (id) {
+        id -> Text,
+        client_id -> Text,
+        user_id -> Text,
+        sid -> Text,
+        created_at -> BigInt,
+        attempts -> BigInt,
+        next_attempt_at -> BigInt,
+        lease_until -> BigInt,
+        last_error -> Nullable<Text>,
     }
 }
 
@@ -200,6 +227,8 @@ diesel::joinable!(consents -> users (user_id));
 diesel::joinable!(consents -> clients (client_id));
 diesel::joinable!(totp_secrets -> users (user_id));
 diesel::joinable!(recovery_codes -> users (user_id));
+diesel::joinable!(session_clients -> users (user_id));
+diesel::joinable!(session_clients -> clients (client_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -218,4 +247,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     consents,
     totp_secrets,
     recovery_codes,
+    session_clients,
+    logout_notices,
 );

@@ -26,6 +26,16 @@ pub struct SessionRow {
     /// What the login used (`amr` values, space-separated); `None` in
     /// sessions older than second factors: a password.
     pub amr: Option<String>,
+    /// Its public name; `None` in rows older than the column, whose name
+    /// is [`sid_of`] their `id_hash` (see [`SessionRow::sid`]).
+    pub sid: Option<String>,
+}
+
+impl SessionRow {
+    /// The session's public name (OpenID Connect's `sid`).
+    pub fn sid(&self) -> String {
+        self.sid.clone().unwrap_or_else(|| sid_of(&self.id_hash))
+    }
 }
 
 /// What a session's validity depends on in its user's row, as stored now.
@@ -49,6 +59,17 @@ const OWNER: (
     users::disabled,
     users::credential_generation,
 );
+
+/// The public name of the browser session whose id hashes to `id_hash`,
+/// OpenID Connect's `sid` (Front- and Back-Channel Logout 1.0 §2): a hash
+/// of the id hash, so that it names the session to apps without being the
+/// key it is stored by.
+pub fn sid_of(id_hash: &str) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("sid:{id_hash}"));
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..16])
+}
 
 /// Inserts a session.
 pub fn insert(conn: &mut AnyConnection, row: &SessionRow) -> QueryResult<()> {
@@ -102,4 +123,27 @@ pub fn delete_of_user(conn: &mut AnyConnection, user_id: &str) -> QueryResult<us
 /// Deletes sessions unused since `before`.
 pub fn purge_idle(conn: &mut AnyConnection, before: i64) -> QueryResult<usize> {
     diesel::delete(s::table.filter(s::last_seen_at.lt(before))).execute(conn)
+}
+
+/// The session with this hash, without its user.
+pub fn row(conn: &mut AnyConnection, id_hash: &str) -> QueryResult<Option<SessionRow>> {
+    s::table
+        .find(id_hash)
+        .select(SessionRow::as_select())
+        .get_result(conn)
+        .optional()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sid_names_a_session_without_being_its_key() {
+        let sid = sid_of("some-id-hash");
+        assert_eq!(sid, sid_of("some-id-hash"));
+        assert_ne!(sid, sid_of("other-id-hash"));
+        assert_eq!(sid.len(), 22, "128 bits, base64url");
+        assert!(!sid.contains("some-id-hash"));
+    }
 }

@@ -136,10 +136,30 @@ impl KeySnapshot {
         alg: SigningAlg,
         claims: &T,
     ) -> Result<Option<String>, KeyError> {
+        self.sign_with_id_key(alg, "JWT", claims)
+    }
+
+    /// Signs claims as a logout token (`typ: logout+jwt`, Back-Channel
+    /// Logout 1.0 §2.4) with the active ID-token key of `alg`, as the
+    /// client's ID tokens are; `None` if there is none.
+    pub fn sign_logout<T: Serialize>(
+        &self,
+        alg: SigningAlg,
+        claims: &T,
+    ) -> Result<Option<String>, KeyError> {
+        self.sign_with_id_key(alg, "logout+jwt", claims)
+    }
+
+    fn sign_with_id_key<T: Serialize>(
+        &self,
+        alg: SigningAlg,
+        typ: &str,
+        claims: &T,
+    ) -> Result<Option<String>, KeyError> {
         self.id_tokens
             .iter()
             .find(|k| k.alg == alg)
-            .map(|k| k.sign("JWT", claims))
+            .map(|k| k.sign(typ, claims))
             .transpose()
     }
 

@@ -38,6 +38,12 @@ pub struct NewClient {
     pub id_token_alg: Option<SigningAlg>,
     /// Never asks for consent (`--first-party`).
     pub first_party: bool,
+    /// Where RP-initiated logout may send the browser back to
+    /// (`--post-logout-redirect-uri`; the redirect URI rule applies).
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Where it hears of the end of a session it signed in through
+    /// (`--backchannel-logout-uri`; https, or loopback http).
+    pub backchannel_logout_uri: Option<String>,
 }
 
 /// A client as shown to administrators (never the secret or its hash).
@@ -62,6 +68,11 @@ pub struct ClientView {
     pub id_token_alg: String,
     /// Whether it never shows the consent page (`--first-party`).
     pub first_party: bool,
+    /// Where RP-initiated logout may send the browser back to.
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Where it hears of the end of a session it signed in through.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_uri: Option<String>,
     /// Whether it is public.
     pub public: bool,
     /// The username of the user who registered it (the console); `None`
@@ -108,6 +119,8 @@ impl From<&clients::Client> for ClientView {
                 .unwrap_or_else(|| DEFAULT_ID_TOKEN_ALG.as_str().to_string()),
             public: c.is_public(),
             first_party: c.first_party,
+            post_logout_redirect_uris: c.post_logout_redirect_uri_list(),
+            backchannel_logout_uri: c.backchannel_logout_uri.clone(),
             created_at: c.created_at,
         }
     }
@@ -208,6 +221,34 @@ fn check_introspects(new: &NewClient) -> Result<Vec<String>, ManageError> {
     Ok(audiences)
 }
 
+/// The logout URIs of a new client (docs/interface.md "Logout",
+/// "Back-channel logout"): post-logout redirect URIs under the redirect
+/// URI rule and its bounds, without repeats; a back-channel URI https or
+/// loopback http ([`redirect_uri::check_backchannel`]). Returns the
+/// former.
+fn check_logout_uris(new: &NewClient) -> Result<Vec<String>, ManageError> {
+    let mut uris: Vec<String> = Vec::new();
+    for uri in &new.post_logout_redirect_uris {
+        if !uris.contains(uri) {
+            uris.push(uri.clone());
+        }
+    }
+    check_redirect_uri_sizes(&uris)?;
+    for uri in &uris {
+        check_redirect_uri(uri)?;
+    }
+    if let Some(uri) = &new.backchannel_logout_uri {
+        if uri.len() > MAX_REDIRECT_URI_BYTES {
+            return Err(ManageError::Invalid(format!(
+                "--backchannel-logout-uri is longer than {MAX_REDIRECT_URI_BYTES} bytes"
+            )));
+        }
+        redirect_uri::check_backchannel(uri)
+            .map_err(|refused| ManageError::Invalid(refused.to_string()))?;
+    }
+    Ok(uris)
+}
+
 /// Validates and registers a client; returns it with its secret.
 pub fn add(conn: &mut AnyConnection, new: &NewClient, now: i64) -> Result<Created, ManageError> {
     let name = check_client_name(&new.name)?;
@@ -245,6 +286,7 @@ pub fn add(conn: &mut AnyConnection, new: &NewClient, now: i64) -> Result<Create
     let introspects = check_introspects(new)?;
     let mut uris = new.redirect_uris.clone();
     uris.dedup();
+    let logout_uris = check_logout_uris(new)?;
     // A user's client is bound to the credentials its owner has now.
     let owner = match &new.owner_id {
         Some(id) => Some(
@@ -273,6 +315,8 @@ pub fn add(conn: &mut AnyConnection, new: &NewClient, now: i64) -> Result<Create
         owner_generation: owner.as_ref().map(|u| u.credential_generation),
         id_token_alg: new.id_token_alg.map(|a| a.as_str().to_string()),
         first_party: new.first_party,
+        post_logout_redirect_uris: logout_uris.join(" "),
+        backchannel_logout_uri: new.backchannel_logout_uri.clone(),
     };
     clients::insert(conn, &row)?;
     Ok(Created {

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::{check_name, ManageError};
 use crate::db::profiles::{self, Profile};
+use crate::db::session_ends;
 use crate::db::{self, login_failures, refresh_tokens, roles, users, AnyConnection};
 use crate::names::username_key;
 use crate::secret::random_id;
@@ -235,7 +236,9 @@ pub fn get(conn: &mut AnyConnection, username: &str) -> Result<UserView, ManageE
     view(conn, user)
 }
 
-/// Disables or enables a user. Disabling revokes their refresh tokens.
+/// Disables or enables a user. Disabling revokes their refresh tokens and
+/// ends their sessions, queueing back-channel logout notices for the apps
+/// they signed in to ([`session_ends::end_all_of_user`]).
 pub fn set_disabled(
     conn: &mut AnyConnection,
     username: &str,
@@ -247,6 +250,7 @@ pub fn set_disabled(
         users::set_disabled(conn, &user.id, disabled, now)?;
         if disabled {
             refresh_tokens::revoke_for_user(conn, &user.id, now)?;
+            session_ends::end_all_of_user(conn, &user.id, now)?;
         }
         let user = require(conn, username)?;
         view(conn, user)
@@ -262,9 +266,10 @@ pub struct PasswordSet {
     pub unlocked: usize,
 }
 
-/// Sets a new password hash, revokes the user's refresh tokens and clears
-/// the username's locks from every address, in one transaction: whoever
-/// was locked out gets in with the new password at once.
+/// Sets a new password hash, revokes the user's refresh tokens, ends their
+/// sessions (queueing back-channel logout notices) and clears the
+/// username's locks from every address, in one transaction: whoever was
+/// locked out gets in with the new password at once.
 pub fn set_password(
     conn: &mut AnyConnection,
     username: &str,
@@ -274,6 +279,7 @@ pub fn set_password(
     db::write_tx(conn, |conn| {
         let user = require(conn, username)?;
         users::set_password_hash(conn, &user.id, password_hash, true, now)?;
+        session_ends::end_all_of_user(conn, &user.id, now)?;
         Ok(PasswordSet {
             revoked: refresh_tokens::revoke_for_user(conn, &user.id, now)?,
             unlocked: login_failures::clear_username(conn, &username_key(&user.username))?,

@@ -21,7 +21,9 @@ use super::metadata::OPENID;
 use crate::config::IssuerSettings;
 use crate::db::clients::Client;
 use crate::db::profiles::Profile;
+use crate::db::session_clients::{self, SessionClient};
 use crate::db::users::User;
+use crate::db::AnyConnection;
 use crate::keys::{SigningAlg, DEFAULT_ID_TOKEN_ALG};
 use crate::mfa::amr::Amr;
 use crate::scope::ScopeSet;
@@ -155,6 +157,33 @@ impl IdToken {
             alg: alg_of(client)?,
             claims,
         }))
+    }
+
+    /// The record that the client got an ID token in this sign-in
+    /// session, so that the session's end is told to it (Back-Channel
+    /// Logout 1.0 §2.1; [`crate::db::session_ends`]), kept as long as the
+    /// sign-in may live.
+    pub fn session_client(&self, settings: &IssuerSettings, now: i64) -> SessionClient {
+        SessionClient {
+            sid: self.claims.sid.clone(),
+            client_id: self.claims.aud.clone(),
+            user_id: self.claims.sub.clone(),
+            created_at: now,
+            expires_at: settings.sign_in_end(self.claims.auth_time, now),
+        }
+    }
+
+    /// Stores [`IdToken::session_client`] inside the grant's transaction.
+    pub fn record(
+        &self,
+        conn: &mut AnyConnection,
+        settings: &IssuerSettings,
+        now: i64,
+    ) -> Result<(), OAuthError> {
+        Ok(session_clients::record(
+            conn,
+            &self.session_client(settings, now),
+        )?)
     }
 
     /// Signs it for the signed `access_token`, making the client's key

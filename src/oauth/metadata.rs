@@ -67,6 +67,8 @@ pub struct Metadata {
     token_endpoint: String,
     authorization_endpoint: String,
     userinfo_endpoint: String,
+    /// RP-Initiated Logout 1.0 §2.1.
+    end_session_endpoint: String,
     jwks_uri: String,
     revocation_endpoint: String,
     introspection_endpoint: String,
@@ -87,6 +89,10 @@ pub struct Metadata {
     prompt_values_supported: [&'static str; 3],
     /// Every authorization response carries `iss` (RFC 9207 §3).
     authorization_response_iss_parameter_supported: bool,
+    /// Back-Channel Logout 1.0 §2.1: clients may register a
+    /// `backchannel_logout_uri`, and logout tokens always carry `sid`.
+    backchannel_logout_supported: bool,
+    backchannel_logout_session_supported: bool,
 }
 
 /// Client authentication methods (RFC 6749 §2.3); `none` for public clients.
@@ -105,6 +111,7 @@ impl Metadata {
             token_endpoint: format!("{iss}/oauth/token"),
             authorization_endpoint: format!("{iss}/oauth/authorize"),
             userinfo_endpoint: format!("{iss}{}", super::userinfo::PATH),
+            end_session_endpoint: format!("{iss}{}", super::end_session::PATH),
             jwks_uri: format!("{iss}/.well-known/jwks.json"),
             revocation_endpoint: format!("{iss}/oauth/revoke"),
             introspection_endpoint: format!("{iss}/oauth/introspect"),
@@ -124,6 +131,8 @@ impl Metadata {
             claims_supported: CLAIMS,
             prompt_values_supported: ["none", "login", "consent"],
             authorization_response_iss_parameter_supported: true,
+            backchannel_logout_supported: true,
+            backchannel_logout_session_supported: true,
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod client_auth; // client authentication and the oxide-auth Registrar
 pub mod codes; // the oxide-auth Authorizer: authorization codes
 pub mod context; // GrantCtx: what a protocol request may use
 pub mod cors; // CORS for the endpoints single-page apps call
+pub mod end_session; // GET/POST /oauth/logout: RP-initiated logout
 pub mod error; // OAuthError -> RFC 6749 / RFC 6750 responses (the only place)
 pub mod grants; // one module per grant type
 pub mod id_token; // OpenID Connect ID tokens: claims, at_hash, signing
@@ -27,8 +28,8 @@ use actix_web::web;
 ///
 /// The token, revocation and UserInfo endpoints, the JWKS and the
 /// discovery documents answer CORS ([`cors::allow`], with each one's
-/// methods); the authorization endpoint is a navigation and introspection
-/// is for resource servers, so neither does.
+/// methods); the authorization and logout endpoints are navigations and
+/// introspection is for resource servers, so none of them does.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource(token::PATH)
@@ -51,6 +52,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::resource("/oauth/introspect")
             .route(web::post().to(introspect::introspect))
             .default_service(web::to(error::method_not_allowed)),
+    )
+    .service(
+        web::resource(end_session::PATH)
+            .route(web::get().to(end_session::end_session))
+            .route(web::post().to(end_session::end_session)),
     )
     .service(
         web::resource(userinfo::PATH)

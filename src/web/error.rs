@@ -33,6 +33,11 @@ pub enum WebError {
     /// `400` with a page saying why.
     #[error("invalid authorization request: {0}")]
     InvalidAuthorization(&'static str),
+    /// A logout request that cannot be served (RP-Initiated Logout 1.0
+    /// §2: a `client_id` that disagrees with the `id_token_hint`):
+    /// `400` with a page saying why, and no redirect.
+    #[error("invalid logout request: {0}")]
+    InvalidLogout(&'static str),
     /// The page needs a logged-in user: `303` to this login URL.
     #[error("login required")]
     LoginRequired(String),
@@ -100,6 +105,7 @@ impl WebError {
             ),
             WebError::NotFound => ("Not found", "There is nothing at this address."),
             WebError::InvalidAuthorization(why) => ("This sign-in link does not work", why),
+            WebError::InvalidLogout(why) => ("This sign-out link does not work", why),
             WebError::LoginRequired(_) => ("Sign in required", "Please sign in."),
             WebError::Unavailable(_) => (
                 "Temporarily unavailable",
@@ -118,7 +124,9 @@ impl WebError {
 impl ResponseError for WebError {
     fn status_code(&self) -> StatusCode {
         match self {
-            WebError::BadRequest(_) | WebError::InvalidAuthorization(_) => StatusCode::BAD_REQUEST,
+            WebError::BadRequest(_)
+            | WebError::InvalidAuthorization(_)
+            | WebError::InvalidLogout(_) => StatusCode::BAD_REQUEST,
             WebError::Forbidden => StatusCode::FORBIDDEN,
             WebError::NotFound => StatusCode::NOT_FOUND,
             WebError::LoginRequired(_) => StatusCode::SEE_OTHER,

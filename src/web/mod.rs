@@ -20,6 +20,7 @@ pub mod page; // HTML responses and their security headers
 mod register; // GET and POST /register, when registration is on
 pub mod security; // GET /account/security and its POSTs: the user's second factors
 pub mod session; // sessions: start, check, end; the CurrentUser extractor
+pub mod signed_out; // RP-initiated logout's pages: confirm, signed out
 
 use actix_web::web;
 

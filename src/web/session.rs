@@ -19,6 +19,7 @@ use super::cookies::{self, Jar};
 use super::error::WebError;
 use super::next;
 use crate::config::SessionLimits;
+use crate::db::session_ends::{self, Ended};
 use crate::db::sessions::{self, Owner, SessionRow};
 use crate::db::users::User;
 use crate::db::{AnyConnection, DbError};
@@ -39,6 +40,7 @@ pub struct Session {
     /// What the login checked (OpenID Connect's `amr`).
     pub amr: Amr,
     id_hash: String,
+    sid: String,
     csrf: Secret,
 }
 
@@ -58,10 +60,7 @@ impl Session {
     /// Back-Channel Logout 1.0 §2): a hash of the id hash, so that it
     /// names the session to apps without being the key it is stored by.
     pub fn sid(&self) -> String {
-        use base64::Engine;
-        use sha2::Digest;
-        let digest = sha2::Sha256::digest(format!("sid:{}", self.id_hash));
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..16])
+        self.sid.clone()
     }
 
     /// Whether a form sent this session's token (constant time).
@@ -129,6 +128,7 @@ pub async fn current(req: &HttpRequest, state: &AppState) -> Result<Option<Sessi
             .await?;
     }
     Ok(Some(Session {
+        sid: row.sid(),
         user_id: row.user_id,
         username: owner.username,
         auth_time: row.created_at,
@@ -139,22 +139,27 @@ pub async fn current(req: &HttpRequest, state: &AppState) -> Result<Option<Sessi
 }
 
 /// Inside the login's write transaction: a new session for `user`, who
-/// signed in with `amr`, after deleting `replacing` (the session the
-/// browser held, if any). Returns the cookie value.
+/// signed in with `amr`, replacing `replacing` (the session the browser
+/// held, if any: the same user's sign-in continues under its `sid`,
+/// another user's ends, see [`session_ends::replace`]). Returns the cookie
+/// value, and what ended.
 pub fn start(
     conn: &mut AnyConnection,
     (user, amr): (&User, Amr),
     replacing: Option<&str>,
     now: i64,
-) -> Result<Secret, DbError> {
-    if let Some(old) = replacing {
-        sessions::delete(conn, old)?;
-    }
+) -> Result<(Secret, Ended), DbError> {
+    let (continued, ended) = match replacing {
+        Some(old) => session_ends::replace(conn, old, &user.id, now)?,
+        None => (None, Ended::default()),
+    };
     let id = Secret::generate();
+    let id_hash = id.hash();
     sessions::insert(
         conn,
         &SessionRow {
-            id_hash: id.hash(),
+            sid: Some(continued.unwrap_or_else(|| sessions::sid_of(&id_hash))),
+            id_hash,
             user_id: user.id.clone(),
             credential_generation: user.credential_generation,
             csrf_secret: Secret::generate().expose().to_string(),
@@ -163,10 +168,10 @@ pub fn start(
             amr: Some(amr.stored()),
         },
     )?;
-    Ok(id)
+    Ok((id, ended))
 }
 
-/// A new session for a checked login ([`start`], after deleting
+/// A new session for a checked login ([`start`], replacing
 /// `replacing`), confirmed in the same write transaction: a password
 /// change, disable or lock that landed while the password was hashing
 /// wins, as on the grant. `None` when it did; else the cookie value.
@@ -176,7 +181,7 @@ pub async fn start_confirmed(
     replacing: Option<String>,
 ) -> Result<Option<Secret>, LoginError> {
     let clock = state.clock.clone();
-    state
+    let started = state
         .db
         .write(move |conn| {
             let now = clock.now();
@@ -187,29 +192,51 @@ pub async fn start_confirmed(
                     replacing.as_deref(),
                     now,
                 )?)),
-                None => Ok(None),
+                None => Ok::<_, LoginError>(None),
             }
         })
-        .await
+        .await?;
+    Ok(started.map(|(id, ended)| {
+        told(state, ended);
+        id
+    }))
 }
 
-/// Ends the session (logout).
-pub async fn end(state: &AppState, session: Session) -> Result<(), DbError> {
-    state
+/// Ends the session (a logout): deleted, with the notices to the apps
+/// that signed in through it queued in the same transaction
+/// ([`session_ends::end_session`]), then sent in the background.
+pub async fn end(state: &AppState, session: Session) -> Result<Ended, DbError> {
+    let now = state.clock.now();
+    let ended = state
         .db
-        .write(move |conn| sessions::delete(conn, &session.id_hash).map_err(DbError::from))
-        .await
-        .map(drop)
+        .write(move |conn| {
+            session_ends::end_session(conn, &session.id_hash, now).map_err(DbError::from)
+        })
+        .await?;
+    told(state, ended);
+    Ok(ended)
 }
 
-/// Ends every session of the user, this browser's included (sign out
-/// everywhere). Returns how many there were.
-pub async fn end_all(state: &AppState, user_id: &str) -> Result<usize, DbError> {
-    let user_id = user_id.to_string();
-    state
+/// Ends every session of the user ("sign out everywhere"), the browser's
+/// own included, with their notices ([`session_ends::end_all_of_user`]).
+pub async fn end_all(state: &AppState, user_id: &str) -> Result<Ended, DbError> {
+    let (now, user_id) = (state.clock.now(), user_id.to_string());
+    let ended = state
         .db
-        .write(move |conn| sessions::delete_of_user(conn, &user_id).map_err(DbError::from))
-        .await
+        .write(move |conn| {
+            session_ends::end_all_of_user(conn, &user_id, now).map_err(DbError::from)
+        })
+        .await?;
+    told(state, ended);
+    Ok(ended)
+}
+
+/// Wakes the back-channel deliveries when a session's end queued notices
+/// (committed by now).
+pub fn told(state: &AppState, ended: Ended) {
+    if ended.notices > 0 {
+        state.backchannel.wake();
+    }
 }
 
 /// The logged-in user, for pages that require one: a handler taking it
@@ -263,6 +290,7 @@ mod tests {
                 created_at,
                 last_seen_at,
                 amr: None,
+                sid: None,
             },
             Owner {
                 username: "alice".into(),

@@ -135,6 +135,9 @@ fn exchange(
     let profile = read_profile(conn, &user, &granted)?;
     let subject = (&user, profile.as_ref());
     let id_token = IdToken::for_grant(&ctx.issuer, now, (subject, client), &granted, sign_in)?;
+    if let Some(id_token) = &id_token {
+        id_token.record(conn, &ctx.issuer, now)?;
+    }
     Ok(Ok((unsigned, granted, id_token)))
 }
 

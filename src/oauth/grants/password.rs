@@ -103,7 +103,9 @@ pub async fn run(ctx: GrantCtx, req: PasswordRequest) -> Result<TokenResponse, O
 /// user's roles, and stores what it issues, in one transaction; the tokens
 /// are signed by the caller. The password (and code) just checked is the
 /// sign-in: `auth_time` is now, and a family it starts is a sign-in
-/// session of its own (`sid`).
+/// session of its own (`sid`), with no browser session: no logout ends it,
+/// but the user's disable, new password or "sign out everywhere" does
+/// (docs/interface.md "Back-channel logout").
 fn issue(
     conn: &mut AnyConnection,
     ctx: &GrantCtx,
@@ -143,5 +145,10 @@ fn issue(
     let profile = read_profile(conn, &user, &granted)?;
     let subject = (&user, profile.as_ref());
     let id_token = IdToken::for_grant(&ctx.issuer, now, (subject, client), &granted, sign_in)?;
+    // No browser session, but the app may keep one under this `sid`: a
+    // disable, a new password or "sign out everywhere" tells it.
+    if let Some(id_token) = &id_token {
+        id_token.record(conn, &ctx.issuer, now)?;
+    }
     Ok((unsigned, granted, id_token))
 }

@@ -13,6 +13,7 @@ use crate::db::owners::{self, Bound};
 use crate::db::profiles::Profile;
 use crate::db::refresh_batch::Rotation;
 use crate::db::refresh_tokens::{Claim, RefreshToken};
+use crate::db::session_clients::{self, SessionClient};
 use crate::db::users::User;
 use crate::db::{AnyConnection, DbError};
 use crate::grant_type::GrantType;
@@ -22,6 +23,7 @@ use crate::oauth::context::GrantCtx;
 use crate::oauth::error::OAuthError;
 use crate::oauth::id_token::{IdToken, SignIn};
 use crate::oauth::issuer;
+use crate::oauth::metadata::OPENID;
 use crate::oauth::rotation::{self, Found, Reuse};
 use crate::scope::{self, RefreshScopeError, ScopeSet};
 use crate::secret::Secret;
@@ -145,9 +147,14 @@ fn exchange(
         // Left unclaimed: nobody would receive its successor.
         Decided::Live(_) if gone.load(Ordering::Relaxed) => Made::Rotated(Rotated::Refused),
         Decided::Live(successor) => {
-            let (rotation, token, stored) = successor.prepare(ctx, now)?;
+            let (rotation, token, stored, unrecorded) = successor.prepare(ctx, now)?;
             match rotation.make_alone(conn)? {
-                Claim::Claimed => Made::Rotated(Rotated::New(stored)),
+                Claim::Claimed => {
+                    if let Some(row) = unrecorded {
+                        session_clients::record(conn, &row)?;
+                    }
+                    Made::Rotated(Rotated::New(stored))
+                }
                 Claim::AlreadyUsed => Made::Reused(Box::new(rotation::reuse(conn, token, now)?)),
                 Claim::Unusable | Claim::NotFound => Made::Rotated(Rotated::Refused),
             }
@@ -224,11 +231,17 @@ fn decide(
                 return Ok(Decided::Refused);
             }
             let profile = read_profile(conn, &user, &granted)?;
+            // Recorded at the exchange that started the family; a family
+            // older than that is recorded at its first refresh with an ID
+            // token.
+            let recorded = !granted.contains(OPENID)
+                || session_clients::exists(conn, &sign_in_of(&token).sid, &client.client_id)?;
             Decided::Live(Successor {
                 token,
                 user: Box::new((user, profile)),
                 client: Box::new(client),
                 granted,
+                recorded,
             })
         }
     })
@@ -252,22 +265,39 @@ struct Successor {
     user: Box<(User, Option<Profile>)>,
     client: Box<Client>,
     granted: ScopeSet,
+    /// Whether the client is recorded as signed in through the family's
+    /// session (for logout), as the read found.
+    recorded: bool,
+}
+
+/// The family's sign-in: the same `auth_time`, `sid` and `amr`, and no
+/// nonce (OpenID Connect Core 1.0 §12.2). A family older than OpenID
+/// Connect stands for a sign-in when its token was issued.
+fn sign_in_of(token: &RefreshToken) -> SignIn {
+    SignIn {
+        auth_time: token.auth_time.unwrap_or(token.issued_at),
+        sid: token.sid.clone().unwrap_or_else(|| token.family_id.clone()),
+        nonce: None,
+        amr: Amr::parse(token.amr.as_deref()),
+    }
 }
 
 impl Successor {
     /// The rotation to make at `now` (the time of the write, not of the
-    /// read before it), the token it claims, and what to sign once it is
-    /// made.
+    /// read before it), the token it claims, what to sign once it is
+    /// made, and the session's record for logout if the family has none.
+    #[allow(clippy::type_complexity)]
     fn prepare(
         self,
         ctx: &GrantCtx,
         now: i64,
-    ) -> Result<(Rotation, RefreshToken, Box<Stored>), OAuthError> {
+    ) -> Result<(Rotation, RefreshToken, Box<Stored>, Option<SessionClient>), OAuthError> {
         let Successor {
             token,
             user,
             client,
             granted,
+            recorded,
         } = self;
         // The successor inherits the family's generation.
         let grant = ctx.grant(
@@ -284,25 +314,38 @@ impl Successor {
             successor: next,
             now,
         };
-        // The family's sign-in: the same `auth_time` and `sid`, and no
-        // nonce (OpenID Connect Core 1.0 §12.2). A family older than OpenID
-        // Connect stands for a sign-in when its token was issued.
-        let sign_in = SignIn {
-            auth_time: token.auth_time.unwrap_or(token.issued_at),
-            sid: token.sid.clone().unwrap_or_else(|| token.family_id.clone()),
-            nonce: None,
-            amr: Amr::parse(token.amr.as_deref()),
-        };
+        let sign_in = sign_in_of(&token);
         let subject = (&user.0, user.1.as_ref());
         let id_token = IdToken::for_grant(&ctx.issuer, now, (subject, &client), &granted, sign_in)?;
-        Ok((rotation, token, Box::new((unsigned, granted, id_token))))
+        let unrecorded = match &id_token {
+            Some(id_token) if !recorded => Some(id_token.session_client(&ctx.issuer, now)),
+            _ => None,
+        };
+        Ok((
+            rotation,
+            token,
+            Box::new((unsigned, granted, id_token)),
+            unrecorded,
+        ))
     }
 
     async fn store(self, ctx: &GrantCtx) -> Result<Rotated, OAuthError> {
         let now = ctx.clock.now();
-        let (rotation, token, stored) = self.prepare(ctx, now)?;
+        let (rotation, token, stored, unrecorded) = self.prepare(ctx, now)?;
         Ok(match ctx.db.rotate(rotation).await? {
-            Claim::Claimed => Rotated::New(stored),
+            Claim::Claimed => {
+                if let Some(row) = unrecorded {
+                    // The rotation is committed: a failure here must not
+                    // cost the client its new tokens.
+                    if let Err(e) = record(ctx, row).await {
+                        log::warn!(
+                            "cannot record a refresh's session for logout: {}",
+                            e.chain()
+                        );
+                    }
+                }
+                Rotated::New(stored)
+            }
             // Used since the read: a second presentation raced this one.
             Claim::AlreadyUsed => {
                 revoke(ctx, token, now).await?;
@@ -312,6 +355,15 @@ impl Successor {
             Claim::Unusable | Claim::NotFound => Rotated::Refused,
         })
     }
+}
+
+/// Records a family's client for its session's logout, in a write of its
+/// own (the batched rotation's statement cannot carry it): only for a
+/// family that no exchange recorded, once.
+async fn record(ctx: &GrantCtx, row: SessionClient) -> Result<(), OAuthError> {
+    ctx.db
+        .write(move |conn| Ok::<_, OAuthError>(session_clients::record(conn, &row)?))
+        .await
 }
 
 /// A used token presented again: its family revoked (RFC 9700 §4.14.2),

@@ -24,7 +24,7 @@ pub(super) async fn logout_everywhere(
     let ended = session::end_all(&state, &session.user_id).await?;
     audit::logout_everywhere(
         &session.user_id,
-        ended,
+        ended.sessions,
         client_ip(&req, state.logins.trusted_proxies()),
     );
     Ok(page::see_other("/login")

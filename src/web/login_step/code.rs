@@ -139,9 +139,10 @@ pub(super) async fn submit(
         })
         .await?;
     // Lost to a concurrent use of the same code, a lock or a reset.
-    let Some(id) = started else {
+    let Some((id, ended)) = started else {
         return Ok(page(StatusCode::BAD_REQUEST, Some(WRONG)));
     };
+    session::told(&state, ended);
     audit::second_factor_succeeded(&attempt, &pending.user_id, method);
     audit::login_succeeded(&attempt, &pending.user_id);
     let mut answer = page::see_other(step.next.as_deref().unwrap_or(next::DEFAULT));

@@ -132,9 +132,10 @@ pub(super) async fn submit(
         .await?;
     // Reset, disabled or locked meanwhile, or enrolled by another tab:
     // signing in again finds out which.
-    let Some((id, codes)) = finished else {
+    let Some(((id, ended), codes)) = finished else {
         return step.expired(&state).await;
     };
+    session::told(&state, ended);
     let who = Actor::Account {
         user_id,
         remote: attempt.remote,

@@ -196,3 +196,17 @@ pub async fn exchange(
     }
     post(app, "/oauth/token", Some(c), &form).await
 }
+
+/// Signs `browser` in to `c` with the code flow for `scope` (which should
+/// hold `openid`) and returns the ID token of the exchange.
+pub async fn id_token_for(app: &TestApp, browser: &Browser, c: &TestClient, scope: &str) -> String {
+    let p = pkce();
+    let path = request(&c.id, &p.challenge, &[("scope", scope)]);
+    let code = code_for(browser, &path).await;
+    let r = exchange(app, c, &code, REDIRECT, &p.verifier).await;
+    assert_eq!(r.status, 200, "{}", r.raw);
+    r.body["id_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("an id_token: {}", r.raw))
+        .to_string()
+}

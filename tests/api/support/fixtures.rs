@@ -133,6 +133,18 @@ impl<'a> ClientSpec<'a> {
         self
     }
 
+    /// A post-logout redirect URI (repeatable).
+    pub fn post_logout_redirect_uri(mut self, uri: &str) -> Self {
+        self.new.post_logout_redirect_uris.push(uri.to_string());
+        self
+    }
+
+    /// Where it hears of a session's end (back-channel logout).
+    pub fn backchannel_logout_uri(mut self, uri: &str) -> Self {
+        self.new.backchannel_logout_uri = Some(uri.to_string());
+        self
+    }
+
     /// Registered by this user (as in the console), not by an admin.
     pub fn owner(mut self, user_id: &str) -> Self {
         self.new.owner_id = Some(user_id.to_string());

@@ -3,7 +3,8 @@
 //! roles and clients and HTTP replies (`fixtures`), a cookie-keeping
 //! browser and the WebDriver one (`browser`, `webdriver`), the
 //! authorization-code flow's steps (`code_flow`), a client's redirect
-//! target (`callback`), the real binary as a process (`process`), and an
+//! target (`callback`), an app's back-channel logout endpoint
+//! (`receiver`), the real binary as a process (`process`), and an
 //! authenticator app (`totp`).
 
 pub mod browser;
@@ -12,5 +13,6 @@ pub mod code_flow;
 pub mod fixtures;
 pub mod helpers;
 pub mod process;
+pub mod receiver;
 pub mod totp;
 pub mod webdriver;
