@@ -10,7 +10,7 @@
 # Settings: DURATION (seconds per scenario, 10), CONNS (64), SCENARIOS
 # (default: all of password refresh refresh_under_logins client_credentials
 # client_credentials_cached introspection introspection_cached jwks posts
-# userinfo refresh_openid),
+# userinfo refresh_openid code_exchange),
 # WORKERS_SWEEP (worker counts for the CPU per request sweep of
 # client_credentials and refresh; default "2 8 16", empty to skip),
 # BACKENDS ("sqlite postgres"; postgres runs only with PG_URL),
@@ -39,7 +39,7 @@ PASSWORD_CONNS=${PASSWORD_CONNS:-32}
 THREADS=${THREADS:-2}
 PORT=${PORT:-18181}
 POSTS_PORT=$((PORT + 1))
-SCENARIOS=${SCENARIOS:-"password refresh refresh_under_logins client_credentials client_credentials_cached introspection introspection_cached jwks posts userinfo refresh_openid"}
+SCENARIOS=${SCENARIOS:-"password refresh refresh_under_logins client_credentials client_credentials_cached introspection introspection_cached jwks posts userinfo refresh_openid code_exchange"}
 WORKERS_SWEEP=${WORKERS_SWEEP-"2 8 16"}
 BACKENDS=${BACKENDS:-"sqlite postgres"}
 REFRESH_RATE=${REFRESH_RATE:-10000}
@@ -151,6 +151,30 @@ issue_tokens() {
   echo "(pre-issued $(wc -l <"$file") refresh tokens)"
 }
 
+# Pre-issues at least $2 authorization codes into $1 for the OpenID app
+# (first-party: no consent page), each from one GET of the authorization
+# endpoint by a browser session of the load user, all with one PKCE
+# challenge.
+issue_codes() {
+  local file=$1 want=$2 jar=$dir/jar csrf
+  start_server AUTHD_ARGON2_MEMORY_KIB=8 AUTHD_ARGON2_ITERATIONS=1
+  csrf=$(curl -s -c "$jar" "$base/login" | sed -n 's/.*name="csrf_token" value="\([^"]*\)".*/\1/p' | head -1)
+  curl -s -b "$jar" -c "$jar" -o /dev/null --data-urlencode "csrf_token=$csrf" \
+    -d "username=loadtest&password=load+test+password" "$base/login"
+  local cookie
+  cookie=$(awk '$6 ~ /session/ {print $6 "=" $7}' "$jar" | head -1)
+  : >"$file"
+  while [ "$(wc -l <"$file")" -lt "$want" ]; do
+    rm -f "$dir/collect"*
+    COLLECT="$dir/collect" wrk -t"$THREADS" -c16 -d5s -s benches/load/scenario.lua \
+      -H "Cookie: $cookie" "$base/oauth/authorize?response_type=code&client_id=$CODE_CLIENT&redirect_uri=$CODE_REDIRECT&scope=openid+profile&code_challenge=$CODE_CHALLENGE&code_challenge_method=S256&state=s&nonce=n" >/dev/null
+    cat "$dir/collect"* >>"$file"
+    [ -s "$file" ] || { echo "no authorization codes were issued" >&2; exit 1; }
+  done
+  stop_server
+  echo "(pre-issued $(wc -l <"$file") authorization codes)"
+}
+
 run_backend() {
   local label=$1
   DB_LABEL=$label
@@ -177,12 +201,25 @@ run_backend() {
   BASIC_OIDC=$(printf '%s:%s' "$(echo "$out" | awk '/^client_id:/ {print $2}')" \
     "$(echo "$out" | awk '/^client_secret:/ {print $2}')" | base64 -w0)
   login_form="grant_type=password&username=loadtest&password=load+test+password"
+  # A first-party web app with the code flow, for the code exchange: each
+  # exchange also signs an RS256 ID token.
+  CODE_REDIRECT=http://127.0.0.1:9/callback
+  out=$("$A" client add load-web --grant authorization_code --scope "posts:read openid profile" \
+    --redirect-uri "$CODE_REDIRECT" --first-party --audience https://posts.example)
+  CODE_CLIENT=$(echo "$out" | awk '/^client_id:/ {print $2}')
+  BASIC_CODE=$(printf '%s:%s' "$CODE_CLIENT" "$(echo "$out" | awk '/^client_secret:/ {print $2}')" | base64 -w0)
+  # RFC 7636 Appendix B's verifier and challenge.
+  CODE_VERIFIER=dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk
+  CODE_CHALLENGE=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM
   local cc="grant_type=client_credentials"
   # Enough fresh tokens for every refresh run at REFRESH_RATE/s (a run
   # that uses up its share shows non-2xx answers: raise it then).
   local runs=0
   for s in $SCENARIOS; do case $s in refresh | refresh_under_logins) runs=$((runs + 1)) ;; esac; done
   for _ in $WORKERS_SWEEP; do runs=$((runs + 1)); done
+  if [[ " $SCENARIOS " == *" code_exchange "* ]]; then
+    issue_codes "$dir/codes" $((DURATION * REFRESH_RATE / 2))
+  fi
   if [[ " $SCENARIOS " == *" refresh_openid "* ]]; then
     issue_tokens "$dir/oidc_tokens" $((DURATION * REFRESH_RATE)) "$BASIC_OIDC"
   fi
@@ -272,6 +309,11 @@ run_backend() {
     refresh_openid)
       # Each refresh also signs an RS256 ID token.
       row "refresh, openid" "$(limit rs256_sign)" "$CONNS" "$base/oauth/token" TOKENS="$dir/oidc_tokens" THREADS="$THREADS" AUTH="Basic $BASIC_OIDC"
+      ;;
+    code_exchange)
+      # Each exchange also signs an RS256 ID token.
+      row "code exchange, openid" "$(limit rs256_sign)" "$CONNS" "$base/oauth/token" TOKENS="$dir/codes" THREADS="$THREADS" \
+        AUTH="Basic $BASIC_CODE" TOKEN_BODY="grant_type=authorization_code&redirect_uri=$CODE_REDIRECT&code_verifier=$CODE_VERIFIER&code="
       ;;
     posts)
       "$POSTS" --issuer "$base" --audience https://posts.example --bind "127.0.0.1:$POSTS_PORT" &

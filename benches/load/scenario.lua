@@ -5,8 +5,11 @@
 --                presents the next unused one ("every token used once");
 --                each wrk thread takes the lines i, i+THREADS, ...
 --   THREADS      wrk's -t, for TOKENS
+--   TOKEN_BODY   the form body before each line of TOKENS (default
+--                "grant_type=refresh_token&refresh_token=")
 --   COLLECT      a file prefix: each thread appends the refresh tokens it
---                is given to COLLECT<thread> (to pre-issue tokens)
+--                is given to COLLECT<thread> (to pre-issue tokens), or
+--                the authorization codes of the redirects it gets
 -- done() prints one line for run.sh:
 --   result <requests> <seconds> <non-2xx> <socket errors> <p50 ms> <p99 ms>
 local counter = 0
@@ -40,6 +43,7 @@ function init(args)
     end
     wrk.method = "POST"
     wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+    token_body = os.getenv("TOKEN_BODY") or "grant_type=refresh_token&refresh_token="
   end
   local collect = os.getenv("COLLECT")
   if collect then
@@ -53,7 +57,7 @@ function request()
     -- Past the end, the last token again: a reuse, counted as non-2xx.
     local t = tokens[math.min(next_token, #tokens)]
     next_token = next_token + 1
-    return wrk.format(nil, nil, nil, "grant_type=refresh_token&refresh_token=" .. t)
+    return wrk.format(nil, nil, nil, token_body .. t)
   end
   return wrk.format()
 end
@@ -62,6 +66,10 @@ function response(status, headers, body)
   if out and status == 200 then
     local t = string.match(body, '"refresh_token":"([^"]+)"')
     if t then out:write(t, "\n") end
+  elseif out and status >= 300 and status < 400 then
+    local to = headers["location"] or headers["Location"] or ""
+    local code = string.match(to, "[?&]code=([^&]+)")
+    if code then out:write(code, "\n") end
   end
 end
 
