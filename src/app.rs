@@ -290,7 +290,7 @@ impl Application {
             .clone()
             .unwrap_or_else(|| format!("http://{addr}"));
         let keys = KeyRing::new(prepared.keys);
-        let background = vec![
+        let mut background = vec![
             keys.spawn_reloader(
                 prepared.db.clone(),
                 prepared.vault.clone(),
@@ -299,6 +299,12 @@ impl Application {
             ),
             crate::janitor::spawn(prepared.db.clone(), clock.clone()),
         ];
+        background.extend(keys::schedule::spawn(
+            prepared.db.clone(),
+            prepared.vault.clone(),
+            settings.key_schedule,
+            clock.clone(),
+        ));
         let clients = ClientCache::new(settings.client_cache_ttl);
         let state = AppState {
             logins: Logins::new(
@@ -321,6 +327,7 @@ impl Application {
             cors: Origins::new(clients),
             registration: Arc::new(settings.registration.clone()),
             console_max_clients: settings.console_max_clients,
+            jwks_max_age: settings.key_schedule.jwks_max_age,
         };
         let metrics_server = match metrics_listener {
             Some((listener, at)) => {

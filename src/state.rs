@@ -50,6 +50,8 @@ pub struct AppState {
     pub registration: Arc<Registration>,
     /// Most clients one console user may have (`--console-max-clients`).
     pub console_max_clients: u32,
+    /// The JWKS's Cache-Control max-age in seconds (`--jwks-max-age`).
+    pub jwks_max_age: i64,
 }
 
 impl AppState {
