@@ -302,7 +302,10 @@ impl Application {
         background.extend(keys::schedule::spawn(
             prepared.db.clone(),
             prepared.vault.clone(),
-            settings.key_schedule,
+            keys::schedule::Schedule {
+                rotation_interval: settings.key_schedule.rotation_interval,
+                jwks_max_age: settings.key_schedule.jwks_max_age,
+            },
             clock.clone(),
         ));
         let clients = ClientCache::new(settings.client_cache_ttl);

@@ -1,5 +1,5 @@
-//! Automatic rotation (`--key-rotation-interval`, docs/interface.md "Token
-//! lifecycle", Keys). Each step is decided from the database alone (when
+//! Automatic rotation (`--key-rotation-interval`,
+//! docs/interface.md "Token lifecycle", Keys). Each step is decided from the database alone (when
 //! the active key began to sign, when its successor was staged), so that
 //! every instance sharing it reaches the same decision, and the rotation
 //! itself is a conditional update that only one of them wins.
@@ -9,7 +9,6 @@ use std::time::Duration;
 use super::lifecycle::{stage, state, take_over, KeyState};
 use super::{alg_of, KeyError, KeyVault, SigningAlg};
 use crate::clock::Clock;
-use crate::config::KeySchedule;
 use crate::db::signing_keys::{SigningKeyRow, ACCESS, ID_TOKEN};
 use crate::db::{self, AnyConnection, Db};
 
@@ -17,9 +16,19 @@ use crate::db::{self, AnyConnection, Db};
 pub const TICK: Duration = Duration::from_secs(2);
 
 /// Time for every instance to serve a newly stored key in its JWKS: the
-/// key ring rereads the keys within this (docs/interface.md "Command line
-/// (admin)": a change takes effect within 5 seconds).
+/// key ring rereads the keys within this (a change takes effect within 5
+/// seconds: docs/interface.md "Command line (admin)").
 pub const PUBLISH_LAG_SECS: i64 = 5;
+
+/// When keys rotate by themselves (`--key-rotation-interval`,
+/// `--jwks-max-age`), in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Schedule {
+    /// Between rotations; 0 turns automatic rotation off.
+    pub rotation_interval: i64,
+    /// How long verifiers may cache the JWKS.
+    pub jwks_max_age: i64,
+}
 
 /// What automatic rotation should do now.
 #[derive(Debug, PartialEq, Eq)]
@@ -44,11 +53,7 @@ pub enum Step {
 /// and the rotation waits until the last of them has been published that
 /// long, so that a JWKS cached before it already holds every key that
 /// signs after it.
-pub fn next_step(
-    rows: &[SigningKeyRow],
-    now: i64,
-    schedule: KeySchedule,
-) -> Result<Step, KeyError> {
+pub fn next_step(rows: &[SigningKeyRow], now: i64, schedule: Schedule) -> Result<Step, KeyError> {
     let Some(active) = rows
         .iter()
         .find(|r| r.purpose == ACCESS && state(r) == KeyState::Active)
@@ -97,7 +102,7 @@ pub fn next_step(
 pub fn run_once(
     conn: &mut AnyConnection,
     vault: &KeyVault,
-    schedule: KeySchedule,
+    schedule: Schedule,
     now: i64,
 ) -> Result<bool, KeyError> {
     let rows = crate::db::signing_keys::list(conn)?;
@@ -123,7 +128,7 @@ pub fn run_once(
 pub fn spawn(
     db: Db,
     vault: KeyVault,
-    schedule: KeySchedule,
+    schedule: Schedule,
     clock: Clock,
 ) -> Option<actix_web::rt::task::JoinHandle<()>> {
     if schedule.rotation_interval == 0 {
@@ -162,7 +167,7 @@ mod tests {
         }
     }
 
-    const S: KeySchedule = KeySchedule {
+    const S: Schedule = Schedule {
         jwks_max_age: 300,
         rotation_interval: 3600,
     };

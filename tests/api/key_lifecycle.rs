@@ -1,5 +1,5 @@
-//! Signing keys that never break a verifier (docs/interface.md "Token
-//! lifecycle", Keys): the JWKS max-age, staging, automatic rotation
+//! Signing keys that never break a verifier
+//! (docs/interface.md "Token lifecycle", Keys): the JWKS max-age, staging, automatic rotation
 //! announced one max-age ahead, revocation, and one rotation among
 //! instances sharing a database. On every backend.
 
