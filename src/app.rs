@@ -293,7 +293,7 @@ impl Application {
         let keys = KeyRing::new(prepared.keys);
         let issuer_settings = Arc::new(settings.issuer_settings(issuer.clone()));
         let backchannel = Outbox::new();
-        let background = vec![
+        let mut background = vec![
             keys.spawn_reloader(
                 prepared.db.clone(),
                 prepared.vault.clone(),
@@ -310,6 +310,15 @@ impl Application {
             )
             .map_err(StartError::Config)?,
         ];
+        background.extend(keys::schedule::spawn(
+            prepared.db.clone(),
+            prepared.vault.clone(),
+            keys::schedule::Schedule {
+                rotation_interval: settings.key_schedule.rotation_interval,
+                jwks_max_age: settings.key_schedule.jwks_max_age,
+            },
+            clock.clone(),
+        ));
         let clients = ClientCache::new(settings.client_cache_ttl);
         let state = AppState {
             logins: Logins::new(
@@ -333,6 +342,7 @@ impl Application {
             registration: Arc::new(settings.registration.clone()),
             console_max_clients: settings.console_max_clients,
             backchannel,
+            jwks_max_age: settings.key_schedule.jwks_max_age,
         };
         let metrics_server = match metrics_listener {
             Some((listener, at)) => {

@@ -497,6 +497,24 @@ pub fn key_rotated(kid: &str, alg: &str, retired: usize) {
         .info();
 }
 
+/// A next signing key was staged: published, signing nothing yet.
+pub fn key_staged(kid: &str, alg: &str, purpose: &str) {
+    Line::new("key_staged", "success")
+        .text("kid", kid)
+        .text("alg", alg)
+        .text("purpose", purpose)
+        .info();
+}
+
+/// A signing key was revoked; `successor` took over if it was active.
+pub fn key_revoked(kid: &str, alg: &str, successor: Option<&str>) {
+    Line::new("key_revoked", "success")
+        .text("kid", kid)
+        .text("alg", alg)
+        .opt_text("successor", successor)
+        .info();
+}
+
 // Administration.
 
 fn user_change(event: &str, user_id: &str, username: &str) -> Line {

@@ -86,6 +86,10 @@ pub struct Settings {
     )]
     pub signing_alg: SigningAlg,
 
+    /// JWKS caching and automatic key rotation.
+    #[command(flatten)]
+    pub key_schedule: KeySchedule,
+
     /// Argon2id cost.
     #[command(flatten)]
     pub argon2: Argon2Cost,
@@ -211,6 +215,25 @@ pub struct Registration {
     #[arg(long = "registration-roles", value_name = "REGISTRATION_ROLES", env = "AUTHD_REGISTRATION_ROLES", global = true,
           value_delimiter = ' ', num_args = 0..)]
     pub roles: Vec<String>,
+}
+
+/// How long verifiers may cache the JWKS, and how often keys rotate by
+/// themselves (docs/interface.md "Token lifecycle", Keys).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Args)]
+pub struct KeySchedule {
+    /// Seconds verifiers may cache the JWKS: its Cache-Control max-age (0
+    /// to 86400). An automatic rotation stages the next key at least this
+    /// long before it signs.
+    #[arg(long = "jwks-max-age", value_name = "JWKS_MAX_AGE", env = "AUTHD_JWKS_MAX_AGE", default_value_t = 300,
+          global = true, value_parser = value_parser!(i64).range(0..=86_400))]
+    pub jwks_max_age: i64,
+
+    /// Seconds between automatic rotations of the signing keys (0 = off,
+    /// the default); the instances sharing the database agree on each one
+    /// through it.
+    #[arg(long = "key-rotation-interval", value_name = "KEY_ROTATION_INTERVAL", env = "AUTHD_KEY_ROTATION_INTERVAL",
+          default_value_t = 0, global = true, value_parser = value_parser!(i64).range(0..=315_360_000))]
+    pub rotation_interval: i64,
 }
 
 /// The Argon2id cost of new password hashes.
@@ -456,6 +479,23 @@ mod tests {
         assert_eq!(s.metrics_bind, None);
         assert_eq!(s.registration, Registration::default());
         assert_eq!(s.console_max_clients, 25);
+        assert_eq!(
+            s.key_schedule,
+            KeySchedule {
+                jwks_max_age: 300,
+                rotation_interval: 0
+            }
+        );
+    }
+
+    #[test]
+    fn key_schedule_is_read_and_range_checked() {
+        let s = settings(&["--jwks-max-age", "30", "--key-rotation-interval", "86400"]).unwrap();
+        assert_eq!(s.key_schedule.jwks_max_age, 30);
+        assert_eq!(s.key_schedule.rotation_interval, 86_400);
+        let e = settings(&["--jwks-max-age", "86401"]).unwrap_err();
+        assert!(e.contains("--jwks-max-age"), "{e}");
+        assert!(settings(&["--key-rotation-interval", "-1"]).is_err());
     }
 
     #[test]

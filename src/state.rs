@@ -54,6 +54,8 @@ pub struct AppState {
     /// Wakes the back-channel logout deliveries once a session's end has
     /// queued notices.
     pub backchannel: Outbox,
+    /// The JWKS's Cache-Control max-age in seconds (`--jwks-max-age`).
+    pub jwks_max_age: i64,
 }
 
 impl AppState {

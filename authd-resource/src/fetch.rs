@@ -64,7 +64,8 @@ impl Fetcher {
         }
     }
 
-    /// When the keys are older than `max_age` (or there are none yet),
+    /// When the keys are older than the issuer's max-age, else `max_age`
+    /// (or there are none yet),
     /// starts a fetch that the caller does not wait for.
     pub fn refresh_if_stale(self: &Arc<Self>) {
         let now = Instant::now();
@@ -122,13 +123,18 @@ impl Fetcher {
 
     async fn fetch(&self) {
         match self.get().await {
-            Ok(set) => self.cache.write(|c| c.replace(&set, Instant::now())),
+            Ok((set, max_age)) => self.cache.write(|c| {
+                c.replace(&set, Instant::now());
+                c.max_age = max_age;
+            }),
             // The last good keys keep serving.
             Err(e) => log::warn!("cannot fetch JWKS from {}: {e}", self.url),
         }
     }
 
-    async fn get(&self) -> Result<JwkSet, String> {
+    /// The set and its `Cache-Control` max-age, which then decides when
+    /// it is stale (docs/interface.md "Token lifecycle", Keys).
+    async fn get(&self) -> Result<(JwkSet, Option<Duration>), String> {
         let res = self
             .http
             .get(&self.url)
@@ -138,7 +144,13 @@ impl Fetcher {
         if !res.status().is_success() {
             return Err(format!("status {}", res.status()));
         }
-        res.json::<JwkSet>().await.map_err(|e| e.to_string())
+        let max_age = res
+            .headers()
+            .get(reqwest::header::CACHE_CONTROL)
+            .and_then(|v| v.to_str().ok())
+            .and_then(crate::jwks::max_age);
+        let set = res.json::<JwkSet>().await.map_err(|e| e.to_string())?;
+        Ok((set, max_age))
     }
 
     fn state(&self) -> MutexGuard<'_, State> {

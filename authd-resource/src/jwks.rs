@@ -20,6 +20,8 @@ pub(crate) struct CachedKey {
 pub(crate) struct KeyCache {
     pub keys: HashMap<String, CachedKey>,
     pub fetched_at: Option<Instant>,
+    /// The issuer's `Cache-Control: max-age` for this set, when it gave one.
+    pub max_age: Option<Duration>,
 }
 
 /// The cache shared by a verifier's clones and its fetch tasks.
@@ -90,9 +92,46 @@ impl KeyCache {
         self.fetched_at = Some(now);
     }
 
-    /// Whether the set is older than `max_age`.
-    pub fn is_stale(&self, now: Instant, max_age: Duration) -> bool {
+    /// Whether the set is older than the issuer's max-age for it, or
+    /// `default` when the issuer gave none.
+    pub fn is_stale(&self, now: Instant, default: Duration) -> bool {
+        let max_age = self.max_age.unwrap_or(default);
         self.fetched_at
             .is_none_or(|t| now.duration_since(t) >= max_age)
+    }
+}
+
+/// The `max-age` of a `Cache-Control` value (RFC 9111 §5.2.2.1), if any.
+pub(crate) fn max_age(cache_control: &str) -> Option<Duration> {
+    cache_control.split(',').find_map(|directive| {
+        let (name, value) = directive.trim().split_once('=')?;
+        if !name.trim().eq_ignore_ascii_case("max-age") {
+            return None;
+        }
+        value
+            .trim()
+            .trim_matches('"')
+            .parse()
+            .ok()
+            .map(Duration::from_secs)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_issuers_max_age_decides_staleness() {
+        assert_eq!(max_age("public, max-age=42"), Some(Duration::from_secs(42)));
+        assert_eq!(max_age("no-cache"), None);
+        let t = Instant::now();
+        let mut cache = KeyCache::default();
+        cache.replace(&JwkSet { keys: Vec::new() }, t);
+        let default = Duration::from_secs(300);
+        assert!(!cache.is_stale(t + Duration::from_secs(60), default));
+        cache.max_age = max_age("public, max-age=30");
+        assert!(!cache.is_stale(t + Duration::from_secs(29), default));
+        assert!(cache.is_stale(t + Duration::from_secs(30), default));
     }
 }

@@ -117,7 +117,8 @@ impl VerifierBuilder {
     }
 
     /// Refetch a key set older than this, in the background, on the next
-    /// verification (default 5 minutes).
+    /// verification (default 5 minutes), when the JWKS response gives no
+    /// `Cache-Control: max-age`: the issuer's max-age wins.
     pub fn max_age(mut self, age: Duration) -> Self {
         self.max_age = age;
         self

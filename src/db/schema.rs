@@ -112,6 +112,8 @@ diesel::table! {
         created_at -> BigInt,
         retired_at -> Nullable<BigInt>,
         purpose -> Text,
+        activated_at -> Nullable<BigInt>,
+        revoked_at -> Nullable<BigInt>,
     }
 }
 

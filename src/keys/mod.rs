@@ -4,10 +4,13 @@
 //! [`KeyVault`]; the public half is stored beside them as a ready-made JWK
 //! so that publishing the JWKS never touches private material.
 
+mod lifecycle;
 mod ring;
+pub mod schedule;
 mod signer;
 mod vault;
 
+pub use lifecycle::{is_published, revoke, rotate, stage, state, KeyState, Revoked};
 pub use ring::{KeyRing, KeySnapshot};
 pub use vault::KeyVault;
 
@@ -103,6 +106,9 @@ pub enum KeyError {
         /// Its algorithm.
         alg: String,
     },
+    /// No stored key has this id.
+    #[error("no signing key '{0}'")]
+    NotFound(String),
     /// Storage failed.
     #[error(transparent)]
     Db(#[from] DbError),
@@ -208,13 +214,15 @@ pub fn alg_of(row: &SigningKeyRow) -> Result<SigningAlg, KeyError> {
     })
 }
 
-/// A new key sealed for storage, active from `now`, for `purpose`
-/// ([`signing_keys::ACCESS`] or [`signing_keys::ID_TOKEN`]).
+/// A new key sealed for storage, made at `now` for `purpose`
+/// ([`signing_keys::ACCESS`] or [`signing_keys::ID_TOKEN`]): active from
+/// `now` with `active`, else staged.
 pub fn sealed(
     vault: &KeyVault,
     new: NewKey,
     purpose: &str,
     now: i64,
+    active: bool,
 ) -> Result<SigningKeyRow, KeyError> {
     Ok(SigningKeyRow {
         private_key_sealed: vault.seal(&new.kid, &new.private_key_pem)?,
@@ -224,37 +232,9 @@ pub fn sealed(
         created_at: now,
         retired_at: None,
         purpose: purpose.to_string(),
+        activated_at: active.then_some(now),
+        revoked_at: None,
     })
-}
-
-/// Generates an access-token key, seals it, and makes it the active one;
-/// every active ID-token key is renewed with it (a new key of the same
-/// algorithm), all in one transaction. Older keys are retired but stay
-/// published (see [`is_published`]).
-pub fn rotate(
-    conn: &mut AnyConnection,
-    vault: &KeyVault,
-    alg: SigningAlg,
-    now: i64,
-) -> Result<SigningKeyRow, KeyError> {
-    let row = sealed(vault, generate(alg)?, signing_keys::ACCESS, now)?;
-    let (retired, renewed) = db::write_tx(conn, |conn| {
-        signing_keys::insert(conn, &row)?;
-        let mut retired = signing_keys::retire_others(conn, &row, now)?;
-        let mut renewed = Vec::new();
-        for old in signing_keys::active_id_keys(conn)? {
-            let new = sealed(vault, generate(alg_of(&old)?)?, signing_keys::ID_TOKEN, now)?;
-            signing_keys::insert(conn, &new)?;
-            retired += signing_keys::retire_others(conn, &new, now)?;
-            renewed.push(new);
-        }
-        Ok::<_, KeyError>((retired, renewed))
-    })?;
-    crate::audit::key_rotated(&row.kid, &row.alg, retired);
-    for new in renewed {
-        crate::audit::key_rotated(&new.kid, &new.alg, 0);
-    }
-    Ok(row)
 }
 
 /// Makes an ID-token key for every algorithm a client may ask for (RS256,
@@ -301,7 +281,7 @@ pub fn add_id_key(
     {
         return Ok(());
     }
-    let row = sealed(vault, new, signing_keys::ID_TOKEN, now)?;
+    let row = sealed(vault, new, signing_keys::ID_TOKEN, now, true)?;
     signing_keys::insert(conn, &row)?;
     crate::audit::key_rotated(&row.kid, &row.alg, 0);
     Ok(())
@@ -353,24 +333,6 @@ pub fn open_vault(
     Ok(vault)
 }
 
-/// Whether the key may still have live tokens: active, or retired less than
-/// one access-token lifetime (plus grace) ago.
-pub fn is_published(row: &SigningKeyRow, now: i64, access_ttl: i64) -> bool {
-    match row.retired_at {
-        None => true,
-        Some(retired) => now < retired + access_ttl + PUBLISH_GRACE_SECS,
-    }
-}
-
-/// The state of a key, for listings.
-pub fn status(row: &SigningKeyRow, now: i64, access_ttl: i64) -> &'static str {
-    match row.retired_at {
-        None => "active",
-        Some(_) if is_published(row, now, access_ttl) => "retired",
-        Some(_) => "expired",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -394,24 +356,5 @@ mod tests {
             v.validate_aud = false;
             decode::<serde_json::Value>(&token, &decoding, &v).unwrap();
         }
-    }
-
-    #[test]
-    fn publication_window() {
-        let new = generate(SigningAlg::Es256).unwrap();
-        let mut row = SigningKeyRow {
-            kid: new.kid,
-            alg: "ES256".into(),
-            private_key_sealed: String::new(),
-            public_jwk: new.public_jwk,
-            created_at: 100,
-            retired_at: None,
-            purpose: signing_keys::ACCESS.into(),
-        };
-        assert!(is_published(&row, 10_000, 900));
-        row.retired_at = Some(1000);
-        assert!(is_published(&row, 1000 + 900, 900));
-        assert!(!is_published(&row, 1000 + 900 + PUBLISH_GRACE_SECS, 900));
-        assert_eq!(status(&row, 5000, 900), "expired");
     }
 }

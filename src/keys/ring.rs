@@ -12,7 +12,8 @@ use serde::Serialize;
 
 use super::signer::Signer;
 use super::{
-    add_id_key, alg_of, encoding_key, generate, is_published, KeyError, KeyVault, SigningAlg,
+    add_id_key, alg_of, encoding_key, generate, is_published, state, KeyError, KeyState, KeyVault,
+    SigningAlg,
 };
 use crate::clock::Clock;
 use crate::db::signing_keys::{self, SigningKeyRow};
@@ -73,7 +74,7 @@ impl KeySnapshot {
         access_ttl: i64,
     ) -> Result<KeySnapshot, KeyError> {
         let rows = signing_keys::list(conn)?;
-        let active = |r: &&SigningKeyRow| r.retired_at.is_none();
+        let active = |r: &&SigningKeyRow| state(r) == KeyState::Active;
         let access = rows
             .iter()
             .filter(active)

@@ -15,18 +15,17 @@ use crate::db::roles;
 use crate::grant_type::GrantType;
 use crate::state::AppState;
 
-/// How long clients may cache the JWKS. Short, because resource servers
-/// should see a new key soon; they also refetch on an unknown `kid`.
-pub const JWKS_MAX_AGE_SECS: u32 = 60;
-
-/// The JWK set: every key that may still have live tokens.
+/// The JWK set: every key that may still have live tokens, and the staged
+/// ones. Verifiers may cache it for `--jwks-max-age` seconds: automatic
+/// rotation stages each key at least that long before it signs
+/// (docs/interface.md "Token lifecycle", Keys).
 pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
     let keys = state.keys.current();
     HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "application/jwk-set+json"))
         .insert_header((
             header::CACHE_CONTROL,
-            format!("public, max-age={JWKS_MAX_AGE_SECS}"),
+            format!("public, max-age={}", state.jwks_max_age),
         ))
         .body(keys.jwks_json().to_string())
 }

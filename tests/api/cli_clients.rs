@@ -218,12 +218,12 @@ fn keys_list_and_rotate() {
         let list = authd_json(&db, &["keys", "list"], None);
         let list = list.as_array().unwrap();
         assert_eq!(list.len(), 3);
-        let active: Vec<_> = list.iter().filter(|k| k["status"] == "active").collect();
+        let active: Vec<_> = list.iter().filter(|k| k["state"] == "active").collect();
         assert_eq!(active.len(), 1);
         assert_eq!(active[0]["kid"], third["kid"]);
         assert!(list
             .iter()
-            .any(|k| k["kid"] == first["kid"] && k["status"] == "retired"));
+            .any(|k| k["kid"] == first["kid"] && k["state"] == "retired"));
         let err = authd_fails(&db, &["keys", "rotate", "--alg", "HS256"], None);
         assert!(err.contains("HS256") && err.contains("ES256"), "{err}");
     });

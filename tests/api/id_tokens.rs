@@ -177,7 +177,7 @@ async fn each_client_gets_its_algorithm_and_keys_rotate_together() {
         assert_eq!(listed.len(), 6, "{listed:?}");
         let live_id = listed
             .iter()
-            .filter(|k| k["purpose"] == "id_token" && k["status"] == "active");
+            .filter(|k| k["purpose"] == "id_token" && k["state"] == "active");
         assert_eq!(live_id.count(), 2, "{listed:?}");
         // The server signs with the new RSA key within seconds.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);

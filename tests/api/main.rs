@@ -33,6 +33,7 @@ mod health;
 mod hostile;
 mod id_tokens;
 mod introspection;
+mod key_lifecycle;
 mod lockout;
 mod login_form;
 mod logout;

@@ -18,6 +18,8 @@ const ISS: &str = "https://issuer.example";
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Answer {
     Keys,
+    /// The keys with `Cache-Control: max-age=N`.
+    KeysMaxAge(u64),
     /// Answers only after far longer than any fetch timeout in these tests.
     Hang,
     Status500,
@@ -46,6 +48,9 @@ impl JwksServer {
                     async move {
                         match answer {
                             Answer::Keys => HttpResponse::Ok().json(set),
+                            Answer::KeysMaxAge(n) => HttpResponse::Ok()
+                                .insert_header(("cache-control", format!("public, max-age={n}")))
+                                .json(set),
                             Answer::Hang => {
                                 actix_web::rt::time::sleep(Duration::from_secs(30)).await;
                                 HttpResponse::Ok().json(set)
@@ -93,6 +98,30 @@ async fn issuer_with_token() -> (JwksServer, String) {
     header.kid = Some(row.kid);
     let token = sign(&header, &good_claims(ISS), &key);
     (server, token)
+}
+
+#[actix_web::test]
+async fn the_issuers_max_age_decides_when_the_keys_are_refetched() {
+    let (jwks, token) = issuer_with_token().await;
+    jwks.answer(Answer::KeysMaxAge(1));
+    let verifier = Verifier::builder(ISS, AUD)
+        .jwks_url(&jwks.url)
+        .refetch_interval(Duration::ZERO)
+        .max_age(Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    verifier.verify(&token).await.unwrap();
+    verifier.verify(&token).await.unwrap();
+    assert_eq!(jwks.hits(), 1, "fresh keys are not refetched");
+    actix_web::rt::time::sleep(Duration::from_millis(1100)).await;
+    // Past the issuer's max-age (not the verifier's hour): refetched in
+    // the background of the next verification.
+    verifier.verify(&token).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while jwks.hits() < 2 && Instant::now() < deadline {
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(jwks.hits(), 2);
 }
 
 #[actix_web::test]
