@@ -9,6 +9,7 @@ mod authorize_browser;
 mod authorize_openid;
 mod bad_tokens;
 mod cli;
+mod cli_admin;
 mod cli_clients;
 mod client_auth;
 mod client_cache;
