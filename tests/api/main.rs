@@ -3,6 +3,7 @@
 
 mod account;
 mod account_browser;
+mod admin_live;
 mod audit;
 mod authorize;
 mod authorize_browser;
