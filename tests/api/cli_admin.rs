@@ -370,3 +370,48 @@ fn client_show_and_update() {
         assert!(plain.contains("client 'shop' unchanged"), "{plain}");
     });
 }
+
+#[test]
+fn every_change_is_audited_with_its_actor() {
+    every_backend(|db| {
+        let run = |args: &[&str]| {
+            let out = crate::support::helpers::authd_logging(
+                &db,
+                args,
+                Some("correct horse battery\n"),
+                "authd::audit=info",
+            );
+            assert!(out.status.success(), "[{}] {args:?}", db.label());
+            String::from_utf8_lossy(&out.stderr).into_owned()
+        };
+        run(&["role", "add", "writer", "--scope", "a"]);
+        let user = add_user(&db, "alice", &["writer"]);
+        run(&["client", "add", "app", "--client-id", "app"]);
+        let expected = [
+            (
+                run(&["role", "set", "writer", "--scope", "b c"]),
+                r#"event=role_scopes_set outcome=success role="writer" scopes="b c" actor=cli"#
+                    .to_string(),
+            ),
+            (
+                run(&["client", "update", "app", "--scope", "x", "--name", "App"]),
+                r#"event=client_updated outcome=success client_id="app" fields="name scopes" actor=cli"#
+                    .to_string(),
+            ),
+            (
+                run(&["user", "delete", "alice"]),
+                format!(
+                    r#"event=user_deleted outcome=success user_id="{}" username="alice" actor=cli"#,
+                    user["id"].as_str().unwrap()
+                ),
+            ),
+            (
+                run(&["role", "delete", "writer"]),
+                r#"event=role_deleted outcome=success role="writer" users=0 actor=cli"#.to_string(),
+            ),
+        ];
+        for (log, line) in expected {
+            assert!(log.contains(&line), "[{}] {line} in: {log}", db.label());
+        }
+    });
+}
