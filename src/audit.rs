@@ -585,6 +585,31 @@ pub fn user_role_changed(
         .info();
 }
 
+/// A user was deleted, with their tokens, sessions and second factors.
+pub fn user_deleted(user_id: &str, username: &str, actor: Actor<'_>) {
+    user_change("user_deleted", user_id, username)
+        .actor(actor)
+        .info();
+}
+
+/// A role's scopes were replaced by `scopes`.
+pub fn role_scopes_set(name: &str, scopes: &[String], actor: Actor<'_>) {
+    Line::new("role_scopes_set", "success")
+        .text("role", name)
+        .text("scopes", &scopes.join(" "))
+        .actor(actor)
+        .info();
+}
+
+/// A role was deleted; `users` users held it and lost it.
+pub fn role_deleted(name: &str, users: i64, actor: Actor<'_>) {
+    Line::new("role_deleted", "success")
+        .text("role", name)
+        .bare("users", users)
+        .actor(actor)
+        .info();
+}
+
 /// A role was created.
 pub fn role_added(name: &str, scopes: &[String], actor: Actor<'_>) {
     Line::new("role_added", "success")
@@ -600,6 +625,16 @@ pub fn client_added(client_id: &str, name: &str, public: bool, actor: Actor<'_>)
         .text("client_id", client_id)
         .text("name", name)
         .bare("public", public)
+        .actor(actor)
+        .info();
+}
+
+/// A client's registration changed: `fields` names what (e.g. `scopes
+/// grants`).
+pub fn client_updated(client_id: &str, fields: &[&str], actor: Actor<'_>) {
+    Line::new("client_updated", "success")
+        .text("client_id", client_id)
+        .text("fields", &fields.join(" "))
         .actor(actor)
         .info();
 }

@@ -5,6 +5,7 @@ use clap::Subcommand;
 use super::{output, CliError, Ctx};
 use crate::audit::{self, Actor};
 use crate::keys::{self, SigningAlg, DEFAULT_ID_TOKEN_ALG};
+use crate::manage::client_update::{self, ClientUpdate};
 use crate::manage::clients::{self, ClientView, NewClient};
 
 /// Client commands.
@@ -53,6 +54,32 @@ pub enum ClientCmd {
         /// loopback address.
         #[arg(long = "backchannel-logout-uri", value_name = "URI")]
         backchannel_logout_uri: Option<String>,
+        /// Its id, instead of a random one: ASCII letters, digits, '-',
+        /// '_' and '.'.
+        #[arg(long = "client-id", value_name = "ID")]
+        client_id: Option<String>,
+    },
+    /// Change a client: only the options given change (a list given
+    /// replaces the old one), checked as `client add` checks them.
+    #[command(group(clap::ArgGroup::new("change").required(true).multiple(true)))]
+    Update {
+        /// The client's id.
+        client_id: String,
+        /// A new display name.
+        #[arg(long, group = "change")]
+        name: Option<String>,
+        /// Its scopes, space-separated; may be repeated.
+        #[arg(long = "scope", group = "change")]
+        scopes: Vec<String>,
+        /// Its grants; may be repeated.
+        #[arg(long = "grant", group = "change")]
+        grants: Vec<String>,
+        /// Its redirect URIs; may be repeated.
+        #[arg(long = "redirect-uri", group = "change")]
+        redirect_uris: Vec<String>,
+        /// The `aud` of its access tokens.
+        #[arg(long, group = "change")]
+        audience: Option<String>,
     },
     /// List clients (never their secrets), with who registered each.
     List,
@@ -106,8 +133,10 @@ pub(super) fn run(cmd: ClientCmd, ctx: &mut Ctx) -> Result<(), CliError> {
             first_party,
             post_logout_redirect_uris,
             backchannel_logout_uri,
+            client_id,
         } => {
             let new = NewClient {
+                client_id,
                 name,
                 grants,
                 scopes,
@@ -176,6 +205,37 @@ pub(super) fn run(cmd: ClientCmd, ctx: &mut Ctx) -> Result<(), CliError> {
                 text.push_str(&format!("\nback-channel logout URI: {uri}"));
             }
             output::print(ctx.json, &c, &text);
+        }
+        ClientCmd::Update {
+            client_id,
+            name,
+            scopes,
+            grants,
+            redirect_uris,
+            audience,
+        } => {
+            let given = |list: Vec<String>| (!list.is_empty()).then_some(list);
+            let change = ClientUpdate {
+                name,
+                scopes: given(scopes),
+                grants: given(grants),
+                redirect_uris: given(redirect_uris),
+                audience,
+            };
+            let updated =
+                client_update::update(&mut ctx.conn, &client_id, &change, ctx.clock.now())?;
+            if !updated.changed.is_empty() {
+                audit::client_updated(&client_id, &updated.changed, Actor::Cli);
+            }
+            let text = match updated.changed.is_empty() {
+                true => format!("client '{client_id}' unchanged"),
+                false => format!(
+                    "client updated ({}): {}",
+                    updated.changed.join(", "),
+                    describe(&updated.client)
+                ),
+            };
+            output::print(ctx.json, &updated, &text);
         }
         ClientCmd::RotateSecret { client_id } => {
             let secret = clients::rotate_secret(&mut ctx.conn, &client_id, None, ctx.clock.now())?;

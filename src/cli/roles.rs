@@ -21,13 +21,27 @@ pub enum RoleCmd {
         #[arg(long)]
         require_mfa: bool,
     },
-    /// Change a role.
+    /// Change a role: its scopes (replaced), whether it requires a
+    /// second factor, or both.
+    #[command(group(clap::ArgGroup::new("change").required(true).multiple(true)))]
     Set {
         /// Role name.
         name: String,
+        /// The scopes it grants from now on, space-separated; may be
+        /// repeated. Replaces the old ones.
+        #[arg(long = "scope", group = "change")]
+        scopes: Vec<String>,
         /// Whether its users must have a second factor.
-        #[arg(long, value_name = "true|false", required = true)]
+        #[arg(long, value_name = "true|false", group = "change")]
         require_mfa: Option<bool>,
+    },
+    /// Delete a role; refused while a user holds it, unless --force.
+    Delete {
+        /// Role name.
+        name: String,
+        /// Delete it even though users hold it: they lose it.
+        #[arg(long)]
+        force: bool,
     },
     /// List roles and their scopes.
     List,
@@ -67,14 +81,32 @@ pub(super) fn run(cmd: RoleCmd, ctx: &mut Ctx) -> Result<(), CliError> {
             );
             output::print(ctx.json, &role, &text);
         }
-        RoleCmd::Set { name, require_mfa } => {
-            // clap requires the flag; more settings may join it.
-            let Some(required) = require_mfa else {
-                return Ok(());
+        RoleCmd::Set {
+            name,
+            scopes,
+            require_mfa,
+        } => {
+            let change = roles::RoleChange {
+                scopes: (!scopes.is_empty()).then_some(scopes),
+                require_mfa,
             };
-            let role = roles::set_require_mfa(&mut ctx.conn, &name, required)?;
-            audit::role_require_mfa(&role.name, required, Actor::Cli);
+            let role = roles::set(&mut ctx.conn, &name, &change)?;
+            if change.scopes.is_some() {
+                audit::role_scopes_set(&role.name, &role.scopes, Actor::Cli);
+            }
+            if let Some(required) = require_mfa {
+                audit::role_require_mfa(&role.name, required, Actor::Cli);
+            }
             output::print(ctx.json, &role, &describe(&role));
+        }
+        RoleCmd::Delete { name, force } => {
+            let deleted = roles::delete(&mut ctx.conn, &name, force)?;
+            audit::role_deleted(&deleted.name, deleted.users_removed, Actor::Cli);
+            let text = format!(
+                "role '{}' deleted; {} user(s) lost it",
+                deleted.name, deleted.users_removed
+            );
+            output::print(ctx.json, &deleted, &text);
         }
         RoleCmd::List => {
             let all = roles::list(&mut ctx.conn)?;

@@ -47,6 +47,17 @@ pub enum UserCmd {
     },
     /// List users.
     List,
+    /// Show one user (never the password hash).
+    Show {
+        /// Login name.
+        username: String,
+    },
+    /// Delete a user: their refresh tokens, codes and sessions go with
+    /// them, and their access tokens stop passing authd's checks at once.
+    Delete {
+        /// Login name.
+        username: String,
+    },
     /// Disable a user: no more logins, refresh tokens revoked.
     Disable {
         /// Login name.
@@ -168,6 +179,22 @@ pub(super) fn run(cmd: UserCmd, ctx: &mut Ctx) -> Result<(), CliError> {
             let all = users::list(&mut ctx.conn)?;
             let text = all.iter().map(describe).collect::<Vec<_>>().join("\n");
             output::print(ctx.json, &all, &text);
+        }
+        UserCmd::Show { username } => {
+            let user = users::get(&mut ctx.conn, &username)?;
+            let mut text = describe(&user);
+            for (label, value) in [("email", &user.email), ("name", &user.name)] {
+                if let Some(value) = value {
+                    text.push_str(&format!("\n{label}: {}", value.escape_debug()));
+                }
+            }
+            output::print(ctx.json, &user, &text);
+        }
+        UserCmd::Delete { username } => {
+            let deleted = users::delete(&mut ctx.conn, &username, ctx.clock.now())?;
+            audit::user_deleted(&deleted.id, &deleted.username, Actor::Cli);
+            let text = format!("user '{}' deleted", deleted.username.escape_debug());
+            output::print(ctx.json, &deleted, &text);
         }
         UserCmd::Disable { username } => {
             let user = users::set_disabled(&mut ctx.conn, &username, true, ctx.clock.now())?;

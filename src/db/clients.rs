@@ -195,6 +195,22 @@ pub fn set_secret_hash(
         .execute(conn)
 }
 
+/// Stores what an administrator may change of `client` (name, grants,
+/// scopes, redirect URIs, audience) as it holds them now; returns the rows
+/// changed (0 = no such client).
+pub fn update(conn: &mut AnyConnection, client: &Client, now: i64) -> QueryResult<usize> {
+    diesel::update(clients::table.find(&client.client_id))
+        .set((
+            clients::name.eq(&client.name),
+            clients::grants.eq(&client.grants),
+            clients::scopes.eq(&client.scopes),
+            clients::redirect_uris.eq(&client.redirect_uris),
+            clients::audience.eq(&client.audience),
+            clients::updated_at.eq(now),
+        ))
+        .execute(conn)
+}
+
 /// Binds a user's client to its owner's credential generation `generation`.
 pub fn set_owner_generation(
     conn: &mut AnyConnection,
@@ -257,18 +273,42 @@ pub fn delete_token_chunk(
 /// the client row: a deadlock, and PostgreSQL aborts one of the two.
 /// Taken in this order, the delete waits for the rotation, which finishes.
 pub fn delete(conn: &mut AnyConnection, client_id: &str) -> QueryResult<usize> {
-    if let AnyConnection::Postgres(pg) = conn {
-        // Counted on the server: a client may hold millions of tokens.
-        for rows in [
-            "SELECT 1 FROM refresh_tokens WHERE client_id = $1 ORDER BY token_hash FOR UPDATE",
-            "SELECT 1 FROM auth_codes WHERE client_id = $1 ORDER BY code_hash FOR UPDATE",
-        ] {
-            diesel::sql_query(format!("SELECT count(*) FROM ({rows}) AS locked"))
-                .bind::<diesel::sql_types::Text, _>(client_id)
-                .execute(pg)?;
-        }
-    }
+    lock_grants_of(conn, GrantsOf::Client, client_id)?;
     diesel::delete(clients::table.find(client_id)).execute(conn)
+}
+
+/// Whose refresh tokens and codes [`lock_grants_of`] locks.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum GrantsOf {
+    /// A client's (`client_id`).
+    Client,
+    /// A user's (`user_id`).
+    User,
+}
+
+/// On PostgreSQL, locks the refresh tokens and then the authorization
+/// codes of a client or user, each in key order, in the caller's
+/// transaction: what deleting the client or user row would cascade to,
+/// taken before that row (see [`delete`] for the deadlock this avoids).
+/// Nothing on SQLite, whose one writer excludes the race.
+pub(crate) fn lock_grants_of(conn: &mut AnyConnection, of: GrantsOf, id: &str) -> QueryResult<()> {
+    let AnyConnection::Postgres(pg) = conn else {
+        return Ok(());
+    };
+    let column = match of {
+        GrantsOf::Client => "client_id",
+        GrantsOf::User => "user_id",
+    };
+    // Counted on the server: a client may hold millions of tokens.
+    for rows in [
+        format!("SELECT 1 FROM refresh_tokens WHERE {column} = $1 ORDER BY token_hash FOR UPDATE"),
+        format!("SELECT 1 FROM auth_codes WHERE {column} = $1 ORDER BY code_hash FOR UPDATE"),
+    ] {
+        diesel::sql_query(format!("SELECT count(*) FROM ({rows}) AS locked"))
+            .bind::<diesel::sql_types::Text, _>(id)
+            .execute(pg)?;
+    }
+    Ok(())
 }
 
 /// Every client's registered redirect URIs (each row space-separated),

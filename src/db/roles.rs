@@ -17,6 +17,10 @@ pub fn insert(
     diesel::insert_into(roles::table)
         .values((roles::name.eq(name), roles::created_at.eq(now)))
         .execute(conn)?;
+    insert_scopes(conn, name, scopes)
+}
+
+fn insert_scopes(conn: &mut AnyConnection, name: &str, scopes: &[String]) -> QueryResult<()> {
     for scope in scopes {
         diesel::insert_into(role_scopes::table)
             .values((
@@ -92,4 +96,29 @@ pub fn all_scopes(conn: &mut AnyConnection) -> QueryResult<Vec<String>> {
         .distinct()
         .order(role_scopes::scope.asc())
         .load(conn)
+}
+
+/// Replaces the scopes the role grants; whether the role exists.
+pub fn set_scopes(conn: &mut AnyConnection, name: &str, scopes: &[String]) -> QueryResult<bool> {
+    if !exists(conn, name)? {
+        return Ok(false);
+    }
+    diesel::delete(role_scopes::table.filter(role_scopes::role_name.eq(name))).execute(conn)?;
+    insert_scopes(conn, name, scopes)?;
+    Ok(true)
+}
+
+/// How many users hold the role.
+pub fn holders(conn: &mut AnyConnection, name: &str) -> QueryResult<i64> {
+    use super::schema::user_roles;
+    user_roles::table
+        .filter(user_roles::role_name.eq(name))
+        .count()
+        .get_result(conn)
+}
+
+/// Deletes the role; its scopes and every user's grant of it go with it
+/// (cascade). Returns the rows deleted (0: no such role).
+pub fn delete(conn: &mut AnyConnection, name: &str) -> QueryResult<usize> {
+    diesel::delete(roles::table.find(name)).execute(conn)
 }

@@ -208,6 +208,20 @@ pub fn set_disabled(
     }
 }
 
+/// Deletes the user; their roles, refresh tokens, codes, sessions,
+/// consents and second factors go with the row (cascade), and their
+/// clients lose their owner (which suspends them). Returns the rows
+/// deleted (0: no such user).
+///
+/// On PostgreSQL the user's refresh tokens and codes are locked first, in
+/// key order, as a client's are before it goes
+/// ([`super::clients::delete`]): a rotation locks its token and then
+/// shares a lock on the user row for its successor's foreign key.
+pub fn delete(conn: &mut AnyConnection, id: &str) -> QueryResult<usize> {
+    super::clients::lock_grants_of(conn, super::clients::GrantsOf::User, id)?;
+    diesel::delete(users::table.find(id)).execute(conn)
+}
+
 /// Stores a new hash. With `end_sessions` (a password change) the
 /// credential generation moves on, so refresh tokens issued until now and
 /// logins still hashing stop working; see [`rehash`] for a transparent one.

@@ -4,13 +4,12 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
+use super::client_rules as rules;
 use super::{parse_scopes, ManageError};
 use crate::db::users::{self, User};
 use crate::db::{self, clients, AnyConnection};
 use crate::grant_type::GrantType;
 use crate::keys::{SigningAlg, DEFAULT_ID_TOKEN_ALG};
-use crate::names;
-use crate::redirect_uri;
 use crate::scope;
 use crate::secret::{random_id, Secret};
 
@@ -44,6 +43,8 @@ pub struct NewClient {
     /// Where it hears of the end of a session it signed in through
     /// (`--backchannel-logout-uri`; https, or loopback http).
     pub backchannel_logout_uri: Option<String>,
+    /// The id an administrator chose (`--client-id`); `None`: a random one.
+    pub client_id: Option<String>,
 }
 
 /// A client as shown to administrators (never the secret or its hash).
@@ -135,158 +136,47 @@ pub struct Created {
     pub secret: Option<Secret>,
 }
 
-/// The one redirect URI rule (see [`redirect_uri`]), worded for the
-/// CLI and the console alike.
-fn check_redirect_uri(uri: &str) -> Result<(), ManageError> {
-    redirect_uri::check(uri).map_err(|refused| ManageError::Invalid(refused.to_string()))
+pub use super::client_rules::{
+    MAX_CLIENT_ID_CHARS, MAX_NAME_CHARS, MAX_REDIRECT_URIS, MAX_REDIRECT_URI_BYTES,
+};
+
+/// Grant names as stored: space-separated.
+pub(super) fn join_grants(grants: &[GrantType]) -> String {
+    let names: Vec<&str> = grants.iter().map(|g| g.as_str()).collect();
+    names.join(" ")
 }
 
-/// Longest client name, in characters.
-pub const MAX_NAME_CHARS: usize = 100;
-
-/// The name, trimmed: 1 to [`MAX_NAME_CHARS`] characters, spaces allowed
-/// but no other whitespace and no invisible or direction-changing
-/// character ([`names::refused_in_display`]): the consent page shows it to
-/// users, and it must read as what it is.
-fn check_client_name(name: &str) -> Result<&str, ManageError> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
-        return Err(ManageError::Invalid(format!(
-            "client name must be 1 to {MAX_NAME_CHARS} characters"
-        )));
-    }
-    if name.chars().any(names::refused_in_display) {
-        return Err(ManageError::Invalid(format!(
-            "client name '{}' must not contain control characters, line breaks, or invisible \
-             or text-direction characters (such as zero-width spaces or U+202E)",
-            names::escape(name)
-        )));
-    }
-    Ok(name)
-}
-
-/// Most redirect URIs one client may have.
-pub const MAX_REDIRECT_URIS: usize = 10;
-/// Longest redirect URI, in bytes (what browsers and proxies reliably
-/// carry in a URL).
-pub const MAX_REDIRECT_URI_BYTES: usize = 2000;
-
-/// Bounds what a client row may hold: every authorization request reads
-/// and matches its URIs, and the console lets any user register clients.
-fn check_redirect_uri_sizes(uris: &[String]) -> Result<(), ManageError> {
-    if uris.len() > MAX_REDIRECT_URIS {
-        return Err(ManageError::Invalid(format!(
-            "a client may have at most {MAX_REDIRECT_URIS} redirect URIs ({} given)",
-            uris.len()
-        )));
-    }
-    if let Some(long) = uris.iter().find(|u| u.len() > MAX_REDIRECT_URI_BYTES) {
-        let start: String = long.chars().take(40).collect();
-        return Err(ManageError::Invalid(format!(
-            "redirect URI '{}…' is longer than {MAX_REDIRECT_URI_BYTES} bytes",
-            names::escape(&start)
-        )));
+/// Refuses a chosen id that a client holds, or that is a user's id: a
+/// client's own tokens carry its id as `sub`, and a resource server must
+/// not take them for that user's.
+fn require_free(conn: &mut AnyConnection, client_id: &str) -> Result<(), ManageError> {
+    if clients::find(conn, client_id)?.is_some() || users::by_id(conn, client_id)?.is_some() {
+        return Err(ManageError::ClientExists(client_id.to_string()));
     }
     Ok(())
 }
 
-/// The audiences a client may introspect: each one value without spaces
-/// (they are stored space-separated), and only for a confidential client:
-/// a public one cannot prove who is asking (RFC 7662 §4).
-fn check_introspects(new: &NewClient) -> Result<Vec<String>, ManageError> {
-    let mut audiences: Vec<String> = Vec::new();
-    for aud in &new.introspects {
-        let aud = aud.trim();
-        if aud.is_empty() {
-            return Err(ManageError::Invalid(
-                "--introspects must not be empty".into(),
-            ));
-        }
-        if aud.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(ManageError::Invalid(format!(
-                "--introspects '{}' must be one audience, without spaces (repeat the flag for more)",
-                aud.escape_debug()
-            )));
-        }
-        if !audiences.iter().any(|a| a == aud) {
-            audiences.push(aud.to_string());
-        }
-    }
-    if new.public && !audiences.is_empty() {
-        return Err(ManageError::Invalid(
-            "a public client cannot introspect other clients' tokens (drop --public or --introspects)"
-                .into(),
-        ));
-    }
-    Ok(audiences)
-}
-
-/// The logout URIs of a new client (docs/interface.md "Logout",
-/// "Back-channel logout"): post-logout redirect URIs under the redirect
-/// URI rule and its bounds, without repeats; a back-channel URI https or
-/// loopback http ([`redirect_uri::check_backchannel`]). Returns the
-/// former.
-fn check_logout_uris(new: &NewClient) -> Result<Vec<String>, ManageError> {
-    let mut uris: Vec<String> = Vec::new();
-    for uri in &new.post_logout_redirect_uris {
-        if !uris.contains(uri) {
-            uris.push(uri.clone());
-        }
-    }
-    check_redirect_uri_sizes(&uris)?;
-    for uri in &uris {
-        check_redirect_uri(uri)?;
-    }
-    if let Some(uri) = &new.backchannel_logout_uri {
-        if uri.len() > MAX_REDIRECT_URI_BYTES {
-            return Err(ManageError::Invalid(format!(
-                "--backchannel-logout-uri is longer than {MAX_REDIRECT_URI_BYTES} bytes"
-            )));
-        }
-        redirect_uri::check_backchannel(uri)
-            .map_err(|refused| ManageError::Invalid(refused.to_string()))?;
-    }
-    Ok(uris)
-}
-
 /// Validates and registers a client; returns it with its secret.
 pub fn add(conn: &mut AnyConnection, new: &NewClient, now: i64) -> Result<Created, ManageError> {
-    let name = check_client_name(&new.name)?;
-    let mut grants: Vec<GrantType> = if new.grants.is_empty() {
-        vec![GrantType::Password, GrantType::RefreshToken]
-    } else {
-        new.grants
-            .iter()
-            .map(|g| g.parse().map_err(ManageError::Invalid))
-            .collect::<Result<_, _>>()?
-    };
-    grants.sort();
-    grants.dedup();
-    if new.public && grants.contains(&GrantType::ClientCredentials) {
-        return Err(ManageError::Invalid(
-            "a public client cannot use client_credentials (drop --public or the grant)".into(),
-        ));
-    }
+    let name = rules::check_name(&new.name)?;
+    let grants = rules::parse_grants(&new.grants)?;
     let scopes = parse_scopes(&new.scopes)?;
-    check_redirect_uri_sizes(&new.redirect_uris)?;
-    for uri in &new.redirect_uris {
-        check_redirect_uri(uri)?;
-    }
-    if grants.contains(&GrantType::AuthorizationCode) && new.redirect_uris.is_empty() {
-        return Err(ManageError::Invalid(
-            "authorization_code needs at least one --redirect-uri".into(),
-        ));
-    }
-    let audience = match new.audience.as_deref().map(str::trim) {
-        Some("") => {
-            return Err(ManageError::Invalid("--audience must not be empty".into()));
+    let uris = rules::check_redirect_uris(&new.redirect_uris)?;
+    rules::check_fits(new.public, &grants, &uris)?;
+    let audience = rules::check_audience(new.audience.as_deref())?;
+    let introspects = rules::check_introspects(new.public, &new.introspects)?;
+    let client_id = match &new.client_id {
+        Some(id) => {
+            rules::check_client_id(id)?;
+            require_free(conn, id)?;
+            id.clone()
         }
-        other => other.map(str::to_string),
+        None => random_id(),
     };
-    let introspects = check_introspects(new)?;
-    let mut uris = new.redirect_uris.clone();
-    uris.dedup();
-    let logout_uris = check_logout_uris(new)?;
+    let logout_uris = rules::check_logout_uris(
+        &new.post_logout_redirect_uris,
+        new.backchannel_logout_uri.as_deref(),
+    )?;
     // A user's client is bound to the credentials its owner has now.
     let owner = match &new.owner_id {
         Some(id) => Some(
@@ -297,14 +187,10 @@ pub fn add(conn: &mut AnyConnection, new: &NewClient, now: i64) -> Result<Create
     };
     let secret = (!new.public).then(Secret::generate);
     let row = clients::Client {
-        client_id: random_id(),
+        client_id,
         secret_hash: secret.as_ref().map(Secret::hash),
         name: name.to_string(),
-        grants: grants
-            .iter()
-            .map(|g| g.as_str())
-            .collect::<Vec<_>>()
-            .join(" "),
+        grants: join_grants(&grants),
         scopes: scope::join(&scopes),
         redirect_uris: uris.join(" "),
         audience,
@@ -318,7 +204,10 @@ pub fn add(conn: &mut AnyConnection, new: &NewClient, now: i64) -> Result<Create
         post_logout_redirect_uris: logout_uris.join(" "),
         backchannel_logout_uri: new.backchannel_logout_uri.clone(),
     };
-    clients::insert(conn, &row)?;
+    clients::insert(conn, &row).map_err(|e| match db::is_unique_violation(&e) {
+        true => ManageError::ClientExists(row.client_id.clone()),
+        false => e.into(),
+    })?;
     Ok(Created {
         client: ClientView::of(&row, owner.as_ref()),
         secret,
@@ -384,7 +273,10 @@ pub fn list(conn: &mut AnyConnection, owner: Option<&str>) -> Result<Vec<ClientV
 }
 
 /// The view of one stored client, with its owner as stored now.
-fn view(conn: &mut AnyConnection, c: &clients::Client) -> Result<ClientView, ManageError> {
+pub(super) fn view(
+    conn: &mut AnyConnection,
+    c: &clients::Client,
+) -> Result<ClientView, ManageError> {
     let owner = match &c.owner_id {
         Some(id) => users::by_id(conn, id)?,
         None => None,
@@ -394,7 +286,7 @@ fn view(conn: &mut AnyConnection, c: &clients::Client) -> Result<ClientView, Man
 
 /// The client, checked against `owner` when given (a console user may only
 /// touch their own clients).
-fn require(
+pub(super) fn require(
     conn: &mut AnyConnection,
     client_id: &str,
     owner: Option<&str>,

@@ -8,6 +8,8 @@
 //! and its write, so that the CLI could not be run beside a server.
 
 pub mod client_changes;
+mod client_rules;
+pub mod client_update;
 pub mod clients;
 pub mod consents;
 pub mod roles;
@@ -21,7 +23,6 @@ use crate::password::PasswordError;
 /// say what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum ManageError {
-    /// A user with that name exists.
     /// A user with that name, or one that folds to the same
     /// ([`crate::names::fold`]), exists.
     #[error("user '{}' already exists", escape(.0))]
@@ -35,6 +36,12 @@ pub enum ManageError {
     /// No such role.
     #[error("unknown role '{}' (create it with 'authd role add {} --scope \"…\"')", escape(.0), escape(.0))]
     UnknownRole(String),
+    /// Users hold the role (`.1` of them): deleting it needs `force`.
+    #[error("role '{}' is held by {} user(s): revoke it from them first, or delete it with --force, which removes it from them too", escape(.0), .1)]
+    RoleInUse(String, i64),
+    /// A client with that id exists (or the id is a user's).
+    #[error("client id '{}' is taken: choose another", escape(.0))]
+    ClientExists(String),
     /// No such client.
     #[error("unknown client '{}' (see 'authd client list')", escape(.0))]
     UnknownClient(String),

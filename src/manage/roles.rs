@@ -38,12 +38,7 @@ pub fn add_with_policy(
     now: i64,
 ) -> Result<RoleView, ManageError> {
     check_name("role", name)?;
-    let scopes: Vec<String> = parse_scopes(scopes)?.into_iter().collect();
-    if scopes.is_empty() {
-        return Err(ManageError::Invalid(format!(
-            "role '{name}' needs at least one scope (--scope \"S1 S2\")"
-        )));
-    }
+    let scopes = checked_scopes(name, scopes)?;
     db::write_tx(conn, |conn| {
         if roles::exists(conn, name)? {
             return Err(ManageError::RoleExists(name.to_string()));
@@ -67,23 +62,89 @@ pub fn add_with_policy(
     })
 }
 
-/// Makes a role require a second factor of its users, or not. A user of
-/// such a role without one is taken to enrolment at their next sign-in,
-/// and refused by the password grant until then.
-pub fn set_require_mfa(
+/// The scopes given, parsed: at least one.
+fn checked_scopes(name: &str, given: &[String]) -> Result<Vec<String>, ManageError> {
+    let scopes: Vec<String> = parse_scopes(given)?.into_iter().collect();
+    if scopes.is_empty() {
+        return Err(ManageError::Invalid(format!(
+            "role '{}' needs at least one scope (--scope \"S1 S2\")",
+            crate::names::escape(name)
+        )));
+    }
+    Ok(scopes)
+}
+
+/// A change to a role; `None` leaves a setting as it is.
+#[derive(Debug, Clone, Default)]
+pub struct RoleChange {
+    /// The scopes it grants from now on (space-separated lists), replacing
+    /// the old ones.
+    pub scopes: Option<Vec<String>>,
+    /// Whether its users must have a second factor.
+    pub require_mfa: Option<bool>,
+}
+
+/// Changes a role in one transaction; the role as it is then. New scopes
+/// count for what its users get from now on (tokens already issued keep
+/// theirs). A role that requires a second factor takes a user without one
+/// to enrolment at their next sign-in, and the password grant refuses
+/// them until then.
+pub fn set(
     conn: &mut AnyConnection,
     name: &str,
-    required: bool,
+    change: &RoleChange,
 ) -> Result<RoleView, ManageError> {
+    let scopes: Option<Vec<String>> = match &change.scopes {
+        Some(given) => Some(checked_scopes(name, given)?),
+        None => None,
+    };
     db::write_tx(conn, |conn| {
-        if !roles::set_require_mfa(conn, name, required)? {
+        if !roles::exists(conn, name)? {
             return Err(ManageError::UnknownRole(name.to_string()));
+        }
+        if let Some(scopes) = &scopes {
+            roles::set_scopes(conn, name, scopes)?;
+        }
+        if let Some(required) = change.require_mfa {
+            roles::set_require_mfa(conn, name, required)?;
         }
         let scopes = roles::list(conn)?.remove(name).unwrap_or_default();
         Ok(RoleView {
             name: name.to_string(),
             scopes,
-            require_mfa: required,
+            require_mfa: roles::requiring_mfa(conn)?.iter().any(|r| r == name),
+        })
+    })
+}
+
+/// What deleting a role did.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct RoleDeleted {
+    /// The role.
+    pub name: String,
+    /// How many users held it (and lost it).
+    pub users_removed: i64,
+}
+
+/// Deletes a role. Refused ([`ManageError::RoleInUse`]) while a user holds
+/// it, unless `force`, which takes it from them in the same transaction.
+pub fn delete(
+    conn: &mut AnyConnection,
+    name: &str,
+    force: bool,
+) -> Result<RoleDeleted, ManageError> {
+    db::write_tx(conn, |conn| {
+        if !roles::exists(conn, name)? {
+            return Err(ManageError::UnknownRole(name.to_string()));
+        }
+        let holders = roles::holders(conn, name)?;
+        if holders > 0 && !force {
+            return Err(ManageError::RoleInUse(name.to_string(), holders));
+        }
+        roles::delete(conn, name)?;
+        Ok(RoleDeleted {
+            name: name.to_string(),
+            users_removed: holders,
         })
     })
 }

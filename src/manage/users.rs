@@ -354,3 +354,37 @@ pub fn change_role(
         view(conn, user)
     })
 }
+
+/// What `authd user delete` removed.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Deleted {
+    /// The user's id (the `sub` of their tokens).
+    pub id: String,
+    /// Their name.
+    pub username: String,
+    /// Always true: the JSON output says what happened.
+    pub deleted: bool,
+}
+
+/// Deletes a user in one transaction. Their refresh tokens, codes,
+/// sessions, consents and second factors go with them, and their lock
+/// records, so that a new user of that name starts clean; access tokens
+/// they held are refused by introspection and UserInfo from then on,
+/// which find no user for their `sub` ([`crate::oauth::access_token`]).
+/// Clients they registered stay, suspended, for an administrator to
+/// remove.
+pub fn delete(conn: &mut AnyConnection, username: &str, now: i64) -> Result<Deleted, ManageError> {
+    db::write_tx(conn, |conn| {
+        let user = require(conn, username)?;
+        // Before the row goes: the sessions (and who signed in through
+        // them) go with it, and their apps must still be told.
+        session_ends::end_all_of_user(conn, &user.id, now)?;
+        users::delete(conn, &user.id)?;
+        login_failures::clear_username(conn, &username_key(&user.username))?;
+        Ok(Deleted {
+            id: user.id,
+            username: user.username,
+            deleted: true,
+        })
+    })
+}

@@ -296,6 +296,36 @@ async fn a_disable_or_a_new_password_tells_every_session_of_the_user() {
     .await;
 }
 
+/// A deleted user's sessions end before the user row goes, so their apps
+/// are told as for a disable.
+#[actix_web::test]
+async fn deleting_a_user_tells_the_apps_of_their_sessions() {
+    on_every_backend(|db| async move {
+        people(&db);
+        let receiver = Receiver::start();
+        let a = listening(&db, "a", &receiver);
+        let app = TestApp::spawn(&db).await;
+        let alice = logged_in(&app, "alice").await;
+        let id = id_token_for(&app, &alice, &a, "openid").await;
+        let sid = claims_of(&app, &id, &a.id).await["sid"]
+            .as_str()
+            .unwrap()
+            .to_string();
+
+        let out = authd(&db, &["user", "delete", "alice"], None);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let tokens = receiver.wait_for(1, SOON).await;
+        receiver.assert_no_more_than(1, QUIET).await;
+        assert_eq!(aud_sid(&tokens), BTreeSet::from([(a.id.clone(), sid)]));
+        app.stop().await;
+    })
+    .await;
+}
+
 #[actix_web::test]
 async fn a_receiver_that_is_down_gets_the_token_once_it_is_back() {
     on_every_backend(|db| async move {

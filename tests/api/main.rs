@@ -3,6 +3,7 @@
 
 mod account;
 mod account_browser;
+mod admin_live;
 mod audit;
 mod authorize;
 mod authorize_browser;
@@ -10,6 +11,7 @@ mod authorize_openid;
 mod backchannel_logout;
 mod bad_tokens;
 mod cli;
+mod cli_admin;
 mod cli_clients;
 mod client_auth;
 mod client_cache;
