@@ -265,25 +265,15 @@ async fn a_disable_or_a_new_password_tells_every_session_of_the_user() {
 
         // From the command line, another process: the server finds the
         // notices in the queue.
-        let out = authd(&db, &["user", "disable", "alice"], None);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        run_cli(&db, &["user", "disable", "alice"], None);
         let tokens = receiver.wait_for(3, SOON).await;
         receiver.assert_no_more_than(3, QUIET).await;
         assert_eq!(aud_sid(&tokens), expected);
 
-        let out = authd(
+        run_cli(
             &db,
             &["user", "set-password", "bob", "--password-stdin"],
             Some("a brand new password\n"),
-        );
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
         );
         let tokens = receiver.wait_for(4, SOON).await;
         assert_eq!(
@@ -312,12 +302,7 @@ async fn deleting_a_user_tells_the_apps_of_their_sessions() {
             .unwrap()
             .to_string();
 
-        let out = authd(&db, &["user", "delete", "alice"], None);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        run_cli(&db, &["user", "delete", "alice"], None);
         let tokens = receiver.wait_for(1, SOON).await;
         receiver.assert_no_more_than(1, QUIET).await;
         assert_eq!(aud_sid(&tokens), BTreeSet::from([(a.id.clone(), sid)]));
@@ -479,12 +464,7 @@ async fn two_instances_on_one_database_send_each_notice_once() {
             ));
         }
         // Queued by another process: both instances find them polling.
-        let out = authd(&db, &["user", "disable", "alice"], None);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        run_cli(&db, &["user", "disable", "alice"], None);
         let tokens = receiver.wait_for(sids.len(), SOON).await;
         receiver.assert_no_more_than(sids.len(), QUIET).await;
         assert_eq!(aud_sid(&tokens), sids);
@@ -580,12 +560,7 @@ async fn a_removed_client_is_not_told() {
             app,
         } = clocked(&db).await;
         let mut c = first_attempt_failed(&db, &app, &mut receiver, &a).await;
-        let out = authd(&db, &["client", "remove", &a.id], None);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        run_cli(&db, &["client", "remove", &a.id], None);
         receiver.restart();
         clock.advance(backoff_secs(1));
         wait_for_queue(&mut c, "the notice dropped", |q| q.is_empty()).await;
@@ -665,4 +640,15 @@ async fn a_new_login_continues_the_same_users_session_and_ends_anothers() {
         app.stop().await;
     })
     .await;
+}
+
+/// Runs the real binary against `db` (another process: the server finds
+/// what it queued in the database), which must succeed.
+fn run_cli(db: &TestDb, args: &[&str], stdin: Option<&str>) {
+    let out = authd(db, args, stdin);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
