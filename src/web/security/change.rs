@@ -43,7 +43,7 @@ impl From<LoginError> for Refused {
     }
 }
 
-/// Checks the form's CSRF token and current code, then runs `change`
+/// Checks the form's current code, then runs `change`
 /// in the write that uses the code up; `None` when the code was used
 /// meanwhile.
 async fn with_code<T: Send + 'static>(
@@ -53,9 +53,6 @@ async fn with_code<T: Send + 'static>(
     state: &AppState,
     change: impl FnOnce(&mut AnyConnection, &str, i64) -> Result<T, DbError> + Send + 'static,
 ) -> Result<T, Refused> {
-    if !session.csrf_matches(form.get("csrf_token")) {
-        return Err(Refused::Server(WebError::Forbidden));
-    }
     let attempt = Attempt {
         username: &session.username,
         client_id: None,
@@ -115,7 +112,7 @@ pub(super) async fn regenerate(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
-    let form = PageForm::read(&req, payload).await?;
+    let form = PageForm::read_checked(&req, payload, &session).await?;
     let made = with_code(&req, &session, &form, &state, |conn, user_id, now| {
         Ok(mfa::new_recovery_codes(conn, user_id, now)?)
     })
@@ -137,7 +134,7 @@ pub(super) async fn remove(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
-    let form = PageForm::read(&req, payload).await?;
+    let form = PageForm::read_checked(&req, payload, &session).await?;
     let removed = with_code(&req, &session, &form, &state, |conn, user_id, _| {
         Ok(mfa::remove_all(conn, user_id)?)
     })

@@ -28,10 +28,7 @@ pub(super) async fn confirm(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
-    let form = PageForm::read(&req, payload).await?;
-    if !session.csrf_matches(form.get("csrf_token")) {
-        return Err(WebError::Forbidden);
-    }
+    let form = PageForm::read_checked(&req, payload, &session).await?;
     let (sealed, code) = (form.get("secret"), form.get("code"));
     let confirmed = match setup::confirm(&state, &session.user_id, sealed, code)? {
         Ok(confirmed) => confirmed,
