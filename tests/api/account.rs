@@ -111,6 +111,7 @@ async fn the_page_lists_the_apps_the_user_allowed_and_no_one_elses() {
             "See your posts <code>posts:read</code>",
             &revoke_field(&blog),
             r#"<a href="/console">"#,
+            r#"<a href="/account/security">"#,
         ] {
             assert!(page.raw.contains(needle), "[{}] no {needle}", db.label());
         }
@@ -138,7 +139,7 @@ async fn the_page_lists_the_apps_the_user_allowed_and_no_one_elses() {
         );
         assert!(!theirs.raw.contains(&blog.id), "{}", theirs.raw);
         // The signed-in pages lead here.
-        for path in ["/", "/console"] {
+        for path in ["/", "/console", "/account/security"] {
             let r = alice.get(path).await;
             assert!(
                 r.raw.contains(r#"<a href="/account">"#),
