@@ -450,7 +450,7 @@ pub fn revoke_for_user_client(
 /// PostgreSQL then aborts one; in one order, one waits for the other.
 /// SQLite's single writer never runs two writes at once. (Written out:
 /// diesel's query builder takes no locking subquery in an UPDATE.)
-fn revoke_in_order(
+pub(super) fn revoke_in_order(
     pg: &mut diesel::PgConnection,
     live: &'static str,
     keys: &[&str],

@@ -8,7 +8,8 @@
 //! them inside their own transaction.
 //!
 //! Ending a session deletes it, deletes the codes issued in it and not yet
-//! exchanged, and queues a logout notice ([`crate::db::logout_notices`])
+//! exchanged, revokes the refresh tokens issued in it without
+//! `offline_access` (Back-Channel Logout 1.0 §2.7), and queues a logout notice ([`crate::db::logout_notices`])
 //! for every client that got an ID token in it and has a back-channel
 //! logout URI, in the same transaction: a notice is durable once the
 //! session's end is, and is delivered later by a background task
@@ -17,8 +18,9 @@
 use diesel::prelude::*;
 
 use super::schema::clients;
+use super::schema::refresh_tokens as rt;
 use super::session_clients::{self, SessionClient};
-use super::{auth_codes, logout_notices, sessions, AnyConnection};
+use super::{auth_codes, logout_notices, refresh_tokens, sessions, AnyConnection};
 use crate::secret::random_id;
 
 /// What ending sessions did.
@@ -28,6 +30,8 @@ pub struct Ended {
     pub sessions: usize,
     /// Logout notices queued for back-channel delivery.
     pub notices: usize,
+    /// Refresh tokens revoked with the sessions.
+    pub refresh_tokens: usize,
 }
 
 /// Ends the browser session whose id hashes to `id_hash`. Only the
@@ -42,10 +46,12 @@ pub fn end_session(conn: &mut AnyConnection, id_hash: &str, now: i64) -> QueryRe
     }
     let sid = row.sid();
     auth_codes::delete_unused_of_sid(conn, &sid)?;
+    let refresh_tokens = revoke_session_tokens(conn, &row.user_id, Some(&sid), now)?;
     let told = session_clients::take_session(conn, &sid)?;
     Ok(Ended {
         sessions: 1,
         notices: queue_notices(conn, &told, now)?,
+        refresh_tokens,
     })
 }
 
@@ -61,10 +67,12 @@ pub fn end_all_of_user(conn: &mut AnyConnection, user_id: &str, now: i64) -> Que
         ended += sessions::delete(conn, &row.id_hash)?;
         auth_codes::delete_unused_of_sid(conn, &row.sid())?;
     }
+    let refresh_tokens = revoke_session_tokens(conn, user_id, None, now)?;
     let told = session_clients::take_user(conn, user_id)?;
     Ok(Ended {
         sessions: ended,
         notices: queue_notices(conn, &told, now)?,
+        refresh_tokens,
     })
 }
 
@@ -86,6 +94,62 @@ pub fn replace(
         }
         Some(_) => Ok((None, end_session(conn, old, now)?)),
         None => Ok((None, Ended::default())),
+    }
+}
+
+/// Revokes the refresh tokens issued in the session `sid` of `user_id`,
+/// or in any of the user's sessions when `sid` is `None`. A token whose
+/// scope holds `offline_access` outlives the session: the user asked for
+/// access while away (Back-Channel Logout 1.0 §2.7; OpenID Connect Core
+/// §11). Used tokens are marked too, as in
+/// [`refresh_tokens::revoke_for_user_client`]: a rotation racing this on
+/// PostgreSQL is stopped by its family's revoked parent. The user's own
+/// tokens are found through their index, so `refresh_tokens` needs no
+/// index on `sid`, which every rotation would pay for.
+fn revoke_session_tokens(
+    conn: &mut AnyConnection,
+    user_id: &str,
+    sid: Option<&str>,
+    now: i64,
+) -> QueryResult<usize> {
+    // A literal, for concat!: the PostgreSQL statements are `'static`.
+    macro_rules! online {
+        () => {
+            "(' ' || scope || ' ') NOT LIKE '% offline_access %'"
+        };
+    }
+    if let AnyConnection::Postgres(pg) = conn {
+        return match sid {
+            Some(sid) => {
+                let live = concat!(
+                    "user_id = $2 AND sid = $3 AND revoked_at IS NULL AND ",
+                    online!()
+                );
+                refresh_tokens::revoke_in_order(pg, live, &[user_id, sid], now)
+            }
+            None => {
+                let live = concat!(
+                    "user_id = $2 AND sid IS NOT NULL AND revoked_at IS NULL AND ",
+                    online!()
+                );
+                refresh_tokens::revoke_in_order(pg, live, &[user_id], now)
+            }
+        };
+    }
+    let online = || diesel::dsl::sql::<diesel::sql_types::Bool>(online!());
+    let mine = rt::user_id.eq(user_id).and(rt::revoked_at.is_null());
+    let revoked = rt::revoked_at.eq(Some(now));
+    match sid {
+        Some(sid) => diesel::update(rt::table.filter(mine.and(rt::sid.eq(sid))).filter(online()))
+            .set(revoked)
+            .execute(conn),
+        None => diesel::update(
+            rt::table
+                .filter(mine.and(rt::sid.is_not_null()))
+                .filter(online()),
+        )
+        .set(revoked)
+        .execute(conn),
     }
 }
 

@@ -279,9 +279,9 @@ pub fn set_password(
     db::write_tx(conn, |conn| {
         let user = require(conn, username)?;
         users::set_password_hash(conn, &user.id, password_hash, true, now)?;
-        session_ends::end_all_of_user(conn, &user.id, now)?;
+        let ended = session_ends::end_all_of_user(conn, &user.id, now)?;
         Ok(PasswordSet {
-            revoked: refresh_tokens::revoke_for_user(conn, &user.id, now)?,
+            revoked: ended.refresh_tokens + refresh_tokens::revoke_for_user(conn, &user.id, now)?,
             unlocked: login_failures::clear_username(conn, &username_key(&user.username))?,
         })
     })

@@ -9,9 +9,10 @@ use authd::clock::Clock;
 
 use crate::support::browser::{csrf_token, set_cookie, Browser};
 use crate::support::code_flow::{
-    assert_redirected_error, code_for, consent_page, exchange, logged_in, pkce, request, REDIRECT,
+    assert_redirected_error, code_for, consent_page, exchange, logged_in, pkce, refresh, request,
+    REDIRECT,
 };
-use crate::support::fixtures::{login_as, post, role, user, ClientSpec, Reply, TestClient};
+use crate::support::fixtures::{login_as, role, user, ClientSpec, Reply, TestClient};
 use crate::support::helpers::{on_every_backend, TestApp, TestDb};
 use crate::support::process::ServerProcess;
 
@@ -53,11 +54,6 @@ async fn allowed(app: &TestApp, browser: &Browser, c: &TestClient) -> String {
         .as_str()
         .expect("a refresh token")
         .into()
-}
-
-async fn refresh(app: &TestApp, c: &TestClient, token: &str) -> Reply {
-    let form = [("grant_type", "refresh_token"), ("refresh_token", token)];
-    post(app, "/oauth/token", Some(c), &form).await
 }
 
 /// A refresh that works; returns the new token.

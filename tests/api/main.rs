@@ -57,6 +57,7 @@ mod register;
 mod reset_wins;
 mod resource;
 mod rotation_batch;
+mod session_tokens;
 mod shutdown;
 mod startup;
 mod support;

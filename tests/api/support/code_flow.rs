@@ -197,6 +197,12 @@ pub async fn exchange(
     post(app, "/oauth/token", Some(c), &form).await
 }
 
+/// `grant_type=refresh_token` for a confidential client.
+pub async fn refresh(app: &TestApp, c: &TestClient, token: &str) -> Reply {
+    let form = [("grant_type", "refresh_token"), ("refresh_token", token)];
+    post(app, "/oauth/token", Some(c), &form).await
+}
+
 /// Signs `browser` in to `c` with the code flow for `scope` (which should
 /// hold `openid`) and returns the ID token of the exchange.
 pub async fn id_token_for(app: &TestApp, browser: &Browser, c: &TestClient, scope: &str) -> String {
