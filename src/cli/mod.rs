@@ -1,7 +1,9 @@
-//! The command line: `serve` (default), `migrate`, and the admin commands.
+//! The command line: `serve` (default), `migrate`, `backup`, and the admin
+//! commands.
 //! Admin commands print one JSON document with `--json`, else plain lines;
 //! errors are one line on stderr and a non-zero exit status.
 
+mod backup;
 mod clients;
 mod keys;
 mod output;
@@ -46,6 +48,12 @@ pub enum Command {
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(keys::KeysCmd),
+    /// Copy the SQLite database to FILE while the server runs (a
+    /// consistent snapshot; PostgreSQL: use pg_dump).
+    Backup {
+        /// Where the copy goes; must not exist.
+        file: std::path::PathBuf,
+    },
 }
 
 /// A failed command: the one line printed on stderr.
@@ -100,5 +108,6 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Some(Command::User(cmd)) => users::run(cmd, &mut Ctx::open(settings, json)?),
         Some(Command::Client(cmd)) => clients::run(cmd, &mut Ctx::open(settings, json)?),
         Some(Command::Keys(cmd)) => keys::run(cmd, &mut Ctx::open(settings, json)?),
+        Some(Command::Backup { file }) => backup::run(&settings, &file),
     }
 }

@@ -30,6 +30,7 @@
 
 pub mod access_standing;
 pub mod auth_codes;
+pub mod backup;
 pub mod client_cache;
 pub mod clients;
 mod connection;

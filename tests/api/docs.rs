@@ -1,7 +1,8 @@
 //! The documents that cannot drift from the code: `docs/interface.md`
 //! lists every setting, every `docs/…` citation in the code names a file
-//! and a section that exist, and the README's Layout section names every
-//! file it describes and no file that is gone.
+//! and a section that exist, the README's Layout section names every
+//! file it describes and no file that is gone, and docs/OPERATIONS.md's
+//! settings reference is the binary's `--help`.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -242,5 +243,46 @@ fn no_two_top_level_modules_import_each_other() {
     assert!(
         cycles.is_empty(),
         "modules that import each other: {cycles:?}"
+    );
+}
+
+/// `authd --help` as docs/OPERATIONS.md shows it: environment variables
+/// without the values the test's own environment may give them.
+fn help_text() -> String {
+    let help = Cli::command().render_long_help().to_string();
+    help.lines()
+        .map(|line| {
+            let line = line.trim_end();
+            match (line.find("[env: "), line.rfind(']')) {
+                (Some(start), Some(end)) if end > start => {
+                    let name = line[start + 6..end].split('=').next().unwrap_or("");
+                    format!("{}[env: {name}]", &line[..start])
+                }
+                _ => line.to_string(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn the_operations_settings_reference_is_the_help() {
+    const MARK: &str = "<!-- settings: generated from `authd --help`";
+    let doc = read("docs/OPERATIONS.md");
+    let start = doc
+        .find(MARK)
+        .expect("docs/OPERATIONS.md has the settings mark");
+    let open = start + doc[start..].find("```text\n").expect("a text block") + 8;
+    let close = open + doc[open..].find("```").expect("the block's end");
+    let wanted = format!("{}\n", help_text());
+    if std::env::var("AUTHD_UPDATE_DOCS").as_deref() == Ok("1") {
+        let updated = format!("{}{wanted}{}", &doc[..open], &doc[close..]);
+        std::fs::write(root().join("docs/OPERATIONS.md"), updated).unwrap();
+        return;
+    }
+    assert!(
+        doc[open..close] == wanted,
+        "docs/OPERATIONS.md's settings reference is not `authd --help`: \
+         run AUTHD_UPDATE_DOCS=1 cargo test --test api the_operations_settings"
     );
 }
