@@ -208,7 +208,7 @@ pub fn family_revoked(conn: &mut AnyConnection, family_id: &str) -> QueryResult<
 /// count decides a race between concurrent refreshes: exactly one caller
 /// gets [`Claim::Claimed`].
 pub fn claim(conn: &mut AnyConnection, hash: &str, now: i64) -> QueryResult<Claim> {
-    let n = ClaimStatement { hash, now }.execute(conn)?;
+    let n = ClaimStatement::<false> { hash, now }.execute(conn)?;
     if n == 1 {
         return Ok(Claim::Claimed);
     }
@@ -227,20 +227,54 @@ pub fn rotate(
     successor: &RefreshToken,
     now: i64,
 ) -> QueryResult<Claim> {
+    rotate_sealed(conn, hash, successor, None, now)
+}
+
+/// [`rotate`], storing with the successor its own token `sealed` when
+/// retries are on (`Some`, see [`super::refresh_retries`]): the same
+/// statements, one more column each, and the claim wipes the claimed
+/// token's own sealed copy, since a used successor is no retry's answer.
+/// With `None` the statements are exactly [`rotate`]'s.
+pub fn rotate_sealed(
+    conn: &mut AnyConnection,
+    hash: &str,
+    successor: &RefreshToken,
+    sealed: Option<&str>,
+    now: i64,
+) -> QueryResult<Claim> {
     let claimed = match conn {
         AnyConnection::Postgres(_) => {
-            RotateStatement {
-                claim: ClaimStatement { hash, now },
-                successor,
-            }
-            .execute(conn)?
-                == 1
+            let n = match sealed {
+                None => RotateStatement::<false> {
+                    claim: ClaimStatement { hash, now },
+                    successor,
+                    sealed,
+                }
+                .execute(conn)?,
+                Some(_) => RotateStatement::<true> {
+                    claim: ClaimStatement { hash, now },
+                    successor,
+                    sealed,
+                }
+                .execute(conn)?,
+            };
+            n == 1
         }
         AnyConnection::Sqlite(_) => {
             let both = |conn: &mut AnyConnection| {
-                let claimed = ClaimStatement { hash, now }.execute(conn)? == 1;
+                let claimed = match sealed {
+                    None => ClaimStatement::<false> { hash, now }.execute(conn)?,
+                    Some(_) => ClaimStatement::<true> { hash, now }.execute(conn)?,
+                } == 1;
                 if claimed {
-                    insert(conn, successor)?;
+                    match sealed {
+                        None => insert(conn, successor)?,
+                        Some(sealed) => {
+                            let values = (successor, rt::retry_sealed.eq(sealed));
+                            let insert = diesel::insert_into(rt::table).values(values);
+                            on_backend!(conn, |c| insert.execute(c)).map(drop)?
+                        }
+                    }
                 }
                 Ok::<_, diesel::result::Error>(claimed)
             };
@@ -279,7 +313,11 @@ pub(super) fn why_unclaimed(conn: &mut AnyConnection, hash: &str) -> QueryResult
 /// generation it was issued under (the refresh grant reads the user before
 /// this write, so the claim itself must refuse a password change or a
 /// disable that landed in between).
-struct ClaimStatement<'a> {
+///
+/// `WIPE` (retries on, [`rotate_sealed`]) also clears the claimed token's
+/// sealed copy of itself: a distinct type, so that each SQL text has a
+/// prepared statement of its own.
+struct ClaimStatement<'a, const WIPE: bool> {
     hash: &'a str,
     now: i64,
 }
@@ -297,7 +335,7 @@ pub(super) const STANDING: &str = " AND NOT EXISTS (SELECT 1 FROM refresh_tokens
      AND NOT users.disabled \
      AND users.credential_generation = refresh_tokens.generation)";
 
-impl diesel::query_builder::QueryFragment<Backend> for ClaimStatement<'_> {
+impl<const WIPE: bool> diesel::query_builder::QueryFragment<Backend> for ClaimStatement<'_, WIPE> {
     fn walk_ast<'b>(
         &'b self,
         mut out: diesel::query_builder::AstPass<'_, 'b, Backend>,
@@ -305,6 +343,9 @@ impl diesel::query_builder::QueryFragment<Backend> for ClaimStatement<'_> {
         use diesel::sql_types::{BigInt, Text};
         out.push_sql("UPDATE refresh_tokens SET used_at = ");
         out.push_bind_param::<BigInt, _>(&self.now)?;
+        if WIPE {
+            out.push_sql(", retry_sealed = NULL");
+        }
         out.push_sql(" WHERE token_hash = ");
         out.push_bind_param::<Text, _>(self.hash)?;
         out.push_sql(" AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ");
@@ -316,22 +357,26 @@ impl diesel::query_builder::QueryFragment<Backend> for ClaimStatement<'_> {
     }
 }
 
-impl diesel::query_builder::QueryId for ClaimStatement<'_> {
-    type QueryId = ClaimStatement<'static>;
+impl<const WIPE: bool> diesel::query_builder::QueryId for ClaimStatement<'_, WIPE> {
+    type QueryId = ClaimStatement<'static, WIPE>;
     const HAS_STATIC_QUERY_ID: bool = true;
 }
 
-impl RunQueryDsl<AnyConnection> for ClaimStatement<'_> {}
+impl<const WIPE: bool> RunQueryDsl<AnyConnection> for ClaimStatement<'_, WIPE> {}
 
 /// PostgreSQL's rotation in one statement: the claim as a data-modifying
 /// CTE, and the successor inserted only for the row it claimed. Its
-/// INSERT's row count is the claim's. Fixed SQL, prepared once.
-struct RotateStatement<'a> {
-    claim: ClaimStatement<'a>,
+/// INSERT's row count is the claim's. Fixed SQL, prepared once (once per
+/// `SEALED`: with retries on, the successor's `retry_sealed` too).
+struct RotateStatement<'a, const SEALED: bool> {
+    claim: ClaimStatement<'a, SEALED>,
     successor: &'a RefreshToken,
+    sealed: Option<&'a str>,
 }
 
-impl diesel::query_builder::QueryFragment<Backend> for RotateStatement<'_> {
+impl<const SEALED: bool> diesel::query_builder::QueryFragment<Backend>
+    for RotateStatement<'_, SEALED>
+{
     fn walk_ast<'b>(
         &'b self,
         mut out: diesel::query_builder::AstPass<'_, 'b, Backend>,
@@ -343,8 +388,12 @@ impl diesel::query_builder::QueryFragment<Backend> for RotateStatement<'_> {
         out.push_sql(
             " RETURNING 1) INSERT INTO refresh_tokens (token_hash, family_id, parent_hash, \
              user_id, client_id, scope, issued_at, expires_at, used_at, revoked_at, \
-             generation, family_expires_at, auth_time, sid, amr) SELECT ",
+             generation, family_expires_at, auth_time, sid, amr",
         );
+        if SEALED {
+            out.push_sql(", retry_sealed");
+        }
+        out.push_sql(") SELECT ");
         out.push_bind_param::<Text, _>(&t.token_hash)?;
         out.push_sql(", ");
         out.push_bind_param::<Text, _>(&t.family_id)?;
@@ -374,17 +423,21 @@ impl diesel::query_builder::QueryFragment<Backend> for RotateStatement<'_> {
         out.push_bind_param::<Nullable<Text>, _>(&t.sid)?;
         out.push_sql(", ");
         out.push_bind_param::<Nullable<Text>, _>(&t.amr)?;
+        if SEALED {
+            out.push_sql(", ");
+            out.push_bind_param::<Nullable<Text>, _>(&self.sealed)?;
+        }
         out.push_sql(" FROM claimed");
         Ok(())
     }
 }
 
-impl diesel::query_builder::QueryId for RotateStatement<'_> {
-    type QueryId = RotateStatement<'static>;
+impl<const SEALED: bool> diesel::query_builder::QueryId for RotateStatement<'_, SEALED> {
+    type QueryId = RotateStatement<'static, SEALED>;
     const HAS_STATIC_QUERY_ID: bool = true;
 }
 
-impl RunQueryDsl<AnyConnection> for RotateStatement<'_> {}
+impl<const SEALED: bool> RunQueryDsl<AnyConnection> for RotateStatement<'_, SEALED> {}
 
 /// Revokes every token of a family (reuse detection, RFC 7009 revocation).
 pub fn revoke_family(conn: &mut AnyConnection, family_id: &str, now: i64) -> QueryResult<usize> {
