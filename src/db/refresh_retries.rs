@@ -1,8 +1,8 @@
-//! Successors kept for retried refreshes (docs/interface.md "Token
-//! lifecycle", Retried refreshes): while the grace is on, a rotation
-//! stores the successor's own token sealed beside it, in
-//! `refresh_tokens.retry_sealed` ([`super::refresh_tokens::rotate_sealed`]),
-//! and its claim wipes it. Here: finding it from its parent, and the
+//! Successors kept for retried refreshes
+//! (docs/interface.md "Token lifecycle", Retried refreshes): while the
+//! grace is on, a rotation stores the successor's own token sealed beside
+//! it, in `refresh_tokens.retry_sealed`
+//! ([`super::refresh_tokens::rotate_sealed`]), and its claim wipes it. Here: finding it from its parent, and the
 //! janitor's wipe once the grace has passed. Both go through the partial
 //! index of the rows that hold one, which is empty while the grace is off.
 
