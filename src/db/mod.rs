@@ -48,6 +48,7 @@ pub mod profiles;
 mod queue;
 pub mod recovery_codes;
 pub mod refresh_batch;
+mod refresh_claims;
 pub mod refresh_retries;
 pub mod refresh_tokens;
 pub mod revoked_access_tokens;
