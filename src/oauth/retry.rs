@@ -2,9 +2,8 @@
 //! refreshes): with `--refresh-retry-grace` on, a rotated refresh token
 //! that its client presents again within the grace, while its successor
 //! is unused, is answered with that same successor instead of being
-//! treated as reuse (RFC 9700 §4.14.2 detects reuse; this is the
-//! retry-window exception it leaves to the server, SECURITY.md "Refresh
-//! tokens" weighs it).
+//! treated as reuse (RFC 9700 §4.14.2): a relaxation for clients whose
+//! answer was lost, off by default; SECURITY.md weighs it.
 //!
 //! To answer with the successor, the server must be able to give its token
 //! again, and it stores only hashes: so a rotation keeps the successor's

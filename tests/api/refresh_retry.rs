@@ -344,3 +344,65 @@ async fn a_successors_token_is_never_in_the_database() {
     })
     .await;
 }
+
+/// The binary, its grace set by the environment variable: each retry it
+/// answers writes one `refresh_token_retried` audit line, with no token
+/// in the log.
+#[actix_web::test]
+async fn the_binary_reads_the_variable_and_audits_each_retry() {
+    use crate::support::process::ServerProcess;
+    on_every_backend(|db| async move {
+        let c = standard(&db);
+        let (user_id, _) = fixtures::standard_ids(&mut conn(&db));
+        let mut cmd = ServerProcess::command(&db, &[]);
+        cmd.env("AUTHD_REFRESH_RETRY_GRACE", "30");
+        let server = ServerProcess::spawn(cmd);
+        let http = reqwest::Client::new();
+        let token = |form: Vec<(&'static str, String)>| {
+            let req = http
+                .post(server.url("/oauth/token"))
+                .basic_auth(&c.id, c.secret.as_deref())
+                .form(&form);
+            async move { fixtures::reply(req.send().await.unwrap()).await }
+        };
+        let login = token(vec![
+            ("grant_type", "password".into()),
+            ("username", "alice".into()),
+            ("password", "correct horse".into()),
+        ])
+        .await;
+        let first = rt(&login);
+        let refresh = |t: &str| {
+            token(vec![
+                ("grant_type", "refresh_token".into()),
+                ("refresh_token", t.to_string()),
+            ])
+        };
+        let successor = rt(&refresh(&first).await);
+        let retried = refresh(&first).await;
+        assert_eq!(rt(&retried), successor, "[{}] {}", db.label(), retried.raw);
+        let log = server.stop();
+        let lines: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains("event=refresh_token_retried"))
+            .collect();
+        assert_eq!(lines.len(), 1, "[{}] {log}", db.label());
+        assert!(lines[0].contains("outcome=same_successor"), "{lines:?}");
+        assert!(
+            lines[0].contains(&format!("user_id=\"{user_id}\"")),
+            "{lines:?}"
+        );
+        assert!(
+            lines[0].contains(&format!("client_id=\"{}\"", c.id)),
+            "{lines:?}"
+        );
+        for secret in [&first, &successor, &at(&retried)] {
+            assert!(
+                !log.contains(secret.as_str()),
+                "[{}] a token in the log",
+                db.label()
+            );
+        }
+    })
+    .await;
+}
