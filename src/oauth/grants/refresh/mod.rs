@@ -158,8 +158,9 @@ fn exchange(
                         }
                         Made::Rotated(Rotated::New(stored))
                     }
-                    // Not after a read in the same job of the single
-                    // writer, which nothing else writes between.
+                    // Cannot follow a read made in this same job of the
+                    // single writer (nothing writes in between); were it
+                    // to, it would be reuse.
                     Claim::AlreadyUsed => {
                         Made::Reused(Box::new(rotation::reuse(conn, token, now)?))
                     }
@@ -195,6 +196,7 @@ async fn read_then_rotate(
         Next::Rotate(successor) => match store(ctx, *successor, again.is_none()).await? {
             AfterClaim::Done(rotated) => rotated,
             AfterClaim::Lost => {
+                // `store` revoked the family itself when retries are off.
                 let Some((auth, presented, requested)) = again else {
                     return Ok(Rotated::Refused);
                 };
