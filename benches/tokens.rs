@@ -177,6 +177,7 @@ fn rotation_on(c: &mut Criterion, name: &str, mut conn: AnyConnection) {
                             Rotation {
                                 hash: old.token_hash,
                                 successor,
+                                sealed: None,
                                 now,
                             }
                         })

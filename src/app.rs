@@ -301,6 +301,11 @@ impl Application {
                 clock.clone(),
             ),
             crate::janitor::spawn(prepared.db.clone(), clock.clone()),
+            crate::janitor::spawn_retry_wipe(
+                prepared.db.clone(),
+                clock.clone(),
+                settings.refresh_retry_grace,
+            ),
             crate::backchannel::spawn(
                 &backchannel,
                 prepared.db.clone(),

@@ -425,6 +425,18 @@ pub fn refresh_reused(user_id: &str, client_id: &str, family_id: &str, count: us
         .warn();
 }
 
+/// A rotated refresh token of family `family_id` came back within the
+/// retry grace, its successor unused: answered with that successor again
+/// (docs/interface.md "Token lifecycle", Retried refreshes). A client's
+/// retry, or a thief's replay inside the window (SECURITY.md).
+pub fn refresh_retried(user_id: &str, client_id: &str, family_id: &str) {
+    Line::new("refresh_token_retried", "same_successor")
+        .text("user_id", user_id)
+        .text("client_id", client_id)
+        .text("family_id", family_id)
+        .info();
+}
+
 /// A used authorization code was presented again: the refresh family
 /// (`refresh` tokens) and the access token issued from it were revoked
 /// (RFC 6749 §4.1.2). The code leaked, or the client retried.

@@ -68,6 +68,14 @@ pub struct Settings {
           value_parser = value_parser!(i64).range(1..=315_360_000))]
     pub refresh_max_lifetime: i64,
 
+    /// Seconds after a refresh token's rotation during which its client
+    /// may present it again and get the same successor (and a new access
+    /// token) instead of reuse detection, while that successor is unused
+    /// (0 = off, the default; at most 3600). See SECURITY.md.
+    #[arg(long, env = "AUTHD_REFRESH_RETRY_GRACE", default_value_t = 0, global = true,
+          value_parser = value_parser!(i64).range(0..=3600))]
+    pub refresh_retry_grace: i64,
+
     /// Brute-force defences.
     #[command(flatten)]
     pub login: LoginLimits,
@@ -279,6 +287,8 @@ pub struct IssuerSettings {
     pub refresh_ttl: i64,
     /// Refresh-family absolute lifetime (s).
     pub refresh_max_lifetime: i64,
+    /// How long a rotated refresh token may be retried (s; 0 = off).
+    pub refresh_retry_grace: i64,
     /// A browser session's absolute lifetime (s): with the family's, how
     /// long a sign-in can last, and so how long the clients it signed in
     /// to are remembered for its logout.
@@ -396,6 +406,7 @@ impl Settings {
             access_ttl: self.access_token_ttl,
             refresh_ttl: self.refresh_token_ttl,
             refresh_max_lifetime: self.refresh_max_lifetime,
+            refresh_retry_grace: self.refresh_retry_grace,
             session_lifetime: self.sessions.lifetime,
         }
     }
@@ -479,6 +490,7 @@ mod tests {
         assert_eq!(s.metrics_bind, None);
         assert_eq!(s.registration, Registration::default());
         assert_eq!(s.console_max_clients, 25);
+        assert_eq!(s.refresh_retry_grace, 0);
         assert_eq!(
             s.key_schedule,
             KeySchedule {
@@ -520,6 +532,14 @@ mod tests {
         assert!(e.contains("--signing-alg") && e.contains("ES256"), "{e}");
         assert!(settings(&["--db-pool-size", "0"]).is_err());
         assert!(settings(&["--refresh-token-ttl", "31536001"]).is_err());
+        assert_eq!(
+            settings(&["--refresh-retry-grace", "30"])
+                .unwrap()
+                .refresh_retry_grace,
+            30
+        );
+        assert!(settings(&["--refresh-retry-grace", "-1"]).is_err());
+        assert!(settings(&["--refresh-retry-grace", "3601"]).is_err());
         assert!(settings(&["--access-token-ttl", "0"]).is_err());
         assert!(settings(&["--issuer", "ftp://x"]).is_err());
         assert!(settings(&["--issuer", "https://x/?a=b"]).is_err());

@@ -12,7 +12,7 @@
 //! | --- | --- | --- | --- | --- |
 //! | a read (a session, a user, a grant's checks) | [`Db::read`] | the connection threads, one job each | the same | blocking work off the actix workers, each thread on a connection of its own, no hop through a blocking pool |
 //! | a write (a grant's issuing, a revocation, an admin change) | [`Db::write`] | the writer thread: queued writes share one transaction, a savepoint each ([`group_commit`]) | a connection thread, a transaction each | SQLite allows one writer: one thread and group commit remove lock collisions and turn N fsyncs into one; PostgreSQL groups commits itself |
-//! | a refresh (its read and its rotation) | SQLite: [`Db::write`], PostgreSQL: [`Db::read`] then [`Db::rotate`] ([`Db::single_writer`] tells) | one write that reads the token itself | the read on a connection thread, then the rotation thread: everything queued in one statement; a token locked elsewhere is rotated alone on a connection thread | SQLite: every commit empties a reading connection's page cache, not the writer's, which finds the token's pages in memory, and one hand-off instead of two; PostgreSQL: one round trip and one commit for many rotations |
+//! | a refresh (its read and its rotation) | SQLite: [`Db::write`], PostgreSQL: [`Db::read`] then [`Db::rotate`] ([`Db::single_writer`] tells) | one write that reads the token itself | the read on a connection thread, then the rotation thread: everything queued in one statement; a token locked elsewhere is rotated alone on a connection thread | SQLite: every commit empties a reading connection's page cache, not the writer's, which finds the token's pages in memory, and one hand-off instead of two; PostgreSQL: one round trip and one commit for many rotations; with the retry grace on, the same statements also store the successor sealed ([`refresh_retries`]) |
 //! | a client lookup | [`Db::client`] | the lookup thread: one `IN (…)` statement for all queued | the same, with `= ANY($1)` | the hot path of `client_credentials` and introspection |
 //! | an access token's standing | [`Db::access_standing`] | the standing thread | the same, one statement for all queued | introspection's hot path |
 //! | a user's profile | [`Db::profile`] | the profile thread: one `IN (…)` statement for all queued | the same, with `= ANY($1)` | UserInfo's hot path |
@@ -49,6 +49,8 @@ pub mod profiles;
 mod queue;
 pub mod recovery_codes;
 pub mod refresh_batch;
+mod refresh_claims;
+pub mod refresh_retries;
 pub mod refresh_tokens;
 pub mod revoked_access_tokens;
 pub mod roles;

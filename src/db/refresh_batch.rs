@@ -29,20 +29,35 @@ use super::AnyConnection;
 
 /// One rotation to make: claim the token with hash `hash` at `now` and,
 /// if claimed, store `successor`.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Rotation {
     /// SHA-256 of the presented token.
     pub hash: String,
     /// Its successor, to store if the claim succeeds.
     pub successor: RefreshToken,
+    /// The successor's own token sealed, stored with it while retried
+    /// refreshes are on ([`super::refresh_retries`]); `None` when off.
+    pub sealed: Option<String>,
     /// The time of the claim (Unix seconds).
     pub now: i64,
 }
 
+impl std::fmt::Debug for Rotation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rotation")
+            .field("hash", &self.hash)
+            .field("successor", &self.successor)
+            .field("sealed", &self.sealed.as_ref().map(|_| "[redacted]"))
+            .field("now", &self.now)
+            .finish()
+    }
+}
+
 impl Rotation {
-    /// Makes this rotation on its own ([`refresh_tokens::rotate`]).
+    /// Makes this rotation on its own ([`refresh_tokens::rotate_sealed`]).
     pub fn make_alone(&self, conn: &mut AnyConnection) -> QueryResult<Claim> {
-        refresh_tokens::rotate(conn, &self.hash, &self.successor, self.now)
+        let sealed = self.sealed.as_deref();
+        refresh_tokens::rotate_sealed(conn, &self.hash, &self.successor, sealed, self.now)
     }
 }
 
@@ -77,7 +92,12 @@ pub fn rotate_many(
     }
     let mut claimed = HashSet::new();
     let mut locked = HashMap::new();
-    for (kind, hash, used) in RotateMany::new(&firsts).load::<(String, String, bool)>(pg)? {
+    // With retries on, every rotation stores its successor sealed.
+    let rows = match firsts.iter().any(|r| r.sealed.is_some()) {
+        false => RotateMany::<false>::new(&firsts).load::<(String, String, bool)>(pg)?,
+        true => RotateMany::<true>::new(&firsts).load::<(String, String, bool)>(pg)?,
+    };
+    for (kind, hash, used) in rows {
         if kind == "claimed" {
             claimed.insert(hash);
         } else {
@@ -138,9 +158,16 @@ fn one_by_one(conn: &mut AnyConnection, batch: &[Rotation]) -> QueryResult<Vec<O
     }
 }
 
+/// A successor's columns, in the order of the statement's arrays.
+const COLUMNS: &str = "token_hash, family_id, parent_hash, user_id, client_id, scope, \
+     issued_at, expires_at, used_at, revoked_at, generation, family_expires_at, auth_time, sid, \
+     amr";
+
 /// The statement, over one array per column. Fixed SQL whatever the batch
-/// size, so it is prepared once per connection and its plan reused.
-struct RotateMany<'a> {
+/// size, so it is prepared once per connection and its plan reused (once
+/// per `SEALED`: with retries on, the successors' `retry_sealed` too, and
+/// the claims wipe the claimed tokens' own).
+struct RotateMany<'a, const SEALED: bool> {
     old: Vec<&'a str>,
     now: Vec<i64>,
     token_hash: Vec<&'a str>,
@@ -158,9 +185,10 @@ struct RotateMany<'a> {
     auth_time: Vec<Option<i64>>,
     sid: Vec<Option<&'a str>>,
     amr: Vec<Option<&'a str>>,
+    retry_sealed: Vec<Option<&'a str>>,
 }
 
-impl<'a> RotateMany<'a> {
+impl<'a, const SEALED: bool> RotateMany<'a, SEALED> {
     fn new(batch: &[&'a Rotation]) -> Self {
         fn col<'a, T>(batch: &[&'a Rotation], f: impl Fn(&'a Rotation) -> T) -> Vec<T> {
             batch.iter().map(|r| f(r)).collect()
@@ -183,11 +211,15 @@ impl<'a> RotateMany<'a> {
             auth_time: col(batch, |r| r.successor.auth_time),
             sid: col(batch, |r| r.successor.sid.as_deref()),
             amr: col(batch, |r| r.successor.amr.as_deref()),
+            retry_sealed: match SEALED {
+                true => col(batch, |r| r.sealed.as_deref()),
+                false => Vec::new(),
+            },
         }
     }
 }
 
-impl QueryFragment<Pg> for RotateMany<'_> {
+impl<const SEALED: bool> QueryFragment<Pg> for RotateMany<'_, SEALED> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         out.push_sql("WITH input AS (SELECT * FROM unnest(");
         out.push_bind_param::<Array<Text>, _>(&self.old)?;
@@ -221,14 +253,28 @@ impl QueryFragment<Pg> for RotateMany<'_> {
             out.push_sql(", ");
             out.push_bind_param::<Array<Nullable<Text>>, _>(texts)?;
         }
+        if SEALED {
+            out.push_sql(", ");
+            out.push_bind_param::<Array<Nullable<Text>>, _>(&self.retry_sealed)?;
+        }
+        // With `SEALED`, a successor's sealed copy is one more column, and
+        // a claim wipes the claimed token's own.
+        let sealed = if SEALED { ", retry_sealed" } else { "" };
+        out.push_sql(") AS i (old, now, ");
+        out.push_sql(COLUMNS);
+        out.push_sql(sealed);
         out.push_sql(
-            ") AS i (old, now, token_hash, family_id, parent_hash, user_id, client_id, scope, \
-             issued_at, expires_at, used_at, revoked_at, generation, family_expires_at, \
-             auth_time, sid, amr)), \
+            ")), \
              locked AS MATERIALIZED (SELECT token_hash, used_at, revoked_at FROM refresh_tokens \
              WHERE token_hash IN (SELECT old FROM input) \
              ORDER BY token_hash FOR UPDATE SKIP LOCKED), \
-             claimed AS (UPDATE refresh_tokens SET used_at = input.now FROM input \
+             claimed AS (UPDATE refresh_tokens SET used_at = input.now",
+        );
+        if SEALED {
+            out.push_sql(", retry_sealed = NULL");
+        }
+        out.push_sql(
+            " FROM input \
              WHERE refresh_tokens.token_hash = input.old \
              AND refresh_tokens.token_hash IN (SELECT token_hash FROM locked) \
              AND refresh_tokens.used_at IS NULL AND refresh_tokens.revoked_at IS NULL \
@@ -236,13 +282,14 @@ impl QueryFragment<Pg> for RotateMany<'_> {
              AND refresh_tokens.family_expires_at > input.now",
         );
         out.push_sql(STANDING);
+        out.push_sql(" RETURNING input.*), stored AS (INSERT INTO refresh_tokens (");
+        out.push_sql(COLUMNS);
+        out.push_sql(sealed);
+        out.push_sql(") SELECT ");
+        out.push_sql(COLUMNS);
+        out.push_sql(sealed);
         out.push_sql(
-            " RETURNING input.*), \
-             stored AS (INSERT INTO refresh_tokens (token_hash, family_id, parent_hash, \
-             user_id, client_id, scope, issued_at, expires_at, used_at, revoked_at, \
-             generation, family_expires_at, auth_time, sid, amr) SELECT token_hash, \
-             family_id, parent_hash, user_id, client_id, scope, issued_at, expires_at, used_at, \
-             revoked_at, generation, family_expires_at, auth_time, sid, amr FROM claimed) \
+            " FROM claimed) \
              SELECT 'claimed', old, false FROM claimed \
              UNION ALL SELECT 'locked', token_hash, used_at IS NOT NULL AND revoked_at IS NULL \
              FROM locked",
@@ -251,13 +298,13 @@ impl QueryFragment<Pg> for RotateMany<'_> {
     }
 }
 
-impl QueryId for RotateMany<'_> {
-    type QueryId = RotateMany<'static>;
+impl<const SEALED: bool> QueryId for RotateMany<'_, SEALED> {
+    type QueryId = RotateMany<'static, SEALED>;
     const HAS_STATIC_QUERY_ID: bool = true;
 }
 
-impl Query for RotateMany<'_> {
+impl<const SEALED: bool> Query for RotateMany<'_, SEALED> {
     type SqlType = (Text, Text, Bool);
 }
 
-impl RunQueryDsl<PgConnection> for RotateMany<'_> {}
+impl<const SEALED: bool> RunQueryDsl<PgConnection> for RotateMany<'_, SEALED> {}

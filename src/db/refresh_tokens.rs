@@ -5,6 +5,9 @@ use std::collections::BTreeSet;
 
 use diesel::prelude::*;
 
+pub(super) use super::refresh_claims::STANDING;
+pub use super::refresh_claims::{claim, rotate, rotate_sealed, Claim};
+
 use super::clients::Client;
 use super::connection::on_backend;
 use super::schema::refresh_tokens as rt;
@@ -177,19 +180,6 @@ pub struct ForRefresh {
     pub scopes: BTreeSet<String>,
 }
 
-/// What [`claim`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Claim {
-    /// This caller marked it used.
-    Claimed,
-    /// Someone had used it already.
-    AlreadyUsed,
-    /// Revoked or expired.
-    Unusable,
-    /// No such token.
-    NotFound,
-}
-
 /// Whether any token of the family was revoked: then the whole family is
 /// dead, including a successor that a concurrent rotation inserted after a
 /// revocation's UPDATE took its snapshot (PostgreSQL, READ COMMITTED).
@@ -201,190 +191,6 @@ pub fn family_revoked(conn: &mut AnyConnection, family_id: &str) -> QueryResult<
     ))
     .get_result(conn)
 }
-
-/// Marks the token used if, and only if, it is unused, unrevoked,
-/// unexpired, no token of its family was revoked, and its user is enabled
-/// with the credential generation it was issued under. The affected row
-/// count decides a race between concurrent refreshes: exactly one caller
-/// gets [`Claim::Claimed`].
-pub fn claim(conn: &mut AnyConnection, hash: &str, now: i64) -> QueryResult<Claim> {
-    let n = ClaimStatement { hash, now }.execute(conn)?;
-    if n == 1 {
-        return Ok(Claim::Claimed);
-    }
-    why_unclaimed(conn, hash)
-}
-
-/// [`claim`]s the token with hash `hash` and, if this caller claimed it,
-/// stores `successor`: both or neither. On PostgreSQL that is one
-/// statement (the claim's UPDATE feeding the INSERT), atomic without a
-/// transaction and one round trip; on SQLite, which has no data-modifying
-/// CTE, two statements in the caller's transaction (the writer's batch)
-/// or in one of their own.
-pub fn rotate(
-    conn: &mut AnyConnection,
-    hash: &str,
-    successor: &RefreshToken,
-    now: i64,
-) -> QueryResult<Claim> {
-    let claimed = match conn {
-        AnyConnection::Postgres(_) => {
-            RotateStatement {
-                claim: ClaimStatement { hash, now },
-                successor,
-            }
-            .execute(conn)?
-                == 1
-        }
-        AnyConnection::Sqlite(_) => {
-            let both = |conn: &mut AnyConnection| {
-                let claimed = ClaimStatement { hash, now }.execute(conn)? == 1;
-                if claimed {
-                    insert(conn, successor)?;
-                }
-                Ok::<_, diesel::result::Error>(claimed)
-            };
-            // The writer's batch is a transaction already (and each write
-            // in it has a savepoint): a nested one would only cost.
-            if super::in_transaction(conn)? {
-                both(conn)?
-            } else {
-                super::write_tx(conn, both)?
-            }
-        }
-    };
-    if claimed {
-        return Ok(Claim::Claimed);
-    }
-    why_unclaimed(conn, hash)
-}
-
-/// Why a claim's UPDATE changed no row (rare: it reads once more).
-pub(super) fn why_unclaimed(conn: &mut AnyConnection, hash: &str) -> QueryResult<Claim> {
-    Ok(match find(conn, hash)? {
-        None => Claim::NotFound,
-        Some(row) if row.used_at.is_some() && row.revoked_at.is_none() => Claim::AlreadyUsed,
-        Some(_) => Claim::Unusable,
-    })
-}
-
-/// The claim's conditional UPDATE, written out rather than built with
-/// the query builder: diesel never caches an UPDATE's prepared statement
-/// (its SET list can depend on the values), and this one, with its two
-/// subqueries, runs once per refresh on SQLite's single writer. The SQL is
-/// fixed, so it is prepared once per connection.
-///
-/// Conditions: unused, unrevoked, unexpired (idle and family lifetime), no
-/// token of its family revoked, and its user enabled with the credential
-/// generation it was issued under (the refresh grant reads the user before
-/// this write, so the claim itself must refuse a password change or a
-/// disable that landed in between).
-struct ClaimStatement<'a> {
-    hash: &'a str,
-    now: i64,
-}
-
-type Backend = <AnyConnection as diesel::Connection>::Backend;
-
-/// The claim's conditions on the token's standing beyond its own row: no
-/// token of its family revoked, and its user enabled with the credential
-/// generation it was issued under. Shared with the batched rotation
-/// ([`super::refresh_batch`]).
-pub(super) const STANDING: &str = " AND NOT EXISTS (SELECT 1 FROM refresh_tokens AS family \
-     WHERE family.family_id = refresh_tokens.family_id \
-     AND family.revoked_at IS NOT NULL) \
-     AND EXISTS (SELECT 1 FROM users WHERE users.id = refresh_tokens.user_id \
-     AND NOT users.disabled \
-     AND users.credential_generation = refresh_tokens.generation)";
-
-impl diesel::query_builder::QueryFragment<Backend> for ClaimStatement<'_> {
-    fn walk_ast<'b>(
-        &'b self,
-        mut out: diesel::query_builder::AstPass<'_, 'b, Backend>,
-    ) -> QueryResult<()> {
-        use diesel::sql_types::{BigInt, Text};
-        out.push_sql("UPDATE refresh_tokens SET used_at = ");
-        out.push_bind_param::<BigInt, _>(&self.now)?;
-        out.push_sql(" WHERE token_hash = ");
-        out.push_bind_param::<Text, _>(self.hash)?;
-        out.push_sql(" AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ");
-        out.push_bind_param::<BigInt, _>(&self.now)?;
-        out.push_sql(" AND family_expires_at > ");
-        out.push_bind_param::<BigInt, _>(&self.now)?;
-        out.push_sql(STANDING);
-        Ok(())
-    }
-}
-
-impl diesel::query_builder::QueryId for ClaimStatement<'_> {
-    type QueryId = ClaimStatement<'static>;
-    const HAS_STATIC_QUERY_ID: bool = true;
-}
-
-impl RunQueryDsl<AnyConnection> for ClaimStatement<'_> {}
-
-/// PostgreSQL's rotation in one statement: the claim as a data-modifying
-/// CTE, and the successor inserted only for the row it claimed. Its
-/// INSERT's row count is the claim's. Fixed SQL, prepared once.
-struct RotateStatement<'a> {
-    claim: ClaimStatement<'a>,
-    successor: &'a RefreshToken,
-}
-
-impl diesel::query_builder::QueryFragment<Backend> for RotateStatement<'_> {
-    fn walk_ast<'b>(
-        &'b self,
-        mut out: diesel::query_builder::AstPass<'_, 'b, Backend>,
-    ) -> QueryResult<()> {
-        use diesel::sql_types::{BigInt, Nullable, Text};
-        let t = self.successor;
-        out.push_sql("WITH claimed AS (");
-        self.claim.walk_ast(out.reborrow())?;
-        out.push_sql(
-            " RETURNING 1) INSERT INTO refresh_tokens (token_hash, family_id, parent_hash, \
-             user_id, client_id, scope, issued_at, expires_at, used_at, revoked_at, \
-             generation, family_expires_at, auth_time, sid, amr) SELECT ",
-        );
-        out.push_bind_param::<Text, _>(&t.token_hash)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&t.family_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<Text>, _>(&t.parent_hash)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&t.user_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&t.client_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&t.scope)?;
-        out.push_sql(", ");
-        out.push_bind_param::<BigInt, _>(&t.issued_at)?;
-        out.push_sql(", ");
-        out.push_bind_param::<BigInt, _>(&t.expires_at)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<BigInt>, _>(&t.used_at)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<BigInt>, _>(&t.revoked_at)?;
-        out.push_sql(", ");
-        out.push_bind_param::<BigInt, _>(&t.generation)?;
-        out.push_sql(", ");
-        out.push_bind_param::<BigInt, _>(&t.family_expires_at)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<BigInt>, _>(&t.auth_time)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<Text>, _>(&t.sid)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<Text>, _>(&t.amr)?;
-        out.push_sql(" FROM claimed");
-        Ok(())
-    }
-}
-
-impl diesel::query_builder::QueryId for RotateStatement<'_> {
-    type QueryId = RotateStatement<'static>;
-    const HAS_STATIC_QUERY_ID: bool = true;
-}
-
-impl RunQueryDsl<AnyConnection> for RotateStatement<'_> {}
 
 /// Revokes every token of a family (reuse detection, RFC 7009 revocation).
 pub fn revoke_family(conn: &mut AnyConnection, family_id: &str, now: i64) -> QueryResult<usize> {

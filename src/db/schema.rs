@@ -77,6 +77,7 @@ diesel::table! {
         auth_time -> Nullable<BigInt>,
         sid -> Nullable<Text>,
         amr -> Nullable<Text>,
+        retry_sealed -> Nullable<Text>,
     }
 }
 

@@ -3,7 +3,7 @@
 //! its tokens may live), revoked (neither published nor trusted). Each
 //! change is one transaction, audited once it commits.
 
-use super::{alg_of, generate, sealed, KeyError, KeyVault, SigningAlg, PUBLISH_GRACE_SECS};
+use super::{alg_of, generate, sealed, KeyError, KeyVault, NewKey, SigningAlg, PUBLISH_GRACE_SECS};
 use crate::db::signing_keys::{self, SigningKeyRow, ACCESS, ID_TOKEN};
 use crate::db::{self, AnyConnection};
 
@@ -52,6 +52,61 @@ pub fn is_published(row: &SigningKeyRow, now: i64, access_ttl: i64) -> bool {
     }
 }
 
+/// Where the key material of new keys comes from.
+pub(super) enum Material {
+    /// Generated where it is needed (an admin command, on a connection of
+    /// its own).
+    Generate,
+    /// Generated before the write ([`super::schedule`]): inside a write
+    /// of the server, an RSA key's generation would hold the database (on
+    /// SQLite, every other write) for tens of milliseconds. A key it lacks
+    /// is [`KeyError::Unprepared`].
+    Made(Vec<NewKey>),
+}
+
+impl Material {
+    /// A new key of `alg`.
+    fn key(&mut self, alg: SigningAlg) -> Result<NewKey, KeyError> {
+        match self {
+            Material::Generate => generate(alg),
+            Material::Made(keys) => match keys.iter().position(|k| k.alg == alg) {
+                Some(i) => Ok(keys.swap_remove(i)),
+                None => Err(KeyError::Unprepared(alg)),
+            },
+        }
+    }
+}
+
+/// The algorithms of the keys that staging, or activating, the next keys
+/// after an access-token key of `alg` would generate, given every stored
+/// key: one for each next key (the access-token key of `alg`, an ID-token
+/// key for each active one's algorithm) that is not staged yet.
+pub(super) fn to_generate(
+    rows: &[SigningKeyRow],
+    alg: SigningAlg,
+) -> Result<Vec<SigningAlg>, KeyError> {
+    let staged = |purpose: &str, alg: SigningAlg| {
+        rows.iter()
+            .any(|r| r.purpose == purpose && r.alg == alg.as_str() && state(r) == KeyState::Staged)
+    };
+    let mut algs = Vec::new();
+    if !staged(ACCESS, alg) {
+        algs.push(alg);
+    }
+    let mut id_algs = Vec::new();
+    for id in rows
+        .iter()
+        .filter(|r| r.purpose == ID_TOKEN && state(r) == KeyState::Active)
+    {
+        let id_alg = alg_of(id)?;
+        if !id_algs.contains(&id_alg) {
+            id_algs.push(id_alg);
+        }
+    }
+    algs.extend(id_algs.into_iter().filter(|a| !staged(ID_TOKEN, *a)));
+    Ok(algs)
+}
+
 /// Stages a next access-token key of `alg`, and a next ID-token key for
 /// each algorithm that has an active one, unless one is staged already:
 /// they are published at once and sign nothing until [`rotate`]. Returns
@@ -62,12 +117,24 @@ pub fn stage(
     alg: SigningAlg,
     now: i64,
 ) -> Result<SigningKeyRow, KeyError> {
+    stage_with(conn, vault, alg, now, &mut Material::Generate)
+}
+
+/// [`stage`], with new keys from `material`.
+pub(super) fn stage_with(
+    conn: &mut AnyConnection,
+    vault: &KeyVault,
+    alg: SigningAlg,
+    now: i64,
+    material: &mut Material,
+) -> Result<SigningKeyRow, KeyError> {
     let (row, made) = db::write_tx(conn, |conn| {
         signing_keys::lock_active(conn)?;
         let mut made = Vec::new();
-        let row = staged_or_new(conn, vault, ACCESS, alg, now, &mut made)?;
+        let row = staged_or_new(conn, vault, (ACCESS, alg), now, &mut made, material)?;
         for active in signing_keys::active_id_keys(conn)? {
-            staged_or_new(conn, vault, ID_TOKEN, alg_of(&active)?, now, &mut made)?;
+            let next = (ID_TOKEN, alg_of(&active)?);
+            staged_or_new(conn, vault, next, now, &mut made, material)?;
         }
         Ok::<_, KeyError>((row, made))
     })?;
@@ -80,15 +147,15 @@ pub fn stage(
 fn staged_or_new(
     conn: &mut AnyConnection,
     vault: &KeyVault,
-    purpose: &str,
-    alg: SigningAlg,
+    (purpose, alg): (&str, SigningAlg),
     now: i64,
     made: &mut Vec<SigningKeyRow>,
+    material: &mut Material,
 ) -> Result<SigningKeyRow, KeyError> {
     if let Some(row) = signing_keys::staged(conn, purpose, alg.as_str())? {
         return Ok(row);
     }
-    let row = sealed(vault, generate(alg)?, purpose, now, false)?;
+    let row = sealed(vault, material.key(alg)?, purpose, now, false)?;
     signing_keys::insert(conn, &row)?;
     made.push(row.clone());
     Ok(row)
@@ -104,7 +171,9 @@ pub fn rotate(
     alg: SigningAlg,
     now: i64,
 ) -> Result<SigningKeyRow, KeyError> {
-    let rotation = db::write_tx(conn, |conn| take_over(conn, vault, alg, now, None))?;
+    let rotation = db::write_tx(conn, |conn| {
+        take_over(conn, vault, alg, now, None, &mut Material::Generate)
+    })?;
     // Without `replaces`, a rotation always happens.
     let rotation = rotation.ok_or_else(|| KeyError::Crypto("rotation did not happen".into()))?;
     rotation.audit();
@@ -131,15 +200,17 @@ impl Rotation {
     }
 }
 
-/// The rotation inside the caller's transaction. With `replaces`, only if
-/// that key is still the active one: the conditional update that lets one
-/// instance, and only one, rotate (`None` when another did first).
+/// The rotation inside the caller's transaction, new keys (where none is
+/// staged) from `material`. With `replaces`, only if that key is still
+/// the active one: the conditional update that lets one instance, and
+/// only one, rotate (`None` when another did first).
 pub(super) fn take_over(
     conn: &mut AnyConnection,
     vault: &KeyVault,
     alg: SigningAlg,
     now: i64,
     replaces: Option<&str>,
+    material: &mut Material,
 ) -> Result<Option<Rotation>, KeyError> {
     let mut retired = 0;
     if let Some(old) = replaces {
@@ -148,11 +219,12 @@ pub(super) fn take_over(
             return Ok(None);
         }
     }
-    let row = activate_next(conn, vault, ACCESS, alg, now)?;
+    let row = activate_next(conn, vault, (ACCESS, alg), now, material)?;
     retired += signing_keys::retire_others(conn, &row, now)?;
     let mut renewed = Vec::new();
     for old in signing_keys::active_id_keys(conn)? {
-        let new = activate_next(conn, vault, ID_TOKEN, alg_of(&old)?, now)?;
+        let next = (ID_TOKEN, alg_of(&old)?);
+        let new = activate_next(conn, vault, next, now, material)?;
         signing_keys::retire_others(conn, &new, now)?;
         renewed.push(new);
     }
@@ -163,13 +235,14 @@ pub(super) fn take_over(
     }))
 }
 
-/// Activates the staged key of `purpose` and `alg`, or a new one.
+/// Activates the staged key of `purpose` and `alg`, or a new one from
+/// `material`.
 fn activate_next(
     conn: &mut AnyConnection,
     vault: &KeyVault,
-    purpose: &str,
-    alg: SigningAlg,
+    (purpose, alg): (&str, SigningAlg),
     now: i64,
+    material: &mut Material,
 ) -> Result<SigningKeyRow, KeyError> {
     if let Some(mut row) = signing_keys::staged(conn, purpose, alg.as_str())? {
         if signing_keys::activate(conn, &row.kid, now)? == 1 {
@@ -177,7 +250,7 @@ fn activate_next(
             return Ok(row);
         }
     }
-    let row = sealed(vault, generate(alg)?, purpose, now, true)?;
+    let row = sealed(vault, material.key(alg)?, purpose, now, true)?;
     signing_keys::insert(conn, &row)?;
     Ok(row)
 }
@@ -208,9 +281,9 @@ pub fn revoke(
             KeyState::Active => Some(activate_next(
                 conn,
                 vault,
-                &key.purpose,
-                alg_of(&key)?,
+                (&key.purpose, alg_of(&key)?),
                 now,
+                &mut Material::Generate,
             )?),
             _ => None,
         };

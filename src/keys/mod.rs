@@ -109,6 +109,11 @@ pub enum KeyError {
     /// No stored key has this id.
     #[error("no signing key '{0}'")]
     NotFound(String),
+    /// A step of the automatic rotation needed a new key of this
+    /// algorithm that was not generated before its write (the keys
+    /// changed in between): the step is undone, and tried again.
+    #[error("no {} key was generated before the write that needs it", .0.as_str())]
+    Unprepared(SigningAlg),
     /// Storage failed.
     #[error(transparent)]
     Db(#[from] DbError),

@@ -3,11 +3,16 @@
 //! the active key began to sign, when its successor was staged), so that
 //! every instance sharing it reaches the same decision, and the rotation
 //! itself is a conditional update that only one of them wins.
+//!
+//! The keys a step makes are generated before its write, on the blocking
+//! pool, and handed to it: an RSA key (the ID tokens' default) takes tens
+//! of milliseconds of CPU, which inside the write would hold the database,
+//! and on SQLite every other write.
 
 use std::time::Duration;
 
-use super::lifecycle::{stage, state, take_over, KeyState};
-use super::{alg_of, KeyError, KeyVault, SigningAlg};
+use super::lifecycle::{stage_with, state, take_over, to_generate, KeyState, Material};
+use super::{alg_of, generate, KeyError, KeyVault, NewKey, SigningAlg};
 use crate::clock::Clock;
 use crate::db::signing_keys::{SigningKeyRow, ACCESS, ID_TOKEN};
 use crate::db::{self, AnyConnection, Db};
@@ -97,25 +102,44 @@ pub fn next_step(rows: &[SigningKeyRow], now: i64, schedule: Schedule) -> Result
     })
 }
 
-/// Takes the step due now, if any (one transaction); returns whether it
-/// changed the keys.
+/// The algorithms of the keys the step due at `now` would generate (see
+/// [`next_step`]): what to make before its write.
+pub fn to_prepare(
+    rows: &[SigningKeyRow],
+    now: i64,
+    schedule: Schedule,
+) -> Result<Vec<SigningAlg>, KeyError> {
+    match next_step(rows, now, schedule)? {
+        Step::Wait => Ok(Vec::new()),
+        Step::Stage(alg) | Step::Rotate { alg, .. } => to_generate(rows, alg),
+    }
+}
+
+/// Takes the step due now, if any (one transaction), its new keys taken
+/// from `made` (generated before the write, see [`to_prepare`]); returns
+/// whether it changed the keys. The step is decided again from what this
+/// write reads: if it needs a key `made` lacks (the keys changed since
+/// they were read), it is [`KeyError::Unprepared`] and its writes are
+/// undone.
 pub fn run_once(
     conn: &mut AnyConnection,
     vault: &KeyVault,
     schedule: Schedule,
     now: i64,
+    made: Vec<NewKey>,
 ) -> Result<bool, KeyError> {
     let rows = crate::db::signing_keys::list(conn)?;
+    let mut material = Material::Made(made);
     match next_step(&rows, now, schedule)? {
         Step::Wait => Ok(false),
         Step::Stage(alg) => {
-            let row = stage(conn, vault, alg, now)?;
+            let row = stage_with(conn, vault, alg, now, &mut material)?;
             log::info!("staged signing key {} ({})", row.kid, row.alg);
             Ok(true)
         }
         Step::Rotate { replaces, alg } => {
             let rotation = db::write_tx(conn, |conn| {
-                take_over(conn, vault, alg, now, Some(&replaces))
+                take_over(conn, vault, alg, now, Some(&replaces), &mut material)
             })?;
             // `None`: another instance rotated first.
             Ok(rotation.map(|r| r.audit()).is_some())
@@ -123,7 +147,44 @@ pub fn run_once(
     }
 }
 
-/// Runs [`run_once`] every [`TICK`] on the current actix runtime, when
+/// One tick: whether a step is due, read on a connection thread; the keys
+/// it would make, generated on the blocking pool; then the step, in one
+/// write.
+async fn tick(db: &Db, vault: &KeyVault, schedule: Schedule, now: i64) -> Result<(), KeyError> {
+    let rows = db
+        .read(|conn| Ok::<_, KeyError>(crate::db::signing_keys::list(conn)?))
+        .await?;
+    if next_step(&rows, now, schedule)? == Step::Wait {
+        return Ok(());
+    }
+    let algs = to_prepare(&rows, now, schedule)?;
+    let generated = move || {
+        algs.into_iter()
+            .map(generate)
+            .collect::<Result<Vec<_>, _>>()
+    };
+    let made = actix_web::web::block(generated)
+        .await
+        .map_err(|_| KeyError::Crypto("key generation was cancelled".into()))??;
+    let vault = vault.clone();
+    match db
+        .write(move |conn| run_once(conn, &vault, schedule, now, made))
+        .await
+    {
+        // The keys changed between the read and the write: the next tick
+        // reads them again.
+        Err(KeyError::Unprepared(alg)) => {
+            log::debug!(
+                "a key rotation step needs a new {} key: next time",
+                alg.as_str()
+            );
+            Ok(())
+        }
+        done => done.map(drop),
+    }
+}
+
+/// Runs [`tick`] every [`TICK`] on the current actix runtime, when
 /// rotation is on (an interval above 0).
 pub fn spawn(
     db: Db,
@@ -135,14 +196,10 @@ pub fn spawn(
         return None;
     }
     Some(actix_web::rt::spawn(async move {
-        let mut tick = actix_web::rt::time::interval(TICK);
+        let mut every = actix_web::rt::time::interval(TICK);
         loop {
-            tick.tick().await;
-            let (vault, now) = (vault.clone(), clock.now());
-            if let Err(e) = db
-                .write(move |conn| run_once(conn, &vault, schedule, now))
-                .await
-            {
+            every.tick().await;
+            if let Err(e) = tick(&db, &vault, schedule, clock.now()).await {
                 log::warn!("automatic key rotation failed: {e}");
             }
         }

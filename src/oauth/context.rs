@@ -9,6 +9,7 @@ use oxide_auth::primitives::grant::Grant;
 
 use super::error::OAuthError;
 use super::issuer::{extensions, no_redirect, TokenIssuer};
+use super::retry::Retries;
 use crate::clock::Clock;
 use crate::config::IssuerSettings;
 use crate::db::client_cache::ClientCache;
@@ -55,6 +56,12 @@ impl GrantCtx {
             metrics: state.metrics.clone(),
             clients: state.clients.clone(),
         }
+    }
+
+    /// Retried refreshes, when `--refresh-retry-grace` is on (the key
+    /// file's vault seals the successors).
+    pub fn retries(&self) -> Option<Retries> {
+        Retries::new(self.issuer.refresh_retry_grace, self.logins.vault())
     }
 
     /// The issuer writing through `conn` (so inside the caller's

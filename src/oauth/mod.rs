@@ -14,6 +14,7 @@ pub mod introspect; // POST /oauth/introspect (RFC 7662)
 pub mod issuer; // the oxide-auth Issuer: every token comes from here
 pub mod metadata; // RFC 8414 / OpenID Connect Discovery metadata, the JWKS
 pub mod pkce; // PKCE (RFC 7636), S256 only
+pub mod retry; // retried refreshes: the grace and the sealed successor
 pub mod revoke; // POST /oauth/revoke (RFC 7009)
 pub mod rotation; // refresh-token liveness, claim and reuse detection
 pub mod token; // POST /oauth/token

@@ -10,8 +10,10 @@ use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{DecodingKey, Validation};
 use serde_json::Value;
 
-use crate::support::fixtures::{password_grant, post, reply, role, user, ClientSpec, TestClient};
-use crate::support::helpers::{authd_json, on_every_backend, TestApp, TestDb};
+use crate::support::fixtures::{
+    conn, password_grant, post, reply, role, user, ClientSpec, TestClient,
+};
+use crate::support::helpers::{authd_json, every_backend, on_every_backend, TestApp, TestDb};
 
 async fn jwks(app: &TestApp) -> (JwkSet, String) {
     let res = app
@@ -268,4 +270,77 @@ async fn instances_sharing_a_database_rotate_once() {
         drop((a, b));
     })
     .await;
+}
+
+/// The automatic rotation's write stores the keys made before it (their
+/// generation, RSA's above all, never holds the database), refuses a step
+/// whose keys it was not given, writing nothing, and still decides from
+/// what it reads itself.
+#[test]
+fn an_automatic_step_stores_keys_generated_before_its_write() {
+    use authd::db::signing_keys;
+    use authd::keys::schedule::{run_once, to_prepare, Schedule};
+    use authd::keys::{generate, state, KeyError, KeyState, KeyVault, SigningAlg};
+    every_backend(|db| {
+        let mut c = conn(&db);
+        let vault = KeyVault::from_bytes(&[7u8; 32]).unwrap();
+        let start = 1_000_000;
+        authd::keys::ensure_active(&mut c, &vault, SigningAlg::Es256, start).unwrap();
+        authd::keys::ensure_id_keys(&mut c, &vault, start).unwrap();
+        let schedule = Schedule {
+            rotation_interval: 3600,
+            jwks_max_age: 60,
+        };
+        // One max-age and the publication lag before the rotation is due.
+        let staging = start + 3600 - 65;
+        let before = signing_keys::list(&mut c).unwrap();
+        let algs = to_prepare(&before, staging, schedule).unwrap();
+        assert_eq!(
+            algs,
+            [SigningAlg::Es256, SigningAlg::Rs256],
+            "[{}]",
+            db.label()
+        );
+        assert!(to_prepare(&before, staging - 1, schedule)
+            .unwrap()
+            .is_empty());
+
+        let short = vec![generate(SigningAlg::Es256).unwrap()];
+        let refused = run_once(&mut c, &vault, schedule, staging, short);
+        assert!(
+            matches!(refused, Err(KeyError::Unprepared(SigningAlg::Rs256))),
+            "[{}] {refused:?}",
+            db.label()
+        );
+        assert_eq!(signing_keys::list(&mut c).unwrap().len(), before.len());
+
+        let made: Vec<_> = algs.iter().map(|a| generate(*a).unwrap()).collect();
+        let mut kids: Vec<String> = made.iter().map(|k| k.kid.clone()).collect();
+        assert!(run_once(&mut c, &vault, schedule, staging, made).unwrap());
+        let rows = signing_keys::list(&mut c).unwrap();
+        let mut staged: Vec<String> = rows
+            .iter()
+            .filter(|r| state(r) == KeyState::Staged)
+            .map(|r| r.kid.clone())
+            .collect();
+        kids.sort();
+        staged.sort();
+        assert_eq!(staged, kids, "[{}] the keys made before", db.label());
+
+        // The rotation activates what is staged: nothing to make.
+        let due = start + 3600;
+        assert!(to_prepare(&rows, due, schedule).unwrap().is_empty());
+        assert!(run_once(&mut c, &vault, schedule, due, Vec::new()).unwrap());
+        let rows = signing_keys::list(&mut c).unwrap();
+        let active: Vec<&str> = rows
+            .iter()
+            .filter(|r| state(r) == KeyState::Active)
+            .map(|r| r.kid.as_str())
+            .collect();
+        assert_eq!(active.len(), 2, "[{}]", db.label());
+        assert!(active.iter().all(|k| kids.iter().any(|m| m == k)));
+        // Once rotated, nothing is due: the conditional update is not
+        // made twice.
+        assert!(!run_once(&mut c, &vault, schedule, due, Vec::new()).unwrap());
+    });
 }

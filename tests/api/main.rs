@@ -55,6 +55,7 @@ mod password_params;
 mod races;
 mod redirect_uris;
 mod refresh;
+mod refresh_retry;
 mod register;
 mod reset_wins;
 mod resource;

@@ -58,6 +58,7 @@ fn a_batch_claims_each_token_once_and_stores_only_what_it_claimed() {
                 parent_hash: Some(old.into()),
                 ..row(new, &format!("f{old}"))
             },
+            sealed: None,
             now: NOW,
         };
         let batch = [
@@ -133,6 +134,7 @@ fn a_batch_skips_tokens_locked_elsewhere() {
             family_id: format!("f{old}"),
             ..row(&format!("{old}1"))
         },
+        sealed: None,
         now: NOW,
     };
     let claims = rotate_many(&mut c, &[rotation("held"), rotation("free")]).unwrap();
