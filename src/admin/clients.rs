@@ -114,13 +114,10 @@ pub async fn list(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AdminError> {
-    admin(&req, &state).await?;
-    let all = state
-        .db
-        .read(|conn| clients::list(conn, None))
-        .await
-        .map_err(AdminError::about(Subject::Collection))?;
-    Ok(HttpResponse::Ok().json(all))
+    super::read(&req, &state, Subject::Collection, |conn| {
+        clients::list(conn, None)
+    })
+    .await
 }
 
 /// Registers a client; its secret is in the answer, and only there.
@@ -185,14 +182,11 @@ pub async fn show(
     state: web::Data<AppState>,
     client_id: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
-    admin(&req, &state).await?;
     let id = client_id.into_inner();
-    let client = state
-        .db
-        .read(move |conn| clients::get(conn, &id, None))
-        .await
-        .map_err(AdminError::about(Subject::Client))?;
-    Ok(HttpResponse::Ok().json(client))
+    super::read(&req, &state, Subject::Client, move |conn| {
+        clients::get(conn, &id, None)
+    })
+    .await
 }
 
 /// Changes a client; the result is checked as a new client is.

@@ -3,7 +3,6 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::auth::admin;
 use super::error::{AdminError, Subject};
 use crate::manage::keys::{self, KeyView};
 use crate::state::AppState;
@@ -15,12 +14,9 @@ pub async fn list(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AdminError> {
-    admin(&req, &state).await?;
     let (now, ttl) = (state.clock.now(), state.issuer.access_ttl);
-    let all = state
-        .db
-        .read(move |conn| keys::list(conn, now, ttl))
-        .await
-        .map_err(AdminError::about(Subject::Collection))?;
-    Ok(HttpResponse::Ok().json(all))
+    super::read(&req, &state, Subject::Collection, move |conn| {
+        keys::list(conn, now, ttl)
+    })
+    .await
 }

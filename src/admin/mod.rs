@@ -23,10 +23,13 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
 use actix_web::http::header;
 use actix_web::middleware::{self, from_fn, Next};
-use actix_web::{web, App, HttpServer};
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use serde::Serialize;
 
+use crate::db::AnyConnection;
+use crate::manage::ManageError;
 use crate::state::AppState;
-use error::AdminError;
+use error::{AdminError, Subject};
 
 /// Where the API is mounted.
 pub const PREFIX: &str = "/admin/v1";
@@ -66,6 +69,23 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(web::resource("/clients/{client_id}/secret").post(clients::rotate_secret))
             .service(web::resource("/keys").get(keys::list)),
     );
+}
+
+/// The answer of a read: 200 with what `f` reads, for a caller with
+/// `authd:admin`; a refusal about `subject`.
+async fn read<T, F>(
+    req: &HttpRequest,
+    state: &AppState,
+    subject: Subject,
+    f: F,
+) -> Result<HttpResponse, AdminError>
+where
+    F: FnOnce(&mut AnyConnection) -> Result<T, ManageError> + Send + 'static,
+    T: Serialize + Send + 'static,
+{
+    auth::admin(req, state).await?;
+    let found = state.db.read(f).await.map_err(AdminError::about(subject))?;
+    Ok(HttpResponse::Ok().json(found))
 }
 
 /// Logs a 5xx answer's cause with the method and path that failed (the

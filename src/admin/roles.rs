@@ -52,13 +52,7 @@ pub async fn list(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AdminError> {
-    admin(&req, &state).await?;
-    let all = state
-        .db
-        .read(roles::list)
-        .await
-        .map_err(AdminError::about(Subject::Collection))?;
-    Ok(HttpResponse::Ok().json(all))
+    super::read(&req, &state, Subject::Collection, roles::list).await
 }
 
 /// Creates a role.

@@ -65,13 +65,7 @@ pub async fn list(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AdminError> {
-    admin(&req, &state).await?;
-    let all = state
-        .db
-        .read(users::list)
-        .await
-        .map_err(AdminError::about(Subject::Collection))?;
-    Ok(HttpResponse::Ok().json(all))
+    super::read(&req, &state, Subject::Collection, users::list).await
 }
 
 /// Creates a user.
@@ -112,14 +106,11 @@ pub async fn show(
     state: web::Data<AppState>,
     username: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
-    admin(&req, &state).await?;
     let name = username.into_inner();
-    let user = state
-        .db
-        .read(move |conn| users::get(conn, &name))
-        .await
-        .map_err(AdminError::about(Subject::User))?;
-    Ok(HttpResponse::Ok().json(user))
+    super::read(&req, &state, Subject::User, move |conn| {
+        users::get(conn, &name)
+    })
+    .await
 }
 
 /// Changes a user's profile, disabled state or roles, all or nothing.

@@ -10,6 +10,9 @@ use crate::support::fixtures::{role, user, ClientSpec};
 use crate::support::helpers::{authd, authd_fails, on_every_backend, TestApp};
 use crate::support::process::ServerProcess;
 
+/// CLI arguments, its stdin; the API's method, path, body; its status.
+type Case<'a> = (Vec<&'a str>, Option<&'a str>, &'a str, &'a str, Value, u16);
+
 #[actix_web::test]
 async fn refusals_read_as_the_command_line_says_them() {
     on_every_backend(|db| async move {
@@ -21,8 +24,7 @@ async fn refusals_read_as_the_command_line_says_them() {
         let t = admin_token(&app, &db).await;
         let pw = Some("correct horse battery\n");
         let short = Some("short\n");
-        // (CLI arguments, its stdin, API method, path, body, status)
-        let cases: Vec<(Vec<&str>, Option<&str>, &str, &str, Value, u16)> = vec![
+        let cases: Vec<Case> = vec![
             (
                 vec!["user", "add", "a b", "--password-stdin"],
                 pw,
@@ -350,7 +352,7 @@ async fn the_openapi_document_is_valid_and_names_every_operation() {
             // Each operation it names is served (a 401 without a token).
             for op in &operations {
                 let (method, path) = op.split_once(' ').unwrap();
-                let path = path.replace('{', "").replace('}', "");
+                let path = path.replace(['{', '}'], "");
                 let r = call(&app, method, &path, None, None).await;
                 assert_eq!(r.status, 401, "{op}: {}", r.raw);
             }
