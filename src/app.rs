@@ -55,6 +55,8 @@ pub struct Application {
     addr: SocketAddr,
     /// The metrics' own server and address, with `--metrics-bind`.
     metrics_server: Option<(Server, SocketAddr)>,
+    /// The admin API's own server and address, with `--admin-bind`.
+    admin_server: Option<(Server, SocketAddr)>,
     issuer: String,
     background: Vec<actix_web::rt::task::JoinHandle<()>>,
 }
@@ -205,6 +207,8 @@ fn http_server(
     // Without an address of their own, the metrics are served here, to
     // this host alone.
     let scrape_here = settings.metrics_bind.is_none();
+    // Likewise the admin API: here unless it has a listener of its own.
+    let admin_here = settings.admin_bind.is_none();
     let mut server = HttpServer::new(move || {
         // One per worker: its route map is the worker's own.
         let requests = metrics::track(&state.metrics, crate::oauth::token::PATH);
@@ -226,6 +230,9 @@ fn http_server(
             .configure(|cfg| {
                 if scrape_here {
                     metrics::endpoint::mount_local(cfg, &state.metrics);
+                }
+                if admin_here {
+                    crate::admin::routes(cfg);
                 }
             })
     })
@@ -285,6 +292,7 @@ impl Application {
 
         let (listener, addr) = bind(settings.bind)?;
         let metrics_listener = settings.metrics_bind.map(bind).transpose()?;
+        let admin_listener = settings.admin_bind.map(bind).transpose()?;
         let metrics = Metrics::new(&passwords, &prepared.db)?;
         let issuer = settings
             .issuer
@@ -357,10 +365,21 @@ impl Application {
             }
             None => None,
         };
+        let admin_server = match admin_listener {
+            Some((listener, at)) => {
+                let server = crate::admin::server(state.clone(), listener, settings.workers)
+                    .map_err(|source| StartError::Bind { addr: at, source })?;
+                Some((server, at))
+            }
+            None => None,
+        };
         let server = http_server(state, listener, &settings)?;
         log::info!("authd listening on http://{addr} (issuer {issuer})");
         if let Some((_, at)) = &metrics_server {
             log::info!("metrics on http://{at}{}", metrics::endpoint::PATH);
+        }
+        if let Some((_, at)) = &admin_server {
+            log::info!("admin API on http://{at}{}", crate::admin::PREFIX);
         }
         log_first_steps(prepared.no_users);
         Ok(Application {
@@ -368,6 +387,7 @@ impl Application {
             server,
             addr,
             metrics_server,
+            admin_server,
             issuer,
             background,
         })
@@ -394,6 +414,12 @@ impl Application {
         self.metrics_server.as_ref().map(|(_, addr)| *addr)
     }
 
+    /// The address the admin API has to itself (`--admin-bind`), as
+    /// bound; `None` when it is served on [`Application::addr`].
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin_server.as_ref().map(|(_, addr)| *addr)
+    }
+
     /// The issuer URL in force.
     pub fn issuer(&self) -> &str {
         &self.issuer
@@ -407,16 +433,24 @@ impl Application {
     /// Runs until stopped: SIGTERM stops it gracefully (within the
     /// shutdown timeout), SIGINT (Ctrl-C) and SIGQUIT at once.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        // The metrics server ignores signals: it stops after this one.
-        let metrics = self.metrics_server.map(|(server, _)| {
+        // The metrics and admin servers ignore signals: they stop after
+        // this one.
+        let others: Vec<_> = [
+            ("metrics", self.metrics_server),
+            ("admin", self.admin_server),
+        ]
+        .into_iter()
+        .filter_map(|(name, server)| {
+            let (server, _) = server?;
             let handle = server.handle();
-            (handle, actix_web::rt::spawn(server))
-        });
+            Some((name, handle, actix_web::rt::spawn(server)))
+        })
+        .collect();
         let result = self.server.await;
-        if let Some((handle, task)) = metrics {
+        for (name, handle, task) in others {
             handle.stop(true).await;
             if let Ok(Err(e)) = task.await {
-                log::warn!("the metrics server: {e}");
+                log::warn!("the {name} server: {e}");
             }
         }
         for task in &self.background {

@@ -45,6 +45,17 @@ pub enum Actor<'a> {
         /// Where the request came from.
         remote: Option<IpAddr>,
     },
+    /// The admin HTTP API, called with an access token carrying
+    /// `authd:admin`.
+    Api {
+        /// The token's `sub`: a user's id, or the client's own id for a
+        /// client_credentials token.
+        subject: &'a str,
+        /// The client the token was issued to.
+        client_id: &'a str,
+        /// Where the request came from.
+        remote: Option<IpAddr>,
+    },
 }
 
 /// Why a password login failed. Clients always get the same answer; the
@@ -152,6 +163,15 @@ impl Line {
             Actor::Account { user_id, remote } => self
                 .bare("actor", "account")
                 .text("actor_id", user_id)
+                .remote(remote),
+            Actor::Api {
+                subject,
+                client_id,
+                remote,
+            } => self
+                .bare("actor", "api")
+                .text("actor_id", subject)
+                .text("actor_client_id", client_id)
                 .remote(remote),
         }
     }

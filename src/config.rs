@@ -47,6 +47,11 @@ pub struct Settings {
     #[arg(long, env = "AUTHD_METRICS_BIND", global = true)]
     pub metrics_bind: Option<SocketAddr>,
 
+    /// Serve the admin HTTP API (/admin/v1) on this address, a listener
+    /// of its own, and not on --bind; default: on the --bind listener.
+    #[arg(long, env = "AUTHD_ADMIN_BIND", global = true)]
+    pub admin_bind: Option<SocketAddr>,
+
     /// Issuer URL (the `iss` claim and the base of metadata URLs);
     /// default http://<the address actually bound>.
     #[arg(long, env = "AUTHD_ISSUER", global = true, value_parser = check_issuer)]
@@ -488,6 +493,7 @@ mod tests {
             }
         );
         assert_eq!(s.metrics_bind, None);
+        assert_eq!(s.admin_bind, None);
         assert_eq!(s.registration, Registration::default());
         assert_eq!(s.console_max_clients, 25);
         assert_eq!(s.refresh_retry_grace, 0);

@@ -2,13 +2,14 @@
 //! authd: an OAuth 2.0 authorization server issuing RFC 9068 JWT access
 //! tokens, and a verifier for the resource servers that receive them.
 //!
-//! Layers, from the wire down: `app` assembles the server from `oauth` and
-//! `web` (the handlers), which reach shared parts through `state`; below
+//! Layers, from the wire down: `app` assembles the server from `oauth`,
+//! `web` and `admin` (the handlers), which reach shared parts through `state`; below
 //! them `manage` (admin operations) and `metrics` (counters the others
 //! move), then `db`, `keys`, `password`, and the plain building blocks
 //! (`clock`, `config`, `scope`, `redirect_uri`, `grant_type`, `secret`,
 //! `files`, `audit`). `janitor` and `backchannel` are background tasks.
 
+pub mod admin; // the admin HTTP API under /admin/v1
 pub mod app; // assembles and runs the HTTP server
 pub mod audit; // the audit trail: security events as log lines
 pub mod backchannel; // back-channel logout: delivering the queued logout tokens

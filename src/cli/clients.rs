@@ -80,6 +80,16 @@ pub enum ClientCmd {
         /// The `aud` of its access tokens.
         #[arg(long, group = "change")]
         audience: Option<String>,
+        /// Its post-logout redirect URIs; may be repeated.
+        #[arg(
+            long = "post-logout-redirect-uri",
+            value_name = "URI",
+            group = "change"
+        )]
+        post_logout_redirect_uris: Vec<String>,
+        /// Its back-channel logout URI (an empty one removes it).
+        #[arg(long = "backchannel-logout-uri", value_name = "URI", group = "change")]
+        backchannel_logout_uri: Option<String>,
     },
     /// List clients (never their secrets), with who registered each.
     List,
@@ -213,6 +223,8 @@ pub(super) fn run(cmd: ClientCmd, ctx: &mut Ctx) -> Result<(), CliError> {
             grants,
             redirect_uris,
             audience,
+            post_logout_redirect_uris,
+            backchannel_logout_uri,
         } => {
             let given = |list: Vec<String>| (!list.is_empty()).then_some(list);
             let change = ClientUpdate {
@@ -221,6 +233,8 @@ pub(super) fn run(cmd: ClientCmd, ctx: &mut Ctx) -> Result<(), CliError> {
                 grants: given(grants),
                 redirect_uris: given(redirect_uris),
                 audience,
+                post_logout_redirect_uris: given(post_logout_redirect_uris),
+                backchannel_logout_uri,
             };
             let updated =
                 client_update::update(&mut ctx.conn, &client_id, &change, ctx.clock.now())?;

@@ -1,11 +1,9 @@
 //! `authd keys …`
 
-use clap::Subcommand;
-use serde::Serialize;
-
 use super::{output, CliError, Ctx};
-use crate::db::signing_keys;
 use crate::keys::{self, SigningAlg};
+use crate::manage::keys as manage_keys;
+use clap::Subcommand;
 
 /// Key commands (docs/interface.md "Token lifecycle", Keys).
 #[derive(Debug, Subcommand)]
@@ -36,41 +34,11 @@ pub enum KeysCmd {
     },
 }
 
-#[derive(Serialize)]
-struct KeyView {
-    kid: String,
-    alg: String,
-    /// `access` or `id_token`.
-    purpose: String,
-    /// `staged`, `active`, `retired` or `revoked`.
-    state: &'static str,
-    /// Whether the JWKS carries it.
-    published: bool,
-    created_at: i64,
-    activated_at: Option<i64>,
-    retired_at: Option<i64>,
-    revoked_at: Option<i64>,
-}
-
 pub(super) fn run(cmd: KeysCmd, ctx: &mut Ctx) -> Result<(), CliError> {
     let t = ctx.clock.now();
     match cmd {
         KeysCmd::List => {
-            let ttl = ctx.settings.access_token_ttl;
-            let views: Vec<KeyView> = signing_keys::list(&mut ctx.conn)?
-                .iter()
-                .map(|k| KeyView {
-                    kid: k.kid.clone(),
-                    alg: k.alg.clone(),
-                    purpose: k.purpose.clone(),
-                    state: keys::state(k).as_str(),
-                    published: keys::is_published(k, t, ttl),
-                    created_at: k.created_at,
-                    activated_at: k.activated_at,
-                    retired_at: k.retired_at,
-                    revoked_at: k.revoked_at,
-                })
-                .collect();
+            let views = manage_keys::list(&mut ctx.conn, t, ctx.settings.access_token_ttl)?;
             let text = views
                 .iter()
                 .map(|k| {

@@ -206,6 +206,8 @@ pub fn update(conn: &mut AnyConnection, client: &Client, now: i64) -> QueryResul
             clients::scopes.eq(&client.scopes),
             clients::redirect_uris.eq(&client.redirect_uris),
             clients::audience.eq(&client.audience),
+            clients::post_logout_redirect_uris.eq(&client.post_logout_redirect_uris),
+            clients::backchannel_logout_uri.eq(&client.backchannel_logout_uri),
             clients::updated_at.eq(now),
         ))
         .execute(conn)

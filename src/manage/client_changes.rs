@@ -1,9 +1,11 @@
-//! Changes to clients made by the running server (the console), on top of
+//! Changes to clients made by the running server (the console and the
+//! admin HTTP API), on top of
 //! [`super::clients`]: each runs as a write of its own and then forgets the
 //! client's cached record ([`ClientCache::forget`]), so that it takes
 //! effect at once. The CLI is another process: it calls [`super::clients`]
 //! directly, and a server sees its changes within the cache's TTL.
 
+use super::client_update::{self, ClientUpdate, Updated};
 use super::clients::{self, ClientView, Created, NewClient};
 use super::ManageError;
 use crate::clock::Clock;
@@ -44,6 +46,36 @@ impl ClientChanges {
             .await?;
         self.cache.forget(&created.client.client_id);
         Ok(created)
+    }
+
+    /// Registers an administrator's client ([`clients::add`], the
+    /// checks of `authd client add`).
+    pub async fn add(&self, new: NewClient) -> Result<Created, ManageError> {
+        let new = NewClient {
+            owner_id: None,
+            ..new
+        };
+        let clock = self.clock.clone();
+        let created = self
+            .db
+            .write(move |conn| clients::add(conn, &new, clock.now()))
+            .await?;
+        self.cache.forget(&created.client.client_id);
+        Ok(created)
+    }
+
+    /// [`client_update::update`], the checks of `authd client update`:
+    /// the client's next request sees the change.
+    pub async fn update(
+        &self,
+        client_id: &str,
+        change: ClientUpdate,
+    ) -> Result<Updated, ManageError> {
+        let clock = self.clock.clone();
+        self.changing(client_id, move |conn, id| {
+            client_update::update(conn, id, &change, clock.now())
+        })
+        .await
     }
 
     /// [`clients::rotate_secret`]: the old secret stops working at once.

@@ -24,11 +24,30 @@ pub struct ClientUpdate {
     pub redirect_uris: Option<Vec<String>>,
     /// A new `aud` for its access tokens.
     pub audience: Option<String>,
+    /// New post-logout redirect URIs.
+    pub post_logout_redirect_uris: Option<Vec<String>>,
+    /// A new back-channel logout URI; an empty one removes it.
+    pub backchannel_logout_uri: Option<String>,
+}
+
+impl ClientUpdate {
+    /// Whether it changes nothing at all (the command line's option
+    /// group refuses that before it gets here; the HTTP API does not).
+    pub fn is_empty(&self) -> bool {
+        self.name.is_none()
+            && self.scopes.is_none()
+            && self.grants.is_none()
+            && self.redirect_uris.is_none()
+            && self.audience.is_none()
+            && self.post_logout_redirect_uris.is_none()
+            && self.backchannel_logout_uri.is_none()
+    }
 }
 
 /// Which fields an update changed, by name (`name`, `scopes`, `grants`,
-/// `redirect_uris`, `audience`): what the audit trail records.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+/// `redirect_uris`, `audience`, `post_logout_redirect_uris`,
+/// `backchannel_logout_uri`): what the audit trail records.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Updated {
     /// The client as it is now.
     #[serde(flatten)]
@@ -48,6 +67,11 @@ pub fn update(
     change: &ClientUpdate,
     now: i64,
 ) -> Result<Updated, ManageError> {
+    if change.is_empty() {
+        return Err(ManageError::Invalid(
+            "nothing to change: give at least one field".into(),
+        ));
+    }
     db::write_tx(conn, |conn| {
         let old = require(conn, client_id, None)?;
         let mut row = old.clone();
@@ -71,6 +95,20 @@ pub fn update(
         if let Some(audience) = &change.audience {
             row.audience = rules::check_audience(Some(audience))?;
         }
+        if change.post_logout_redirect_uris.is_some() || change.backchannel_logout_uri.is_some() {
+            let post_logout = match &change.post_logout_redirect_uris {
+                Some(uris) => uris.clone(),
+                None => row.post_logout_redirect_uri_list(),
+            };
+            let backchannel = match change.backchannel_logout_uri.as_deref() {
+                Some("") => None,
+                Some(uri) => Some(uri.to_string()),
+                None => row.backchannel_logout_uri.clone(),
+            };
+            let checked = rules::check_logout_uris(&post_logout, backchannel.as_deref())?;
+            row.post_logout_redirect_uris = checked.join(" ");
+            row.backchannel_logout_uri = backchannel;
+        }
         let grants = rules::parse_grants(&row.grant_list())?;
         rules::check_fits(row.is_public(), &grants, &row.redirect_uri_list())?;
         let changed: Vec<&'static str> = [
@@ -79,6 +117,14 @@ pub fn update(
             ("grants", old.grants != row.grants),
             ("redirect_uris", old.redirect_uris != row.redirect_uris),
             ("audience", old.audience != row.audience),
+            (
+                "post_logout_redirect_uris",
+                old.post_logout_redirect_uris != row.post_logout_redirect_uris,
+            ),
+            (
+                "backchannel_logout_uri",
+                old.backchannel_logout_uri != row.backchannel_logout_uri,
+            ),
         ]
         .into_iter()
         .filter_map(|(field, differs)| differs.then_some(field))

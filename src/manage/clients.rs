@@ -48,7 +48,7 @@ pub struct NewClient {
 }
 
 /// A client as shown to administrators (never the secret or its hash).
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct ClientView {
     /// Public identifier.
     pub client_id: String,

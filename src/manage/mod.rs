@@ -1,6 +1,7 @@
 //! Administration of users, roles and clients: validation plus storage, each
 //! operation in one transaction so that a failure leaves nothing half-made.
-//! Shared by the admin CLI, the developer console and the account page.
+//! Shared by the admin CLI, the admin HTTP API, the developer console and
+//! the account page.
 //!
 //! Operations that read, then write, use [`crate::db::write_tx`], the
 //! server's own kind of transaction: on SQLite a deferred one fails at once
@@ -12,7 +13,10 @@ mod client_rules;
 pub mod client_update;
 pub mod clients;
 pub mod consents;
+pub mod keys;
 pub mod roles;
+pub mod user_changes;
+pub mod user_update;
 pub mod users;
 
 use crate::db::DbError;

@@ -8,7 +8,7 @@ use super::{check_name, parse_scopes, ManageError};
 use crate::db::{self, roles, AnyConnection};
 
 /// A role as shown to administrators.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct RoleView {
     /// Its name.
     pub name: String,
@@ -94,6 +94,11 @@ pub fn set(
     name: &str,
     change: &RoleChange,
 ) -> Result<RoleView, ManageError> {
+    if change.scopes.is_none() && change.require_mfa.is_none() {
+        return Err(ManageError::Invalid(
+            "nothing to change: give at least one field".into(),
+        ));
+    }
     let scopes: Option<Vec<String>> = match &change.scopes {
         Some(given) => Some(checked_scopes(name, given)?),
         None => None,

@@ -12,7 +12,7 @@ use crate::names::username_key;
 use crate::secret::random_id;
 
 /// A user as shown to administrators (never the hash).
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct UserView {
     /// Stable id.
     pub id: String,
@@ -81,7 +81,7 @@ impl ProfileChange {
     }
 
     /// `old` with this change applied.
-    fn apply(&self, old: Profile) -> Profile {
+    pub(super) fn apply(&self, old: Profile) -> Profile {
         let given = |v: &Option<String>, old: Option<String>| match v {
             Some(v) if v.is_empty() => None,
             Some(v) => Some(v.clone()),
@@ -212,11 +212,14 @@ pub fn list(conn: &mut AnyConnection) -> Result<Vec<UserView>, ManageError> {
         .collect())
 }
 
-fn require(conn: &mut AnyConnection, username: &str) -> Result<users::User, ManageError> {
+pub(super) fn require(
+    conn: &mut AnyConnection,
+    username: &str,
+) -> Result<users::User, ManageError> {
     users::by_username(conn, username)?.ok_or_else(|| ManageError::UnknownUser(username.into()))
 }
 
-fn view(conn: &mut AnyConnection, user: users::User) -> Result<UserView, ManageError> {
+pub(super) fn view(conn: &mut AnyConnection, user: users::User) -> Result<UserView, ManageError> {
     let profile = profiles::of(conn, &user.id)?.unwrap_or_default();
     Ok(UserView {
         roles: users::roles_of(conn, &user.id)?,
@@ -247,14 +250,26 @@ pub fn set_disabled(
 ) -> Result<UserView, ManageError> {
     db::write_tx(conn, |conn| {
         let user = require(conn, username)?;
-        users::set_disabled(conn, &user.id, disabled, now)?;
-        if disabled {
-            refresh_tokens::revoke_for_user(conn, &user.id, now)?;
-            session_ends::end_all_of_user(conn, &user.id, now)?;
-        }
+        store_disabled(conn, &user.id, disabled, now)?;
         let user = require(conn, username)?;
         view(conn, user)
     })
+}
+
+/// [`set_disabled`]'s writes, inside the caller's transaction: the flag,
+/// and for a disable the refresh tokens revoked and the sessions ended.
+pub(super) fn store_disabled(
+    conn: &mut AnyConnection,
+    user_id: &str,
+    disabled: bool,
+    now: i64,
+) -> Result<session_ends::Ended, ManageError> {
+    users::set_disabled(conn, user_id, disabled, now)?;
+    if !disabled {
+        return Ok(session_ends::Ended::default());
+    }
+    refresh_tokens::revoke_for_user(conn, user_id, now)?;
+    Ok(session_ends::end_all_of_user(conn, user_id, now)?)
 }
 
 /// What a password reset did.

@@ -2,6 +2,7 @@
 
 pub mod access_token; // the JWT claims; checking our own tokens
 pub mod authorize; // GET /oauth/authorize: code + PKCE, login and consent
+pub mod bearer; // the one check of a bearer token presented to authd (UserInfo, admin API)
 pub mod client_auth; // client authentication and the oxide-auth Registrar
 pub mod codes; // the oxide-auth Authorizer: authorization codes
 pub mod context; // GrantCtx: what a protocol request may use

@@ -415,3 +415,56 @@ fn every_change_is_audited_with_its_actor() {
         }
     });
 }
+
+#[test]
+fn client_update_takes_the_logout_uris_of_client_add() {
+    every_backend(|db| {
+        authd_json(&db, &["client", "add", "shop", "--client-id", "shop"], None);
+        let updated = authd_json(
+            &db,
+            &[
+                "client",
+                "update",
+                "shop",
+                "--post-logout-redirect-uri",
+                "https://shop.example/out",
+                "--post-logout-redirect-uri",
+                "https://shop.example/bye",
+                "--backchannel-logout-uri",
+                "https://shop.example/bc",
+            ],
+            None,
+        );
+        assert_eq!(
+            strings(&updated["changed"]),
+            ["post_logout_redirect_uris", "backchannel_logout_uri"],
+            "[{}]",
+            db.label()
+        );
+        let shown = authd_json(&db, &["client", "show", "shop"], None);
+        assert_eq!(
+            strings(&shown["post_logout_redirect_uris"]),
+            ["https://shop.example/out", "https://shop.example/bye"]
+        );
+        assert_eq!(shown["backchannel_logout_uri"], "https://shop.example/bc");
+        // Checked as `client add` checks them; an empty one removes it.
+        refused(
+            &db,
+            &[
+                "client",
+                "update",
+                "shop",
+                "--backchannel-logout-uri",
+                "http://shop.example/bc",
+            ],
+            "is refused",
+        );
+        let cleared = authd_json(
+            &db,
+            &["client", "update", "shop", "--backchannel-logout-uri", ""],
+            None,
+        );
+        assert!(cleared.get("backchannel_logout_uri").is_none(), "{cleared}");
+        assert_eq!(strings(&cleared["changed"]), ["backchannel_logout_uri"]);
+    });
+}

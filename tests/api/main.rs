@@ -3,6 +3,8 @@
 
 mod account;
 mod account_browser;
+mod admin_api;
+mod admin_api_checks;
 mod admin_live;
 mod audit;
 mod authorize;

@@ -302,6 +302,8 @@ pub struct TestApp {
     pub passwords: authd::password::Passwords,
     /// Base URL of the metrics' own listener (`--metrics-bind`), if any.
     pub metrics_base: Option<String>,
+    /// Base URL of the admin API's own listener (`--admin-bind`), if any.
+    pub admin_base: Option<String>,
     handle: actix_web::dev::ServerHandle,
 }
 
@@ -328,6 +330,7 @@ impl TestApp {
         let handle = app.handle();
         let passwords = app.passwords();
         let metrics_base = app.metrics_addr().map(|a| format!("http://{a}"));
+        let admin_base = app.admin_addr().map(|a| format!("http://{a}"));
         actix_web::rt::spawn(app.run_until_stopped());
         TestApp {
             base,
@@ -339,6 +342,7 @@ impl TestApp {
             clock,
             passwords,
             metrics_base,
+            admin_base,
             handle,
         }
     }

@@ -1,4 +1,5 @@
-//! What the tests share, none of it a test: a fresh database per test on
+//! What the tests share, none of it a test: calls to the admin API
+//! (`admin`), a fresh database per test on
 //! every backend and the real server on port 0 (`helpers`), stored users,
 //! roles and clients and HTTP replies (`fixtures`), a cookie-keeping
 //! browser and the WebDriver one (`browser`, `webdriver`), the
@@ -7,6 +8,7 @@
 //! (`receiver`), the real binary as a process (`process`), and an
 //! authenticator app (`totp`).
 
+pub mod admin;
 pub mod browser;
 pub mod callback;
 pub mod code_flow;
