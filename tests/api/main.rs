@@ -32,6 +32,7 @@ mod crash;
 mod docs;
 mod endpoints;
 mod environment;
+mod express_rp;
 mod files;
 mod grant_race;
 mod hangups;
