@@ -16,7 +16,10 @@
 # BACKENDS ("sqlite postgres"; postgres runs only with PG_URL),
 # REFRESH_RATE (fresh refresh tokens
 # pre-issued per second of each refresh run, 10000), AUTHD (a server binary
-# to run instead of the one built here, for A/B runs of two builds).
+# to run instead of the one built here, for A/B runs of two builds),
+# INSTANCES (1; with 2, two servers on one database, each loaded by a wrk
+# of its own with half the connections: the row sums their 2xx/s and
+# CPU, and its latencies are the worse of the two).
 #
 # For each scenario it prints requests/s (2xx only), p50, p99, non-2xx
 # responses, the server's peak RSS during the scenario, its CPU time per
@@ -43,6 +46,7 @@ SCENARIOS=${SCENARIOS:-"password refresh refresh_under_logins client_credentials
 WORKERS_SWEEP=${WORKERS_SWEEP-"2 8 16"}
 BACKENDS=${BACKENDS:-"sqlite postgres"}
 REFRESH_RATE=${REFRESH_RATE:-10000}
+INSTANCES=${INSTANCES:-1}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl; }
 
@@ -52,9 +56,9 @@ case $T in /*) ;; *) T=$PWD/$T ;; esac
 A=${AUTHD:-$T/release/authd}
 POSTS=$T/release/examples/posts_api
 dir=$(mktemp -d)
-server= posts= flood=
+server= servers= posts= flood=
 cleanup() {
-  for p in $server $posts $flood; do kill "$p" 2>/dev/null || true; done
+  for p in $server $servers $posts $flood; do kill "$p" 2>/dev/null || true; done
   rm -rf "$dir"
 }
 trap cleanup EXIT
@@ -67,19 +71,36 @@ echo "== raw limits"
 LIMITS_DIR="$dir" cargo bench -q --bench limits | tee "$dir/limits"
 limit() { awk -v n="$1" '$1 == "limit" && $2 == n {print $3}' "$dir/limits"; }
 
+# The port of instance $1 (1-based): the first on $PORT.
+instance_port() { echo $((PORT + 10 * ($1 - 1))); }
 start_server() { # extra environment assignments as arguments
-  env "$@" "$A" --bind "127.0.0.1:$PORT" &
-  server=$!
-  for _ in $(seq 1 100); do curl -sf "$base/healthz" >/dev/null && return; sleep 0.1; done
-  echo "the server did not start" >&2
-  exit 1
+  local i p pid
+  servers=
+  for i in $(seq 1 "$INSTANCES"); do
+    p=$(instance_port "$i")
+    env "$@" "$A" --bind "127.0.0.1:$p" &
+    pid=$!
+    servers="$servers $pid"
+    [ "$i" = 1 ] && server=$pid
+    for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$p/healthz" >/dev/null && continue 2; sleep 0.1; done
+    echo "the server did not start" >&2
+    exit 1
+  done
 }
 stop_server() {
-  kill "$server" 2>/dev/null || true
-  wait "$server" 2>/dev/null || true
-  server=
+  local p
+  for p in ${servers:-$server}; do kill "$p" 2>/dev/null || true; done
+  for p in ${servers:-$server}; do wait "$p" 2>/dev/null || true; done
+  server= servers=
 }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$server/stat"; }
+# CPU ticks of the measured process: every instance while authd is
+# measured, else the one in $server (the posts example).
+cpu_ticks() {
+  local pids=$server t=0 p
+  case " $servers " in *" $server "*) pids=$servers ;; esac
+  for p in $pids; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done
+  echo "$t"
+}
 # CPU ticks of every PostgreSQL process (its backends serve the pool and
 # live through a row), 0 when none runs.
 pg_ticks() {
@@ -101,7 +122,23 @@ row() {
   before=$(cpu_ticks)
   pg_before=$(pg_ticks)
   batches_before=$(batches)
-  env "$@" wrk -t"$THREADS" -c"$conns" -d"${DURATION}s" -s benches/load/scenario.lua "$url" >"$dir/wrk.out" 2>&1 || true
+  if [ "$INSTANCES" = 1 ] || [[ $url != *"127.0.0.1:$PORT"* ]]; then
+    env "$@" wrk -t"$THREADS" -c"$conns" -d"${DURATION}s" -s benches/load/scenario.lua "$url" >"$dir/wrk.out" 2>&1 || true
+  else
+    # One wrk per instance, each with its share of the connections (and
+    # of TOKENS: one wrk thread each).
+    local i loads=()
+    for i in $(seq 1 "$INSTANCES"); do
+      env "$@" THREADS="$INSTANCES" OFFSET=$((i - 1)) wrk -t1 -c$((conns / INSTANCES)) -d"${DURATION}s" -s benches/load/scenario.lua \
+        "${url/127.0.0.1:$PORT/127.0.0.1:$(instance_port "$i")}" >"$dir/wrk.out.$i" 2>&1 &
+      loads+=($!)
+    done
+    wait "${loads[@]}" || true
+    cat "$dir"/wrk.out.* | awk '$1 == "result" {r += $2; s = $3 > s ? $3 : s; b += $4; e += $5;
+      p50 = $6 > p50 ? $6 : p50; p99 = $7 > p99 ? $7 : p99}
+      END {printf "result %d %f %d %d %f %f\n", r, s, b, e, p50, p99}' >"$dir/wrk.out"
+    rm -f "$dir"/wrk.out.*
+  fi
   local ticks=$(($(cpu_ticks) - before))
   local pg=$(($(pg_ticks) - pg_before))
   [ "$DB_LABEL" = postgres ] || pg=-1

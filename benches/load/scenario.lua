@@ -4,7 +4,9 @@
 --   TOKENS       a file of refresh tokens, one a line: each request
 --                presents the next unused one ("every token used once");
 --                each wrk thread takes the lines i, i+THREADS, ...
---   THREADS      wrk's -t, for TOKENS
+--   THREADS      wrk's -t, for TOKENS (with several wrk processes, their
+--                threads in all)
+--   OFFSET       this wrk's first thread among them (0)
 --   TOKEN_BODY   the form body before each line of TOKENS (default
 --                "grant_type=refresh_token&refresh_token=")
 --   COLLECT      a file prefix: each thread appends the refresh tokens it
@@ -34,8 +36,9 @@ function init(args)
   if file then
     tokens, next_token = {}, 1
     local n, every, i = 0, tonumber(os.getenv("THREADS")), 0
+    local offset = tonumber(os.getenv("OFFSET") or "0")
     for line in io.lines(file) do
-      if i % every == id - 1 then
+      if i % every == id - 1 + offset then
         n = n + 1
         tokens[n] = line
       end
