@@ -8,7 +8,7 @@
 #     PG_URL=postgres://postgres@127.0.0.1:5432/postgres bash benches/load/run.sh
 #
 # Settings: DURATION (seconds per scenario, 10), CONNS (64), SCENARIOS
-# (default: all of password refresh refresh_under_logins client_credentials
+# (default: all of password login_form refresh refresh_under_logins client_credentials
 # client_credentials_cached introspection introspection_cached jwks posts
 # userinfo refresh_openid code_exchange),
 # WORKERS_SWEEP (worker counts for the CPU per request sweep of
@@ -42,7 +42,7 @@ PASSWORD_CONNS=${PASSWORD_CONNS:-32}
 THREADS=${THREADS:-2}
 PORT=${PORT:-18181}
 POSTS_PORT=$((PORT + 1))
-SCENARIOS=${SCENARIOS:-"password refresh refresh_under_logins client_credentials client_credentials_cached introspection introspection_cached jwks posts userinfo refresh_openid code_exchange"}
+SCENARIOS=${SCENARIOS:-"password login_form refresh refresh_under_logins client_credentials client_credentials_cached introspection introspection_cached jwks posts userinfo refresh_openid code_exchange"}
 WORKERS_SWEEP=${WORKERS_SWEEP-"2 8 16"}
 BACKENDS=${BACKENDS:-"sqlite postgres"}
 REFRESH_RATE=${REFRESH_RATE:-10000}
@@ -289,6 +289,19 @@ run_backend() {
       argon2_now=$(LIMITS_DIR="$dir" cargo bench -q --bench limits -- argon2 | awk '$1 == "limit" {print $3}')
       echo "(Argon2id limit: $argon2_now/s just before this row, $(limit argon2_verify)/s at the start)"
       row password "$argon2_now" "$PASSWORD_CONNS" "$base/oauth/token" BODY="$login_form" AUTH="Basic $BASIC"
+      ;;
+    login_form)
+      # The browser's sign-in: POST /login with the form's CSRF token and
+      # its pre-login cookie, one Argon2 verification and a new session
+      # each (303 to the next page). Bounded by Argon2 like the password
+      # grant; the second-factor code adds no hash to it.
+      local jar=$dir/form_jar csrf cookie argon2_now
+      csrf=$(curl -s -c "$jar" "$base/login" | sed -n 's/.*name="csrf_token" value="\([^"]*\)".*/\1/p' | head -1)
+      cookie=$(awk 'NF == 7 {printf "%s%s=%s", sep, $6, $7; sep = "; "}' "$jar")
+      argon2_now=$(LIMITS_DIR="$dir" cargo bench -q --bench limits -- argon2 | awk '$1 == "limit" {print $3}')
+      echo "(Argon2id limit: $argon2_now/s just before this row)"
+      row "login form" "$argon2_now" "$PASSWORD_CONNS" "$base/login" \
+        BODY="csrf_token=$csrf&username=loadtest&password=load+test+password" COOKIE="$cookie"
       ;;
     refresh)
       next_pool

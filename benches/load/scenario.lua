@@ -1,6 +1,7 @@
 -- wrk script for every load scenario, configured by the environment:
 --   BODY         form body to POST (else the request is a GET)
 --   AUTH         the Authorization header's value
+--   COOKIE       the Cookie header's value
 --   TOKENS       a file of refresh tokens, one a line: each request
 --                presents the next unused one ("every token used once");
 --                each wrk thread takes the lines i, i+THREADS, ...
@@ -32,6 +33,8 @@ function init(args)
   end
   local auth = os.getenv("AUTH")
   if auth then wrk.headers["Authorization"] = auth end
+  local cookie = os.getenv("COOKIE")
+  if cookie then wrk.headers["Cookie"] = cookie end
   local file = os.getenv("TOKENS")
   if file then
     tokens, next_token = {}, 1
