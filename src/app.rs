@@ -17,6 +17,7 @@ use crate::db::{self, roles, users, Db, DbError};
 use crate::keys::{self, KeyError, KeyRing, KeySnapshot, KeyVault};
 use crate::login::Logins;
 use crate::metrics::{self, Metrics, MetricsError};
+use crate::oauth::status_list::serve::StatusLists;
 use crate::password::{PasswordError, Passwords};
 use crate::state::AppState;
 
@@ -343,6 +344,7 @@ impl Application {
             console_max_clients: settings.console_max_clients,
             backchannel,
             jwks_max_age: settings.key_schedule.jwks_max_age,
+            status: StatusLists::new(),
         };
         let metrics_server = match metrics_listener {
             Some((listener, at)) => {

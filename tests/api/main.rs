@@ -60,6 +60,7 @@ mod rotation_batch;
 mod session_tokens;
 mod shutdown;
 mod startup;
+mod status_list;
 mod support;
 mod token;
 mod token_errors;
