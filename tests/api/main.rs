@@ -56,6 +56,7 @@ mod refresh;
 mod register;
 mod reset_wins;
 mod resource;
+mod resource_status;
 mod rotation_batch;
 mod session_tokens;
 mod shutdown;
