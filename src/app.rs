@@ -17,9 +17,9 @@ use crate::db::{self, roles, users, Db, DbError};
 use crate::keys::{self, KeyError, KeyRing, KeySnapshot, KeyVault};
 use crate::login::Logins;
 use crate::metrics::{self, Metrics, MetricsError};
-use crate::oauth::status_list::serve::StatusLists;
 use crate::password::{PasswordError, Passwords};
 use crate::state::AppState;
+use crate::status::made::StatusLists;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]

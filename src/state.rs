@@ -14,8 +14,8 @@ use crate::keys::KeyRing;
 use crate::login::Logins;
 use crate::manage::client_changes::ClientChanges;
 use crate::metrics::Metrics;
-use crate::oauth::status_list::serve::StatusLists;
 use crate::secret::Secret;
+use crate::status::made::StatusLists;
 
 /// Shared state of the running server, cheap to clone.
 #[derive(Clone)]

@@ -9,7 +9,6 @@ use oxide_auth::primitives::grant::Grant;
 
 use super::error::OAuthError;
 use super::issuer::{extensions, no_redirect, TokenIssuer, Unsigned};
-use super::status_list::indices::StatusIndices;
 use super::status_list::TokenStatus;
 use crate::clock::Clock;
 use crate::config::IssuerSettings;
@@ -21,6 +20,7 @@ use crate::login::Logins;
 use crate::metrics::Metrics;
 use crate::scope::{self, ScopeSet};
 use crate::state::AppState;
+use crate::status::indices::StatusIndices;
 use oxide_auth::primitives::issuer::IssuedToken;
 
 /// The narrow context of one protocol request; cheap to clone into the

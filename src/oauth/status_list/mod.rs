@@ -1,10 +1,9 @@
 //! Token Status Lists (draft-ietf-oauth-status-list): every access token
 //! names a bit in a list that authd serves signed, so that resource
 //! servers learn of a revocation without asking authd about each token
-//! (docs/design.md "Status lists"). [`indices`] hands out the bits,
+//! (docs/design.md "Status lists"). `crate::status` hands out the bits,
 //! [`list`] builds and signs a list, [`serve`] answers its URI.
 
-pub mod indices;
 pub mod list;
 pub mod serve;
 

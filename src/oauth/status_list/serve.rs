@@ -4,13 +4,11 @@
 //! is kept for the rest of the second, so that a flood of fetches signs at
 //! most once a second per list.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 
-use super::indices::StatusIndices;
 use super::{list, list_uri};
 use crate::db::{revoked_access_tokens, status_blocks};
 use crate::oauth::error::OAuthError;
@@ -18,49 +16,6 @@ use crate::state::AppState;
 
 /// The media type of a status list token (§10.2).
 pub const MEDIA_TYPE: &str = "application/statuslist+jwt";
-
-/// This instance's status lists: the indices it hands out, and the lists it
-/// signed this second. Cheap to clone.
-#[derive(Clone, Default)]
-pub struct StatusLists {
-    /// The indices this instance hands out.
-    pub indices: StatusIndices,
-    /// List id → (the second it was made, the signed list).
-    made: Arc<Mutex<HashMap<i64, (i64, Arc<str>)>>>,
-}
-
-impl StatusLists {
-    /// No block reserved, nothing made yet.
-    pub fn new() -> StatusLists {
-        StatusLists::default()
-    }
-
-    fn made(&self) -> std::sync::MutexGuard<'_, HashMap<i64, (i64, Arc<str>)>> {
-        // A map of finished entries: whole after any panic.
-        self.made.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// The list made at second `now`, if any.
-    fn kept(&self, list_id: i64, now: i64) -> Option<Arc<str>> {
-        self.made()
-            .get(&list_id)
-            .filter(|(at, _)| *at == now)
-            .map(|(_, jwt)| jwt.clone())
-    }
-
-    fn keep(&self, list_id: i64, now: i64, jwt: Arc<str>) {
-        let mut made = self.made();
-        // Only this second's lists are worth keeping.
-        made.retain(|_, (at, _)| *at == now);
-        made.insert(list_id, (now, jwt));
-    }
-
-    /// Forgets the lists made, so that this instance's next answer shows a
-    /// revocation it just stored.
-    pub fn forget(&self) {
-        self.made().clear();
-    }
-}
 
 /// The handler.
 pub async fn status_list(
