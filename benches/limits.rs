@@ -95,6 +95,7 @@ fn es256(dir: &std::path::Path, cores: usize) {
         client_id: "client-1".into(),
         scope: "posts:read posts:write".into(),
         generation: Some(0),
+        status: None,
     };
     let sign = || {
         snapshot.sign(&claims).expect("signed");

@@ -49,6 +49,7 @@ fn sign(c: &mut Criterion) {
             client_id: "client-1".into(),
             scope: "posts:read posts:write".into(),
             generation: Some(0),
+            status: None,
         };
         c.bench_function(&format!("sign/{alg}"), |b| {
             b.iter(|| snapshot.sign(black_box(&claims)).expect("signed"))

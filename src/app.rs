@@ -19,6 +19,7 @@ use crate::login::Logins;
 use crate::metrics::{self, Metrics, MetricsError};
 use crate::password::{PasswordError, Passwords};
 use crate::state::AppState;
+use crate::status::made::StatusLists;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -356,6 +357,7 @@ impl Application {
             console_max_clients: settings.console_max_clients,
             backchannel,
             jwks_max_age: settings.key_schedule.jwks_max_age,
+            status: StatusLists::new(),
         };
         let metrics_server = match metrics_listener {
             Some((listener, at)) => {

@@ -67,6 +67,13 @@ pub struct Settings {
           value_parser = value_parser!(i64).range(1..=31_536_000))]
     pub refresh_token_ttl: i64,
 
+    /// Seconds resource servers may trust a status list before fetching it
+    /// again (1 to 86400): the list's `ttl`, and its `exp` after its `iat`
+    /// (docs/interface.md "Token lifecycle").
+    #[arg(long, env = "AUTHD_STATUS_LIST_TTL", default_value_t = 60, global = true,
+          value_parser = value_parser!(i64).range(1..=86_400))]
+    pub status_list_ttl: i64,
+
     /// Absolute lifetime of a refresh-token family in seconds, counted from
     /// the login: rotation never extends a family past it.
     #[arg(long, env = "AUTHD_REFRESH_MAX_LIFETIME", default_value_t = 2_592_000, global = true,
@@ -290,6 +297,9 @@ pub struct IssuerSettings {
     pub access_ttl: i64,
     /// Refresh-token idle lifetime (s).
     pub refresh_ttl: i64,
+    /// How long resource servers may trust a status list (s): its `ttl`,
+    /// and its `exp` after its `iat`.
+    pub status_list_ttl: i64,
     /// Refresh-family absolute lifetime (s).
     pub refresh_max_lifetime: i64,
     /// How long a rotated refresh token may be retried (s; 0 = off).
@@ -410,6 +420,7 @@ impl Settings {
             issuer,
             access_ttl: self.access_token_ttl,
             refresh_ttl: self.refresh_token_ttl,
+            status_list_ttl: self.status_list_ttl,
             refresh_max_lifetime: self.refresh_max_lifetime,
             refresh_retry_grace: self.refresh_retry_grace,
             session_lifetime: self.sessions.lifetime,

@@ -15,6 +15,7 @@ use crate::login::Logins;
 use crate::manage::client_changes::ClientChanges;
 use crate::metrics::Metrics;
 use crate::secret::Secret;
+use crate::status::made::StatusLists;
 
 /// Shared state of the running server, cheap to clone.
 #[derive(Clone)]
@@ -54,6 +55,9 @@ pub struct AppState {
     /// Wakes the back-channel logout deliveries once a session's end has
     /// queued notices.
     pub backchannel: Outbox,
+    /// The status-list indices this instance hands out and the lists it
+    /// signed lately (docs/design.md "Status lists").
+    pub status: StatusLists,
     /// The JWKS's Cache-Control max-age in seconds (`--jwks-max-age`).
     pub jwks_max_age: i64,
 }

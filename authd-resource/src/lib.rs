@@ -33,6 +33,7 @@ mod claims; // the claims of a verified token
 mod extract; // actix-web extractors and RFC 6750 challenges
 mod fetch; // one rate-limited JWKS fetch at a time, in the background
 mod jwks; // the key cache built from the issuer's JWKS
+mod status; // Token Status Lists: the cached lists and their bits
 mod verifier; // signature and claim checks against the cached keys
 
 pub use claims::Claims;

@@ -8,6 +8,9 @@ use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{decode, decode_header, Algorithm, Validation};
 
 use crate::claims::Claims;
+use crate::status::{Lists, TokenStatus};
+
+mod status_check; // the token's status list
 use crate::fetch::Fetcher;
 use crate::jwks::SharedCache;
 
@@ -44,6 +47,12 @@ fn invalid(msg: impl Into<String>) -> VerifyError {
 
 struct Inner {
     issuer: String,
+    /// The HTTP client of the JWKS fetches, also for status lists.
+    http: reqwest::Client,
+    /// The status lists seen, by URI.
+    lists: Lists,
+    /// Accept a token whose status list cannot be had (default: refuse).
+    status_fail_open: bool,
     audience: String,
     leeway: Duration,
     realm: String,
@@ -88,6 +97,7 @@ pub struct VerifierBuilder {
     max_age: Duration,
     fetch_timeout: Duration,
     realm: Option<String>,
+    status_fail_open: bool,
 }
 
 impl VerifierBuilder {
@@ -131,6 +141,16 @@ impl VerifierBuilder {
         self
     }
 
+    /// What to do with a token that carries a `status`
+    /// (draft-ietf-oauth-status-list) when its status list cannot be
+    /// fetched past the list's lifetime: refuse it (`false`, the default:
+    /// fail closed) or accept it (`true`: fail open). Either way the log
+    /// says why.
+    pub fn status_fail_open(mut self, fail_open: bool) -> Self {
+        self.status_fail_open = fail_open;
+        self
+    }
+
     /// The `realm` of `WWW-Authenticate` challenges (default the audience).
     pub fn realm(mut self, realm: impl Into<String>) -> Self {
         self.realm = Some(realm.into());
@@ -155,6 +175,7 @@ impl VerifierBuilder {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let http_for_lists = http.clone();
         let cache = SharedCache::default();
         let fetcher = match self.static_keys {
             Some(set) => {
@@ -171,10 +192,14 @@ impl VerifierBuilder {
                 cache.clone(),
             ))),
         };
+        let http = http_for_lists;
         Ok(Verifier {
             inner: Arc::new(Inner {
                 realm: self.realm.unwrap_or_else(|| self.audience.clone()),
                 issuer,
+                http,
+                lists: Lists::default(),
+                status_fail_open: self.status_fail_open,
                 audience: self.audience,
                 leeway: self.leeway,
                 cache,
@@ -196,7 +221,7 @@ pub fn install_crypto_provider() {
 
 /// What the cached keys say about a token.
 enum Cached {
-    Verified(Box<Claims>),
+    Verified(Box<(Claims, Option<TokenStatus>)>),
     UnknownKid,
 }
 
@@ -214,6 +239,7 @@ impl Verifier {
             max_age: Duration::from_secs(300),
             fetch_timeout: Duration::from_secs(5),
             realm: None,
+            status_fail_open: false,
         }
     }
 
@@ -225,7 +251,20 @@ impl Verifier {
     /// Verifies a token. Stale keys still serve (a refetch starts in the
     /// background); an unknown `kid` waits for a refetch, at most the
     /// fetch timeout, when one is under way or the interval allows one.
+    /// A token that carries a `status` is then checked against its status
+    /// list (draft-ietf-oauth-status-list): refused once revoked.
     pub async fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
+        let (claims, status) = self.verify_signed(token).await?;
+        if let Some(status) = status {
+            self.check_status(&status.status_list).await?;
+        }
+        Ok(claims)
+    }
+
+    async fn verify_signed(
+        &self,
+        token: &str,
+    ) -> Result<(Claims, Option<TokenStatus>), VerifyError> {
         if let Some(fetcher) = &self.inner.fetcher {
             fetcher.refresh_if_stale();
         }
@@ -249,10 +288,11 @@ impl Verifier {
     }
 
     /// Verifies against the cached keys only (no I/O); an unknown `kid` is
-    /// an error. Used by benchmarks and callers that manage fetching.
+    /// an error. Used by benchmarks and callers that manage fetching. It
+    /// does not check the token's status list (that needs I/O).
     pub fn verify_cached(&self, token: &str) -> Result<Claims, VerifyError> {
         match self.check_cached(token)? {
-            Cached::Verified(claims) => Ok(*claims),
+            Cached::Verified(claims) => Ok(claims.0),
             Cached::UnknownKid => Err(invalid("the token is signed by an unknown key")),
         }
     }
@@ -286,11 +326,21 @@ impl Verifier {
             v.set_issuer(&[&self.inner.issuer]);
             v.set_audience(&[&self.inner.audience]);
             v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-            decode::<Claims>(token, &entry.key, &v)
-                .map(|data| Cached::Verified(Box::new(data.claims)))
+            decode::<WithStatus>(token, &entry.key, &v)
+                .map(|data| Cached::Verified(Box::new((data.claims.claims, data.claims.status))))
                 .map_err(|e| invalid(describe(&e)))
         })
     }
+}
+
+/// The claims and, apart, the `status` (kept out of [`Claims`], whose
+/// fields are public: adding one would break code that builds it).
+#[derive(serde::Deserialize)]
+struct WithStatus {
+    #[serde(flatten)]
+    claims: Claims,
+    #[serde(default)]
+    status: Option<TokenStatus>,
 }
 
 fn describe(e: &jsonwebtoken::errors::Error) -> &'static str {

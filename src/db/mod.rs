@@ -60,6 +60,7 @@ pub mod session_clients;
 pub mod session_ends;
 pub mod sessions;
 pub mod signing_keys;
+pub mod status_blocks;
 pub mod totp_secrets;
 mod url;
 pub mod users;

@@ -122,6 +122,16 @@ diesel::table! {
     revoked_access_tokens (jti) {
         jti -> Text,
         expires_at -> BigInt,
+        status_list -> Nullable<BigInt>,
+        status_idx -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    status_blocks (list_id, block) {
+        list_id -> BigInt,
+        block -> BigInt,
+        expires_at -> BigInt,
     }
 }
 
@@ -243,6 +253,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     auth_codes,
     signing_keys,
     revoked_access_tokens,
+    status_blocks,
     login_failures,
     password_params,
     sessions,

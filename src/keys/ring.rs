@@ -125,6 +125,13 @@ impl KeySnapshot {
         self.access.sign("at+jwt", claims)
     }
 
+    /// Signs claims as a status list (`typ: statuslist+jwt`,
+    /// draft-ietf-oauth-status-list §5.1) with the access-token key, which
+    /// resource servers already trust.
+    pub fn sign_status_list<T: Serialize>(&self, claims: &T) -> Result<String, KeyError> {
+        self.access.sign("statuslist+jwt", claims)
+    }
+
     /// Whether an ID-token key of `alg` is active.
     pub fn has_id_key(&self, alg: SigningAlg) -> bool {
         self.id_tokens.iter().any(|k| k.alg == alg)

@@ -9,6 +9,7 @@ use crate::db::access_standing::{self, Asked, Standing};
 use crate::db::users::User;
 use crate::db::{AnyConnection, Db, DbError};
 use crate::keys::KeySnapshot;
+use crate::oauth::status_list::TokenStatus;
 
 /// The claims of an authd access token.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -35,6 +36,11 @@ pub struct AccessClaims {
     /// RFC 9068 §2.2.3 allows them; absent in older tokens).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generation: Option<i64>,
+    /// Its entry in a status list (draft-ietf-oauth-status-list §6.1),
+    /// through which resource servers learn of its revocation (absent in
+    /// older tokens).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<TokenStatus>,
 }
 
 /// Verifies a token authd issued: signature by a published key, `typ`,

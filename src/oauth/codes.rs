@@ -177,7 +177,7 @@ impl<'a> CodeStore<'a> {
             None => 0,
         };
         if let (Some(jti), Some(exp)) = (&row.access_jti, row.access_expires_at) {
-            revoked_access_tokens::insert(self.conn, jti, exp)?;
+            revoked_access_tokens::insert(self.conn, jti, exp, None)?;
         }
         self.reused = Some(CodeReuse {
             user_id: row.user_id.clone(),

@@ -8,8 +8,9 @@ use std::sync::Arc;
 use oxide_auth::primitives::grant::Grant;
 
 use super::error::OAuthError;
-use super::issuer::{extensions, no_redirect, TokenIssuer};
+use super::issuer::{extensions, no_redirect, TokenIssuer, Unsigned};
 use super::retry::Retries;
+use super::status_list::TokenStatus;
 use crate::clock::Clock;
 use crate::config::IssuerSettings;
 use crate::db::client_cache::ClientCache;
@@ -20,6 +21,8 @@ use crate::login::Logins;
 use crate::metrics::Metrics;
 use crate::scope::{self, ScopeSet};
 use crate::state::AppState;
+use crate::status::indices::StatusIndices;
+use oxide_auth::primitives::issuer::IssuedToken;
 
 /// The narrow context of one protocol request; cheap to clone into the
 /// blocking closure that does its storage work.
@@ -41,9 +44,23 @@ pub struct GrantCtx {
     pub metrics: Metrics,
     /// Client records kept briefly in memory.
     pub clients: ClientCache,
+    /// The status-list indices this instance hands out.
+    pub status: StatusIndices,
 }
 
 impl GrantCtx {
+    /// Signs an access token with its entry in a status list: an index
+    /// from this instance's block (a database write only when a new block
+    /// is reserved, docs/design.md "Status lists").
+    pub async fn sign_access(&self, unsigned: Unsigned) -> Result<IssuedToken, OAuthError> {
+        let (list_id, idx) = self
+            .status
+            .next(&self.db, unsigned.iat(), unsigned.exp())
+            .await?;
+        let status = TokenStatus::new(&self.issuer.issuer, list_id, idx);
+        unsigned.with_status(status).sign(&self.keys)
+    }
+
     /// The parts of the shared state a protocol request uses.
     pub fn from_state(state: &AppState) -> GrantCtx {
         GrantCtx {
@@ -55,6 +72,7 @@ impl GrantCtx {
             clock: state.clock.clone(),
             metrics: state.metrics.clone(),
             clients: state.clients.clone(),
+            status: state.status.indices.clone(),
         }
     }
 

@@ -17,6 +17,7 @@ use super::access_token::{standing, verify_own, AccessClaims, LiveAccess};
 use super::error::OAuthError;
 use super::id_token::SignIn;
 use super::rotation;
+use super::status_list::TokenStatus;
 use crate::config::IssuerSettings;
 use crate::db::refresh_tokens::{self, RefreshToken};
 use crate::db::users::User;
@@ -231,6 +232,7 @@ impl Unsigned {
             client_id: grant.client_id.clone(),
             scope: sorted(&grant.scope),
             generation: generation_of(grant),
+            status: None,
         };
         Unsigned { claims, refresh }
     }
@@ -238,6 +240,17 @@ impl Unsigned {
     /// The access token's `jti`.
     pub fn jti(&self) -> &str {
         &self.claims.jti
+    }
+
+    /// The access token's `iat` (Unix seconds).
+    pub fn iat(&self) -> i64 {
+        self.claims.iat
+    }
+
+    /// The access token with its entry in a status list.
+    pub fn with_status(mut self, status: TokenStatus) -> Unsigned {
+        self.claims.status = Some(status);
+        self
     }
 
     /// The access token's `exp` (Unix seconds).

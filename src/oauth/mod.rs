@@ -18,6 +18,7 @@ pub mod pkce; // PKCE (RFC 7636), S256 only
 pub mod retry; // retried refreshes: the grace and the sealed successor
 pub mod revoke; // POST /oauth/revoke (RFC 7009)
 pub mod rotation; // refresh-token liveness, claim and reuse detection
+pub mod status_list; // Token Status Lists: indices, the signed lists
 pub mod token; // POST /oauth/token
 pub mod token_request; // the shared start of revoke and introspect
 pub mod userinfo; // GET/POST /oauth/userinfo (OpenID Connect Core 1.0 §5.3)
@@ -66,6 +67,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(userinfo::userinfo))
             .wrap(from_fn(|req, next| cors::allow("GET, POST", req, next))),
     )
+    .service(web::resource(status_list::PATH).route(web::get().to(status_list::serve::status_list)))
     .service(
         web::resource("/.well-known/jwks.json")
             .route(web::get().to(metadata::jwks))

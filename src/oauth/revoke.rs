@@ -20,6 +20,9 @@ pub async fn revoke(
 ) -> Result<HttpResponse, OAuthError> {
     let target = authenticated(&req, payload, &state, find_target).await?;
     carry_out(&state.db, target, state.clock.now()).await?;
+    // This instance's lists show the revocation at once; the others' after
+    // the second they keep a list (docs/design.md "Status lists").
+    state.status.forget();
     let mut res = HttpResponse::Ok().finish();
     no_store(&mut res);
     Ok(res)
@@ -42,10 +45,15 @@ async fn carry_out(db: &Db, target: Revocation, now: i64) -> Result<(), OAuthErr
                 count,
             });
         }
-        Target::Access { subject, jti, exp } => {
-            let (id, exp) = (jti.clone(), *exp);
+        Target::Access {
+            subject,
+            jti,
+            exp,
+            status,
+        } => {
+            let (id, exp, status) = (jti.clone(), *exp, *status);
             db.write(move |conn| {
-                revoked_access_tokens::insert(conn, &id, exp).map_err(OAuthError::from)
+                revoked_access_tokens::insert(conn, &id, exp, status).map_err(OAuthError::from)
             })
             .await?;
             target.record(Revoked::AccessToken { subject, jti });
@@ -70,6 +78,8 @@ enum Target {
         subject: String,
         jti: String,
         exp: i64,
+        /// Its `(list_id, idx)` in a status list of ours, if it has one.
+        status: Option<(i64, i64)>,
     },
     /// Unknown, dead, or another client's.
     Nothing,
@@ -96,6 +106,10 @@ fn find_target(conn: &mut AnyConnection, r: TokenRequest) -> Result<Revocation, 
                 .live_access(r.token.expose())?;
             match live.map(|l| l.claims).filter(|c| c.client_id == client_id) {
                 Some(claims) => Target::Access {
+                    status: claims
+                        .status
+                        .as_ref()
+                        .and_then(|s| s.place(&r.ctx.issuer.issuer)),
                     subject: claims.sub,
                     jti: claims.jti,
                     exp: claims.exp,

@@ -40,7 +40,7 @@ fn the_standing_of_many_tokens_is_that_of_each() {
         standard(&db);
         let mut c = conn(&db);
         let (user, client) = crate::support::fixtures::standard_ids(&mut c);
-        revoked_access_tokens::insert(&mut c, "revoked", i64::MAX).unwrap();
+        revoked_access_tokens::insert(&mut c, "revoked", i64::MAX, None).unwrap();
         let asked = |jti: &str, client_id: &str, sub: &str| Asked {
             jti: jti.into(),
             client_id: client_id.into(),

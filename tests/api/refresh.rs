@@ -247,8 +247,8 @@ fn the_janitor_removes_only_what_expired() {
             },
         )
         .unwrap();
-        authd::db::revoked_access_tokens::insert(&mut c, "gone", now - 1).unwrap();
-        authd::db::revoked_access_tokens::insert(&mut c, "kept", now + 100).unwrap();
+        authd::db::revoked_access_tokens::insert(&mut c, "gone", now - 1, None).unwrap();
+        authd::db::revoked_access_tokens::insert(&mut c, "kept", now + 100, None).unwrap();
         assert_eq!(
             authd::janitor::sweep(&mut c, now).unwrap(),
             2,

@@ -28,6 +28,11 @@ impl PostsApp {
             .refetch_interval(refetch)
             .build()
             .unwrap();
+        PostsApp::serve(verifier).await
+    }
+
+    /// The posts example behind `verifier`.
+    pub(crate) async fn serve(verifier: Verifier) -> PostsApp {
         let verifier = web::Data::new(verifier);
         let store = web::Data::new(posts_api::Store::default());
         let server = HttpServer::new(move || {

@@ -29,6 +29,8 @@ pub async fn run(
     // issued under (introspection compares them).
     let generation = client.owner_generation;
     let grant = ctx.grant(&client.client_id, &client, &granted, generation, false, now)?;
-    let issued = Unsigned::new(&ctx.issuer, now, &grant, None).sign(&ctx.keys)?;
+    let issued = ctx
+        .sign_access(Unsigned::new(&ctx.issuer, now, &grant, None))
+        .await?;
     Ok(TokenResponse::new(issued, &granted, ctx.issuer.access_ttl))
 }

@@ -93,7 +93,7 @@ impl TokenResponse {
         ctx: &GrantCtx,
         (unsigned, granted, id_token): Stored,
     ) -> Result<Self, OAuthError> {
-        let issued = unsigned.sign(&ctx.keys)?;
+        let issued = ctx.sign_access(unsigned).await?;
         let id_token = match id_token {
             Some(id) => Some(id.sign(ctx, &issued.token).await?),
             None => None,
