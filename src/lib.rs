@@ -34,6 +34,7 @@ pub mod redirect_uri; // which redirect and logout URIs a client may register
 pub mod scope; // scope syntax and the scope policy
 pub mod secret; // random secrets, their hashes, redacted Debug
 pub mod state; // what handlers share: pool, hasher, keys, issuer, clock
+pub mod telemetry; // log lines (text or JSON), request ids and spans, OTLP export
 pub mod web; // HTTP routes outside the protocol (home page, health)
 
 /// For resource servers: the token verifier and actix extractors, from the
