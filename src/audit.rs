@@ -308,7 +308,11 @@ mod emit {
     callsite!(WARN_CALLSITE, WARN, Level::WARN);
 
     /// Sends `line` to the subscriber, as `tracing::event!` would.
-    pub(super) fn event(meta: &'static Metadata<'static>, callsite: &'static DefaultCallsite, line: Line) {
+    pub(super) fn event(
+        meta: &'static Metadata<'static>,
+        callsite: &'static DefaultCallsite,
+        line: Line,
+    ) {
         let interest = callsite.interest();
         if interest.is_never()
             || !(interest.is_always() || tracing::dispatcher::get_default(|d| d.enabled(meta)))

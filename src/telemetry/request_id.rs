@@ -63,7 +63,9 @@ pub async fn middleware<B: MessageBody + 'static>(
     next: Next<B>,
 ) -> Result<ServiceResponse<B>, actix_web::Error> {
     let state = req.app_data::<web::Data<AppState>>().cloned();
-    let proxies = state.as_deref().map_or(&[][..], |s| s.logins.trusted_proxies());
+    let proxies = state
+        .as_deref()
+        .map_or(&[][..], |s| s.logins.trusted_proxies());
     let id = request_id(req.request(), proxies);
     let remote = client_ip(req.request(), proxies);
     // Owned copies: the request itself must not be shared while the

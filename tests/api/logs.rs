@@ -61,7 +61,15 @@ async fn json_lines_carry_the_request_id_and_audit_fields_and_no_secret() {
             ("username", "alice"),
             ("password", PASSWORD),
         ];
-        let r = token(&http, &url, &client.id, &secret, &login, Some("proxy-req-1")).await;
+        let r = token(
+            &http,
+            &url,
+            &client.id,
+            &secret,
+            &login,
+            Some("proxy-req-1"),
+        )
+        .await;
         assert_eq!(r.status, 200, "[{label}] {}", r.raw);
         assert_eq!(r.header("x-request-id"), Some("proxy-req-1"), "[{label}]");
         let access = r.body["access_token"].as_str().unwrap().to_string();
@@ -162,7 +170,12 @@ async fn spans_are_exported_over_otlp_with_the_client_id() {
     let collector = Collector::start();
     let server = ServerProcess::start(
         &db,
-        &["--otlp-endpoint", &collector.endpoint(), "--trusted-proxy", "127.0.0.1"],
+        &[
+            "--otlp-endpoint",
+            &collector.endpoint(),
+            "--trusted-proxy",
+            "127.0.0.1",
+        ],
     );
     let client = ClientSpec::new(&db)
         .grants(&["client_credentials"])
