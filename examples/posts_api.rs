@@ -135,7 +135,7 @@ struct Args {
 
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let _logs = authd::telemetry::init(&Default::default()).expect("no other logger");
     let args = Args::parse();
     let verifier = Verifier::builder(&args.issuer, &args.audience)
         .refetch_interval(Duration::from_secs(args.refetch_interval))

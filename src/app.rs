@@ -5,7 +5,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 
 use actix_web::dev::Server;
-use actix_web::middleware::{self, from_fn};
+use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 
 use crate::backchannel::Outbox;
@@ -215,14 +215,10 @@ fn http_server(
         let requests = metrics::track(&state.metrics, crate::oauth::token::PATH);
         App::new()
             .app_data(web::Data::new(state.clone()))
-            // %U is the path without its query string: queries can
-            // carry authorization codes and state.
-            .wrap(
-                middleware::Logger::new(r#"%a "%{METHOD}xi %U" %s %b %Dms"#)
-                    .custom_request_replace("METHOD", |req| req.method().to_string())
-                    .exclude("/healthz"),
-            )
             .wrap(from_fn(crate::oauth::error::log_failures))
+            // The request's id and span, around everything that may log,
+            // and its access line.
+            .wrap(from_fn(crate::telemetry::request_id::middleware))
             // Outermost, so that the time counted covers the other
             // middleware too.
             .wrap(from_fn(move |req, next| requests.clone().record(req, next)))

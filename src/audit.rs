@@ -114,39 +114,101 @@ pub enum Revoked<'a> {
     Nothing,
 }
 
-/// One audit line being built.
-struct Line(String);
+/// One audit event being built: its line (the message, as text) and the
+/// same values as structured fields.
+struct Line {
+    text: String,
+    fields: Vec<(&'static str, Field)>,
+}
+
+/// A structured field's value.
+enum Field {
+    Text(String),
+    Int(i64),
+    Bool(bool),
+}
+
+/// A value that [`Line::bare`] writes unquoted: it cannot hold a space
+/// or a quote.
+trait Bare: std::fmt::Display {
+    fn field(&self) -> Field;
+}
+
+impl Bare for &str {
+    fn field(&self) -> Field {
+        Field::Text(self.to_string())
+    }
+}
+
+impl Bare for bool {
+    fn field(&self) -> Field {
+        Field::Bool(*self)
+    }
+}
+
+impl Bare for i64 {
+    fn field(&self) -> Field {
+        Field::Int(*self)
+    }
+}
+
+impl Bare for usize {
+    fn field(&self) -> Field {
+        Field::Int(i64::try_from(*self).unwrap_or(i64::MAX))
+    }
+}
+
+impl Bare for IpAddr {
+    fn field(&self) -> Field {
+        Field::Text(self.to_string())
+    }
+}
 
 impl Line {
     fn new(event: &str, outcome: &str) -> Line {
-        Line(format!("event={event} outcome={outcome}"))
+        Line {
+            text: format!("event={event} outcome={outcome}"),
+            fields: vec![
+                ("event", Field::Text(event.into())),
+                ("outcome", Field::Text(outcome.into())),
+            ],
+        }
     }
 
     /// A quoted, escaped text value.
-    fn text(mut self, key: &str, value: &str) -> Line {
-        let _ = write!(self.0, " {key}=");
-        push_quoted(&mut self.0, value);
+    fn text(mut self, key: &'static str, value: &str) -> Line {
+        let _ = write!(self.text, " {key}=");
+        push_quoted(&mut self.text, value);
+        let mut field = String::new();
+        push_escaped(&mut field, value);
+        self.fields.push((key, Field::Text(field)));
         self
     }
 
-    /// A text value that may be absent.
-    fn opt_text(self, key: &str, value: Option<&str>) -> Line {
+    /// A text value that may be absent (a `-` in the line, no field).
+    fn opt_text(self, key: &'static str, value: Option<&str>) -> Line {
         match value {
             Some(v) => self.text(key, v),
-            None => self.bare(key, "-"),
+            None => self.absent(key),
         }
     }
 
     /// A value that cannot hold a space or quote (numbers, addresses).
-    fn bare(mut self, key: &str, value: impl std::fmt::Display) -> Line {
-        let _ = write!(self.0, " {key}={value}");
+    fn bare(mut self, key: &'static str, value: impl Bare) -> Line {
+        let _ = write!(self.text, " {key}={value}");
+        self.fields.push((key, value.field()));
+        self
+    }
+
+    fn absent(mut self, key: &'static str) -> Line {
+        let _ = write!(self.text, " {key}=-");
         self
     }
 
     fn remote(self, remote: Option<IpAddr>) -> Line {
         match remote {
             Some(ip) => self.bare("remote", ip),
-            None => self.bare("remote", "-"),
+            None => self.absent("remote"),
         }
     }
 
@@ -177,30 +239,153 @@ impl Line {
     }
 
     fn info(self) {
-        log::info!(target: TARGET, "{}", self.0);
+        emit::event(&emit::INFO, &emit::INFO_CALLSITE, self);
     }
 
     fn warn(self) {
-        log::warn!(target: TARGET, "{}", self.0);
+        emit::event(&emit::WARN, &emit::WARN_CALLSITE, self);
     }
 }
 
-/// Appends `value` in double quotes: `"` and `\` backslash-escaped, line
-/// breaks as `\n`, `\r`, `\t`, and every other control, invisible or
-/// text-direction character and whitespace but the plain space
-/// ([`crate::names::refused_in_display`]: a right-to-left override would
-/// make the rest of the line read backwards) as `\u{..}`; cut at
-/// [`MAX_VALUE_CHARS`] with a trailing `…`.
+/// The two callsites of audit events (one per level), whose fields are
+/// every key an audit line may have: `tracing` needs field names known in
+/// advance, and each event records the ones it has.
+mod emit {
+    use tracing::callsite::{DefaultCallsite, Identifier};
+    use tracing::field::{FieldSet, Value};
+    use tracing::metadata::Kind;
+    use tracing::{Level, Metadata};
+
+    use super::{Field, Line, TARGET};
+
+    /// `message` (the line), then every key of [`super::Line`]'s fields.
+    /// A key missing here fails the tests that log its event.
+    pub(super) const KEYS: &[&str] = &[
+        "message",
+        "event",
+        "outcome",
+        "actor",
+        "actor_id",
+        "actor_client_id",
+        "alg",
+        "attempts",
+        "cleared",
+        "client_id",
+        "consent",
+        "count",
+        "family_id",
+        "fields",
+        "jti",
+        "kid",
+        "kind",
+        "method",
+        "name",
+        "next",
+        "public",
+        "purpose",
+        "reason",
+        "recovery_codes",
+        "redirected",
+        "remote",
+        "require_mfa",
+        "retired",
+        "revoked",
+        "revoked_access",
+        "revoked_codes",
+        "revoked_refresh",
+        "role",
+        "roles",
+        "scope",
+        "scopes",
+        "sessions",
+        "sid",
+        "successor",
+        "totp",
+        "until",
+        "user_id",
+        "username",
+        "username_sha256",
+        "users",
+        "via",
+    ];
+
+    macro_rules! callsite {
+        ($callsite:ident, $meta:ident, $level:expr) => {
+            pub(super) static $callsite: DefaultCallsite = DefaultCallsite::new(&$meta);
+            pub(super) static $meta: Metadata<'static> = Metadata::new(
+                "audit",
+                TARGET,
+                $level,
+                Some(file!()),
+                Some(line!()),
+                Some(module_path!()),
+                FieldSet::new(KEYS, Identifier(&$callsite)),
+                Kind::EVENT,
+            );
+        };
+    }
+
+    callsite!(INFO_CALLSITE, INFO, Level::INFO);
+    callsite!(WARN_CALLSITE, WARN, Level::WARN);
+
+    /// Sends `line` to the subscriber, as `tracing::event!` would.
+    pub(super) fn event(
+        meta: &'static Metadata<'static>,
+        callsite: &'static DefaultCallsite,
+        line: Line,
+    ) {
+        let interest = callsite.interest();
+        if interest.is_never()
+            || !(interest.is_always() || tracing::dispatcher::get_default(|d| d.enabled(meta)))
+        {
+            return;
+        }
+        let mut values: Vec<Option<&dyn Value>> = vec![None; KEYS.len()];
+        let message = line.text.as_str();
+        values[0] = Some(&message);
+        for (key, field) in &line.fields {
+            let value: &dyn Value = match field {
+                Field::Text(s) => s,
+                Field::Int(n) => n,
+                Field::Bool(b) => b,
+            };
+            match KEYS.iter().position(|k| k == key) {
+                Some(i) => values[i] = Some(value),
+                None => debug_assert!(false, "audit key {key:?} is missing from audit::emit::KEYS"),
+            }
+        }
+        let fields = meta.fields().value_set_all(&values);
+        tracing::Event::dispatch(meta, &fields);
+    }
+}
+
+/// Appends `value` in double quotes: `"` and `\` backslash-escaped, and
+/// the rest as [`push_escaped`] does.
 fn push_quoted(out: &mut String, value: &str) {
     out.push('"');
+    escape(out, value, true);
+    out.push('"');
+}
+
+/// Appends `value` for a structured field, whose encoding (JSON, the text
+/// format's quoting) escapes quotes itself: line breaks as `\n`, `\r`,
+/// `\t`, and every other control, invisible or text-direction character
+/// and whitespace but the plain space ([`crate::names::refused_in_display`]:
+/// a right-to-left override would make the rest of the line read
+/// backwards) as `\u{..}`; cut at [`MAX_VALUE_CHARS`] with a trailing `…`.
+fn push_escaped(out: &mut String, value: &str) {
+    escape(out, value, false);
+}
+
+fn escape(out: &mut String, value: &str, quotes: bool) {
     for (i, c) in value.chars().enumerate() {
         if i == MAX_VALUE_CHARS {
             out.push('…');
             break;
         }
         match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
+            '"' if quotes => out.push_str("\\\""),
+            '\\' if quotes => out.push_str("\\\\"),
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
@@ -210,7 +395,6 @@ fn push_quoted(out: &mut String, value: &str) {
             c => out.push(c),
         }
     }
-    out.push('"');
 }
 
 // Logins (password grant and login form).
@@ -515,7 +699,7 @@ pub fn revocation(client_id: &str, remote: Option<IpAddr>, what: Revoked<'_>) {
             .bare("kind", "access_token")
             .text("user_id", subject)
             .text("jti", jti),
-        Revoked::Nothing => Line::new("token_revoked", "ignored").bare("kind", "-"),
+        Revoked::Nothing => Line::new("token_revoked", "ignored").absent("kind"),
     };
     line.text("client_id", client_id).remote(remote).info();
 }
@@ -751,14 +935,14 @@ mod tests {
             .line("login", "failure", Some("u1"))
             .bare("reason", LoginFailure::Locked.as_str());
         assert_eq!(
-            line.0,
+            line.text,
             r#"event=login outcome=failure user_id="u1" username="bob" client_id=- remote=10.0.0.1 reason=locked"#
         );
         // A name that names nobody is kept only as a short hash.
         let line = attempt.line("login", "failure", None);
         let hash = &crate::secret::hash_str("bob")[..12];
         assert_eq!(
-            line.0,
+            line.text,
             format!(
                 r#"event=login outcome=failure user_id=- username_sha256="{hash}" client_id=- remote=10.0.0.1"#
             )
@@ -770,15 +954,34 @@ mod tests {
                 remote: None,
             });
         assert_eq!(
-            line.0,
+            line.text,
             r#"event=client_removed outcome=success client_id="c1" actor=console actor_id="u1" remote=-"#
         );
         let line = user_change("user_added", "u2", "eve")
             .text("roles", "a b")
             .actor(Actor::Cli);
         assert_eq!(
-            line.0,
+            line.text,
             r#"event=user_added outcome=success user_id="u2" username="eve" roles="a b" actor=cli"#
         );
+    }
+
+    /// Every key an event of this file sets is a field of the callsites:
+    /// a key missing from `emit::KEYS` would only show when its event is
+    /// logged.
+    #[test]
+    fn every_key_set_here_is_a_callsite_field() {
+        let source = include_str!("audit.rs");
+        let mut missing = Vec::new();
+        for method in [".text(\"", ".bare(\"", ".opt_text(\""] {
+            for (at, _) in source.match_indices(method) {
+                let rest = &source[at + method.len()..];
+                let key = &rest[..rest.find('"').unwrap_or(0)];
+                if !key.is_empty() && !emit::KEYS.contains(&key) {
+                    missing.push(key.to_string());
+                }
+            }
+        }
+        assert!(missing.is_empty(), "not in audit::emit::KEYS: {missing:?}");
     }
 }

@@ -197,6 +197,10 @@ pub struct Settings {
           value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub console_max_clients: u32,
 
+    /// Log format and trace export.
+    #[command(flatten)]
+    pub telemetry: crate::telemetry::TelemetrySettings,
+
     /// Print exactly one JSON document on stdout (admin commands).
     #[arg(long, global = true)]
     pub json: bool,

@@ -36,6 +36,7 @@ pub mod scope; // scope syntax and the scope policy
 pub mod secret; // random secrets, their hashes, redacted Debug
 pub mod state; // what handlers share: pool, hasher, keys, issuer, clock
 pub mod status; // Token Status Lists: this instance's index block, the lists it signed
+pub mod telemetry; // log lines (text or JSON), request ids and spans, OTLP export
 pub mod web; // HTTP routes outside the protocol (home page, health)
 
 /// For resource servers: the token verifier and actix extractors, from the

@@ -170,8 +170,10 @@ where
     E: From<DbError> + Send + 'static,
 {
     let (reply, answer) = oneshot::channel();
+    // In the caller's span: what the write logs names its request.
+    let span = tracing::Span::current();
     let job: Box<dyn Job> = Box::new(Typed {
-        work: Some(f),
+        work: Some(move |conn: &mut AnyConnection| span.in_scope(|| f(conn))),
         result: None,
         reply,
     });

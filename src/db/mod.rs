@@ -271,9 +271,11 @@ impl Db {
         E: From<DbError> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
+        // In the caller's span: what the work logs names its request.
+        let span = tracing::Span::current();
         let job: Job = Box::new(move |conn| {
             // The caller may have gone: nobody to tell.
-            let _ = reply.send(f(conn));
+            let _ = reply.send(span.in_scope(|| f(conn)));
         });
         match self.jobs.send(job, wait).await {
             Sent::Done(Ok(())) => answer.await.map_err(|_| E::from(DbError::Blocking))?,

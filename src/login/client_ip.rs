@@ -12,7 +12,7 @@ use actix_web::HttpRequest;
 /// listener (`::ffff:a.b.c.d`) is its IPv4 address.
 pub fn client_ip(req: &HttpRequest, trusted_proxies: &[IpAddr]) -> Option<IpAddr> {
     let peer = req.peer_addr()?.ip().to_canonical();
-    if !trusted_proxies.iter().any(|p| p.to_canonical() == peer) {
+    if !from_trusted_proxy(req, trusted_proxies) {
         return Some(peer);
     }
     let hops: Vec<&str> = req
@@ -35,6 +35,15 @@ pub fn client_ip(req: &HttpRequest, trusted_proxies: &[IpAddr]) -> Option<IpAddr
         }
     }
     Some(client)
+}
+
+/// Whether the TCP peer of `req` is one of the trusted proxies, whose
+/// forwarding headers are believed.
+pub fn from_trusted_proxy(req: &HttpRequest, trusted_proxies: &[IpAddr]) -> bool {
+    req.peer_addr().is_some_and(|peer| {
+        let peer = peer.ip().to_canonical();
+        trusted_proxies.iter().any(|p| p.to_canonical() == peer)
+    })
 }
 
 /// The part of an address that one client holds whole, by which failures

@@ -26,7 +26,7 @@ use crate::mfa::Factors;
 use crate::password::{cost_of, PasswordError, Passwords, Verified};
 use crate::secret::Secret;
 
-pub use client_ip::client_ip;
+pub use client_ip::{client_ip, from_trusted_proxy};
 use ip_limit::IpLimiter;
 use lock_key::{lock_key, LockKey};
 

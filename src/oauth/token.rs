@@ -2,6 +2,7 @@
 //! request, authenticate the client, dispatch to the grant.
 
 use actix_web::{web, HttpRequest, HttpResponse};
+use tracing::Instrument;
 
 use super::client_auth::ClientAuth;
 use super::context::GrantCtx;
@@ -117,8 +118,27 @@ pub async fn token(
     let form = form?;
     let grant = GrantRequest::from_form(&form)?;
     let grant_type = grant.grant_type();
-    let client = ClientAuth::from_request(&req, &form)?;
-    let ctx = GrantCtx::from_state(&state);
+    // The grant's span: its type, and the client once it has said who it
+    // is (a claim until authenticated; never its secret).
+    let span = tracing::info_span!(
+        "grant",
+        grant_type = grant_type.as_str(),
+        client_id = tracing::field::Empty,
+    );
+    let client = span.in_scope(|| ClientAuth::from_request(&req, &form))?;
+    span.record("client_id", client.client_id());
+    dispatch(&req, &state, grant, client).instrument(span).await
+}
+
+/// Runs the grant for an identified client.
+async fn dispatch(
+    req: &HttpRequest,
+    state: &AppState,
+    grant: GrantRequest,
+    client: ClientAuth,
+) -> Result<HttpResponse, OAuthError> {
+    let grant_type = grant.grant_type();
+    let ctx = GrantCtx::from_state(state);
     let issued = match grant {
         GrantRequest::Password {
             username,
@@ -126,7 +146,7 @@ pub async fn token(
             otp,
             scope,
         } => {
-            let remote = client_ip(&req, ctx.logins.trusted_proxies());
+            let remote = client_ip(req, ctx.logins.trusted_proxies());
             let request = grants::password::PasswordRequest {
                 auth: client,
                 username,

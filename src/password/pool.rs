@@ -52,10 +52,11 @@ impl HashPool {
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Option<T> {
         let (tx, rx) = tokio::sync::oneshot::channel();
+        let span = tracing::Span::current();
         let job: Job = Box::new(move || {
             // The caller may have gone (a client that hung up): the hash
             // was still done, and its result is dropped.
-            let _ = tx.send(f());
+            let _ = tx.send(span.in_scope(f));
         });
         self.jobs.send(job).ok()?;
         rx.await.ok()

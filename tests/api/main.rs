@@ -44,6 +44,7 @@ mod key_lifecycle;
 mod lockout;
 mod login_form;
 mod logout;
+mod logs;
 mod metrics;
 mod mfa_audit;
 mod mfa_grant;

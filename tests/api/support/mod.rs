@@ -5,8 +5,8 @@
 //! browser and the WebDriver one (`browser`, `webdriver`), the
 //! authorization-code flow's steps (`code_flow`), a client's redirect
 //! target (`callback`), an app's back-channel logout endpoint
-//! (`receiver`), the real binary as a process (`process`), and an
-//! authenticator app (`totp`).
+//! (`receiver`), an OTLP collector (`otlp`), the real binary as a process
+//! (`process`), and an authenticator app (`totp`).
 
 pub mod admin;
 pub mod browser;
@@ -14,6 +14,7 @@ pub mod callback;
 pub mod code_flow;
 pub mod fixtures;
 pub mod helpers;
+pub mod otlp;
 pub mod process;
 pub mod receiver;
 pub mod totp;
