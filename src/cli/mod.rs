@@ -2,6 +2,7 @@
 //! Admin commands print one JSON document with `--json`, else plain lines;
 //! errors are one line on stderr and a non-zero exit status.
 
+mod apply;
 mod clients;
 mod keys;
 mod output;
@@ -46,6 +47,10 @@ pub enum Command {
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(keys::KeysCmd),
+    /// Make roles, clients and users what a configuration file says.
+    Apply(apply::ApplyArgs),
+    /// Print the roles, clients and users as a configuration file.
+    Export,
 }
 
 /// A failed command: the one line printed on stderr.
@@ -100,5 +105,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Some(Command::User(cmd)) => users::run(cmd, &mut Ctx::open(settings, json)?),
         Some(Command::Client(cmd)) => clients::run(cmd, &mut Ctx::open(settings, json)?),
         Some(Command::Keys(cmd)) => keys::run(cmd, &mut Ctx::open(settings, json)?),
+        Some(Command::Apply(args)) => apply::run_apply(args, &mut Ctx::open(settings, json)?),
+        Some(Command::Export) => apply::run_export(&mut Ctx::open(settings, json)?),
     }
 }
