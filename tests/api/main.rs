@@ -4,6 +4,7 @@
 mod account;
 mod account_browser;
 mod admin_live;
+mod apply;
 mod audit;
 mod authorize;
 mod authorize_browser;
