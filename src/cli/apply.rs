@@ -1,5 +1,5 @@
-//! `authd apply` and `authd export` (docs/interface.md "Declarative
-//! configuration").
+//! `authd apply` and `authd export`
+//! (docs/interface.md "Declarative configuration").
 
 use std::path::PathBuf;
 

@@ -1,6 +1,5 @@
-//! Declarative configuration (docs/interface.md "Declarative
-//! configuration"): `authd apply` and `authd export` through the real
-//! binary, on every backend: what they create, change and delete, that a
+//! docs/interface.md "Declarative configuration": `authd apply` and
+//! `authd export` through the real binary, on every backend: what they create, change and delete, that a
 //! second run and a dry run change nothing, that a refusal anywhere
 //! changes nothing, and where secrets come from (never the file).
 

@@ -1,5 +1,5 @@
-//! The declarative configuration file (docs/interface.md "Declarative
-//! configuration"): what `authd apply` reads and `authd export` writes.
+//! The declarative configuration file: what `authd apply` reads and
+//! `authd export` writes (docs/interface.md "Declarative configuration").
 //! Unknown keys are refused, and so is a secret or a password written in
 //! the file: a file kept in version control must not hold one.
 

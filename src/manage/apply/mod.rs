@@ -1,7 +1,6 @@
-//! Declarative configuration (docs/interface.md "Declarative
-//! configuration"): `authd apply` makes the roles, clients and users a
-//! file describes exist as described, and `authd export` writes the
-//! current ones in the same format.
+//! docs/interface.md "Declarative configuration": `authd apply` makes the
+//! roles, clients and users a file describes exist as described, and
+//! `authd export` writes the current ones in the same format.
 //!
 //! Every change goes through the same functions (and so the same checks
 //! and messages) as the CLI's, all inside one write transaction: those
