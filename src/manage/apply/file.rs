@@ -121,7 +121,8 @@ impl ConfigFile {
             let message = e.message().trim().replace('\n', " ");
             match e.span() {
                 Some(span) => {
-                    let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+                    let before = text.get(..span.start).unwrap_or(text);
+                    let line = before.matches('\n').count() + 1;
                     FileError(format!("line {line}: {message}"))
                 }
                 None => FileError(message),
