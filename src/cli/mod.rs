@@ -3,6 +3,7 @@
 //! Admin commands print one JSON document with `--json`, else plain lines;
 //! errors are one line on stderr and a non-zero exit status.
 
+mod apply;
 mod backup;
 mod clients;
 mod keys;
@@ -54,6 +55,10 @@ pub enum Command {
         /// Where the copy goes; must not exist.
         file: std::path::PathBuf,
     },
+    /// Make roles, clients and users what a configuration file says.
+    Apply(apply::ApplyArgs),
+    /// Print the roles, clients and users as a configuration file.
+    Export,
 }
 
 /// A failed command: the one line printed on stderr.
@@ -109,5 +114,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Some(Command::Client(cmd)) => clients::run(cmd, &mut Ctx::open(settings, json)?),
         Some(Command::Keys(cmd)) => keys::run(cmd, &mut Ctx::open(settings, json)?),
         Some(Command::Backup { file }) => backup::run(&settings, &file),
+        Some(Command::Apply(args)) => apply::run_apply(args, &mut Ctx::open(settings, json)?),
+        Some(Command::Export) => apply::run_export(&mut Ctx::open(settings, json)?),
     }
 }

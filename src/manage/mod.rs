@@ -8,6 +8,7 @@
 //! with "database is locked" when a busy server commits between its read
 //! and its write, so that the CLI could not be run beside a server.
 
+pub mod apply;
 pub mod client_changes;
 mod client_rules;
 pub mod client_update;

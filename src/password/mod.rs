@@ -22,6 +22,11 @@ pub const MIN_CHARS: usize = 8;
 /// hashing so that nobody can make us hash megabytes.
 pub const MAX_BYTES: usize = 1024;
 
+/// The stored hash of a user who has no password yet (one `authd apply`
+/// made): not a PHC string, so no password verifies against it, and
+/// checking one costs what a wrong password costs.
+pub const NO_PASSWORD: &str = "!";
+
 /// Why a password was refused or could not be processed.
 #[derive(Debug, thiserror::Error)]
 pub enum PasswordError {
@@ -225,7 +230,12 @@ impl Passwords {
             None => (self.dummy_hash(), false),
         };
         let Ok(parsed) = PasswordHash::new(phc) else {
-            return Verified::Mismatch;
+            // No password ([`NO_PASSWORD`]): the dummy's work, so that such
+            // a user answers in the time of any other.
+            return match real {
+                true => self.verify_blocking(password, None),
+                false => Verified::Mismatch,
+            };
         };
         let ok = phc::verify(&parsed, password.as_bytes());
         if !(ok && real) {
@@ -482,6 +492,18 @@ mod tests {
             p.verify_blocking("x", Some("not a phc")),
             Verified::Mismatch
         );
+    }
+
+    #[test]
+    fn no_password_matches_nothing() {
+        let p = cheap();
+        for given in ["", "!", NO_PASSWORD, "correct horse"] {
+            assert_eq!(
+                p.verify_blocking(given, Some(NO_PASSWORD)),
+                Verified::Mismatch,
+                "{given:?}"
+            );
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@ mod account_browser;
 mod admin_api;
 mod admin_api_checks;
 mod admin_live;
+mod apply;
 mod audit;
 mod authorize;
 mod authorize_browser;

@@ -388,8 +388,21 @@ pub fn authd(db: &TestDb, args: &[&str], stdin: Option<&str>) -> Output {
 
 /// [`authd`] with `RUST_LOG=rust_log`: its log is on stderr.
 pub fn authd_logging(db: &TestDb, args: &[&str], stdin: Option<&str>, rust_log: &str) -> Output {
+    authd_with_env(db, args, stdin, rust_log, &[])
+}
+
+/// [`authd_logging`] with more variables in its environment (e.g. where
+/// `authd apply` finds a client's secret).
+pub fn authd_with_env(
+    db: &TestDb,
+    args: &[&str],
+    stdin: Option<&str>,
+    rust_log: &str,
+    envs: &[(&str, &str)],
+) -> Output {
     let mut child = authd_command()
         .args(args)
+        .envs(envs.iter().copied())
         .env("DATABASE_URL", db.url())
         .env("AUTHD_KEY_FILE", db.key_file())
         .envs(cheap_argon2_env())
