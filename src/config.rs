@@ -177,6 +177,12 @@ pub struct Settings {
           value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub console_max_clients: u32,
 
+    /// Turn passkeys (WebAuthn) off. They are on when the issuer URL
+    /// suits WebAuthn (https on a domain name, or http://localhost); an
+    /// --issuer that does not is refused at start unless this is set.
+    #[arg(long, env = "AUTHD_NO_PASSKEYS", global = true)]
+    pub no_passkeys: bool,
+
     /// Print exactly one JSON document on stdout (admin commands).
     #[arg(long, global = true)]
     pub json: bool,

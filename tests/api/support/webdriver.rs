@@ -329,6 +329,67 @@ impl Chrome {
     }
 }
 
+/// A virtual authenticator of the browser (W3C WebAuthn Level 2 §11):
+/// a passkey device the tests control.
+pub struct Authenticator {
+    id: String,
+}
+
+impl Chrome {
+    /// Adds a virtual authenticator that holds passkeys: CTAP2 on an
+    /// internal transport, resident keys, user verification that always
+    /// passes (WebAuthn Level 2 §11.3).
+    pub async fn add_authenticator(&self) -> Authenticator {
+        let options = json!({
+            "protocol": "ctap2",
+            "transport": "internal",
+            "hasResidentKey": true,
+            "hasUserVerification": true,
+            "isUserConsenting": true,
+            "isUserVerified": true,
+        });
+        let id = self.post("/webauthn/authenticator", options).await;
+        Authenticator {
+            id: id.as_str().expect("an authenticator id").to_string(),
+        }
+    }
+
+    /// The credentials the authenticator holds (§11.7), as WebDriver
+    /// describes them (`credentialId`, `isResidentCredential`, `rpId`,
+    /// `userHandle`, `signCount`, ...).
+    pub async fn credentials(&self, a: &Authenticator) -> Vec<Value> {
+        let path = format!("/webauthn/authenticator/{}/credentials", a.id);
+        let list = self.get(&path).await;
+        list.as_array().cloned().unwrap_or_default()
+    }
+
+    /// Sets whether the authenticator's user verification passes
+    /// (§11.10).
+    pub async fn set_user_verified(&self, a: &Authenticator, verified: bool) {
+        let path = format!("/webauthn/authenticator/{}/uv", a.id);
+        self.post(&path, json!({ "isUserVerified": verified }))
+            .await;
+    }
+
+    /// Waits until the element the CSS selector finds shows text (a
+    /// script's message), and returns it.
+    pub async fn wait_for_text(&self, css: &str) -> String {
+        let deadline = Instant::now() + NAVIGATION;
+        loop {
+            let text = self.text(css).await;
+            if !text.is_empty() {
+                return text;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{}: {css} showed no text within {NAVIGATION:?}",
+                self.name
+            );
+            actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
 /// Sends a WebDriver command and returns its `value`; a WebDriver error
 /// fails the test with its message.
 async fn send(req: reqwest::RequestBuilder) -> Value {
