@@ -7,6 +7,7 @@
 //! (`receiver`), the real binary as a process (`process`), and an
 //! authenticator app (`totp`).
 
+pub mod authenticator;
 pub mod browser;
 pub mod callback;
 pub mod code_flow;
