@@ -60,8 +60,8 @@ struct IdClaims {
     /// RFC 8176: what the sign-in used (`pwd`; `otp`, or `hwk` and `user`
     /// for a passkey; `mfa` for two factors).
     amr: Vec<&'static str>,
-    /// Core 1.0 §2: the level of the sign-in (docs/interface.md "Second
-    /// factors").
+    /// Core 1.0 §2: the level of the sign-in
+    /// (docs/interface.md "Second factors").
     acr: &'static str,
     #[serde(flatten)]
     profile: ProfileClaims,

@@ -59,7 +59,9 @@ async fn a_passkey_is_added_used_alone_and_after_the_password_then_removed() {
             .first_party()
             .create();
         let app = TestApp::spawn_on_localhost(&db, &[], authd::clock::Clock::system()).await;
-        let Some(chrome) = Chrome::start(&format!("passkeys-{}", db.label())).await else {
+        let Some(chrome) =
+            Chrome::start_sized(&format!("passkeys-{}", db.label()), (1200, 1500)).await
+        else {
             return;
         };
         let device = chrome.add_authenticator().await;
