@@ -21,9 +21,9 @@ use crate::web::csrf::{self, FormNonce};
 use crate::web::error::WebError;
 use crate::web::{cookies, next, page, passkey, session};
 
-/// The one message of every refused code or passkey.
-pub(super) const WRONG: &str = "That was not accepted. Enter the current code from your app or a \
-     recovery code, or use your passkey.";
+/// The one message of every refused code.
+const WRONG: &str = "That code is not right. Enter the current code from your app, or a \
+     recovery code.";
 
 #[derive(Template)]
 #[template(path = "login_code.html")]

@@ -10,7 +10,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::code::{render, WRONG};
+use super::code::render;
 use super::Step;
 use crate::audit::{self, SecondFactorFailure};
 use crate::db::passkeys;
@@ -26,6 +26,9 @@ use crate::web::error::WebError;
 use crate::web::passkey::sign_in::{check, use_of};
 use crate::web::passkey::{ceremony_done, options_answer, refusal, relying_party};
 use crate::web::{next, page, session};
+
+/// The one message of every refused passkey answer.
+const WRONG: &str = "That passkey was not accepted. Try again, or enter a code.";
 
 /// Where the options are asked for.
 pub const OPTIONS_PATH: &str = "/login/code/passkey/options";
