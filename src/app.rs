@@ -17,6 +17,7 @@ use crate::db::{self, roles, users, Db, DbError};
 use crate::keys::{self, KeyError, KeyRing, KeySnapshot, KeyVault};
 use crate::login::Logins;
 use crate::metrics::{self, Metrics, MetricsError};
+use crate::mfa::passkey::RelyingParty;
 use crate::password::{PasswordError, Passwords};
 use crate::state::AppState;
 use crate::status::made::StatusLists;
@@ -193,6 +194,31 @@ async fn blocking<T: Send + 'static>(
         .map_err(|_| StartError::Db(DbError::Blocking))?
 }
 
+/// The WebAuthn relying party of `issuer`, unless `--no-passkeys`. An
+/// issuer given with `--issuer` that WebAuthn cannot work with stops the
+/// start with the reason; the default one (`http://<address bound>`,
+/// for trying authd out) only leaves passkeys off.
+fn relying_party(
+    settings: &Settings,
+    issuer: &str,
+) -> Result<Option<Arc<RelyingParty>>, StartError> {
+    if settings.no_passkeys {
+        return Ok(None);
+    }
+    match (RelyingParty::new(issuer), &settings.issuer) {
+        (Ok(rp), _) => Ok(Some(Arc::new(rp))),
+        (Err(why), Some(_)) => Err(StartError::Config(format!(
+            "--issuer (AUTHD_ISSUER): {why}; set an https issuer on a domain name \
+             (http://localhost for development), or turn passkeys off with --no-passkeys \
+             (AUTHD_NO_PASSKEYS=true)"
+        ))),
+        (Err(why), None) => {
+            log::info!("passkeys are off: {why}");
+            Ok(None)
+        }
+    }
+}
+
 fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError> {
     let failed = |source| StartError::Bind { addr, source };
     let listener = TcpListener::bind(addr).map_err(failed)?;
@@ -295,6 +321,7 @@ impl Application {
             .issuer
             .clone()
             .unwrap_or_else(|| format!("http://{addr}"));
+        let passkeys = relying_party(&settings, &issuer)?;
         let keys = KeyRing::new(prepared.keys);
         let issuer_settings = Arc::new(settings.issuer_settings(issuer.clone()));
         let backchannel = Outbox::new();
@@ -354,6 +381,7 @@ impl Application {
             backchannel,
             jwks_max_age: settings.key_schedule.jwks_max_age,
             status: StatusLists::new(),
+            passkeys,
         };
         let metrics_server = match metrics_listener {
             Some((listener, at)) => {

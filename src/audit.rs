@@ -273,6 +273,7 @@ mod emit {
         "client_id",
         "consent",
         "count",
+        "credential_id",
         "family_id",
         "fields",
         "jti",
@@ -281,6 +282,7 @@ mod emit {
         "method",
         "name",
         "next",
+        "passkeys",
         "public",
         "purpose",
         "reason",
@@ -529,6 +531,11 @@ pub enum SecondFactorFailure {
     Locked,
     /// The client address sent too many failures.
     AddressLimited,
+    /// The user's only second factor is a passkey, which the password
+    /// grant cannot check.
+    PasskeyOnly,
+    /// A passkey's answer was refused (the `PasskeyError` reason).
+    Passkey(&'static str),
 }
 
 impl SecondFactorFailure {
@@ -539,6 +546,8 @@ impl SecondFactorFailure {
             SecondFactorFailure::NotEnrolled => "not_enrolled",
             SecondFactorFailure::Locked => "locked",
             SecondFactorFailure::AddressLimited => "address_limited",
+            SecondFactorFailure::PasskeyOnly => "passkey_only",
+            SecondFactorFailure::Passkey(reason) => reason,
         }
     }
 }
@@ -569,6 +578,65 @@ pub fn second_factor_failed(attempt: &Attempt<'_>, user_id: &str, reason: Second
         .info();
 }
 
+/// A user registered a passkey (`credential`: its id, base64url).
+pub fn passkey_enrolled(user_id: &str, credential: &str, name: &str, actor: Actor<'_>) {
+    Line::new("passkey_enrolled", "success")
+        .text("user_id", user_id)
+        .text("credential_id", credential)
+        .text("name", name)
+        .actor(actor)
+        .info();
+}
+
+/// A passkey registration was refused (`reason`).
+pub fn passkey_enrol_failed(user_id: &str, reason: &str, actor: Actor<'_>) {
+    Line::new("passkey_enrolled", "failure")
+        .text("user_id", user_id)
+        .bare("reason", reason)
+        .actor(actor)
+        .info();
+}
+
+/// A user renamed one of their passkeys.
+pub fn passkey_renamed(user_id: &str, credential: &str, name: &str, actor: Actor<'_>) {
+    Line::new("passkey_renamed", "success")
+        .text("user_id", user_id)
+        .text("credential_id", credential)
+        .text("name", name)
+        .actor(actor)
+        .info();
+}
+
+/// A user removed one of their passkeys.
+pub fn passkey_removed(user_id: &str, credential: &str, actor: Actor<'_>) {
+    Line::new("passkey_removed", "success")
+        .text("user_id", user_id)
+        .text("credential_id", credential)
+        .actor(actor)
+        .info();
+}
+
+/// A sign-in with a passkey alone (no username, no password) was
+/// refused: `user_id` when the credential named a user.
+pub fn passkey_sign_in_failed(user_id: Option<&str>, reason: &str, remote: Option<IpAddr>) {
+    Line::new("login", "failure")
+        .opt_text("user_id", user_id)
+        .bare("method", "passkey")
+        .bare("reason", reason)
+        .remote(remote)
+        .info();
+}
+
+/// A sign-in with a passkey alone succeeded.
+pub fn passkey_sign_in_succeeded(user_id: &str, username: &str, remote: Option<IpAddr>) {
+    Line::new("login", "success")
+        .text("user_id", user_id)
+        .text("username", username)
+        .bare("method", "passkey")
+        .remote(remote)
+        .info();
+}
+
 /// A user confirmed a TOTP secret: their second factor is on.
 pub fn totp_enrolled(user_id: &str, actor: Actor<'_>) {
     Line::new("totp_enrolled", "success")
@@ -596,12 +664,18 @@ pub fn recovery_codes_generated(user_id: &str, count: usize, actor: Actor<'_>) {
 }
 
 /// An administrator removed a user's second factors (`authd user
-/// mfa-reset`): whether a TOTP secret was there, and how many recovery
-/// codes.
-pub fn mfa_reset(user_id: &str, username: &str, totp: bool, codes: usize, actor: Actor<'_>) {
+/// mfa-reset`): whether a TOTP secret was there, how many recovery codes
+/// and how many passkeys.
+pub fn mfa_reset(
+    user_id: &str,
+    username: &str,
+    (totp, codes, passkeys): (bool, usize, usize),
+    actor: Actor<'_>,
+) {
     user_change("mfa_reset", user_id, username)
         .bare("totp", totp)
         .bare("recovery_codes", codes)
+        .bare("passkeys", passkeys)
         .actor(actor)
         .warn();
 }

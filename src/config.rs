@@ -200,6 +200,11 @@ pub struct Settings {
     /// Log format and trace export.
     #[command(flatten)]
     pub telemetry: crate::telemetry::TelemetrySettings,
+    /// Turn passkeys (WebAuthn) off. They are on when the issuer URL
+    /// suits WebAuthn (https on a domain name, or http://localhost); an
+    /// --issuer that does not is refused at start unless this is set.
+    #[arg(long, env = "AUTHD_NO_PASSKEYS", global = true)]
+    pub no_passkeys: bool,
 
     /// Print exactly one JSON document on stdout (admin commands).
     #[arg(long, global = true)]

@@ -14,6 +14,7 @@ use crate::keys::KeyRing;
 use crate::login::Logins;
 use crate::manage::client_changes::ClientChanges;
 use crate::metrics::Metrics;
+use crate::mfa::passkey::RelyingParty;
 use crate::secret::Secret;
 use crate::status::made::StatusLists;
 
@@ -60,6 +61,8 @@ pub struct AppState {
     pub status: StatusLists,
     /// The JWKS's Cache-Control max-age in seconds (`--jwks-max-age`).
     pub jwks_max_age: i64,
+    /// The WebAuthn relying party, when passkeys are on.
+    pub passkeys: Option<Arc<RelyingParty>>,
 }
 
 impl AppState {

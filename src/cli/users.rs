@@ -238,13 +238,20 @@ pub(super) fn run(cmd: UserCmd, ctx: &mut Ctx) -> Result<(), CliError> {
         UserCmd::MfaReset { username } => {
             let (id, reset) = users::mfa_reset(&mut ctx.conn, &username)?;
             let (totp, codes) = (reset.totp_removed, reset.recovery_codes_removed);
-            audit::mfa_reset(&id, &reset.username, totp, codes, Actor::Cli);
-            let text = match totp {
-                true => format!(
+            let passkeys = reset.passkeys_removed;
+            audit::mfa_reset(&id, &reset.username, (totp, codes, passkeys), Actor::Cli);
+            let text = match (totp, passkeys) {
+                (true, 0) => format!(
                     "second factors of '{}' removed (TOTP and {codes} recovery code(s))",
                     reset.username
                 ),
-                false => format!("user '{}' had no second factor", reset.username),
+                (totp, n) if totp || n > 0 => format!(
+                    "second factors of '{}' removed (TOTP: {}, {codes} recovery code(s), \
+                     {n} passkey(s))",
+                    reset.username,
+                    if totp { "yes" } else { "no" }
+                ),
+                _ => format!("user '{}' had no second factor", reset.username),
             };
             output::print(ctx.json, &reset, &text);
         }

@@ -44,6 +44,7 @@ pub mod login_failures;
 pub mod logout_notices;
 mod migrate;
 pub mod owners;
+pub mod passkeys;
 pub mod password_params;
 pub mod profiles;
 mod queue;

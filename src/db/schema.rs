@@ -227,6 +227,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    passkeys (credential_id) {
+        credential_id -> Text,
+        user_id -> Text,
+        name -> Text,
+        passkey -> Text,
+        created_at -> BigInt,
+        last_used_at -> Nullable<BigInt>,
+        last_challenge -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(role_scopes -> roles (role_name));
 diesel::joinable!(user_roles -> users (user_id));
 diesel::joinable!(user_roles -> roles (role_name));
@@ -240,6 +252,7 @@ diesel::joinable!(consents -> users (user_id));
 diesel::joinable!(consents -> clients (client_id));
 diesel::joinable!(totp_secrets -> users (user_id));
 diesel::joinable!(recovery_codes -> users (user_id));
+diesel::joinable!(passkeys -> users (user_id));
 diesel::joinable!(session_clients -> users (user_id));
 diesel::joinable!(session_clients -> clients (client_id));
 
@@ -263,4 +276,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     recovery_codes,
     session_clients,
     logout_notices,
+    passkeys,
 );

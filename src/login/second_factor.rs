@@ -99,9 +99,9 @@ fn standing(
 impl Logins {
     /// The second factor of a password grant whose password matched:
     /// `None` when the user has none and no role requires one; the proof
-    /// of `otp` when it is right. Missing, wrong, or a factor required
-    /// but not enrolled: counted as a failed login and refused like a
-    /// wrong password.
+    /// of `otp` when it is right. Missing, wrong, a factor required but
+    /// not enrolled, or only a passkey: counted as a failed login and
+    /// refused like a wrong password.
     pub async fn check_otp(
         &self,
         attempt: &Attempt<'_>,
@@ -110,10 +110,14 @@ impl Logins {
     ) -> Result<Option<Proof>, LoginError> {
         let user_id = &login.user.id;
         let Some(totp) = &login.factors.totp else {
-            if !login.factors.required {
-                return Ok(None);
-            }
-            let reason = SecondFactorFailure::NotEnrolled;
+            // A passkey needs a browser's ceremony, which the grant
+            // cannot hold: a user whose only second factor it is cannot
+            // use the grant (docs/interface.md "Second factors").
+            let reason = match (login.factors.passkey, login.factors.required) {
+                (false, false) => return Ok(None),
+                (true, _) => SecondFactorFailure::PasskeyOnly,
+                (false, true) => SecondFactorFailure::NotEnrolled,
+            };
             return Err(self
                 .wrong_code(attempt, user_id, login.key.clone(), reason)
                 .await);

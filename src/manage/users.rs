@@ -322,6 +322,8 @@ pub struct MfaReset {
     pub totp_removed: bool,
     /// How many unused recovery codes were removed.
     pub recovery_codes_removed: usize,
+    /// How many passkeys were removed.
+    pub passkeys_removed: usize,
 }
 
 /// Removes every second factor of the user (a lost device), in one
@@ -333,13 +335,15 @@ pub fn mfa_reset(
 ) -> Result<(String, MfaReset), ManageError> {
     db::write_tx(conn, |conn| {
         let user = require(conn, username)?;
-        let (totp_removed, recovery_codes_removed) = crate::mfa::remove_all(conn, &user.id)?;
+        let (totp_removed, recovery_codes_removed) = crate::mfa::remove_totp(conn, &user.id)?;
+        let passkeys_removed = db::passkeys::delete_all(conn, &user.id)?;
         Ok((
             user.id,
             MfaReset {
                 username: user.username,
                 totp_removed,
                 recovery_codes_removed,
+                passkeys_removed,
             },
         ))
     })

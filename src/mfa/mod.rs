@@ -1,6 +1,7 @@
 //! Second factors (docs/interface.md "Second factors"): TOTP codes from
-//! an authenticator app (RFC 6238) and single-use recovery codes, what a
-//! login reads of them, and how a typed code is checked and then used up.
+//! an authenticator app (RFC 6238), single-use recovery codes and
+//! passkeys ([`passkey`]), what a login reads of them, and how a typed
+//! code is checked and then used up.
 //!
 //! The checks are split in two so that a sign-in costs at most one write:
 //! [`verify`] decides outside any transaction (a TOTP code against the
@@ -11,6 +12,7 @@
 //! codes is the password's (`crate::login::second_factor`).
 
 pub mod amr;
+pub mod passkey;
 pub mod recovery;
 pub mod sealed;
 pub mod totp;
@@ -18,7 +20,7 @@ pub mod totp;
 use diesel::QueryResult;
 
 use crate::db::totp_secrets::{self, TotpRow};
-use crate::db::{recovery_codes, roles, AnyConnection};
+use crate::db::{passkeys, recovery_codes, roles, AnyConnection};
 use crate::keys::KeyVault;
 
 /// A user's second factors, as a login reads them with the user.
@@ -26,26 +28,30 @@ use crate::keys::KeyVault;
 pub struct Factors {
     /// The confirmed TOTP secret, if any (recovery codes come with it).
     pub totp: Option<TotpRow>,
+    /// Whether the user has a passkey.
+    pub passkey: bool,
     /// Whether a role of the user requires a second factor.
     pub required: bool,
 }
 
 impl Factors {
-    /// Reads them (two lookups by key, cheap enough to run for every
+    /// Reads them (three lookups by key, cheap enough to run for every
     /// login, known user or not).
     pub fn read(conn: &mut AnyConnection, user_id: &str) -> QueryResult<Factors> {
         Ok(Factors {
             totp: totp_secrets::find(conn, user_id)?,
+            passkey: passkeys::any_of_user(conn, user_id)?,
             required: roles::mfa_required_for(conn, user_id)?,
         })
     }
 
-    /// What the login must ask for after the password, if anything.
+    /// What the login must ask for after the password, if anything: a
+    /// code or a passkey when the user has either.
     pub fn next_step(&self) -> Option<sealed::Stage> {
-        match (&self.totp, self.required) {
-            (Some(_), _) => Some(sealed::Stage::Code),
-            (None, true) => Some(sealed::Stage::Enrol),
-            (None, false) => None,
+        match (self.totp.is_some() || self.passkey, self.required) {
+            (true, _) => Some(sealed::Stage::Code),
+            (false, true) => Some(sealed::Stage::Enrol),
+            (false, false) => None,
         }
     }
 }
@@ -169,9 +175,9 @@ pub fn new_recovery_codes(
     Ok(codes)
 }
 
-/// Removes every second factor of the user (TOTP and recovery codes);
+/// Removes the user's TOTP secret and recovery codes (passkeys stay);
 /// whether there was a TOTP secret, and how many codes.
-pub fn remove_all(conn: &mut AnyConnection, user_id: &str) -> QueryResult<(bool, usize)> {
+pub fn remove_totp(conn: &mut AnyConnection, user_id: &str) -> QueryResult<(bool, usize)> {
     let codes = recovery_codes::delete_all(conn, user_id)?;
     Ok((totp_secrets::delete(conn, user_id)?, codes))
 }

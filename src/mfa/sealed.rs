@@ -101,6 +101,16 @@ pub struct Pending {
     pub stage: Stage,
     /// Until when (Unix seconds).
     pub expires_at: i64,
+    /// Whether the user has TOTP (the code form is shown).
+    #[serde(default = "yes")]
+    pub totp: bool,
+    /// Whether the user has a passkey (it is offered).
+    #[serde(default)]
+    pub passkey: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Pending {
@@ -112,6 +122,17 @@ impl Pending {
             generation,
             stage,
             expires_at: now + PENDING_TTL_SECS,
+            totp: true,
+            passkey: false,
+        }
+    }
+
+    /// The same, saying which second factors the user has.
+    pub fn with_factors(self, totp: bool, passkey: bool) -> Pending {
+        Pending {
+            totp,
+            passkey,
+            ..self
         }
     }
 

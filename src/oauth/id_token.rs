@@ -57,9 +57,12 @@ struct IdClaims {
     nonce: Option<String>,
     at_hash: String,
     sid: String,
-    /// RFC 8176: what the sign-in used (`pwd`, and `otp` and `mfa` after
-    /// a second factor).
+    /// RFC 8176: what the sign-in used (`pwd`; `otp`, or `hwk` and `user`
+    /// for a passkey; `mfa` for two factors).
     amr: Vec<&'static str>,
+    /// Core 1.0 §2: the level of the sign-in
+    /// (docs/interface.md "Second factors").
+    acr: &'static str,
     #[serde(flatten)]
     profile: ProfileClaims,
 }
@@ -151,6 +154,7 @@ impl IdToken {
             at_hash: String::new(),
             sid: sign_in.sid,
             amr: sign_in.amr.values(),
+            acr: sign_in.amr.acr(),
             profile: profile_claims(subject, granted),
         };
         Ok(Some(IdToken {

@@ -40,7 +40,7 @@ pub const OAUTH_AUTHORIZATION_SERVER: &str = "/.well-known/oauth-authorization-s
 pub const OPENID: &str = "openid";
 
 /// The claims an ID token or UserInfo may carry (Core 1.0 §2, §5.1).
-const CLAIMS: [&str; 15] = [
+const CLAIMS: [&str; 16] = [
     "iss",
     "sub",
     "aud",
@@ -52,6 +52,7 @@ const CLAIMS: [&str; 15] = [
     "at_hash",
     "sid",
     "amr",
+    "acr",
     "preferred_username",
     "name",
     "email",
@@ -83,7 +84,9 @@ pub struct Metadata {
     /// What a client may choose with `--id-token-alg`; RS256 first, as
     /// Core 1.0 §15.1 requires it.
     id_token_signing_alg_values_supported: [&'static str; 3],
-    claims_supported: [&'static str; 15],
+    claims_supported: [&'static str; 16],
+    /// The `acr` values ID tokens carry (Discovery 1.0 §3).
+    acr_values_supported: [&'static str; 2],
     /// Core 1.0 §3.1.2.1; Discovery 1.0 §3 names this field.
     prompt_values_supported: [&'static str; 3],
     /// Every authorization response carries `iss` (RFC 9207 §3).
@@ -128,6 +131,7 @@ impl Metadata {
             subject_types_supported: ["public"],
             id_token_signing_alg_values_supported: ["RS256", "ES256", "EdDSA"],
             claims_supported: CLAIMS,
+            acr_values_supported: crate::mfa::amr::ACR_VALUES,
             prompt_values_supported: ["none", "login", "consent"],
             authorization_response_iss_parameter_supported: true,
             backchannel_logout_supported: true,

@@ -24,6 +24,9 @@ pub enum Jar {
     /// A login between its password and its second step, sealed (see
     /// `crate::mfa::sealed::Pending`).
     LoginStep,
+    /// A passkey ceremony between its options and the authenticator's
+    /// answer, sealed (see `crate::mfa::passkey::Ceremony`).
+    Ceremony,
 }
 
 impl Jar {
@@ -38,6 +41,8 @@ impl Jar {
             (Jar::Reveal, true) => "__Host-authd_reveal",
             (Jar::LoginStep, false) => "authd_login_step",
             (Jar::LoginStep, true) => "__Host-authd_login_step",
+            (Jar::Ceremony, false) => "authd_webauthn",
+            (Jar::Ceremony, true) => "__Host-authd_webauthn",
         }
     }
 
@@ -50,7 +55,7 @@ impl Jar {
             // Strict: only our own pages post the forms it guards, and
             // only our own pages' redirects lead to the page that reads
             // the revealed secret, or to a login's second step.
-            Jar::FormNonce | Jar::Reveal | Jar::LoginStep => SameSite::Strict,
+            Jar::FormNonce | Jar::Reveal | Jar::LoginStep | Jar::Ceremony => SameSite::Strict,
         }
     }
 

@@ -18,6 +18,7 @@ use askama::Template;
 use super::cookies::{self, Jar};
 use super::csrf::{self, FormNonce, Purpose};
 use super::error::WebError;
+use super::passkey::sign_in::PATH as PASSKEY_PATH;
 use super::{login_step, next, page, session};
 use crate::audit::{self, Attempt, LoginFailure};
 use crate::http::form::Form;
@@ -41,6 +42,9 @@ struct LoginPage<'a> {
     notice: Option<&'a str>,
     /// Whether to link to `/register`.
     registration: bool,
+    /// Where "Sign in with a passkey" posts, when passkeys are on.
+    passkey_action: Option<String>,
+    passkey_options: &'a str,
 }
 
 /// The query parameter that the registration form's redirect adds.
@@ -83,7 +87,8 @@ pub(super) fn render(
     username: &str,
     answer: Answer<'_>,
 ) -> HttpResponse {
-    let mut b = page::builder(answer.status);
+    let passkeys = state.passkeys.is_some();
+    let mut b = super::passkey::page_builder(answer.status, passkeys);
     if let Some(c) = nonce.cookie(cookies::secure(state)) {
         b.cookie(c);
     }
@@ -100,6 +105,8 @@ pub(super) fn render(
             message: answer.message,
             notice: answer.notice,
             registration: state.registration.enabled,
+            passkey_action: passkeys.then(|| next::with_next(PASSKEY_PATH, next)),
+            passkey_options: super::passkey::sign_in::OPTIONS_PATH,
         },
     )
 }

@@ -17,6 +17,7 @@ mod login_step; // the second step of a login: /login/code, /login/enrol
 mod logout; // POST /logout
 pub mod next; // where to go after login: local paths only
 pub mod page; // HTML responses and their security headers
+pub mod passkey; // the passkey script and ceremonies; signing in with a passkey alone
 mod register; // GET and POST /register, when registration is on
 pub mod security; // GET /account/security and its POSTs: the user's second factors
 pub mod session; // sessions: start, check, end; the CurrentUser extractor
@@ -38,6 +39,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(login::submit)),
         )
         .configure(login_step::routes)
+        .configure(passkey::routes)
         .route("/logout", web::post().to(logout::logout))
         .service(
             web::resource("/register")

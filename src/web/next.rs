@@ -56,12 +56,18 @@ fn unique(req: &HttpRequest, name: &str) -> Option<String> {
 
 /// The login page's URL, carrying `next` when there is one.
 pub fn login_url(next: Option<&str>) -> String {
+    with_next("/login", next)
+}
+
+/// `path` (one of our pages, without a query), carrying `next` when
+/// there is one.
+pub fn with_next(path: &str, next: Option<&str>) -> String {
     match next.and_then(local_path) {
         Some(n) => format!(
-            "/login?next={}",
+            "{path}?next={}",
             url::form_urlencoded::byte_serialize(n.as_bytes()).collect::<String>()
         ),
-        None => "/login".to_string(),
+        None => path.to_string(),
     }
 }
 

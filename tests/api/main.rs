@@ -56,6 +56,8 @@ mod oidc_code_flow;
 mod oidc_discovery;
 mod owned_clients;
 mod parsers;
+mod passkeys;
+mod passkeys_browser;
 mod password_params;
 mod races;
 mod redirect_uris;

@@ -50,7 +50,19 @@ fn like_a_wrong_password(r: &Reply, wrong: &Reply, what: &str) {
 async fn amr_of(app: &TestApp, c: &TestClient, r: &Reply) -> serde_json::Value {
     assert_eq!(r.status, 200, "{}", r.raw);
     let id_token = r.body["id_token"].as_str().expect("an id_token");
-    verify_with_jwks(app, id_token, &c.id).await.1["amr"].clone()
+    let claims = verify_with_jwks(app, id_token, &c.id).await.1;
+    // `acr` follows: two factors are the "mfa" level, a password alone
+    // the "pwd" one (docs/interface.md "Second factors").
+    let two = claims["amr"]
+        .as_array()
+        .is_some_and(|a| a.contains(&"mfa".into()));
+    let acr = if two {
+        "urn:authd:acr:mfa"
+    } else {
+        "urn:authd:acr:pwd"
+    };
+    assert_eq!(claims["acr"], acr, "{}", claims);
+    claims["amr"].clone()
 }
 
 #[actix_web::test]

@@ -38,9 +38,13 @@ async fn discovery_is_the_rfc_8414_document_and_a_relying_party_reads_it() {
             serde_json::json!(["openid", "posts:read"])
         );
         let claims = oidc["claims_supported"].as_array().unwrap();
-        for c in ["sub", "auth_time", "nonce", "at_hash", "sid", "amr"] {
+        for c in ["sub", "auth_time", "nonce", "at_hash", "sid", "amr", "acr"] {
             assert!(claims.iter().any(|x| x == c), "{c}: {oidc}");
         }
+        assert_eq!(
+            oidc["acr_values_supported"],
+            serde_json::json!(["urn:authd:acr:pwd", "urn:authd:acr:mfa"])
+        );
 
         let meta = CoreProviderMetadata::discover_async(
             IssuerUrl::new(app.issuer.clone()).unwrap(),

@@ -4,7 +4,8 @@
 //! toward the username's lockout exactly like a wrong password, and while
 //! locked nothing is checked) and, when right, starts the session in the
 //! write that uses the code up. Every refusal of a code shows the same
-//! message.
+//! message. A user with a passkey is offered it on the same page
+//! ([`super::passkey`]); its answer comes in the field `credential`.
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -18,7 +19,7 @@ use crate::mfa::sealed::Stage;
 use crate::state::AppState;
 use crate::web::csrf::{self, FormNonce};
 use crate::web::error::WebError;
-use crate::web::{cookies, next, page, session};
+use crate::web::{cookies, next, page, passkey, session};
 
 /// The one message of every refused code.
 const WRONG: &str = "That code is not right. Enter the current code from your app, or a \
@@ -30,16 +31,26 @@ struct CodePage<'a> {
     action: &'a str,
     csrf_token: &'a str,
     message: Option<&'a str>,
+    /// Whether the user has TOTP (the code form).
+    totp: bool,
+    /// Whether to offer the user's passkey.
+    passkey: bool,
+    passkey_options: &'a str,
 }
 
-fn render(
+/// The page, with `message` under `status`.
+pub(super) fn render(
     state: &AppState,
     step: &Step,
     key: &crate::secret::Secret,
     nonce: &FormNonce,
     (status, message): (StatusCode, Option<&str>),
 ) -> HttpResponse {
-    let mut b = page::builder(status);
+    let (totp, passkey) = match &step.pending {
+        Some(p) => (p.totp, p.passkey && state.passkeys.is_some()),
+        None => (true, false),
+    };
+    let mut b = passkey::page_builder(status, passkey);
     if let Some(c) = nonce.cookie(cookies::secure(state)) {
         b.cookie(c);
     }
@@ -50,6 +61,9 @@ fn render(
             action: &action,
             csrf_token: &nonce.token(key, csrf::Purpose::LoginStep),
             message,
+            totp,
+            passkey,
+            passkey_options: super::passkey::OPTIONS_PATH,
         },
     )
 }
@@ -94,6 +108,9 @@ pub(super) async fn submit(
             &fresh,
             (StatusCode::FORBIDDEN, message),
         ));
+    }
+    if let Some(credential) = form.get("credential") {
+        return super::passkey::finish(&req, &state, (&step, key), pending, credential).await;
     }
     let page = |status, message| render(&state, &step, key, &step.nonce, (status, message));
     let Some(code) = form.get("code") else {

@@ -14,6 +14,7 @@
 
 mod code; // GET and POST /login/code
 mod enrol; // GET and POST /login/enrol
+mod passkey; // a passkey instead of a code at /login/code
 
 use actix_web::cookie::Cookie;
 use actix_web::http::StatusCode;
@@ -33,16 +34,17 @@ use crate::state::AppState;
 
 /// Registers the second step's pages.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/login/code")
-            .route(web::get().to(code::form))
-            .route(web::post().to(code::submit)),
-    )
-    .service(
-        web::resource("/login/enrol")
-            .route(web::get().to(enrol::form))
-            .route(web::post().to(enrol::submit)),
-    );
+    cfg.route(passkey::OPTIONS_PATH, web::post().to(passkey::options))
+        .service(
+            web::resource("/login/code")
+                .route(web::get().to(code::form))
+                .route(web::post().to(code::submit)),
+        )
+        .service(
+            web::resource("/login/enrol")
+                .route(web::get().to(enrol::form))
+                .route(web::post().to(enrol::submit)),
+        );
 }
 
 /// The page of `stage`, carrying `next` when there is one.
@@ -51,13 +53,7 @@ fn step_url(stage: Stage, next: Option<&str>) -> String {
         Stage::Code => "/login/code",
         Stage::Enrol => "/login/enrol",
     };
-    match next.and_then(next::local_path) {
-        Some(n) => format!(
-            "{path}?next={}",
-            url::form_urlencoded::byte_serialize(n.as_bytes()).collect::<String>()
-        ),
-        None => path.to_string(),
-    }
+    next::with_next(path, next)
 }
 
 /// After a right password: the second step, instead of a session. Stores
@@ -77,7 +73,8 @@ pub(super) async fn begin(
         user.credential_generation,
         stage,
         state.clock.now(),
-    );
+    )
+    .with_factors(login.factors.totp.is_some(), login.factors.passkey);
     let sealed = pending
         .seal(state.logins.vault())
         .map_err(|e| WebError::Internal(e.into()))?;

@@ -136,7 +136,7 @@ pub(super) async fn remove(
 ) -> Result<HttpResponse, WebError> {
     let form = PageForm::read_checked(&req, payload, &session).await?;
     let removed = with_code(&req, &session, &form, &state, |conn, user_id, _| {
-        Ok(mfa::remove_all(conn, user_id)?)
+        Ok(mfa::remove_totp(conn, user_id)?)
     })
     .await;
     match removed {

@@ -6,11 +6,13 @@
 //! which needs a current code as well as the session (re-authentication
 //! for a sensitive change): a wrong one counts toward the username's
 //! lockout like a wrong password, so a stolen session cannot guess its
-//! way to removing the factor. Every POST carries the session's CSRF
-//! token.
+//! way to removing the factor. Passkeys are listed, added, renamed and
+//! removed on the same page ([`passkeys`]). Every POST carries the
+//! session's CSRF token.
 
 mod change; // the POSTs that need a current code
 pub mod enrol; // POST /account/security/totp
+pub mod passkeys; // adding, renaming and removing passkeys
 pub mod setup; // the enrolment form and its confirmation, shared with sign-in
 
 use actix_web::http::StatusCode;
@@ -18,7 +20,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
 use crate::audit::Actor;
-use crate::db::{recovery_codes, totp_secrets, DbError};
+use crate::db::{self, recovery_codes, totp_secrets, DbError};
 use crate::login::client_ip;
 use crate::state::AppState;
 use crate::web::error::WebError;
@@ -40,6 +42,19 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/account/security/totp/remove",
             web::post().to(change::remove),
+        )
+        .route(
+            "/account/security/passkeys/options",
+            web::post().to(passkeys::options),
+        )
+        .route("/account/security/passkeys", web::post().to(passkeys::add))
+        .route(
+            "/account/security/passkeys/rename",
+            web::post().to(passkeys::rename),
+        )
+        .route(
+            "/account/security/passkeys/remove",
+            web::post().to(passkeys::remove),
         );
 }
 
@@ -59,6 +74,8 @@ struct SecurityPage<'a> {
     setup: Option<Setup>,
     /// Where the enrolment form posts.
     action: &'static str,
+    /// The passkeys panel, when passkeys are on.
+    passkeys: Option<passkeys::Panel>,
 }
 
 /// The recovery codes, shown once.
@@ -99,14 +116,20 @@ async fn render(
     setup: Option<Setup>,
 ) -> Result<HttpResponse, WebError> {
     let user_id = session.user_id.clone();
-    let (totp, codes_left) = state
+    let (totp, codes_left, keys) = state
         .db
         .read(move |conn| {
             let totp = totp_secrets::find(conn, &user_id)?;
             let left = recovery_codes::count(conn, &user_id)?;
-            Ok::<_, DbError>((totp.map(|t| t.created_at), left))
+            let keys = db::passkeys::of_user(conn, &user_id)?;
+            Ok::<_, DbError>((totp.map(|t| t.created_at), left, keys))
         })
         .await?;
+    let now = state.clock.now();
+    let panel = state
+        .passkeys
+        .is_some()
+        .then(|| passkeys::panel(session, &keys, totp.is_some(), now));
     let enrolled = totp.map(|created| Enrolled {
         since: chrono::DateTime::from_timestamp(created, 0)
             .map(|t| t.format("%Y-%m-%d").to_string())
@@ -119,7 +142,7 @@ async fn render(
         (None, None) => Some(Setup::new(state, &session.user_id, &session.username)?),
     };
     Ok(page::html(
-        page::builder(status),
+        crate::web::passkey::page_builder(status, panel.is_some()),
         &SecurityPage {
             username: &session.username,
             csrf_token: session.csrf_token(),
@@ -127,6 +150,7 @@ async fn render(
             enrolled,
             setup,
             action: "/account/security/totp",
+            passkeys: panel,
         },
     ))
 }

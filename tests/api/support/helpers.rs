@@ -240,6 +240,11 @@ pub fn cheap_argon2_env() -> Vec<(&'static str, String)> {
 /// Settings as the binary would parse them, with [`CHEAP_ARGON2`] and a
 /// free port.
 pub fn settings(db: &TestDb, extra: &[&str]) -> Settings {
+    settings_bound(db, "127.0.0.1:0", extra)
+}
+
+/// [`settings`] listening on `bind`.
+pub fn settings_bound(db: &TestDb, bind: &str, extra: &[&str]) -> Settings {
     let key_file = db.key_file().display().to_string();
     let argon2 = cheap_argon2_args();
     let mut argv = vec![
@@ -249,7 +254,7 @@ pub fn settings(db: &TestDb, extra: &[&str]) -> Settings {
         "--database-url",
         db.url(),
         "--bind",
-        "127.0.0.1:0",
+        bind,
     ];
     argv.extend(argon2.iter().map(String::as_str));
     argv.extend_from_slice(extra);
@@ -321,11 +326,32 @@ impl TestApp {
     /// Starts the real server on `clock` (e.g. `Clock::manual_from_now()`,
     /// so that expiry is reached by moving the clock, not by sleeping).
     pub async fn spawn_clocked(db: &TestDb, extra: &[&str], clock: Clock) -> TestApp {
+        TestApp::spawn_settings(db, settings(db, extra), clock, "127.0.0.1").await
+    }
+
+    /// Starts the real server with the issuer `http://localhost:PORT`, on
+    /// a free port of 127.0.0.1 (chosen first: the issuer names it), so
+    /// that passkeys (WebAuthn) are on: browsers allow them on
+    /// `localhost` without TLS. Its `base` is that issuer.
+    pub async fn spawn_on_localhost(db: &TestDb, extra: &[&str], clock: Clock) -> TestApp {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        let issuer = format!("http://localhost:{port}");
+        let mut all = vec!["--issuer", issuer.as_str()];
+        all.extend_from_slice(extra);
+        let bind = format!("127.0.0.1:{port}");
+        let settings = settings_bound(db, &bind, &all);
+        TestApp::spawn_settings(db, settings, clock, "localhost").await
+    }
+
+    async fn spawn_settings(db: &TestDb, settings: Settings, clock: Clock, host: &str) -> TestApp {
         authd::resource::install_crypto_provider();
-        let app = Application::build_with_clock(settings(db, extra), clock.clone())
+        let app = Application::build_with_clock(settings, clock.clone())
             .await
             .unwrap_or_else(|e| panic!("[{}] server starts: {e}", db.label()));
-        let base = format!("http://127.0.0.1:{}", app.port());
+        let base = format!("http://{host}:{}", app.port());
         let issuer = app.issuer().to_string();
         let handle = app.handle();
         let passwords = app.passwords();

@@ -9,6 +9,7 @@
 //! (`process`), and an authenticator app (`totp`).
 
 pub mod admin;
+pub mod authenticator;
 pub mod browser;
 pub mod callback;
 pub mod code_flow;

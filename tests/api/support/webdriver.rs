@@ -52,8 +52,10 @@ const CHROMIUM_FLAGS: &[&str] = &[
     "--disable-component-update",
     "--disable-sync",
     "--disable-dev-shm-usage",
-    "--window-size=1200,1000",
 ];
+
+/// The window's size unless a test asks for another.
+const WINDOW: (u32, u32) = (1200, 1000);
 
 /// How long chromedriver may take to answer its first status request.
 const DRIVER_START: Duration = Duration::from_secs(30);
@@ -100,6 +102,12 @@ impl Chrome {
     /// prefixes its screenshots). `None`, after saying so on stderr, when
     /// they are not installed and `CI` is not `true`.
     pub async fn start(name: &str) -> Option<Chrome> {
+        Chrome::start_sized(name, WINDOW).await
+    }
+
+    /// [`Chrome::start`] with a window of `(width, height)` (a long page
+    /// shot whole: headless Chromium shoots the window).
+    pub async fn start_sized(name: &str, (width, height): (u32, u32)) -> Option<Chrome> {
         let (Some(chromium), Some(chromedriver)) = (
             on_path("chromium").or_else(|| on_path("chromium-browser")),
             on_path("chromedriver"),
@@ -129,6 +137,7 @@ impl Chrome {
         let profile = tempfile::tempdir().expect("a profile folder");
         let mut args: Vec<String> = CHROMIUM_FLAGS.iter().map(|f| f.to_string()).collect();
         args.push(format!("--user-data-dir={}", profile.path().display()));
+        args.push(format!("--window-size={width},{height}"));
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "goog:chromeOptions": {"binary": chromium, "args": args},
@@ -305,7 +314,11 @@ impl Chrome {
 
     /// Saves a PNG of the window as `target/screenshots/NAME-what.png`.
     pub async fn screenshot(&self, what: &str) -> PathBuf {
-        let png = self.get("/screenshot").await;
+        self.save_png(what, "/screenshot".to_string()).await
+    }
+
+    async fn save_png(&self, what: &str, command: String) -> PathBuf {
+        let png = self.get(&command).await;
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(png.as_str().expect("a base64 screenshot"))
             .expect("base64");
@@ -321,10 +334,76 @@ impl Chrome {
     /// Off by default, so that test runs do not rewrite tracked files.
     pub async fn screenshot_for_docs(&self, what: &str, file: &str) {
         let shot = self.screenshot(what).await;
-        if std::env::var("AUTHD_SCREENSHOTS").as_deref() == Ok("1") {
-            let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots");
-            std::fs::copy(&shot, docs.join(format!("{file}.png")))
-                .expect("the screenshot is copied into docs/screenshots");
+        for_docs(&shot, file);
+    }
+}
+
+/// With `AUTHD_SCREENSHOTS=1`, copies `shot` to `docs/screenshots/FILE.png`.
+fn for_docs(shot: &Path, file: &str) {
+    if std::env::var("AUTHD_SCREENSHOTS").as_deref() == Ok("1") {
+        let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots");
+        std::fs::copy(shot, docs.join(format!("{file}.png")))
+            .expect("the screenshot is copied into docs/screenshots");
+    }
+}
+
+/// A virtual authenticator of the browser (W3C WebAuthn Level 2 §11):
+/// a passkey device the tests control.
+pub struct Authenticator {
+    id: String,
+}
+
+impl Chrome {
+    /// Adds a virtual authenticator that holds passkeys: CTAP2 on an
+    /// internal transport, resident keys, user verification that always
+    /// passes (WebAuthn Level 2 §11.3).
+    pub async fn add_authenticator(&self) -> Authenticator {
+        let options = json!({
+            "protocol": "ctap2",
+            "transport": "internal",
+            "hasResidentKey": true,
+            "hasUserVerification": true,
+            "isUserConsenting": true,
+            "isUserVerified": true,
+        });
+        let id = self.post("/webauthn/authenticator", options).await;
+        Authenticator {
+            id: id.as_str().expect("an authenticator id").to_string(),
+        }
+    }
+
+    /// The credentials the authenticator holds (§11.7), as WebDriver
+    /// describes them (`credentialId`, `isResidentCredential`, `rpId`,
+    /// `userHandle`, `signCount`, ...).
+    pub async fn credentials(&self, a: &Authenticator) -> Vec<Value> {
+        let path = format!("/webauthn/authenticator/{}/credentials", a.id);
+        let list = self.get(&path).await;
+        list.as_array().cloned().unwrap_or_default()
+    }
+
+    /// Sets whether the authenticator's user verification passes
+    /// (§11.10).
+    pub async fn set_user_verified(&self, a: &Authenticator, verified: bool) {
+        let path = format!("/webauthn/authenticator/{}/uv", a.id);
+        self.post(&path, json!({ "isUserVerified": verified }))
+            .await;
+    }
+
+    /// Waits until the element the CSS selector finds shows text (a
+    /// script's message), and returns it.
+    pub async fn wait_for_text(&self, css: &str) -> String {
+        let deadline = Instant::now() + NAVIGATION;
+        loop {
+            let text = self.text(css).await;
+            if !text.is_empty() {
+                return text;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{}: {css} showed no text within {NAVIGATION:?}",
+                self.name
+            );
+            actix_web::rt::time::sleep(Duration::from_millis(50)).await;
         }
     }
 }
